@@ -1,0 +1,112 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Layers that must not reach outward (see docs/ARCHITECTURE.md). */
+const inwardOnly = (/** @type {string[]} */ forbidden, /** @type {string} */ why) => ({
+  'no-restricted-imports': [
+    'error',
+    {
+      patterns: forbidden.map((group) => ({ group: [group], message: why })),
+    },
+  ],
+});
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'test-artifacts/**', 'web/dist/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      eqeqeq: ['error', 'smart'],
+    },
+  },
+  {
+    files: ['src/domain/**/*.ts', 'src/contracts/**/*.ts'],
+    rules: inwardOnly(
+      [
+        '**/adapters/**',
+        '**/http/**',
+        '**/services/**',
+        '**/engine/**',
+        '**/jobs/**',
+        '**/cli/**',
+        '**/app/**',
+        'node:fs',
+        'node:fs/*',
+        'node:http',
+        'node:worker_threads',
+        'fastify',
+        'better-sqlite3',
+        'kysely',
+        'pg',
+      ],
+      'domain and contracts hold pure rules: no adapters, I/O or frameworks',
+    ),
+  },
+  {
+    files: ['src/services/**/*.ts', 'src/engine/**/*.ts', 'src/jobs/**/*.ts'],
+    rules: inwardOnly(
+      ['**/adapters/**', '**/http/**', '**/cli/**', '**/app/**', 'fastify', 'better-sqlite3', 'pg', 'kysely'],
+      'services see storage only through src/ports; only src/app picks adapters',
+    ),
+  },
+  {
+    files: ['src/adapters/**/*.ts'],
+    rules: inwardOnly(
+      ['**/http/**', '**/services/**', '**/cli/**', '**/app/**', '**/config.js'],
+      'adapters implement ports and take their settings as arguments',
+    ),
+  },
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/config.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: 'configuration is parsed once in src/config.ts' },
+      ],
+    },
+  },
+  {
+    // Tests read JSON response bodies (typed `any`) and use node:test's describe/it, whose promises the
+    // runner itself awaits.
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['describe', 'it', 'test', 'before', 'after', 'beforeEach', 'afterEach'],
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly' },
+    },
+  },
+);

@@ -1,0 +1,162 @@
+import type { Kysely, Selectable } from 'kysely';
+import { AppError } from '../../../contracts/errors.js';
+import type {
+  CollectionDefinition,
+  CollectionRecord,
+  CollectionStore,
+  CollectionView,
+} from '../../../ports/storage.js';
+import type { CollectionsTable, Database } from './schema.js';
+import type { GenerationRegistry } from './generation-registry.js';
+
+function toRecord(row: Selectable<CollectionsTable>): CollectionRecord {
+  return {
+    siteId: row.site_id,
+    id: row.id,
+    displayName: row.display_name,
+    collectionType: 'NATIVE',
+    fields: JSON.parse(row.fields) as Record<string, unknown>[],
+    permissions: row.permissions === null ? null : (JSON.parse(row.permissions) as Record<string, unknown>),
+    views: JSON.parse(row.views) as CollectionView[],
+    extra: JSON.parse(row.extra) as Record<string, unknown>,
+    revision: Number(row.revision),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+function definitionColumns(definition: CollectionDefinition) {
+  return {
+    display_name: definition.displayName,
+    collection_type: definition.collectionType,
+    fields: JSON.stringify(definition.fields),
+    permissions: definition.permissions === null ? null : JSON.stringify(definition.permissions),
+    views: JSON.stringify(definition.views),
+    extra: JSON.stringify(definition.extra),
+  };
+}
+
+export class SqlCollectionStore implements CollectionStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly generations: GenerationRegistry,
+  ) {}
+
+  async create(siteId: string, definition: CollectionDefinition, at: number): Promise<CollectionRecord> {
+    return this.db.transaction().execute(async (trx) => {
+      const existing = await trx
+        .selectFrom('collections')
+        .select('id')
+        .where('site_id', '=', siteId)
+        .where('id', '=', definition.id)
+        .executeTakeFirst();
+      if (existing) {
+        throw new AppError('COLLECTION_ALREADY_EXISTS', `Collection ${definition.id} already exists.`, {
+          dataCollectionId: definition.id,
+        });
+      }
+      const owner = { siteId, collectionId: definition.id };
+      const liveGen = await this.generations.allocate(trx, { ...owner, environment: 'LIVE' }, 'ACTIVE', at);
+      const sandboxGen = await this.generations.allocate(
+        trx,
+        { ...owner, environment: 'SANDBOX' },
+        'ACTIVE',
+        at,
+      );
+      const row = {
+        site_id: siteId,
+        id: definition.id,
+        ...definitionColumns(definition),
+        revision: 1,
+        created_at: at,
+        updated_at: at,
+        live_gen: liveGen,
+        sandbox_gen: sandboxGen,
+        live_version: 0,
+      };
+      await trx.insertInto('collections').values(row).execute();
+      return toRecord(row);
+    });
+  }
+
+  async get(siteId: string, id: string): Promise<CollectionRecord | undefined> {
+    const row = await this.db
+      .selectFrom('collections')
+      .selectAll()
+      .where('site_id', '=', siteId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  async list(
+    siteId: string,
+    page: { limit: number; offset: number },
+  ): Promise<{ collections: CollectionRecord[]; total: number }> {
+    const rows = await this.db
+      .selectFrom('collections')
+      .selectAll()
+      .where('site_id', '=', siteId)
+      .orderBy('id')
+      .limit(page.limit)
+      .offset(page.offset)
+      .execute();
+    const { total } = await this.db
+      .selectFrom('collections')
+      .select((eb) => eb.fn.countAll<number>().as('total'))
+      .where('site_id', '=', siteId)
+      .executeTakeFirstOrThrow();
+    return { collections: rows.map(toRecord), total: Number(total) };
+  }
+
+  async update(
+    siteId: string,
+    definition: CollectionDefinition,
+    expectedRevision: number,
+    at: number,
+  ): Promise<CollectionRecord> {
+    return this.db.transaction().execute(async (trx) => {
+      const current = await trx
+        .selectFrom('collections')
+        .selectAll()
+        .where('site_id', '=', siteId)
+        .where('id', '=', definition.id)
+        .executeTakeFirst();
+      if (!current) throw new AppError('COLLECTION_NOT_FOUND', `Collection ${definition.id} does not exist.`);
+      if (Number(current.revision) !== expectedRevision) {
+        throw new AppError(
+          'REVISION_MISMATCH',
+          `Collection ${definition.id} is at revision ${current.revision}, not ${expectedRevision}; read it again and retry.`,
+          { currentRevision: String(current.revision) },
+        );
+      }
+      const changes = {
+        ...definitionColumns(definition),
+        revision: Number(current.revision) + 1,
+        updated_at: at,
+      };
+      await trx
+        .updateTable('collections')
+        .set(changes)
+        .where('site_id', '=', siteId)
+        .where('id', '=', definition.id)
+        .execute();
+      return toRecord({ ...current, ...changes });
+    });
+  }
+
+  async delete(siteId: string, id: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const current = await trx
+        .selectFrom('collections')
+        .select(['live_gen', 'sandbox_gen'])
+        .where('site_id', '=', siteId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!current) return false;
+      await trx.deleteFrom('collections').where('site_id', '=', siteId).where('id', '=', id).execute();
+      await this.generations.retire(trx, [current.live_gen, current.sandbox_gen]);
+      return true;
+    });
+  }
+}

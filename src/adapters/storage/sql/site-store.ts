@@ -1,0 +1,69 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { SiteRecord, SiteSettingsOverrides, SiteStore } from '../../../ports/storage.js';
+import type { Database, SitesTable } from './schema.js';
+import type { GenerationRegistry } from './generation-registry.js';
+
+function toRecord(row: Selectable<SitesTable>): SiteRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    createdAt: Number(row.created_at),
+    settings: {
+      autoBackupIntervalDays: row.auto_backup_interval_days,
+      autoBackupRetention: row.auto_backup_retention,
+    },
+  };
+}
+
+export class SqlSiteStore implements SiteStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly generations: GenerationRegistry,
+  ) {}
+
+  async create(site: SiteRecord): Promise<void> {
+    await this.db
+      .insertInto('sites')
+      .values({
+        id: site.id,
+        name: site.name,
+        created_at: site.createdAt,
+        auto_backup_interval_days: site.settings.autoBackupIntervalDays,
+        auto_backup_retention: site.settings.autoBackupRetention,
+      })
+      .execute();
+  }
+
+  async get(id: string): Promise<SiteRecord | undefined> {
+    const row = await this.db.selectFrom('sites').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  async list(): Promise<SiteRecord[]> {
+    const rows = await this.db.selectFrom('sites').selectAll().orderBy('created_at').orderBy('id').execute();
+    return rows.map(toRecord);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const deleted = await trx.deleteFrom('sites').where('id', '=', id).executeTakeFirst();
+      if (Number(deleted.numDeletedRows) === 0) return false;
+      await this.generations.retireSite(trx, id);
+      await trx.deleteFrom('collections').where('site_id', '=', id).execute();
+      await trx.deleteFrom('api_key_sites').where('site_id', '=', id).execute();
+      return true;
+    });
+  }
+
+  async updateSettings(id: string, settings: SiteSettingsOverrides): Promise<SiteRecord | undefined> {
+    await this.db
+      .updateTable('sites')
+      .set({
+        auto_backup_interval_days: settings.autoBackupIntervalDays,
+        auto_backup_retention: settings.autoBackupRetention,
+      })
+      .where('id', '=', id)
+      .execute();
+    return this.get(id);
+  }
+}

@@ -1,0 +1,14 @@
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+/**
+ * What differs between the SQL engines for the shared stores: the physical layout of an item set.
+ * Everything else in `src/adapters/storage/sql` is written once against Kysely.
+ */
+export interface SqlEngine {
+  /** Creates the (empty) table and indexes of a new generation. Runs inside the caller's transaction. */
+  createItemTable(db: Kysely<Database>, gen: number): Promise<void>;
+  hasItemTable(db: Kysely<Database>, gen: number): Promise<boolean>;
+  /** Drops a generation's table if it exists. */
+  dropItemTable(db: Kysely<Database>, gen: number): Promise<void>;
+}

@@ -1,0 +1,211 @@
+import { sql, type Kysely } from 'kysely';
+import { AppError } from '../../../contracts/errors.js';
+import type { FilterNode } from '../../../domain/query/filter.js';
+import type {
+  ItemPage,
+  ItemQuery,
+  ItemStore,
+  ItemTarget,
+  ItemWriteTx,
+  KeysetPosition,
+  StoredItem,
+} from '../../../ports/storage.js';
+import type { GenerationRegistry } from '../sql/generation-registry.js';
+import { itemTable, type Database, type ItemRow } from '../sql/schema.js';
+import { afterPosition, compileFilter, orderBy, orderedKeys } from './sqlite-item-sql.js';
+
+/** Rows per statement: well under SQLite's 32,766 bound parameters. */
+const ROWS_PER_STATEMENT = 500;
+
+function chunks<T>(values: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < values.length; i += size) out.push(values.slice(i, i + size));
+  return out;
+}
+
+function toItem(row: ItemRow): StoredItem {
+  return { id: row.id, createdAt: Number(row.created_at), updatedAt: Number(row.updated_at), json: row.data };
+}
+
+/** The generation an item target currently points at. */
+export async function currentGeneration(db: Kysely<Database>, target: ItemTarget): Promise<number> {
+  const row = await db
+    .selectFrom('collections')
+    .select(target.environment === 'LIVE' ? 'live_gen as gen' : 'sandbox_gen as gen')
+    .where('site_id', '=', target.siteId)
+    .where('id', '=', target.collectionId)
+    .executeTakeFirst();
+  if (!row) {
+    throw new AppError('COLLECTION_NOT_FOUND', `Collection ${target.collectionId} does not exist.`, {
+      dataCollectionId: target.collectionId,
+    });
+  }
+  return row.gen;
+}
+
+/** Marks a LIVE collection changed, so that the next backup reads it again. */
+export async function bumpLiveVersion(
+  db: Kysely<Database>,
+  siteId: string,
+  collectionId: string,
+): Promise<void> {
+  await db
+    .updateTable('collections')
+    .set((eb) => ({ live_version: eb('live_version', '+', 1) }))
+    .where('site_id', '=', siteId)
+    .where('id', '=', collectionId)
+    .execute();
+}
+
+export async function findItems(
+  db: Kysely<Database>,
+  gen: number,
+  ids: readonly string[],
+): Promise<Map<string, StoredItem>> {
+  const found = new Map<string, StoredItem>();
+  const table = sql.table(itemTable(gen));
+  for (const part of chunks([...new Set(ids)], ROWS_PER_STATEMENT)) {
+    const { rows } = await sql<ItemRow>`SELECT id, created_at, updated_at, data FROM ${table}
+      WHERE id IN (${sql.join(part)})`.execute(db);
+    for (const row of rows) found.set(row.id, toItem(row));
+  }
+  return found;
+}
+
+class SqliteItemWriteTx implements ItemWriteTx {
+  changed = false;
+
+  constructor(
+    private readonly trx: Kysely<Database>,
+    private readonly target: ItemTarget,
+    private gen: number,
+    private readonly generations: GenerationRegistry,
+    private readonly now: () => number,
+  ) {}
+
+  private get table() {
+    return sql.table(itemTable(this.gen));
+  }
+
+  findExisting(ids: readonly string[]): Promise<Map<string, StoredItem>> {
+    return findItems(this.trx, this.gen, ids);
+  }
+
+  async insert(items: readonly StoredItem[]): Promise<void> {
+    await this.upsert(items, false);
+  }
+
+  async update(items: readonly StoredItem[]): Promise<void> {
+    await this.upsert(items, true);
+  }
+
+  private async upsert(items: readonly StoredItem[], replace: boolean): Promise<void> {
+    if (items.length === 0) return;
+    this.changed = true;
+    const conflict = replace
+      ? sql` ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, updated_at = excluded.updated_at,
+          data = excluded.data`
+      : sql``;
+    for (const part of chunks(items, ROWS_PER_STATEMENT)) {
+      const values = part.map((i) => sql`(${i.id}, ${i.createdAt}, ${i.updatedAt}, ${i.json})`);
+      await sql`INSERT INTO ${this.table} (id, created_at, updated_at, data) VALUES ${sql.join(values)}${conflict}`.execute(
+        this.trx,
+      );
+    }
+  }
+
+  async remove(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    this.changed = true;
+    for (const part of chunks(ids, ROWS_PER_STATEMENT)) {
+      await sql`DELETE FROM ${this.table} WHERE id IN (${sql.join(part)})`.execute(this.trx);
+      await this.trx
+        .deleteFrom('links')
+        .where('from_gen', '=', this.gen)
+        .where('from_id', 'in', part)
+        .execute();
+      await this.trx.deleteFrom('links').where('to_gen', '=', this.gen).where('to_id', 'in', part).execute();
+    }
+  }
+
+  async truncate(): Promise<void> {
+    this.changed = true;
+    const old = this.gen;
+    this.gen = await this.generations.allocate(this.trx, this.target, 'ACTIVE', this.now());
+    await this.trx
+      .updateTable('collections')
+      .set(this.target.environment === 'LIVE' ? { live_gen: this.gen } : { sandbox_gen: this.gen })
+      .where('site_id', '=', this.target.siteId)
+      .where('id', '=', this.target.collectionId)
+      .execute();
+    await this.generations.retire(this.trx, [old]);
+  }
+}
+
+export class SqliteItemStore implements ItemStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly generations: GenerationRegistry,
+    private readonly now: () => number,
+  ) {}
+
+  async get(target: ItemTarget, id: string): Promise<StoredItem | undefined> {
+    const gen = await currentGeneration(this.db, target);
+    return (await findItems(this.db, gen, [id])).get(id);
+  }
+
+  async query(target: ItemTarget, query: ItemQuery): Promise<ItemPage> {
+    const gen = await currentGeneration(this.db, target);
+    const table = sql.table(itemTable(gen));
+    const where = compileFilter(query.filter);
+    const keys = orderedKeys(query.sort, query.backwards ?? false);
+    const keyColumns = keys.slice(0, -1).map((k, i) => sql`${k.expr} AS ${sql.ref(`k${i}`)}`);
+    const position = query.after ? sql` AND ${afterPosition(keys, query.after)}` : sql``;
+    const { rows } = await sql<ItemRow & Record<string, unknown>>`
+      SELECT id, created_at, updated_at, data${keyColumns.length > 0 ? sql`, ${sql.join(keyColumns)}` : sql``}
+      FROM ${table} WHERE ${where}${position}
+      ORDER BY ${orderBy(keys)} LIMIT ${query.limit + 1} OFFSET ${query.offset ?? 0}`.execute(this.db);
+    const hasMore = rows.length > query.limit;
+    const page = rows.slice(0, query.limit);
+    if (query.backwards) page.reverse();
+    const positionOf = (row: (typeof rows)[number]): KeysetPosition => ({
+      values: keyColumns.map((_, i) => row[`k${i}`] ?? null),
+      id: row.id,
+    });
+    const first = page[0];
+    const last = page[page.length - 1];
+    return {
+      items: page.map(toItem),
+      hasMore,
+      first: first && positionOf(first),
+      last: last && positionOf(last),
+      total: query.withTotal ? await this.countIn(gen, query.filter) : undefined,
+    };
+  }
+
+  async count(target: ItemTarget, filter: FilterNode | null): Promise<number> {
+    return this.countIn(await currentGeneration(this.db, target), filter);
+  }
+
+  private async countIn(gen: number, filter: FilterNode | null): Promise<number> {
+    const { rows } = await sql<{ n: number }>`SELECT count(*) AS n FROM ${sql.table(itemTable(gen))}
+      WHERE ${compileFilter(filter)}`.execute(this.db);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async write<T>(target: ItemTarget, work: (tx: ItemWriteTx) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(async (trx) => {
+      const tx = new SqliteItemWriteTx(
+        trx,
+        target,
+        await currentGeneration(trx, target),
+        this.generations,
+        this.now,
+      );
+      const result = await work(tx);
+      if (tx.changed && target.environment === 'LIVE')
+        await bumpLiveVersion(trx, target.siteId, target.collectionId);
+      return result;
+    });
+  }
+}

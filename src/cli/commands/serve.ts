@@ -1,0 +1,43 @@
+import { ensureBootstrapAdminKey, openSafekeep } from '../../app/composition-root.js';
+import type { Config } from '../../config.js';
+import type { CliIo } from '../cli-io.js';
+
+/**
+ * `safekeep serve`: the HTTP server plus background work. Prints where it listens and, on the first
+ * start, the admin API key (once). SIGINT/SIGTERM stop it gracefully: in-flight requests finish first.
+ */
+export async function serve(config: Config, io: CliIo): Promise<void> {
+  const safekeep = await openSafekeep(config);
+  const app = safekeep.createHttpApp({ level: config.logLevel });
+  safekeep.startBackground(app.log);
+  const adminKey = await ensureBootstrapAdminKey(safekeep);
+  const address = await app.listen({ host: config.host, port: config.port });
+  io.out(`safekeep is listening on ${address}`);
+  io.out(`data: ${config.dataDir} (SQLite database and backup storage)`);
+  if (adminKey) {
+    io.out('');
+    io.out('First start: created an admin API key. It is shown only this once; keep it safe:');
+    io.out(`  ${adminKey}`);
+    io.out(`Try: curl -H "Authorization: ${adminKey}" ${address}/_api/safekeep/v1/sites`);
+    io.out('');
+  }
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        io.err(`${signal} again: exiting without waiting.`);
+        process.exit(1);
+      }
+      stopping = true;
+      io.out(`${signal}: finishing in-flight requests, then stopping.`);
+      void app
+        .close()
+        .then(() => safekeep.close())
+        .catch((error: unknown) => io.err(`error while stopping: ${String(error)}`))
+        .finally(resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

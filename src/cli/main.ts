@@ -1,0 +1,59 @@
+import { ConfigError, loadConfig } from '../config.js';
+import { AppError } from '../contracts/errors.js';
+import { processIo, UsageError, type CliIo } from './cli-io.js';
+
+const usage = `safekeep — keeps a website's data collections safe
+
+Usage:
+  safekeep serve                                   start the server (what npm start runs)
+  safekeep site create --name NAME [--json]        create a site and an API key with every site scope
+  safekeep site list [--json]
+  safekeep key create --site ID --scopes a,b [--json]
+  safekeep key create --admin [--json]             a key for every site
+  safekeep key revoke KEY_ID
+  safekeep key list [--json]
+
+Configuration comes from the environment (PORT, HOST, SAFEKEEP_DATA_DIR, ...; see README.md).`;
+
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    if (!command || command === 'help' || command === '--help' || command === '-h') {
+      io.out(usage);
+      return command ? 0 : 2;
+    }
+    const config = loadConfig();
+    switch (command) {
+      // Commands load their modules on demand, so `safekeep site list` does not load the HTTP server.
+      case 'serve':
+        await (await import('./commands/serve.js')).serve(config, io);
+        return 0;
+      case 'site':
+        await (await import('./commands/admin-commands.js')).siteCommand(config, args, io);
+        return 0;
+      case 'key':
+        await (await import('./commands/admin-commands.js')).keyCommand(config, args, io);
+        return 0;
+      default:
+        throw new UsageError(`unknown command "${command}"\n\n${usage}`);
+    }
+  } catch (error) {
+    if (
+      error instanceof UsageError ||
+      (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))
+    ) {
+      io.err(error.message);
+      return 2;
+    }
+    if (error instanceof ConfigError) {
+      io.err(error.message);
+      return 2;
+    }
+    if (error instanceof AppError) {
+      io.err(`error: ${error.message}`);
+      return 1;
+    }
+    io.err(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return 1;
+  }
+}

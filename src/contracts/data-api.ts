@@ -1,0 +1,207 @@
+/**
+ * Request schemas of the Wix-compatible Data API (data-api.md). The server validates with exactly these;
+ * the OpenAPI document is generated from them. Unknown properties are refused, except the Wix request
+ * properties listed in `wixAccepted`, which Wix clients send and which change nothing here.
+ */
+import Type, { type Static, type TSchema } from 'typebox';
+
+export const EnvironmentSchema = Type.Union([
+  Type.Literal('LIVE'),
+  Type.Literal('SANDBOX'),
+  Type.Literal('SANDBOX_PREFERRED'),
+]);
+
+const CollectionId = Type.String({ minLength: 1, maxLength: 256 });
+const ItemId = Type.String({ minLength: 1, maxLength: 128 });
+const Json = Type.Unknown();
+
+/** Wix request properties accepted and ignored (hooks, app options, read consistency, translation). */
+export const wixAccepted = {
+  appId: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  options: Type.Optional(Json),
+  suppressHooks: Type.Optional(Type.Boolean()),
+  appOptions: Type.Optional(Json),
+  publishPluginOptions: Type.Optional(Json),
+  consistentRead: Type.Optional(Type.Boolean()),
+  language: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  includeFieldGroups: Type.Optional(Type.Array(Type.String())),
+  saveReferences: Type.Optional(Type.Boolean()),
+  includeReferencedItems: Type.Optional(Json),
+};
+
+function request<P extends Record<string, TSchema>>(properties: P) {
+  return Type.Object(
+    {
+      environment: Type.Optional(EnvironmentSchema),
+      dataCollectionId: CollectionId,
+      ...properties,
+      ...wixAccepted,
+    },
+    { additionalProperties: false },
+  );
+}
+
+export const DataItemSchema = Type.Object(
+  {
+    id: Type.Optional(Type.Union([ItemId, Type.Null()])),
+    dataCollectionId: Type.Optional(Type.String()),
+    data: Type.Optional(Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+
+const IncludedReference = Type.Object(
+  { field: Type.String({ minLength: 1 }), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) },
+  { additionalProperties: false },
+);
+
+export const SingleItemRequest = request({ dataItem: DataItemSchema });
+export type SingleItemRequest = Static<typeof SingleItemRequest>;
+
+export const ItemIdRequest = request({ dataItemId: ItemId });
+export type ItemIdRequest = Static<typeof ItemIdRequest>;
+
+/** DELETE /v2/items/{id}: the id comes from the path; the SDK repeats it in the query. */
+export const RemoveItemQuery = request({ dataItemId: Type.Optional(ItemId) });
+export type RemoveItemQuery = Static<typeof RemoveItemQuery>;
+
+/** GET /v2/items/{id}: the id comes from the path; the SDK repeats it in the query. */
+export const GetItemRequest = request({
+  dataItemId: Type.Optional(ItemId),
+  fields: Type.Optional(Type.Array(Type.String())),
+  includeReferences: Type.Optional(Type.Array(IncludedReference)),
+});
+export type GetItemRequest = Static<typeof GetItemRequest>;
+
+export const CollectionRequest = request({});
+export type CollectionRequest = Static<typeof CollectionRequest>;
+
+const Paging = Type.Object(
+  {
+    limit: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 1000 }), Type.Null()])),
+    offset: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+const CursorPaging = Type.Object(
+  {
+    limit: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 100 }), Type.Null()])),
+    cursor: Type.Optional(Type.Union([Type.String({ maxLength: 16384 }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+const Sorting = Type.Object(
+  {
+    fieldName: Type.String({ minLength: 1 }),
+    order: Type.Optional(Type.Union([Type.Literal('ASC'), Type.Literal('DESC')])),
+  },
+  { additionalProperties: false },
+);
+
+export const QuerySchema = Type.Object(
+  {
+    filter: Type.Optional(Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()])),
+    sort: Type.Optional(Type.Array(Sorting, { maxItems: 8 })),
+    paging: Type.Optional(Paging),
+    cursorPaging: Type.Optional(CursorPaging),
+    fields: Type.Optional(Type.Array(Type.String(), { maxItems: 1000 })),
+  },
+  { additionalProperties: false },
+);
+
+export const QueryItemsRequest = request({
+  query: Type.Optional(QuerySchema),
+  returnTotalCount: Type.Optional(Type.Boolean()),
+  includeReferences: Type.Optional(Type.Array(IncludedReference)),
+});
+export type QueryItemsRequest = Static<typeof QueryItemsRequest>;
+
+export const CountItemsRequest = request({
+  filter: Type.Optional(Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()])),
+});
+export type CountItemsRequest = Static<typeof CountItemsRequest>;
+
+export const MAX_BULK_ITEMS = 1000;
+
+export const BulkItemsRequest = request({
+  dataItems: Type.Array(DataItemSchema, { maxItems: MAX_BULK_ITEMS }),
+  returnEntity: Type.Optional(Type.Boolean()),
+});
+export type BulkItemsRequest = Static<typeof BulkItemsRequest>;
+
+export const BulkRemoveRequest = request({
+  dataItemIds: Type.Array(ItemId, { maxItems: MAX_BULK_ITEMS }),
+  returnEntity: Type.Optional(Type.Boolean()),
+});
+export type BulkRemoveRequest = Static<typeof BulkRemoveRequest>;
+
+const DataItemReference = Type.Object(
+  {
+    referringItemFieldName: Type.String({ minLength: 1 }),
+    referringItemId: ItemId,
+    referencedItemId: ItemId,
+  },
+  { additionalProperties: false },
+);
+
+export const BulkReferencesRequest = request({
+  dataItemReferences: Type.Array(DataItemReference, { maxItems: MAX_BULK_ITEMS }),
+});
+export type BulkReferencesRequest = Static<typeof BulkReferencesRequest>;
+
+export const ReplaceReferencesRequest = request({
+  referringItemFieldName: Type.String({ minLength: 1 }),
+  referringItemId: ItemId,
+  newReferencedItemIds: Type.Array(ItemId, { maxItems: MAX_BULK_ITEMS }),
+});
+export type ReplaceReferencesRequest = Static<typeof ReplaceReferencesRequest>;
+
+export const IsReferencedRequest = request({
+  referringItemFieldName: Type.String({ minLength: 1 }),
+  referringItemId: ItemId,
+  referencedItemId: ItemId,
+});
+export type IsReferencedRequest = Static<typeof IsReferencedRequest>;
+
+export const QueryReferencedRequest = request({
+  referringItemId: Type.Optional(ItemId),
+  referringItemIds: Type.Optional(Type.Array(ItemId, { maxItems: 1 })),
+  referringItemFieldName: Type.String({ minLength: 1 }),
+  order: Type.Optional(Type.Union([Type.Literal('ASC'), Type.Literal('DESC')])),
+  paging: Type.Optional(Paging),
+  cursorPaging: Type.Optional(CursorPaging),
+  returnTotalCount: Type.Optional(Type.Boolean()),
+  fields: Type.Optional(Type.Array(Type.String())),
+});
+export type QueryReferencedRequest = Static<typeof QueryReferencedRequest>;
+
+/** `collection` in create and update requests: the Wix DataCollection plus our `views`. */
+export const CollectionSchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 256 }),
+    displayName: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+    collectionType: Type.Optional(Type.String()),
+    fields: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }), { maxItems: 1000 })),
+    permissions: Type.Optional(Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()])),
+    views: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }), { maxItems: 100 })),
+    revision: Type.Optional(Type.Union([Type.String(), Type.Integer(), Type.Null()])),
+    createdDate: Type.Optional(Json),
+    updatedDate: Type.Optional(Json),
+    capabilities: Type.Optional(Json),
+    ownerAppId: Type.Optional(Json),
+    maxPageSize: Type.Optional(Json),
+    displayNamespace: Type.Optional(Json),
+    displayField: Type.Optional(Json),
+    defaultDisplayOrder: Type.Optional(Json),
+    plugins: Type.Optional(Json),
+    pagingModes: Type.Optional(Json),
+    deprecation: Type.Optional(Json),
+  },
+  { additionalProperties: false },
+);
+
+export const CollectionWriteRequest = Type.Object(
+  { collection: CollectionSchema, dataCollectionId: Type.Optional(Type.String()) },
+  { additionalProperties: false },
+);
+export type CollectionWriteRequest = Static<typeof CollectionWriteRequest>;

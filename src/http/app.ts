@@ -1,0 +1,164 @@
+import { Ajv, type Options as AjvOptions } from 'ajv';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
+import { AppError, invalidArgument } from '../contracts/errors.js';
+import type { Scope } from '../contracts/scopes.js';
+import {
+  requireScope,
+  type AuthService,
+  type Principal,
+  type SiteContext,
+} from '../services/auth-service.js';
+import { errorBody, statusOfCategory, toAppError } from './error-response.js';
+import { decodeGetQuery } from './get-query.js';
+
+/** Who may call a route: nobody needs a key, any key, or a key acting on a site with a scope. */
+export type RouteAuth =
+  | { readonly kind: 'public' }
+  | { readonly kind: 'key'; readonly scope?: Scope }
+  | { readonly kind: 'site'; readonly scope: Scope };
+
+/** A registered route and what it requires, for audits and tests. */
+export interface DeclaredRoute {
+  readonly method: string;
+  readonly url: string;
+  readonly auth: RouteAuth;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route of the app with its declared auth (filled while routes register). */
+    readonly declaredRoutes: readonly DeclaredRoute[];
+  }
+  interface FastifyContextConfig {
+    /** Declared by every route; the meta-test in test/http/routes.test.ts checks it. */
+    auth?: RouteAuth;
+  }
+  interface FastifyRequest {
+    principal?: Principal;
+    siteContext?: SiteContext;
+  }
+}
+
+export interface HttpAppOptions {
+  readonly auth: AuthService;
+  /** Largest request body accepted, in bytes. */
+  readonly bodyLimit: number;
+  readonly logger: FastifyServerOptions['logger'];
+  /** Registers the routes. */
+  readonly routes: (app: FastifyInstance) => void;
+}
+
+const ajvBase: AjvOptions = { allErrors: false, strict: false, useDefaults: true, removeAdditional: false };
+
+/** The principal of a request whose route requires a key. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new AppError('UNAUTHENTICATED');
+  return request.principal;
+}
+
+/** The site context of a request whose route acts on a site. */
+export function siteOf(request: FastifyRequest): SiteContext {
+  if (!request.siteContext) throw new AppError('UNAUTHENTICATED');
+  return request.siteContext;
+}
+
+export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
+  const status = statusOfCategory[error.category];
+  if (error.code === 'STORAGE_UNAVAILABLE') void reply.header('retry-after', '5');
+  return reply.code(status).type('application/json').send(errorBody(error));
+}
+
+/**
+ * Builds the HTTP app: strict JSON bodies, the spec's error shape for every failure (Fastify's own
+ * included), `.r` and dotted query parameters for GETs, and authentication from each route's `auth`.
+ */
+export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
+  const app = Fastify({
+    logger: options.logger,
+    bodyLimit: options.bodyLimit,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // Errors Fastify raises before routing (a malformed URL, say) get the same shape as all others.
+    frameworkErrors: (error, _request, reply) => {
+      void sendError(reply, toAppError(error));
+    },
+  });
+
+  // Bodies are checked strictly (a string is not a number); query strings are coerced, since every query
+  // parameter arrives as text, and a single value becomes an array where the schema wants one.
+  const strictAjv = new Ajv({ ...ajvBase, coerceTypes: false });
+  const queryAjv = new Ajv({ ...ajvBase, coerceTypes: 'array' });
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'querystring' ? queryAjv : strictAjv).compile(schema as object),
+  );
+
+  app.setErrorHandler((error, request, reply) => {
+    const appError = toAppError(error);
+    if (appError.category === 'INTERNAL' || appError.category === 'UNAVAILABLE') {
+      request.log.error({ err: error }, 'request failed');
+    }
+    return sendError(reply, appError);
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      reply,
+      new AppError(
+        'ROUTE_NOT_FOUND',
+        `No route for ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}.`,
+      ),
+    ),
+  );
+
+  app.addHook('onRequest', async (request) => {
+    const auth = request.routeOptions.config.auth;
+    if (!auth || auth.kind === 'public') return;
+    const principal = await options.auth.authenticate(request.headers.authorization);
+    request.principal = principal;
+    if (auth.kind === 'site') {
+      const header = request.headers['wix-site-id'];
+      if (Array.isArray(header)) throw invalidArgument('wix-site-id', 'send the header once');
+      request.siteContext = await options.auth.resolveSite(principal, header);
+      requireScope(principal, auth.scope);
+    } else if (auth.scope) {
+      requireScope(principal, auth.scope);
+    }
+  });
+
+  app.addHook('preValidation', (request, _reply, done) => {
+    if (request.method === 'GET' || request.method === 'DELETE') {
+      request.query = decodeGetQuery(request.query as Record<string, unknown>);
+    }
+    done();
+  });
+
+  // While closing, answer in-flight requests with `Connection: close`, so keep-alive clients let go and
+  // shutdown does not wait for their idle timeout.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) void reply.header('connection', 'close');
+    done(null, payload);
+  });
+
+  // A route that does not say who may call it is a bug: refuse to start rather than guess.
+  const declaredRoutes: DeclaredRoute[] = [];
+  app.decorate('declaredRoutes', declaredRoutes);
+  app.addHook('onRoute', (route) => {
+    const auth = route.config?.auth;
+    if (!auth) throw new Error(`route ${String(route.method)} ${route.url} declares no auth`);
+    for (const method of [route.method].flat()) declaredRoutes.push({ method, url: route.url, auth });
+  });
+
+  options.routes(app);
+  return app;
+}

@@ -1,0 +1,239 @@
+/**
+ * The storage port: everything safekeep keeps in its database. Domain and service code see only these
+ * types; `src/adapters/storage/*` implement them and only `src/app/composition-root.ts` picks one.
+ *
+ * Every method is atomic on its own. Methods that take a callback run it inside one transaction.
+ * Errors with a meaning for the caller are thrown as `AppError` (for example COLLECTION_NOT_FOUND); any
+ * other error means the storage itself failed.
+ */
+import type { Scope } from '../contracts/scopes.js';
+import type { Environment } from '../domain/environment.js';
+import type { StoredItem } from '../domain/item-codec.js';
+import type { FilterNode } from '../domain/query/filter.js';
+import type { SortKey } from '../domain/query/sort.js';
+
+export type { StoredItem };
+
+/** Engine differences that callers may branch on. Each flag says why it exists. */
+export interface StorageCapabilities {
+  /** Human-readable engine name for logs and health output (never branched on). */
+  readonly engine: string;
+}
+
+export interface SiteSettingsOverrides {
+  /** Days between automatic backups; `null` uses the deployment default. */
+  readonly autoBackupIntervalDays: number | null;
+  /** Newest scheduled backups kept; `null` uses the deployment default. */
+  readonly autoBackupRetention: number | null;
+}
+
+export interface SiteRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly createdAt: number;
+  readonly settings: SiteSettingsOverrides;
+}
+
+export interface SiteStore {
+  create(site: SiteRecord): Promise<void>;
+  get(id: string): Promise<SiteRecord | undefined>;
+  /** All sites, oldest first. */
+  list(): Promise<SiteRecord[]>;
+  /** Removes the site with its collections, items, links and keys' binding to it. False if it did not exist. */
+  delete(id: string): Promise<boolean>;
+  updateSettings(id: string, settings: SiteSettingsOverrides): Promise<SiteRecord | undefined>;
+}
+
+export interface ApiKeyRecord {
+  readonly id: string;
+  readonly name: string;
+  /** SHA-256 of the secret, hex. The secret itself is never stored. */
+  readonly secretHash: string;
+  readonly siteIds: readonly string[];
+  readonly scopes: readonly Scope[];
+  readonly createdAt: number;
+  readonly revokedAt: number | null;
+}
+
+export interface ApiKeyStore {
+  create(key: ApiKeyRecord): Promise<void>;
+  get(id: string): Promise<ApiKeyRecord | undefined>;
+  findBySecretHash(secretHash: string): Promise<ApiKeyRecord | undefined>;
+  /** Keys bound to any of `siteIds`, or every key when `siteIds` is undefined; newest first. */
+  list(siteIds?: readonly string[]): Promise<ApiKeyRecord[]>;
+  /** Marks the key revoked. False if there is no such key or it was already revoked. */
+  revoke(id: string, at: number): Promise<boolean>;
+}
+
+/** Small named values the deployment keeps (bootstrap state, signing secrets). */
+export interface MetaStore {
+  get(key: string): Promise<string | undefined>;
+  /** Sets `key` only if it has no value yet; returns the value that is now stored. */
+  setIfAbsent(key: string, value: string): Promise<string>;
+}
+
+export interface CollectionView {
+  readonly name: string;
+  readonly filter?: unknown;
+  readonly sort?: unknown;
+  readonly fields?: unknown;
+}
+
+/** A collection's description. Items live apart, in generations (see docs/ARCHITECTURE.md). */
+export interface CollectionDefinition {
+  readonly id: string;
+  readonly displayName: string;
+  readonly collectionType: 'NATIVE';
+  /** The Wix field list, stored as given. */
+  readonly fields: readonly Record<string, unknown>[];
+  readonly permissions: Record<string, unknown> | null;
+  readonly views: readonly CollectionView[];
+  /** Other Wix collection properties kept verbatim (displayField, defaultDisplayOrder, ...). */
+  readonly extra: Readonly<Record<string, unknown>>;
+}
+
+export interface CollectionRecord extends CollectionDefinition {
+  readonly siteId: string;
+  readonly revision: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface CollectionStore {
+  /** @throws AppError COLLECTION_ALREADY_EXISTS */
+  create(siteId: string, definition: CollectionDefinition, at: number): Promise<CollectionRecord>;
+  get(siteId: string, id: string): Promise<CollectionRecord | undefined>;
+  /** Ordered by id. */
+  list(
+    siteId: string,
+    page: { limit: number; offset: number },
+  ): Promise<{ collections: CollectionRecord[]; total: number }>;
+  /**
+   * Replaces the definition when `expectedRevision` matches, and increments the revision.
+   * @throws AppError COLLECTION_NOT_FOUND, REVISION_MISMATCH
+   */
+  update(
+    siteId: string,
+    definition: CollectionDefinition,
+    expectedRevision: number,
+    at: number,
+  ): Promise<CollectionRecord>;
+  /** Deletes the collection, its items in both environments and its links. False if it did not exist. */
+  delete(siteId: string, id: string): Promise<boolean>;
+}
+
+/** Which item set an operation works on. */
+export interface ItemTarget {
+  readonly siteId: string;
+  readonly collectionId: string;
+  readonly environment: Environment;
+}
+
+/** A position in a sorted result, as the engine compares it; opaque to callers, JSON-serialisable. */
+export type KeysetPosition = { readonly values: readonly unknown[]; readonly id: string };
+
+export interface ItemQuery {
+  readonly filter: FilterNode | null;
+  readonly sort: readonly SortKey[];
+  readonly limit: number;
+  /** Offset paging. */
+  readonly offset?: number;
+  /** Keyset paging: items strictly after (or, with `backwards`, before) this position. */
+  readonly after?: KeysetPosition;
+  readonly backwards?: boolean;
+  readonly withTotal?: boolean;
+}
+
+export interface ItemPage {
+  readonly items: StoredItem[];
+  /** Positions of the first and last item, for cursors. */
+  readonly first?: KeysetPosition;
+  readonly last?: KeysetPosition;
+  /** Whether more items follow in the direction of travel. */
+  readonly hasMore: boolean;
+  readonly total?: number;
+}
+
+/** The operations of one item-write transaction. */
+export interface ItemWriteTx {
+  /** The items among `ids` that exist now. */
+  findExisting(ids: readonly string[]): Promise<Map<string, StoredItem>>;
+  insert(items: readonly StoredItem[]): Promise<void>;
+  update(items: readonly StoredItem[]): Promise<void>;
+  /** Removes items and every link that starts or ends at them. */
+  remove(ids: readonly string[]): Promise<void>;
+  /** Empties the item set at once (a fresh generation); the old one is reclaimed in the background. */
+  truncate(): Promise<void>;
+}
+
+export interface ItemStore {
+  get(target: ItemTarget, id: string): Promise<StoredItem | undefined>;
+  /** @throws AppError COLLECTION_NOT_FOUND */
+  query(target: ItemTarget, query: ItemQuery): Promise<ItemPage>;
+  /** @throws AppError COLLECTION_NOT_FOUND */
+  count(target: ItemTarget, filter: FilterNode | null): Promise<number>;
+  /**
+   * Runs `work` in one transaction on the collection's current item set.
+   * @throws AppError COLLECTION_NOT_FOUND
+   */
+  write<T>(target: ItemTarget, work: (tx: ItemWriteTx) => Promise<T>): Promise<T>;
+}
+
+/** One multi-reference link, from an item's field to an item of the field's referenced collection. */
+export interface LinkRef {
+  readonly field: string;
+  readonly fromId: string;
+  readonly toCollectionId: string;
+  readonly toId: string;
+}
+
+/** What happened to one link of a bulk call. `missing` names an end that does not exist. */
+export type LinkOutcome =
+  { readonly ok: true } | { readonly ok: false; readonly missing: 'referring' | 'referenced' };
+
+export interface LinkStore {
+  /** Adds links (existing ones are left as they are). Both ends must exist. */
+  insert(from: ItemTarget, links: readonly LinkRef[]): Promise<LinkOutcome[]>;
+  /** Removes links; removing one that does not exist succeeds. The referring item must exist. */
+  remove(from: ItemTarget, links: readonly LinkRef[]): Promise<LinkOutcome[]>;
+  /**
+   * Replaces all links of `field` of item `fromId` with links to `toIds`, in that order.
+   * @throws AppError WDE0073 when the referring item or one of the referenced items does not exist
+   */
+  replace(
+    from: ItemTarget,
+    field: string,
+    fromId: string,
+    toCollectionId: string,
+    toIds: readonly string[],
+  ): Promise<void>;
+  exists(from: ItemTarget, link: LinkRef): Promise<boolean>;
+  /** The referenced items of `field` of item `fromId`, in link order. */
+  queryReferenced(
+    from: ItemTarget,
+    field: string,
+    fromId: string,
+    toCollectionId: string,
+    page: { limit: number; offset: number; descending: boolean; withTotal: boolean },
+  ): Promise<{ items: StoredItem[]; total?: number; hasMore: boolean }>;
+}
+
+/** Background reclamation of item sets that nothing points at any more. */
+export interface GenerationSweeper {
+  /** Deletes up to about `maxRows` rows of retired generations; returns how many were deleted. */
+  sweep(maxRows: number): Promise<number>;
+}
+
+export interface Storage {
+  readonly capabilities: StorageCapabilities;
+  readonly sites: SiteStore;
+  readonly apiKeys: ApiKeyStore;
+  readonly meta: MetaStore;
+  readonly collections: CollectionStore;
+  readonly items: ItemStore;
+  readonly links: LinkStore;
+  readonly sweeper: GenerationSweeper;
+  /** Throws when the storage cannot answer. */
+  healthCheck(): Promise<void>;
+  close(): Promise<void>;
+}

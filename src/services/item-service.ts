@@ -1,0 +1,561 @@
+import { AppError, invalidArgument } from '../contracts/errors.js';
+import type {
+  BulkItemsRequest,
+  BulkReferencesRequest,
+  BulkRemoveRequest,
+  CountItemsRequest,
+  GetItemRequest,
+  IsReferencedRequest,
+  ItemIdRequest,
+  QueryItemsRequest,
+  QueryReferencedRequest,
+  ReplaceReferencesRequest,
+  SingleItemRequest,
+} from '../contracts/data-api.js';
+import { checkCollectionId } from '../domain/collection-id.js';
+import { resolveEnvironment, type RequestedEnvironment } from '../domain/environment.js';
+import {
+  checkItemId,
+  composeItem,
+  ownerOf,
+  readItemInput,
+  type ItemInput,
+  type StoredItem,
+} from '../domain/item-codec.js';
+import { parseFieldPath } from '../domain/query/field-path.js';
+import { parseFilter } from '../domain/query/filter.js';
+import { parseSort } from '../domain/query/sort.js';
+import type { Clock } from '../ports/clock.js';
+import type { ItemTarget, KeysetPosition, LinkRef, Storage } from '../ports/storage.js';
+import type { SiteContext } from './auth-service.js';
+import type { CursorCodec, CursorState } from './cursor-codec.js';
+import { newItemId } from './ids.js';
+
+export const DEFAULT_PAGE = 50;
+export const MAX_OFFSET_PAGE = 1000;
+export const MAX_CURSOR_PAGE = 100;
+
+export type BulkAction = 'INSERT' | 'UPDATE' | 'DELETE';
+
+export interface ItemError {
+  readonly code: string;
+  readonly description: string;
+  readonly data: Record<string, unknown>;
+}
+
+/** One entry of a bulk response, in the Wix `BulkDataItemResult` shape. */
+export interface BulkItemResult {
+  readonly action: BulkAction;
+  readonly id: string | null;
+  readonly originalIndex: number;
+  readonly error?: ItemError;
+  readonly item?: StoredItem;
+}
+
+export interface PagingMetadata {
+  readonly count: number;
+  readonly offset?: number;
+  readonly total?: number;
+  readonly hasNext: boolean;
+  readonly cursors: { readonly next: string | null; readonly prev: string | null };
+}
+
+export interface ItemList {
+  readonly items: StoredItem[];
+  readonly pagingMetadata: PagingMetadata;
+}
+
+export interface ReferenceResult {
+  readonly ok: boolean;
+  readonly reference: { referringItemFieldName: string; referringItemId: string; referencedItemId: string };
+  readonly error?: ItemError;
+}
+
+function errorOf(error: AppError): ItemError {
+  return { code: error.code, description: error.message, data: { ...error.data } };
+}
+
+function limitOf(raw: number | null | undefined, max: number): number {
+  return raw === undefined || raw === null || raw === 0 ? DEFAULT_PAGE : Math.min(raw, max);
+}
+
+/** Keeps `_id` and the named (possibly dotted) fields of an item's data. */
+function project(item: StoredItem, fields: readonly string[] | undefined): StoredItem {
+  if (!fields || fields.length === 0) return item;
+  const data = JSON.parse(item.json) as Record<string, unknown>;
+  const out: Record<string, unknown> = { _id: data._id };
+  fields.forEach((raw, i) => {
+    const path = parseFieldPath(raw, `fields[${i}]`);
+    let from: unknown = data;
+    let to = out;
+    path.forEach((segment, depth) => {
+      if (typeof from !== 'object' || from === null || !(segment in from)) {
+        from = undefined;
+        return;
+      }
+      from = (from as Record<string, unknown>)[segment];
+      if (depth === path.length - 1) to[segment] = from;
+      else {
+        const next = to[segment];
+        to = (to[segment] = typeof next === 'object' && next !== null ? next : {}) as Record<string, unknown>;
+      }
+    });
+  });
+  return { ...item, json: JSON.stringify(out) };
+}
+
+/**
+ * The Data Items API (data-api.md §2). Callers pass a SiteContext whose key the HTTP layer has already
+ * checked for the route's scope. Every method validates its input into the domain's types and runs as
+ * one storage transaction.
+ */
+export class ItemService {
+  constructor(
+    private readonly storage: Storage,
+    private readonly clock: Clock,
+    private readonly cursors: CursorCodec,
+  ) {}
+
+  private target(
+    ctx: SiteContext,
+    request: { dataCollectionId: string; environment?: RequestedEnvironment },
+  ): ItemTarget {
+    return {
+      siteId: ctx.siteId,
+      collectionId: checkCollectionId(request.dataCollectionId, 'dataCollectionId'),
+      environment: resolveEnvironment(request.environment),
+    };
+  }
+
+  /** Builds the stored form of an item to insert. */
+  private fresh(ctx: SiteContext, input: ItemInput, now: number): StoredItem {
+    return composeItem({
+      id: input.id ?? newItemId(now),
+      owner: input.owner ?? ctx.principal.keyId,
+      createdAt: now,
+      updatedAt: now,
+      fields: input.fields,
+    });
+  }
+
+  /** Builds the stored form of a replacement, keeping creation date and owner. */
+  private replacement(
+    ctx: SiteContext,
+    input: ItemInput & { id: string },
+    existing: StoredItem,
+    now: number,
+  ): StoredItem {
+    return composeItem({
+      id: input.id,
+      owner: input.owner ?? ownerOf(existing) ?? ctx.principal.keyId,
+      createdAt: existing.createdAt,
+      updatedAt: Math.max(now, existing.updatedAt),
+      fields: input.fields,
+    });
+  }
+
+  async insert(ctx: SiteContext, request: SingleItemRequest): Promise<StoredItem> {
+    const target = this.target(ctx, request);
+    const input = readItemInput(request.dataItem.id, request.dataItem.data, 'dataItem');
+    const item = this.fresh(ctx, input, this.clock());
+    return this.storage.items.write(target, async (tx) => {
+      if ((await tx.findExisting([item.id])).size > 0) {
+        throw new AppError('WDE0074', `An item with id ${item.id} already exists.`, { itemId: item.id });
+      }
+      await tx.insert([item]);
+      return item;
+    });
+  }
+
+  async update(ctx: SiteContext, request: SingleItemRequest): Promise<StoredItem> {
+    const target = this.target(ctx, request);
+    const input = readItemInput(request.dataItem.id, request.dataItem.data, 'dataItem');
+    const id = input.id;
+    if (id === undefined)
+      throw invalidArgument('dataItem.id', 'the id of the item to update is required', 'REQUIRED_FIELD');
+    const now = this.clock();
+    return this.storage.items.write(target, async (tx) => {
+      const existing = (await tx.findExisting([id])).get(id);
+      if (!existing) throw new AppError('WDE0073', `Item ${id} does not exist.`, { itemId: id });
+      const item = this.replacement(ctx, { ...input, id }, existing, now);
+      await tx.update([item]);
+      return item;
+    });
+  }
+
+  async save(
+    ctx: SiteContext,
+    request: SingleItemRequest,
+  ): Promise<{ action: 'INSERTED' | 'UPDATED'; item: StoredItem }> {
+    const target = this.target(ctx, request);
+    const input = readItemInput(request.dataItem.id, request.dataItem.data, 'dataItem');
+    const now = this.clock();
+    return this.storage.items.write(target, async (tx) => {
+      const id = input.id;
+      const existing = id === undefined ? undefined : (await tx.findExisting([id])).get(id);
+      if (existing && id !== undefined) {
+        const item = this.replacement(ctx, { ...input, id }, existing, now);
+        await tx.update([item]);
+        return { action: 'UPDATED', item };
+      }
+      const item = this.fresh(ctx, input, now);
+      await tx.insert([item]);
+      return { action: 'INSERTED', item };
+    });
+  }
+
+  async get(ctx: SiteContext, id: string, request: GetItemRequest): Promise<StoredItem> {
+    const target = this.target(ctx, request);
+    const itemId = checkItemId(id, 'dataItemId');
+    const found = await this.storage.items.get(target, itemId);
+    if (!found) throw new AppError('WDE0073', `Item ${itemId} does not exist.`, { itemId });
+    const [withRefs] = await this.includeReferences(target, [found], request.includeReferences);
+    return project(withRefs ?? found, request.fields);
+  }
+
+  async remove(ctx: SiteContext, request: ItemIdRequest): Promise<StoredItem> {
+    const target = this.target(ctx, request);
+    const id = checkItemId(request.dataItemId, 'dataItemId');
+    return this.storage.items.write(target, async (tx) => {
+      const existing = (await tx.findExisting([id])).get(id);
+      if (!existing) throw new AppError('WDE0073', `Item ${id} does not exist.`, { itemId: id });
+      await tx.remove([id]);
+      return existing;
+    });
+  }
+
+  async truncate(
+    ctx: SiteContext,
+    request: { dataCollectionId: string; environment?: RequestedEnvironment },
+  ): Promise<void> {
+    await this.storage.items.write(this.target(ctx, request), (tx) => tx.truncate());
+  }
+
+  async count(ctx: SiteContext, request: CountItemsRequest): Promise<number> {
+    return this.storage.items.count(this.target(ctx, request), parseFilter(request.filter));
+  }
+
+  async query(ctx: SiteContext, request: QueryItemsRequest): Promise<ItemList> {
+    const query = request.query ?? {};
+    if (query.paging && query.cursorPaging) {
+      throw invalidArgument('query', 'use either paging or cursorPaging, not both', 'OTHER');
+    }
+    const token = query.cursorPaging?.cursor;
+    let target = this.target(ctx, request);
+    let state: Omit<CursorState, 'position' | 'direction'>;
+    let after: KeysetPosition | undefined;
+    let backwards = false;
+    let offset = 0;
+    if (token) {
+      const hasFilter = query.filter && Object.keys(query.filter).length > 0;
+      if (hasFilter || (query.sort && query.sort.length > 0)) {
+        throw invalidArgument(
+          'query',
+          'a cursor already carries its filter and sort; send only the cursor',
+          'OTHER',
+        );
+      }
+      const decoded = this.cursors.decode(ctx.siteId, token);
+      if (decoded.collectionId !== target.collectionId) {
+        throw invalidArgument('cursorPaging.cursor', 'belongs to another collection', 'FORMAT');
+      }
+      target = { ...target, environment: decoded.environment };
+      state = {
+        ...decoded,
+        limit: query.cursorPaging?.limit ? limitOf(query.cursorPaging.limit, MAX_CURSOR_PAGE) : decoded.limit,
+      };
+      after = decoded.position;
+      backwards = decoded.direction === 'before';
+    } else {
+      const cursorMode = query.cursorPaging !== undefined;
+      state = {
+        collectionId: target.collectionId,
+        environment: target.environment,
+        filter: query.filter ?? null,
+        sort: query.sort ?? [],
+        limit: cursorMode
+          ? limitOf(query.cursorPaging?.limit, MAX_CURSOR_PAGE)
+          : limitOf(query.paging?.limit, MAX_OFFSET_PAGE),
+      };
+      offset = cursorMode ? 0 : (query.paging?.offset ?? 0);
+    }
+    const filter = parseFilter(state.filter, token ? 'cursor.filter' : 'query.filter');
+    const sort = parseSort(state.sort, token ? 'cursor.sort' : 'query.sort');
+    const page = await this.storage.items.query(target, {
+      filter,
+      sort,
+      limit: state.limit,
+      offset,
+      after,
+      backwards,
+      withTotal: request.returnTotalCount === true,
+    });
+    const cursor = (position: KeysetPosition | undefined, direction: 'after' | 'before') =>
+      position ? this.cursors.encode(ctx.siteId, { ...state, position, direction }) : null;
+    const moreAfter = backwards ? page.items.length > 0 : page.hasMore;
+    const moreBefore = backwards ? page.hasMore : after !== undefined || offset > 0;
+    const withRefs = await this.includeReferences(target, page.items, request.includeReferences);
+    return {
+      items: withRefs.map((item) => project(item, query.fields)),
+      pagingMetadata: {
+        count: page.items.length,
+        ...(token || query.cursorPaging ? {} : { offset }),
+        ...(page.total !== undefined && { total: page.total }),
+        hasNext: moreAfter,
+        cursors: {
+          next: moreAfter ? cursor(page.last, 'after') : null,
+          prev: moreBefore ? cursor(page.first, 'before') : null,
+        },
+      },
+    };
+  }
+
+  /** Attaches the referenced items of multi-reference fields, as Wix's `includeReferences` does. */
+  private async includeReferences(
+    target: ItemTarget,
+    items: StoredItem[],
+    include: readonly { field: string; limit?: number }[] | undefined,
+  ): Promise<StoredItem[]> {
+    if (!include || include.length === 0 || items.length === 0) return items;
+    const resolved = await Promise.all(
+      include.map(async (inc, i) => ({
+        ...inc,
+        toCollectionId: await this.referencedCollection(target, inc.field, `includeReferences[${i}].field`),
+      })),
+    );
+    return Promise.all(
+      items.map(async (item) => {
+        const data = JSON.parse(item.json) as Record<string, unknown>;
+        for (const inc of resolved) {
+          const { items: referenced } = await this.storage.links.queryReferenced(
+            target,
+            inc.field,
+            item.id,
+            inc.toCollectionId,
+            {
+              limit: inc.limit ?? DEFAULT_PAGE,
+              offset: 0,
+              descending: false,
+              withTotal: false,
+            },
+          );
+          data[inc.field] = referenced.map((r) => JSON.parse(r.json) as unknown);
+        }
+        return { ...item, json: JSON.stringify(data) };
+      }),
+    );
+  }
+
+  async bulkWrite(
+    ctx: SiteContext,
+    mode: 'insert' | 'update' | 'save',
+    request: BulkItemsRequest,
+  ): Promise<BulkItemResult[]> {
+    const target = this.target(ctx, request);
+    const now = this.clock();
+    const results: (BulkItemResult | undefined)[] = [];
+    const inputs: { index: number; input: ItemInput }[] = [];
+    const action: BulkAction = mode === 'insert' ? 'INSERT' : 'UPDATE';
+    request.dataItems.forEach((dataItem, index) => {
+      try {
+        const input = readItemInput(dataItem.id, dataItem.data, `dataItems[${index}]`);
+        if (mode === 'update' && input.id === undefined) {
+          throw invalidArgument(
+            `dataItems[${index}].id`,
+            'the id of the item to update is required',
+            'REQUIRED_FIELD',
+          );
+        }
+        inputs.push({ index, input });
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        const id = typeof dataItem.id === 'string' ? dataItem.id : null;
+        results[index] = { action, id, originalIndex: index, error: errorOf(error) };
+      }
+    });
+    await this.storage.items.write(target, async (tx) => {
+      const existing = await tx.findExisting(
+        inputs.flatMap(({ input }) => (input.id === undefined ? [] : [input.id])),
+      );
+      // The state of each id as this batch leaves it; later entries see earlier ones.
+      const pending = new Map<string, { item: StoredItem; isNew: boolean }>();
+      for (const { index, input } of inputs) {
+        try {
+          const id = input.id;
+          const current =
+            id === undefined
+              ? undefined
+              : (pending.get(id) ??
+                (existing.has(id) ? { item: existing.get(id)!, isNew: false } : undefined));
+          let next: { item: StoredItem; isNew: boolean };
+          if (mode === 'insert' || (mode === 'save' && !current)) {
+            if (current)
+              throw new AppError('WDE0074', `An item with id ${id} already exists.`, { itemId: id });
+            next = { item: this.fresh(ctx, input, now), isNew: true };
+          } else {
+            if (!current || id === undefined)
+              throw new AppError('WDE0073', `Item ${id} does not exist.`, { itemId: id });
+            next = { item: this.replacement(ctx, { ...input, id }, current.item, now), isNew: current.isNew };
+          }
+          pending.set(next.item.id, next);
+          results[index] = {
+            action: next.isNew && !current ? 'INSERT' : action,
+            id: next.item.id,
+            originalIndex: index,
+            item: next.item,
+          };
+        } catch (error) {
+          if (!(error instanceof AppError)) throw error;
+          results[index] = { action, id: input.id ?? null, originalIndex: index, error: errorOf(error) };
+        }
+      }
+      const written = [...pending.values()];
+      await tx.insert(written.filter((w) => w.isNew).map((w) => w.item));
+      await tx.update(written.filter((w) => !w.isNew).map((w) => w.item));
+    });
+    return results.map((r, index) => r ?? { action, id: null, originalIndex: index });
+  }
+
+  async bulkRemove(ctx: SiteContext, request: BulkRemoveRequest): Promise<BulkItemResult[]> {
+    const target = this.target(ctx, request);
+    return this.storage.items.write(target, async (tx) => {
+      const existing = await tx.findExisting(request.dataItemIds);
+      const removed = new Set<string>();
+      const results = request.dataItemIds.map((id, originalIndex): BulkItemResult => {
+        const item = existing.get(id);
+        if (!item || removed.has(id)) {
+          const error = new AppError('WDE0073', `Item ${id} does not exist.`, { itemId: id });
+          return { action: 'DELETE', id, originalIndex, error: errorOf(error) };
+        }
+        removed.add(id);
+        return { action: 'DELETE', id, originalIndex, item };
+      });
+      await tx.remove([...removed]);
+      return results;
+    });
+  }
+
+  /** The collection a multi-reference field points at. @throws AppError INVALID_ARGUMENT, COLLECTION_NOT_FOUND */
+  private async referencedCollection(target: ItemTarget, field: string, where: string): Promise<string> {
+    const collection = await this.storage.collections.get(target.siteId, target.collectionId);
+    if (!collection) {
+      throw new AppError('COLLECTION_NOT_FOUND', `Collection ${target.collectionId} does not exist.`, {
+        dataCollectionId: target.collectionId,
+      });
+    }
+    const declared = collection.fields.find((f) => f.key === field);
+    const referenced = (
+      declared?.typeMetadata as { multiReference?: { referencedCollectionId?: unknown } } | undefined
+    )?.multiReference?.referencedCollectionId;
+    if (declared?.type !== 'MULTI_REFERENCE' || typeof referenced !== 'string') {
+      throw invalidArgument(where, `${field} is not a MULTI_REFERENCE field of ${target.collectionId}`);
+    }
+    return referenced;
+  }
+
+  async changeReferences(
+    ctx: SiteContext,
+    mode: 'insert' | 'remove',
+    request: BulkReferencesRequest,
+  ): Promise<ReferenceResult[]> {
+    const target = this.target(ctx, request);
+    const refs = request.dataItemReferences;
+    const targets = new Map<string, string>();
+    for (const [i, ref] of refs.entries()) {
+      if (!targets.has(ref.referringItemFieldName)) {
+        const where = `dataItemReferences[${i}].referringItemFieldName`;
+        targets.set(
+          ref.referringItemFieldName,
+          await this.referencedCollection(target, ref.referringItemFieldName, where),
+        );
+      }
+    }
+    const links: LinkRef[] = refs.map((ref) => ({
+      field: ref.referringItemFieldName,
+      fromId: ref.referringItemId,
+      toCollectionId: targets.get(ref.referringItemFieldName) ?? '',
+      toId: ref.referencedItemId,
+    }));
+    const outcomes =
+      mode === 'insert'
+        ? await this.storage.links.insert(target, links)
+        : await this.storage.links.remove(target, links);
+    return outcomes.map((outcome, i) => {
+      const reference = refs[i] ?? { referringItemFieldName: '', referringItemId: '', referencedItemId: '' };
+      if (outcome.ok) return { ok: true, reference };
+      const missingId =
+        outcome.missing === 'referring' ? reference.referringItemId : reference.referencedItemId;
+      const error = new AppError('WDE0073', `Item ${missingId} does not exist.`, { itemId: missingId });
+      return { ok: false, reference, error: errorOf(error) };
+    });
+  }
+
+  async replaceReferences(ctx: SiteContext, request: ReplaceReferencesRequest): Promise<void> {
+    const target = this.target(ctx, request);
+    const toCollectionId = await this.referencedCollection(
+      target,
+      request.referringItemFieldName,
+      'referringItemFieldName',
+    );
+    await this.storage.links.replace(
+      target,
+      request.referringItemFieldName,
+      request.referringItemId,
+      toCollectionId,
+      request.newReferencedItemIds,
+    );
+  }
+
+  async isReferenced(ctx: SiteContext, request: IsReferencedRequest): Promise<boolean> {
+    const target = this.target(ctx, request);
+    const toCollectionId = await this.referencedCollection(
+      target,
+      request.referringItemFieldName,
+      'referringItemFieldName',
+    );
+    return this.storage.links.exists(target, {
+      field: request.referringItemFieldName,
+      fromId: request.referringItemId,
+      toCollectionId,
+      toId: request.referencedItemId,
+    });
+  }
+
+  async queryReferenced(ctx: SiteContext, request: QueryReferencedRequest): Promise<ItemList> {
+    const target = this.target(ctx, request);
+    const fromId = request.referringItemId ?? request.referringItemIds?.[0];
+    if (fromId === undefined) throw invalidArgument('referringItemId', 'is required', 'REQUIRED_FIELD');
+    if (request.cursorPaging?.cursor) {
+      throw invalidArgument('cursorPaging', 'query-referenced pages with paging.offset here', 'OTHER');
+    }
+    const toCollectionId = await this.referencedCollection(
+      target,
+      request.referringItemFieldName,
+      'referringItemFieldName',
+    );
+    const limit = limitOf(request.paging?.limit ?? request.cursorPaging?.limit, MAX_OFFSET_PAGE);
+    const offset = request.paging?.offset ?? 0;
+    const page = await this.storage.links.queryReferenced(
+      target,
+      request.referringItemFieldName,
+      fromId,
+      toCollectionId,
+      {
+        limit,
+        offset,
+        descending: request.order === 'DESC',
+        withTotal: request.returnTotalCount === true,
+      },
+    );
+    return {
+      items: page.items.map((item) => project(item, request.fields)),
+      pagingMetadata: {
+        count: page.items.length,
+        offset,
+        ...(page.total !== undefined && { total: page.total }),
+        hasNext: page.hasMore,
+        cursors: { next: null, prev: null },
+      },
+    };
+  }
+}

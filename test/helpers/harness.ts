@@ -1,0 +1,130 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient, ApiKeyStrategy } from '@wix/sdk';
+import * as items from '@wix/wix-data-items-sdk';
+import * as collections from '@wix/auto_sdk_data_collections';
+import type { FastifyInstance } from 'fastify';
+import { ensureBootstrapAdminKey, openSafekeep, type Safekeep } from '../../src/app/composition-root.js';
+import { loadConfig } from '../../src/config.js';
+import { siteScopes } from '../../src/contracts/scopes.js';
+import { injectFetch, loopbackFetch } from './inject-fetch.js';
+import { TestClock } from './test-clock.js';
+
+export interface TestSite {
+  readonly siteId: string;
+  readonly apiKey: string;
+}
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly body: any;
+  readonly text: string;
+  readonly headers: Record<string, unknown>;
+}
+
+/** A safekeep on a fresh temporary data directory, with its HTTP app and an admin key. */
+export interface TestEnv {
+  readonly safekeep: Safekeep;
+  readonly app: FastifyInstance;
+  readonly clock: TestClock;
+  readonly dataDir: string;
+  readonly adminKey: string;
+  /** Method and URL of every request the app received, in order. */
+  readonly requests: string[];
+  /** Creates a site and a key with every site scope (as `safekeep site create` does). */
+  createSite(name?: string): Promise<TestSite>;
+  /** Calls the API in-process. */
+  call(
+    method: string,
+    path: string,
+    options?: {
+      key?: string;
+      site?: string;
+      body?: unknown;
+      rawBody?: string;
+      headers?: Record<string, string>;
+    },
+  ): Promise<ApiResponse>;
+  /** Listens on an ephemeral loopback port (for real-HTTP tests). */
+  listen(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startTestEnv(options: { env?: Record<string, string> } = {}): Promise<TestEnv> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'safekeep-test-'));
+  const clock = new TestClock();
+  const config = loadConfig({ SAFEKEEP_DATA_DIR: dataDir, ...options.env });
+  const safekeep = await openSafekeep(config, { clock: clock.now });
+  const app = safekeep.createHttpApp(false);
+  const requests: string[] = [];
+  app.addHook('onRequest', (req, _reply, done) => {
+    requests.push(`${req.method} ${req.url}`);
+    done();
+  });
+  await app.ready();
+  const adminKey = await ensureBootstrapAdminKey(safekeep);
+  if (!adminKey) throw new Error('bootstrap admin key was not created');
+  return {
+    safekeep,
+    app,
+    clock,
+    dataDir,
+    adminKey,
+    requests,
+    async createSite(name = 'Test site') {
+      const site = await safekeep.services.admin.createSite(name);
+      const key = await safekeep.services.admin.createApiKey({
+        name: 'all',
+        siteIds: [site.id],
+        scopes: [...siteScopes],
+      });
+      return { siteId: site.id, apiKey: key.secret };
+    },
+    async call(method, path, opts = {}) {
+      const headers: Record<string, string> = { ...opts.headers };
+      if (opts.key) headers.authorization = opts.key;
+      if (opts.site) headers['wix-site-id'] = opts.site;
+      let payload: string | undefined = opts.rawBody;
+      if (opts.body !== undefined) {
+        payload = JSON.stringify(opts.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      const res = await app.inject({
+        method: method as 'GET',
+        url: path,
+        headers,
+        ...(payload !== undefined && { payload }),
+      });
+      let body: unknown;
+      try {
+        body = res.body.length > 0 ? JSON.parse(res.body) : undefined;
+      } catch {
+        body = undefined;
+      }
+      return { status: res.statusCode, body, text: res.body, headers: res.headers };
+    },
+    async listen() {
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const address = app.server.address();
+      if (address === null || typeof address === 'string') throw new Error('no port');
+      return address.port;
+    },
+    async close() {
+      await app.close();
+      await safekeep.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A Wix SDK client for the data and collections modules, on the in-process app or a loopback port. */
+export function wixDataClient(target: FastifyInstance | number, site: TestSite) {
+  const port = typeof target === 'number' ? target : 1;
+  return createClient({
+    modules: { items, collections },
+    auth: ApiKeyStrategy({ apiKey: site.apiKey, siteId: site.siteId }),
+    host: { apiBaseUrl: `localhost:${port}` },
+    fetch: typeof target === 'number' ? loopbackFetch(target) : injectFetch(target),
+  });
+}

@@ -1,0 +1,48 @@
+/** Meta-tests over the route table: every route declares who may call it. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { buildHttpApp } from '../../src/http/app.js';
+import { startTestEnv, type TestEnv } from '../helpers/harness.js';
+
+describe('route table', () => {
+  let env: TestEnv;
+  before(async () => {
+    env = await startTestEnv();
+  });
+  after(() => env.close());
+
+  it('declares auth on every route, and a scope on every route that needs a key', () => {
+    const routes = env.app.declaredRoutes.filter((r) => r.method !== 'HEAD');
+    assert.ok(routes.length >= 59, `${routes.length} routes`);
+    const publicRoutes = routes.filter((r) => r.auth.kind === 'public').map((r) => `${r.method} ${r.url}`);
+    assert.deepEqual(publicRoutes, ['GET /healthz']);
+    for (const route of routes) {
+      if (route.auth.kind !== 'public')
+        assert.ok(route.auth.scope, `${route.method} ${route.url} has no scope`);
+    }
+  });
+
+  it('serves both Data API prefixes with the same routes', () => {
+    const paths = (prefix: string) =>
+      env.app.declaredRoutes
+        .filter((r) => r.url.startsWith(prefix))
+        .map((r) => `${r.method} ${r.url.slice(prefix.length)} ${JSON.stringify(r.auth)}`)
+        .sort();
+    assert.deepEqual(paths('/_api/cloud-data/v2'), paths('/wix-data/v2'));
+  });
+
+  it('refuses to build an app with a route that declares no auth', () => {
+    assert.throws(
+      () =>
+        buildHttpApp({
+          auth: env.safekeep.services.auth,
+          bodyLimit: 1024,
+          logger: false,
+          routes: (app) => {
+            app.get('/undeclared', () => ({}));
+          },
+        }),
+      /declares no auth/,
+    );
+  });
+});
