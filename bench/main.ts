@@ -1,0 +1,44 @@
+/**
+ * `npm run bench [-- --quick] [-- --only data]`: runs the benchmarks and prints each figure with its goal.
+ * Figures are ratios against baselines measured in the same run wherever the goal is a ratio, because
+ * these machines are noisy. Results are also written to bench-results/.
+ */
+import { parseArgs } from 'node:util';
+import { report, saveResults, type BenchResult } from './bench-kit.js';
+import { runDataApiBench } from './data-api.bench.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    engine: { type: 'string', default: 'sqlite' },
+  },
+});
+
+const log = (line: string) => console.log(line);
+const suites: Record<string, () => Promise<BenchResult[]>> = {
+  data: () =>
+    runDataApiBench(
+      values.quick
+        ? { insertItems: 10_000, bigItems: 100_000, smallItems: 10_000, queries: 300 }
+        : { insertItems: 200_000, bigItems: 1_000_000, smallItems: 10_000, queries: 2000 },
+      log,
+    ),
+};
+
+if (values.engine !== 'sqlite') {
+  console.error(`--engine ${values.engine}: only sqlite is available in this build`);
+  process.exit(2);
+}
+for (const [name, run] of Object.entries(suites)) {
+  if (values.only && values.only !== name) continue;
+  console.log(`\n== ${name} (${values.quick ? 'quick' : 'full'}, engine ${values.engine}) ==`);
+  const results = await run();
+  report(results);
+  const file = saveResults(name, results, {
+    quick: values.quick,
+    engine: values.engine,
+    node: process.version,
+  });
+  console.log(`(saved to ${file})`);
+}
