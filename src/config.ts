@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 
 /**
@@ -15,6 +16,18 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly autoBackupIntervalDays: number;
   readonly autoBackupRetention: number;
+  /** How long a worker's claim on a job lasts without a heartbeat. */
+  readonly jobLeaseMs: number;
+  /** zstd level for backup chunks. */
+  readonly compressionLevel: number;
+  /** Worker threads for compression and verification. */
+  readonly workerThreads: number;
+  readonly schedulerTickMs: number;
+  readonly gcIntervalMs: number;
+  /** fsync backup content before publishing it. */
+  readonly fsync: boolean;
+  /** Runs jobs, the scheduler, webhook deliveries and garbage collection in this process. */
+  readonly runWorker: boolean;
 }
 
 export class ConfigError extends Error {
@@ -45,6 +58,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     return value;
   };
 
+  const boolean = (name: string, fallback: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+    if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+    problems.push(`${name} must be true or false, not "${raw}"`);
+    return fallback;
+  };
+
   const logLevel = env.SAFEKEEP_LOG_LEVEL ?? 'info';
   if (!(logLevels as readonly string[]).includes(logLevel)) {
     problems.push(`SAFEKEEP_LOG_LEVEL must be one of ${logLevels.join(', ')}, not "${logLevel}"`);
@@ -64,6 +86,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     logLevel: logLevel as Config['logLevel'],
     autoBackupIntervalDays: integer('SAFEKEEP_AUTO_BACKUP_INTERVAL_DAYS', 7, 1, 365),
     autoBackupRetention: integer('SAFEKEEP_AUTO_BACKUP_RETENTION', 4, 1, 100),
+    jobLeaseMs: integer('SAFEKEEP_JOB_LEASE_SECONDS', 60, 5, 3600) * 1000,
+    compressionLevel: integer('SAFEKEEP_COMPRESSION_LEVEL', 1, 1, 19),
+    workerThreads: integer('SAFEKEEP_WORKER_THREADS', Math.max(1, availableParallelism() - 1), 1, 64),
+    schedulerTickMs: integer('SAFEKEEP_SCHEDULER_TICK_SECONDS', 60, 1, 3600) * 1000,
+    gcIntervalMs: integer('SAFEKEEP_GC_INTERVAL_MINUTES', 10, 1, 1440) * 60 * 1000,
+    fsync: boolean('SAFEKEEP_FSYNC', true),
+    runWorker: boolean('SAFEKEEP_RUN_WORKER', true),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

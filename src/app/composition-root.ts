@@ -2,17 +2,28 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Config } from '../config.js';
+import { ON_DEMAND_LIMIT, PRE_RESTORE_RETENTION } from '../domain/backup.js';
+import { defaultChunkPolicy } from '../domain/chunking.js';
+import { CodecPool } from '../engine/codec-pool.js';
+import type { EngineDeps } from '../engine/jobs.js';
 import { buildHttpApp } from '../http/app.js';
 import { registerAdminRoutes } from '../http/routes/admin-routes.js';
+import { registerBackupRoutes } from '../http/routes/backup-routes.js';
 import { registerDataRoutes } from '../http/routes/data-routes.js';
 import { registerHealthRoutes } from '../http/routes/health-routes.js';
+import { GarbageCollector } from '../jobs/garbage-collector.js';
 import { runGenerationSweeper, type Logger } from '../jobs/generation-sweep-task.js';
+import { JobWorker } from '../jobs/job-worker.js';
+import { Scheduler } from '../jobs/scheduler.js';
+import type { BlobStore } from '../ports/blob-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { Storage } from '../ports/storage.js';
 import { AdminService } from '../services/admin-service.js';
 import { AuthService } from '../services/auth-service.js';
+import { BackupService } from '../services/backup-service.js';
 import { CollectionService } from '../services/collection-service.js';
 import { CursorCodec } from '../services/cursor-codec.js';
+import { newGuid } from '../services/ids.js';
 import { ItemService } from '../services/item-service.js';
 
 export interface Services {
@@ -20,20 +31,35 @@ export interface Services {
   readonly admin: AdminService;
   readonly items: ItemService;
   readonly collections: CollectionService;
+  readonly backups: BackupService;
+}
+
+/** The background parts, built on first use so that CLI commands never start threads. */
+export interface Background {
+  readonly engine: EngineDeps;
+  readonly worker: JobWorker;
+  readonly scheduler: Scheduler;
+  readonly gc: GarbageCollector;
 }
 
 /** A running safekeep: storage, services, and the HTTP app and background work built on them. */
 export interface Safekeep {
   readonly config: Config;
   readonly storage: Storage;
+  readonly blobs: BlobStore;
+  readonly clock: Clock;
   readonly services: Services;
+  /** The job engine, worker, scheduler and collector (created on first call). */
+  background(logger?: Logger): Background;
   /** Builds the HTTP app (not listening). */
   createHttpApp(logger?: FastifyServerOptions['logger']): FastifyInstance;
-  /** Starts background work (sweeping retired generations). */
-  startBackground(logger: Logger): void;
+  /** Starts the background loops: the sweeper always; jobs, scheduler and GC when the config says so. */
+  startBackground(logger: Logger): Promise<void>;
   /** Stops background work and closes storage. */
   close(): Promise<void>;
 }
+
+const silent: Logger = { info: () => undefined, error: () => undefined };
 
 /**
  * The composition root: the only place that picks adapters. They are imported lazily, so a deployment
@@ -47,25 +73,77 @@ async function openStorage(config: Config, clock: Clock): Promise<Storage> {
   return SqliteStorage.open({ path: join(config.dataDir, 'safekeep.db'), now: clock });
 }
 
+async function openBlobStore(config: Config): Promise<BlobStore> {
+  const { FsBlobStore } = await import('../adapters/blob-store/fs-blob-store.js');
+  return new FsBlobStore({ root: join(config.dataDir, 'blobs'), durable: config.fsync });
+}
+
 export async function openSafekeep(config: Config, options: { clock?: Clock } = {}): Promise<Safekeep> {
   const clock = options.clock ?? Date.now;
   const storage = await openStorage(config, clock);
+  const blobs = await openBlobStore(config);
   const cursorSecret = await storage.meta.setIfAbsent('cursor_secret', randomBytes(32).toString('base64url'));
+  let built: Background | undefined;
+  const background = (logger: Logger = silent): Background => {
+    if (built) return built;
+    const codec = new CodecPool(config.workerThreads);
+    const engine: EngineDeps = {
+      backups: storage.backups,
+      restorations: storage.restorations,
+      staging: storage.staging,
+      snapshots: storage.snapshots,
+      blobs,
+      codec,
+      clock,
+      compressionLevel: config.compressionLevel,
+      policy: defaultChunkPolicy,
+      leaseMs: config.jobLeaseMs,
+      newId: newGuid,
+      retentionFor: async (siteId) => {
+        const site = await storage.sites.get(siteId);
+        return {
+          onDemand: ON_DEMAND_LIMIT,
+          schedule: site?.settings.autoBackupRetention ?? config.autoBackupRetention,
+          preRestore: PRE_RESTORE_RETENTION,
+        };
+      },
+    };
+    const worker = new JobWorker(engine, { pollMs: 1000, logger });
+    const scheduler = new Scheduler(storage, {
+      clock,
+      defaultIntervalDays: config.autoBackupIntervalDays,
+      newId: newGuid,
+      logger,
+      onWork: () => worker.nudge(),
+    });
+    const gc = new GarbageCollector(storage.maintenance, blobs, clock, logger);
+    built = { engine, worker, scheduler, gc };
+    return built;
+  };
   const services: Services = {
     auth: new AuthService(storage),
-    admin: new AdminService(storage, clock, {
-      autoBackupIntervalDays: config.autoBackupIntervalDays,
-      autoBackupRetention: config.autoBackupRetention,
-    }),
+    admin: new AdminService(
+      storage,
+      clock,
+      {
+        autoBackupIntervalDays: config.autoBackupIntervalDays,
+        autoBackupRetention: config.autoBackupRetention,
+      },
+      blobs,
+    ),
     items: new ItemService(storage, clock, new CursorCodec(cursorSecret)),
     collections: new CollectionService(storage, clock),
+    backups: new BackupService(storage, clock, () => built?.worker.nudge()),
   };
-  const background = new AbortController();
+  const stop = new AbortController();
   const running: Promise<void>[] = [];
   return {
     config,
     storage,
+    blobs,
+    clock,
     services,
+    background,
     createHttpApp(logger = false) {
       return buildHttpApp({
         auth: services.auth,
@@ -75,15 +153,25 @@ export async function openSafekeep(config: Config, options: { clock?: Clock } = 
           registerHealthRoutes(app, { storage });
           registerDataRoutes(app, services);
           registerAdminRoutes(app, services);
+          registerBackupRoutes(app, services);
         },
       });
     },
-    startBackground(logger) {
-      running.push(runGenerationSweeper(storage.sweeper, { signal: background.signal, logger }));
+    async startBackground(logger) {
+      running.push(runGenerationSweeper(storage.sweeper, { signal: stop.signal, logger }));
+      if (!config.runWorker) return;
+      // Leftovers of a crash: temp files, and item sets of restorations that will not resume.
+      await blobs.cleanUp();
+      await storage.maintenance.retireOrphanGenerations();
+      const { worker, scheduler, gc } = background(logger);
+      running.push(worker.run(stop.signal));
+      running.push(scheduler.run(stop.signal, config.schedulerTickMs));
+      running.push(gc.run(stop.signal, config.gcIntervalMs));
     },
     async close() {
-      background.abort();
+      stop.abort();
       await Promise.all(running);
+      if (built) await built.engine.codec.close();
       await storage.close();
     },
   };

@@ -13,7 +13,9 @@ export type ErrorCategory =
   | 'PRECONDITION'
   | 'RATE_LIMITED'
   | 'UNAVAILABLE'
-  | 'INTERNAL';
+  | 'INTERNAL'
+  /** Reported only in a backup's or restoration's `error`, never as an HTTP response. */
+  | 'BACKGROUND';
 
 interface ErrorDefinition {
   readonly category: ErrorCategory;
@@ -37,6 +39,60 @@ export const errorRegistry = {
   RATE_LIMITED: { category: 'RATE_LIMITED', message: 'Too many requests.' },
   STORAGE_UNAVAILABLE: { category: 'UNAVAILABLE', message: 'Storage is unavailable; retry later.' },
   INTERNAL: { category: 'INTERNAL', message: 'An unexpected error occurred.' },
+
+  // Backups API (backups-api.md §8)
+  BACKUP_NOT_FOUND: { category: 'NOT_FOUND', message: 'Backup not found.' },
+  RESTORATION_NOT_FOUND: { category: 'NOT_FOUND', message: 'Restoration not found.' },
+  WEBHOOK_NOT_FOUND: { category: 'NOT_FOUND', message: 'Webhook subscription not found.' },
+  COLLECTION_NOT_IN_BACKUP: { category: 'INVALID', message: 'The collection is not in this backup.' },
+  DUPLICATE_DESTINATION: {
+    category: 'INVALID',
+    message: 'Two collections would be restored into the same destination.',
+  },
+  BACKUP_ALREADY_IN_PROGRESS: {
+    category: 'CONFLICT',
+    message: 'An on-demand backup of this site is already in progress.',
+  },
+  RESTORATION_IN_PROGRESS: {
+    category: 'CONFLICT',
+    message: 'A restoration of this site is already in progress.',
+  },
+  BACKUP_IN_USE: { category: 'CONFLICT', message: 'A pending restoration is reading this backup.' },
+  BACKUP_NOT_READY: { category: 'PRECONDITION', message: 'Only a READY backup can be restored.' },
+  BACKUP_NOT_CANCELABLE: { category: 'PRECONDITION', message: 'Only a PENDING backup can be canceled.' },
+
+  // Failures of background work, reported in an entity's `error`.
+  STORAGE_FULL: { category: 'BACKGROUND', message: 'The backup storage is full.' },
+  TIMED_OUT: { category: 'BACKGROUND', message: 'The job did not finish in time.' },
+  JOB_INTERRUPTED: {
+    category: 'BACKGROUND',
+    message: 'The job was interrupted too many times and was given up.',
+  },
+  INTEGRITY_CHECKSUM_MISMATCH: {
+    category: 'BACKGROUND',
+    message: 'A stored object does not match its checksum.',
+  },
+  INTEGRITY_SIZE_MISMATCH: {
+    category: 'BACKGROUND',
+    message: 'A stored object does not have its recorded size.',
+  },
+  INTEGRITY_OBJECT_MISSING: {
+    category: 'BACKGROUND',
+    message: 'A stored object the backup needs is missing.',
+  },
+  INTEGRITY_OBJECT_UNREADABLE: {
+    category: 'BACKGROUND',
+    message: 'A stored object the backup needs cannot be read.',
+  },
+  INTEGRITY_DECOMPRESSION_FAILED: {
+    category: 'BACKGROUND',
+    message: 'A stored object is not valid compressed data.',
+  },
+  INTEGRITY_MANIFEST_INVALID: { category: 'BACKGROUND', message: 'The backup manifest is damaged.' },
+  INTEGRITY_CONTENT_INVALID: {
+    category: 'BACKGROUND',
+    message: 'A stored chunk holds content that is not valid.',
+  },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof errorRegistry;

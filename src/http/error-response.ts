@@ -19,6 +19,7 @@ export const statusOfCategory: Record<ErrorCategory, number> = {
   RATE_LIMITED: 429,
   UNAVAILABLE: 503,
   INTERNAL: 500,
+  BACKGROUND: 500,
 };
 
 export interface ErrorBody {

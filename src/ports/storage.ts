@@ -7,6 +7,15 @@
  * other error means the storage itself failed.
  */
 import type { Scope } from '../contracts/scopes.js';
+import type {
+  BackupStore,
+  MaintenanceStore,
+  RestorationStore,
+  ScheduleStore,
+  StagingStore,
+} from './backup-store.js';
+import type { SnapshotSource } from './snapshot-source.js';
+import type { WebhookStore } from './webhook-store.js';
 import type { Environment } from '../domain/environment.js';
 import type { StoredItem } from '../domain/item-codec.js';
 import type { FilterNode } from '../domain/query/filter.js';
@@ -233,6 +242,14 @@ export interface Storage {
   readonly items: ItemStore;
   readonly links: LinkStore;
   readonly sweeper: GenerationSweeper;
+  readonly backups: BackupStore;
+  readonly restorations: RestorationStore;
+  readonly staging: StagingStore;
+  readonly schedule: ScheduleStore;
+  readonly maintenance: MaintenanceStore;
+  readonly webhooks: WebhookStore;
+  /** Reads backup content off the main thread. */
+  readonly snapshots: SnapshotSource;
   /** Throws when the storage cannot answer. */
   healthCheck(): Promise<void>;
   close(): Promise<void>;

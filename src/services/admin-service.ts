@@ -1,5 +1,7 @@
 import { AppError, invalidArgument } from '../contracts/errors.js';
 import { grants, isScope, siteScopes, type Scope } from '../contracts/scopes.js';
+import { nextDueInPhase } from '../domain/backup.js';
+import type { BlobStore } from '../ports/blob-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { ApiKeyRecord, SiteRecord, SiteSettingsOverrides, Storage } from '../ports/storage.js';
 import { hashApiKeySecret, newApiKeySecret, requireScope, type Principal } from './auth-service.js';
@@ -58,6 +60,7 @@ export class AdminService {
     private readonly storage: Storage,
     private readonly clock: Clock,
     private readonly defaults: SiteSettingsDefaults,
+    private readonly blobs?: BlobStore,
   ) {}
 
   async createSite(name: string): Promise<SiteRecord> {
@@ -78,6 +81,9 @@ export class AdminService {
   /** @throws AppError SITE_NOT_FOUND */
   async deleteSite(siteId: string): Promise<void> {
     if (!(await this.storage.sites.delete(siteId))) throw new AppError('SITE_NOT_FOUND');
+    // The site's backup content goes with it.
+    if (this.blobs)
+      for await (const blob of this.blobs.list(`sites/${siteId}`)) await this.blobs.delete(blob.key);
   }
 
   /**
@@ -195,7 +201,16 @@ export class AdminService {
     }
     const updated = await this.storage.sites.updateSettings(siteId, next);
     if (!updated) throw new AppError('SITE_NOT_FOUND');
-    return this.effective(updated.settings);
+    const effective = this.effective(updated.settings);
+    if (next.autoBackupIntervalDays !== site.settings.autoBackupIntervalDays) {
+      // A new interval keeps the site's phase: the next backup falls on the first new slot from now.
+      const intervalMs = effective.autoBackupIntervalDays * 24 * 60 * 60 * 1000;
+      await this.storage.schedule.setNextDue(
+        siteId,
+        nextDueInPhase(site.createdAt, intervalMs, this.clock()),
+      );
+    }
+    return effective;
   }
 
   private effective(settings: SiteSettingsOverrides): SiteSettings {

@@ -25,7 +25,7 @@ describe('route table', () => {
   it('serves both Data API prefixes with the same routes', () => {
     const paths = (prefix: string) =>
       env.app.declaredRoutes
-        .filter((r) => r.url.startsWith(prefix))
+        .filter((r) => r.url.startsWith(prefix) && !r.url.startsWith('/wix-data/v2/backups'))
         .map((r) => `${r.method} ${r.url.slice(prefix.length)} ${JSON.stringify(r.auth)}`)
         .sort();
     assert.deepEqual(paths('/_api/cloud-data/v2'), paths('/wix-data/v2'));

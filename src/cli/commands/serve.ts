@@ -9,7 +9,7 @@ import type { CliIo } from '../cli-io.js';
 export async function serve(config: Config, io: CliIo): Promise<void> {
   const safekeep = await openSafekeep(config);
   const app = safekeep.createHttpApp({ level: config.logLevel });
-  safekeep.startBackground(app.log);
+  await safekeep.startBackground(app.log);
   const adminKey = await ensureBootstrapAdminKey(safekeep);
   const address = await app.listen({ host: config.host, port: config.port });
   io.out(`safekeep is listening on ${address}`);

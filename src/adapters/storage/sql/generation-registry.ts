@@ -22,6 +22,7 @@ export class GenerationRegistry implements GenerationSweeper {
     owner: { siteId: string; collectionId: string; environment: Environment },
     state: GenerationState,
     at: number,
+    options: { ownerRestoration?: string; deferSecondaryIndexes?: boolean } = {},
   ): Promise<number> {
     const row = await trx
       .insertInto('generations')
@@ -31,16 +32,33 @@ export class GenerationRegistry implements GenerationSweeper {
         environment: owner.environment,
         state,
         created_at: at,
+        owner_restoration: options.ownerRestoration ?? null,
       })
       .returning('id')
       .executeTakeFirstOrThrow();
-    await this.engine.createItemTable(trx, row.id);
+    await this.engine.createItemTable(trx, row.id, { deferSecondaryIndexes: options.deferSecondaryIndexes });
     return row.id;
   }
 
+  /**
+   * Retires generations nothing points at any more. Links into them vanish from view, so the LIVE
+   * collections referring to them are marked changed (their next backup reads their links again).
+   */
   async retire(trx: Kysely<Database>, gens: readonly number[]): Promise<void> {
     if (gens.length === 0) return;
     await trx.updateTable('generations').set({ state: 'RETIRED' }).where('id', 'in', gens).execute();
+    await trx
+      .updateTable('collections')
+      .set((eb) => ({ live_version: eb('live_version', '+', 1) }))
+      .where('live_gen', 'in', (eb) =>
+        eb
+          .selectFrom('links')
+          .select('from_gen')
+          .distinct()
+          .where('to_gen', 'in', gens)
+          .where('from_gen', 'not in', gens),
+      )
+      .execute();
   }
 
   async retireSite(trx: Kysely<Database>, siteId: string): Promise<void> {
@@ -69,6 +87,11 @@ export class GenerationRegistry implements GenerationSweeper {
         await sql`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} LIMIT ${maxRows})`.execute(
           this.db,
         );
+      deleted += Number(result.numAffectedRows ?? 0n);
+    }
+    if (deleted < maxRows) {
+      const result = await sql`DELETE FROM tombstones WHERE (gen, id) IN (
+        SELECT gen, id FROM tombstones WHERE gen = ${gen} LIMIT ${maxRows - deleted})`.execute(this.db);
       deleted += Number(result.numAffectedRows ?? 0n);
     }
     for (const column of ['from_gen', 'to_gen'] as const) {

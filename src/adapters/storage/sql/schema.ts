@@ -3,7 +3,7 @@
  * (`items_<generation id>`), created and dropped by the engine's `GenerationTables`; they are reached
  * through `sql.table(itemTable(gen))`.
  */
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 export interface MetaTable {
   key: string;
@@ -16,6 +16,7 @@ export interface SitesTable {
   created_at: number;
   auto_backup_interval_days: number | null;
   auto_backup_retention: number | null;
+  next_auto_backup_at: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface ApiKeysTable {
@@ -57,7 +58,11 @@ export interface CollectionsTable {
   live_version: number;
 }
 
-export type GenerationState = 'ACTIVE' | 'BUILDING' | 'RETIRED';
+/**
+ * ACTIVE: a collection points at it. BUILDING: a restoration is filling it. RETIRING: replaced by a
+ * restoration and frozen until its safety backup is written. RETIRED: nothing needs it; the sweeper reclaims it.
+ */
+export type GenerationState = 'ACTIVE' | 'BUILDING' | 'RETIRING' | 'RETIRED';
 
 export interface GenerationsTable {
   id: Generated<number>;
@@ -66,6 +71,16 @@ export interface GenerationsTable {
   environment: string;
   state: GenerationState;
   created_at: number;
+  /** The restoration filling a BUILDING generation. */
+  owner_restoration: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Tombstones below this change number were pruned: incremental backups need a base at or above it. */
+  tombstone_floor: Generated<number>;
+}
+
+export interface TombstonesTable {
+  gen: number;
+  id: string;
+  seq: number;
 }
 
 export interface LinksTable {
@@ -79,6 +94,15 @@ export interface LinksTable {
 }
 
 export interface Database {
+  backups: BackupsTable;
+  backup_collections: BackupCollectionsTable;
+  restorations: RestorationsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  webhooks: WebhooksTable;
+  events: EventsTable;
+  deliveries: DeliveriesTable;
+  site_leases: SiteLeasesTable;
+  tombstones: TombstonesTable;
   meta: MetaTable;
   sites: SitesTable;
   api_keys: ApiKeysTable;
@@ -96,8 +120,128 @@ export interface ItemRow {
   data: string;
 }
 
+/** Columns of every item table, in order. `seq` is the change number of the row's last write (LIVE only). */
+export const itemTableColumns =
+  '(rid INTEGER PRIMARY KEY, id TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, data TEXT NOT NULL, seq INTEGER NOT NULL DEFAULT 0)';
+
 /** The table of a generation. Generation ids are integers the database allotted, never input. */
 export function itemTable(gen: number): string {
   if (!Number.isSafeInteger(gen) || gen <= 0) throw new Error(`not a generation id: ${gen}`);
   return `items_${gen}`;
+}
+
+export interface BackupsTable {
+  id: string;
+  site_id: string;
+  status: string;
+  type: string;
+  trigger: string;
+  requested_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  deleted_at: number | null;
+  snapshot_at: number | null;
+  size_bytes: number | null;
+  item_count: number | null;
+  /** JSON [{ id, displayName }]. */
+  collections: string;
+  /** JSON array of ids, or null for all. */
+  requested_collections: string | null;
+  progress_done: number | null;
+  progress_total: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  manifest_key: string | null;
+  manifest_sha256: string | null;
+  manifest_size: number | null;
+  restoration_id: string | null;
+  schedule_slot: number | null;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  attempts: Generated<number>;
+}
+
+/** What each READY backup holds per collection: the base an incremental backup builds on. */
+export interface BackupCollectionsTable {
+  backup_id: string;
+  collection_id: string;
+  gen: number;
+  version: number;
+}
+
+export interface RestorationsTable {
+  id: string;
+  site_id: string;
+  backup_id: string;
+  status: string;
+  requested_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  /** JSON restorationCollections, destinations resolved. */
+  collections: string;
+  safety_backup_id: string | null;
+  progress_done: number | null;
+  progress_total: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  /** Internal step, for resuming after a crash: QUEUED, STAGING, SWITCHED. */
+  phase: string;
+  /** JSON of the job's internal state (staged and replaced generations). */
+  state: string;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  attempts: Generated<number>;
+}
+
+export interface IdempotencyKeysTable {
+  site_id: string;
+  key: string;
+  operation: string;
+  entity_id: string;
+  created_at: number;
+}
+
+export interface WebhooksTable {
+  id: string;
+  site_id: string;
+  url: string;
+  /** JSON array of event types. */
+  event_types: string;
+  created_at: number;
+}
+
+/** The outbox: one row per event, written in the transaction of the state change it reports. */
+export interface EventsTable {
+  seq: Generated<number>;
+  id: string;
+  site_id: string;
+  event_type: string;
+  slug: string;
+  entity_fqdn: string;
+  entity_id: string;
+  entity_sequence: number;
+  /** JSON of the domain event's `actionEvent.body`. */
+  body: string;
+  created_at: number;
+}
+
+export interface DeliveriesTable {
+  event_seq: number;
+  webhook_id: string;
+  entity_id: string;
+  attempts: Generated<number>;
+  next_attempt_at: number;
+  /** PENDING, DELIVERED or ABANDONED. */
+  state: string;
+  last_error: string | null;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  finished_at: number | null;
+}
+
+export interface SiteLeasesTable {
+  site_id: string;
+  purpose: string;
+  owner: string;
+  expires_at: number;
 }

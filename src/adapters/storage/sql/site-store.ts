@@ -51,6 +51,21 @@ export class SqlSiteStore implements SiteStore {
       await this.generations.retireSite(trx, id);
       await trx.deleteFrom('collections').where('site_id', '=', id).execute();
       await trx.deleteFrom('api_key_sites').where('site_id', '=', id).execute();
+      // Its backups, restorations, subscriptions and pending deliveries go too (the blobs are removed by the caller).
+      await trx
+        .deleteFrom('backup_collections')
+        .where('backup_id', 'in', (eb) => eb.selectFrom('backups').select('id').where('site_id', '=', id))
+        .execute();
+      await trx.deleteFrom('backups').where('site_id', '=', id).execute();
+      await trx.deleteFrom('restorations').where('site_id', '=', id).execute();
+      await trx.deleteFrom('idempotency_keys').where('site_id', '=', id).execute();
+      await trx
+        .deleteFrom('deliveries')
+        .where('webhook_id', 'in', (eb) => eb.selectFrom('webhooks').select('id').where('site_id', '=', id))
+        .execute();
+      await trx.deleteFrom('webhooks').where('site_id', '=', id).execute();
+      await trx.deleteFrom('events').where('site_id', '=', id).execute();
+      await trx.deleteFrom('site_leases').where('site_id', '=', id).execute();
       return true;
     });
   }

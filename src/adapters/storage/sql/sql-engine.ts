@@ -6,8 +6,17 @@ import type { Database } from './schema.js';
  * Everything else in `src/adapters/storage/sql` is written once against Kysely.
  */
 export interface SqlEngine {
-  /** Creates the (empty) table and indexes of a new generation. Runs inside the caller's transaction. */
-  createItemTable(db: Kysely<Database>, gen: number): Promise<void>;
+  /**
+   * Creates the (empty) table of a new generation with its id index, and unless deferred its other indexes.
+   * Runs inside the caller's transaction.
+   */
+  createItemTable(
+    db: Kysely<Database>,
+    gen: number,
+    options?: { deferSecondaryIndexes?: boolean },
+  ): Promise<void>;
+  /** Creates the date and change-number indexes of a generation filled with them deferred. */
+  createSecondaryIndexes(db: Kysely<Database>, gen: number): Promise<void>;
   hasItemTable(db: Kysely<Database>, gen: number): Promise<boolean>;
   /** Drops a generation's table if it exists. */
   dropItemTable(db: Kysely<Database>, gen: number): Promise<void>;

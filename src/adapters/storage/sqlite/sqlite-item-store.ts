@@ -57,6 +57,76 @@ export async function bumpLiveVersion(
     .execute();
 }
 
+/** Marks changed the LIVE collections owning these generations (their links changed). */
+export async function bumpGenerationOwners(db: Kysely<Database>, gens: readonly number[]): Promise<void> {
+  if (gens.length === 0) return;
+  await db
+    .updateTable('collections')
+    .set((eb) => ({ live_version: eb('live_version', '+', 1) }))
+    .where('live_gen', 'in', gens)
+    .execute();
+}
+
+/**
+ * Starts an item write: finds the target's generation and, for LIVE, takes the collection's next change
+ * number (`live_version`), which every row written in this transaction carries as `seq`. Taking it first
+ * also makes concurrent writers of one collection (and a restoration's switch) queue on the collection row.
+ * @throws AppError COLLECTION_NOT_FOUND
+ */
+async function beginWrite(db: Kysely<Database>, target: ItemTarget): Promise<{ gen: number; seq: number }> {
+  if (target.environment === 'SANDBOX') return { gen: await currentGeneration(db, target), seq: 0 };
+  const row = await db
+    .updateTable('collections')
+    .set((eb) => ({ live_version: eb('live_version', '+', 1) }))
+    .where('site_id', '=', target.siteId)
+    .where('id', '=', target.collectionId)
+    .returning(['live_gen', 'live_version'])
+    .executeTakeFirst();
+  if (!row) {
+    throw new AppError('COLLECTION_NOT_FOUND', `Collection ${target.collectionId} does not exist.`, {
+      dataCollectionId: target.collectionId,
+    });
+  }
+  return { gen: row.live_gen, seq: row.live_version };
+}
+
+/**
+ * Deletes the links that start or end at these items of `gen`, except links whose other end is a frozen
+ * (RETIRING) generation: those belong to a restoration's replaced content until its safety backup is
+ * written. Collections whose links changed are marked changed.
+ */
+export async function removeLinksOf(
+  db: Kysely<Database>,
+  gen: number,
+  ids: readonly string[],
+): Promise<void> {
+  const frozen = db.selectFrom('generations').select('id').where('state', '=', 'RETIRING');
+  const incoming = await db
+    .selectFrom('links')
+    .select('from_gen')
+    .distinct()
+    .where('to_gen', '=', gen)
+    .where('to_id', 'in', ids)
+    .where('from_gen', 'not in', frozen)
+    .execute();
+  await db
+    .deleteFrom('links')
+    .where('from_gen', '=', gen)
+    .where('from_id', 'in', ids)
+    .where('to_gen', 'not in', frozen)
+    .execute();
+  await db
+    .deleteFrom('links')
+    .where('to_gen', '=', gen)
+    .where('to_id', 'in', ids)
+    .where('from_gen', 'not in', frozen)
+    .execute();
+  await bumpGenerationOwners(
+    db,
+    incoming.map((r) => r.from_gen).filter((g) => g !== gen),
+  );
+}
+
 export async function findItems(
   db: Kysely<Database>,
   gen: number,
@@ -73,12 +143,12 @@ export async function findItems(
 }
 
 class SqliteItemWriteTx implements ItemWriteTx {
-  changed = false;
-
   constructor(
     private readonly trx: Kysely<Database>,
     private readonly target: ItemTarget,
     private gen: number,
+    /** The change number the rows written here carry (0 in SANDBOX). */
+    private readonly seq: number,
     private readonly generations: GenerationRegistry,
     private readonly now: () => number,
   ) {}
@@ -101,35 +171,32 @@ class SqliteItemWriteTx implements ItemWriteTx {
 
   private async upsert(items: readonly StoredItem[], replace: boolean): Promise<void> {
     if (items.length === 0) return;
-    this.changed = true;
     const conflict = replace
       ? sql` ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, updated_at = excluded.updated_at,
-          data = excluded.data`
+          data = excluded.data, seq = excluded.seq`
       : sql``;
     for (const part of chunks(items, ROWS_PER_STATEMENT)) {
-      const values = part.map((i) => sql`(${i.id}, ${i.createdAt}, ${i.updatedAt}, ${i.json})`);
-      await sql`INSERT INTO ${this.table} (id, created_at, updated_at, data) VALUES ${sql.join(values)}${conflict}`.execute(
-        this.trx,
-      );
+      const values = part.map((i) => sql`(${i.id}, ${i.createdAt}, ${i.updatedAt}, ${i.json}, ${this.seq})`);
+      await sql`INSERT INTO ${this.table} (id, created_at, updated_at, data, seq)
+        VALUES ${sql.join(values)}${conflict}`.execute(this.trx);
     }
   }
 
   async remove(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    this.changed = true;
     for (const part of chunks(ids, ROWS_PER_STATEMENT)) {
       await sql`DELETE FROM ${this.table} WHERE id IN (${sql.join(part)})`.execute(this.trx);
-      await this.trx
-        .deleteFrom('links')
-        .where('from_gen', '=', this.gen)
-        .where('from_id', 'in', part)
-        .execute();
-      await this.trx.deleteFrom('links').where('to_gen', '=', this.gen).where('to_id', 'in', part).execute();
+      if (this.target.environment === 'LIVE') {
+        // Tombstones tell the next incremental backup which ids went away.
+        const values = part.map((id) => sql`(${this.gen}, ${id}, ${this.seq})`);
+        await sql`INSERT INTO tombstones (gen, id, seq) VALUES ${sql.join(values)}
+          ON CONFLICT (gen, id) DO UPDATE SET seq = excluded.seq`.execute(this.trx);
+      }
+      await removeLinksOf(this.trx, this.gen, part);
     }
   }
 
   async truncate(): Promise<void> {
-    this.changed = true;
     const old = this.gen;
     this.gen = await this.generations.allocate(this.trx, this.target, 'ACTIVE', this.now());
     await this.trx
@@ -195,17 +262,8 @@ export class SqliteItemStore implements ItemStore {
 
   async write<T>(target: ItemTarget, work: (tx: ItemWriteTx) => Promise<T>): Promise<T> {
     return this.db.transaction().execute(async (trx) => {
-      const tx = new SqliteItemWriteTx(
-        trx,
-        target,
-        await currentGeneration(trx, target),
-        this.generations,
-        this.now,
-      );
-      const result = await work(tx);
-      if (tx.changed && target.environment === 'LIVE')
-        await bumpLiveVersion(trx, target.siteId, target.collectionId);
-      return result;
+      const { gen, seq } = await beginWrite(trx, target);
+      return work(new SqliteItemWriteTx(trx, target, gen, seq, this.generations, this.now));
     });
   }
 }

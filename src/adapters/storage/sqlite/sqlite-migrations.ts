@@ -74,4 +74,143 @@ export const sqliteMigrations: Record<string, Migration> = {
       ]);
     },
   },
+  '0002-backups': {
+    async up(db) {
+      const { rows: gens } = await sql<{ id: number }>`SELECT id FROM generations`.execute(db);
+      for (const { id } of gens) {
+        await run(db, [
+          `ALTER TABLE items_${id} ADD COLUMN seq INTEGER NOT NULL DEFAULT 0`,
+          `CREATE INDEX IF NOT EXISTS items_${id}_seq ON items_${id} (seq)`,
+        ]);
+      }
+      await run(db, [
+        `ALTER TABLE generations ADD COLUMN owner_restoration TEXT`,
+        `ALTER TABLE generations ADD COLUMN tombstone_floor INTEGER NOT NULL DEFAULT 0`,
+        `ALTER TABLE sites ADD COLUMN next_auto_backup_at INTEGER`,
+        `CREATE TABLE tombstones (
+          gen INTEGER NOT NULL,
+          id TEXT NOT NULL,
+          seq INTEGER NOT NULL,
+          PRIMARY KEY (gen, id)
+        ) WITHOUT ROWID`,
+        `CREATE INDEX tombstones_seq ON tombstones (gen, seq)`,
+        `CREATE TABLE backups (
+          id TEXT PRIMARY KEY,
+          site_id TEXT NOT NULL,
+          status TEXT NOT NULL,
+          type TEXT NOT NULL,
+          trigger TEXT NOT NULL,
+          requested_at INTEGER NOT NULL,
+          started_at INTEGER,
+          finished_at INTEGER,
+          deleted_at INTEGER,
+          snapshot_at INTEGER,
+          size_bytes INTEGER,
+          item_count INTEGER,
+          collections TEXT NOT NULL,
+          requested_collections TEXT,
+          progress_done INTEGER,
+          progress_total INTEGER,
+          error_code TEXT,
+          error_message TEXT,
+          manifest_key TEXT,
+          manifest_sha256 TEXT,
+          manifest_size INTEGER,
+          restoration_id TEXT,
+          schedule_slot INTEGER,
+          lease_owner TEXT,
+          lease_expires_at INTEGER,
+          attempts INTEGER NOT NULL DEFAULT 0
+        )`,
+        `CREATE INDEX backups_site ON backups (site_id, requested_at, id)`,
+        `CREATE INDEX backups_queue ON backups (status, lease_expires_at)`,
+        `CREATE UNIQUE INDEX backups_one_pending_on_demand ON backups (site_id)
+          WHERE status = 'PENDING' AND trigger = 'ON_DEMAND'`,
+        `CREATE UNIQUE INDEX backups_schedule_slot ON backups (site_id, schedule_slot) WHERE schedule_slot IS NOT NULL`,
+        `CREATE TABLE backup_collections (
+          backup_id TEXT NOT NULL,
+          collection_id TEXT NOT NULL,
+          gen INTEGER NOT NULL,
+          version INTEGER NOT NULL,
+          PRIMARY KEY (backup_id, collection_id)
+        ) WITHOUT ROWID`,
+        `CREATE INDEX backup_collections_gen ON backup_collections (gen)`,
+        `CREATE TABLE restorations (
+          id TEXT PRIMARY KEY,
+          site_id TEXT NOT NULL,
+          backup_id TEXT NOT NULL,
+          status TEXT NOT NULL,
+          requested_at INTEGER NOT NULL,
+          started_at INTEGER,
+          finished_at INTEGER,
+          collections TEXT NOT NULL,
+          safety_backup_id TEXT,
+          progress_done INTEGER,
+          progress_total INTEGER,
+          error_code TEXT,
+          error_message TEXT,
+          phase TEXT NOT NULL,
+          state TEXT NOT NULL,
+          lease_owner TEXT,
+          lease_expires_at INTEGER,
+          attempts INTEGER NOT NULL DEFAULT 0
+        )`,
+        `CREATE INDEX restorations_site ON restorations (site_id, requested_at, id)`,
+        `CREATE INDEX restorations_queue ON restorations (status, lease_expires_at)`,
+        `CREATE INDEX restorations_backup ON restorations (backup_id, status)`,
+        `CREATE UNIQUE INDEX restorations_one_pending ON restorations (site_id) WHERE status = 'PENDING'`,
+        `CREATE TABLE idempotency_keys (
+          site_id TEXT NOT NULL,
+          key TEXT NOT NULL,
+          operation TEXT NOT NULL,
+          entity_id TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          PRIMARY KEY (site_id, key)
+        ) WITHOUT ROWID`,
+        `CREATE TABLE webhooks (
+          id TEXT PRIMARY KEY,
+          site_id TEXT NOT NULL,
+          url TEXT NOT NULL,
+          event_types TEXT NOT NULL,
+          created_at INTEGER NOT NULL
+        )`,
+        `CREATE INDEX webhooks_site ON webhooks (site_id)`,
+        `CREATE TABLE events (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          id TEXT NOT NULL UNIQUE,
+          site_id TEXT NOT NULL,
+          event_type TEXT NOT NULL,
+          slug TEXT NOT NULL,
+          entity_fqdn TEXT NOT NULL,
+          entity_id TEXT NOT NULL,
+          entity_sequence INTEGER NOT NULL,
+          body TEXT NOT NULL,
+          created_at INTEGER NOT NULL
+        )`,
+        `CREATE INDEX events_entity ON events (entity_id, entity_sequence)`,
+        `CREATE TABLE deliveries (
+          event_seq INTEGER NOT NULL,
+          webhook_id TEXT NOT NULL,
+          entity_id TEXT NOT NULL,
+          attempts INTEGER NOT NULL DEFAULT 0,
+          next_attempt_at INTEGER NOT NULL,
+          state TEXT NOT NULL,
+          last_error TEXT,
+          lease_owner TEXT,
+          lease_expires_at INTEGER,
+          finished_at INTEGER,
+          PRIMARY KEY (event_seq, webhook_id)
+        ) WITHOUT ROWID`,
+        `CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at)`,
+        `CREATE INDEX deliveries_order ON deliveries (webhook_id, entity_id, state, event_seq)`,
+        `CREATE TABLE site_leases (
+          site_id TEXT NOT NULL,
+          purpose TEXT NOT NULL,
+          owner TEXT NOT NULL,
+          expires_at INTEGER NOT NULL,
+          PRIMARY KEY (site_id, purpose)
+        ) WITHOUT ROWID`,
+      ]);
+    },
+  },
 };

@@ -1,18 +1,24 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql, type MigrationProvider } from 'kysely';
 import type { Storage, StorageCapabilities } from '../../../ports/storage.js';
 import { SqlApiKeyStore } from '../sql/api-key-store.js';
 import { SqlCollectionStore } from '../sql/collection-store.js';
 import { GenerationRegistry } from '../sql/generation-registry.js';
 import { SqlMetaStore } from '../sql/meta-store.js';
-import { itemTable, type Database } from '../sql/schema.js';
+import { itemTable, itemTableColumns, type Database } from '../sql/schema.js';
 import type { SqlEngine } from '../sql/sql-engine.js';
 import { SqlSiteStore } from '../sql/site-store.js';
 import { SqliteItemStore } from './sqlite-item-store.js';
-import { FOLD_FUNCTION, fold } from './sqlite-item-sql.js';
+import { openSqlite } from './sqlite-connection.js';
 import { SqliteLinkStore } from './sqlite-link-store.js';
+import { SqliteBulkAppender } from './sqlite-bulk-appender.js';
+import { SqliteSnapshotSource } from './sqlite-snapshot-source.js';
+import { SqlBackupStore } from '../sql/backup-store.js';
+import { SqlRestorationStore } from '../sql/restoration-store.js';
+import { SqlStagingStore } from '../sql/staging-store.js';
+import { SqlScheduleStore } from '../sql/schedule-store.js';
+import { SqlMaintenanceStore } from '../sql/maintenance-store.js';
+import { SqlWebhookStore } from '../sql/webhook-store.js';
 import { sqliteMigrations } from './sqlite-migrations.js';
 
 export interface SqliteStorageOptions {
@@ -24,19 +30,19 @@ export interface SqliteStorageOptions {
 }
 
 const sqliteEngine: SqlEngine = {
-  async createItemTable(db, gen) {
+  async createItemTable(db, gen, options) {
     const t = itemTable(gen);
     // A rowid table with a unique index on id: appends stay cheap even when ids arrive in random order
     // (a WITHOUT ROWID table of ~1 KB rows measured 4x slower for random inserts, see docs/ARCHITECTURE.md).
-    await sql
-      .raw(
-        `CREATE TABLE ${t} (rid INTEGER PRIMARY KEY, id TEXT NOT NULL, created_at INTEGER NOT NULL,
-          updated_at INTEGER NOT NULL, data TEXT NOT NULL)`,
-      )
-      .execute(db);
+    await sql.raw(`CREATE TABLE ${t} ${itemTableColumns}`).execute(db);
     await sql.raw(`CREATE UNIQUE INDEX ${t}_id ON ${t} (id)`).execute(db);
-    await sql.raw(`CREATE INDEX ${t}_created ON ${t} (created_at)`).execute(db);
-    await sql.raw(`CREATE INDEX ${t}_updated ON ${t} (updated_at)`).execute(db);
+    if (!options?.deferSecondaryIndexes) await this.createSecondaryIndexes(db, gen);
+  },
+  async createSecondaryIndexes(db, gen) {
+    const t = itemTable(gen);
+    await sql.raw(`CREATE INDEX IF NOT EXISTS ${t}_created ON ${t} (created_at)`).execute(db);
+    await sql.raw(`CREATE INDEX IF NOT EXISTS ${t}_updated ON ${t} (updated_at)`).execute(db);
+    await sql.raw(`CREATE INDEX IF NOT EXISTS ${t}_seq ON ${t} (seq)`).execute(db);
   },
   async hasItemTable(db, gen) {
     const { rows } =
@@ -50,29 +56,6 @@ const sqliteEngine: SqlEngine = {
   },
 };
 
-/** Opens a connection with safekeep's settings. Used by the storage and by worker threads that read. */
-export function openSqlite(
-  path: string,
-  options: { readonly?: boolean; cacheMiB?: number } = {},
-): BetterSqlite3.Database {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new BetterSqlite3(path, { readonly: options.readonly ?? false });
-  if (!options.readonly) {
-    // 16 KiB pages hold ~1 KB items without overflow pages; only effective on a new database.
-    db.pragma('page_size = 16384');
-    db.pragma('journal_mode = WAL');
-  }
-  // WAL with synchronous=NORMAL survives process crashes; a power cut may lose the last commits.
-  db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
-  db.pragma(`cache_size = -${(options.cacheMiB ?? 64) * 1024}`);
-  db.pragma('temp_store = MEMORY');
-  db.function(FOLD_FUNCTION, { deterministic: true }, (value: unknown) =>
-    typeof value === 'string' ? fold(value) : value,
-  );
-  return db;
-}
-
 /** The embedded default: one SQLite file in WAL mode. */
 export class SqliteStorage implements Storage {
   readonly capabilities: StorageCapabilities = { engine: 'sqlite' };
@@ -83,11 +66,19 @@ export class SqliteStorage implements Storage {
   readonly items: SqliteItemStore;
   readonly links: SqliteLinkStore;
   readonly sweeper: GenerationRegistry;
+  readonly backups: SqlBackupStore;
+  readonly restorations: SqlRestorationStore;
+  readonly staging: SqlStagingStore;
+  readonly schedule: SqlScheduleStore;
+  readonly maintenance: SqlMaintenanceStore;
+  readonly webhooks: SqlWebhookStore;
+  readonly snapshots: SqliteSnapshotSource;
 
   private constructor(
     readonly raw: BetterSqlite3.Database,
     readonly db: Kysely<Database>,
     now: () => number,
+    path: string,
   ) {
     const generations = new GenerationRegistry(db, sqliteEngine);
     this.sweeper = generations;
@@ -97,6 +88,15 @@ export class SqliteStorage implements Storage {
     this.collections = new SqlCollectionStore(db, generations);
     this.items = new SqliteItemStore(db, generations, now);
     this.links = new SqliteLinkStore(db, now);
+    // SQLite has one writer and no row locks: a claim is a compare-and-set inside a transaction.
+    const claims = { supportsSkipLocked: false };
+    this.backups = new SqlBackupStore(db, claims);
+    this.restorations = new SqlRestorationStore(db, claims);
+    this.staging = new SqlStagingStore(db, generations, sqliteEngine, new SqliteBulkAppender(db, raw));
+    this.schedule = new SqlScheduleStore(db);
+    this.maintenance = new SqlMaintenanceStore(db);
+    this.webhooks = new SqlWebhookStore(db);
+    this.snapshots = new SqliteSnapshotSource(path);
   }
 
   /** Opens (creating if needed) and migrates the database. */
@@ -109,7 +109,7 @@ export class SqliteStorage implements Storage {
       await db.destroy();
       throw error instanceof Error ? error : new Error(`migration failed: ${JSON.stringify(error)}`);
     }
-    return new SqliteStorage(raw, db, options.now ?? Date.now);
+    return new SqliteStorage(raw, db, options.now ?? Date.now, options.path);
   }
 
   async healthCheck(): Promise<void> {

@@ -1,0 +1,170 @@
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { DueDelivery, OutboxEvent, WebhookRecord, WebhookStore } from '../../../ports/webhook-store.js';
+import type { Database, EventsTable } from './schema.js';
+
+function toEvent(row: Selectable<EventsTable>): OutboxEvent {
+  return {
+    id: row.id,
+    siteId: row.site_id,
+    eventType: row.event_type,
+    slug: row.slug,
+    entityFqdn: row.entity_fqdn,
+    entityId: row.entity_id,
+    entitySequence: Number(row.entity_sequence),
+    body: row.body,
+    createdAt: Number(row.created_at),
+  };
+}
+
+export class SqlWebhookStore implements WebhookStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(webhook: WebhookRecord): Promise<void> {
+    await this.db
+      .insertInto('webhooks')
+      .values({
+        id: webhook.id,
+        site_id: webhook.siteId,
+        url: webhook.url,
+        event_types: JSON.stringify(webhook.eventTypes),
+        created_at: webhook.createdAt,
+      })
+      .execute();
+  }
+
+  async get(id: string): Promise<WebhookRecord | undefined> {
+    const row = await this.db.selectFrom('webhooks').selectAll().where('id', '=', id).executeTakeFirst();
+    return (
+      row && {
+        id: row.id,
+        siteId: row.site_id,
+        url: row.url,
+        eventTypes: JSON.parse(row.event_types) as string[],
+        createdAt: Number(row.created_at),
+      }
+    );
+  }
+
+  async list(siteIds?: readonly string[]): Promise<WebhookRecord[]> {
+    if (siteIds && siteIds.length === 0) return [];
+    let query = this.db.selectFrom('webhooks').selectAll().orderBy('created_at').orderBy('id');
+    if (siteIds) query = query.where('site_id', 'in', siteIds);
+    const rows = await query.execute();
+    return rows.map((row) => ({
+      id: row.id,
+      siteId: row.site_id,
+      url: row.url,
+      eventTypes: JSON.parse(row.event_types) as string[],
+      createdAt: Number(row.created_at),
+    }));
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx.deleteFrom('webhooks').where('id', '=', id).executeTakeFirst();
+      await trx
+        .deleteFrom('deliveries')
+        .where('webhook_id', '=', id)
+        .where('state', '=', 'PENDING')
+        .execute();
+      return Number(result.numDeletedRows) > 0;
+    });
+  }
+
+  async claimDue(workerId: string, now: number, leaseMs: number, limit: number): Promise<DueDelivery[]> {
+    return this.db.transaction().execute(async (trx) => {
+      // The earliest PENDING delivery of each (webhook, entity); due and not leased by someone else.
+      const { rows } = await sql<{ event_seq: number; webhook_id: string }>`
+        SELECT d.event_seq, d.webhook_id FROM deliveries d
+        WHERE d.state = 'PENDING' AND d.next_attempt_at <= ${now}
+          AND (d.lease_expires_at IS NULL OR d.lease_expires_at < ${now})
+          AND NOT EXISTS (
+            SELECT 1 FROM deliveries e
+            WHERE e.webhook_id = d.webhook_id AND e.entity_id = d.entity_id AND e.state = 'PENDING' AND e.event_seq < d.event_seq)
+        ORDER BY d.next_attempt_at, d.event_seq
+        LIMIT ${limit}`.execute(trx);
+      const due: DueDelivery[] = [];
+      for (const row of rows) {
+        const claimed = await trx
+          .updateTable('deliveries')
+          .set({ lease_owner: workerId, lease_expires_at: now + leaseMs })
+          .where('event_seq', '=', row.event_seq)
+          .where('webhook_id', '=', row.webhook_id)
+          .where('state', '=', 'PENDING')
+          .returning(['attempts'])
+          .executeTakeFirst();
+        if (!claimed) continue;
+        const event = await trx
+          .selectFrom('events')
+          .selectAll()
+          .where('seq', '=', row.event_seq)
+          .executeTakeFirst();
+        const hook = await trx
+          .selectFrom('webhooks')
+          .select('url')
+          .where('id', '=', row.webhook_id)
+          .executeTakeFirst();
+        if (!event || !hook) continue;
+        due.push({
+          eventSeq: Number(row.event_seq),
+          webhookId: row.webhook_id,
+          url: hook.url,
+          attempts: Number(claimed.attempts),
+          event: toEvent(event),
+        });
+      }
+      return due;
+    });
+  }
+
+  async markDelivered(eventSeq: number, webhookId: string, workerId: string, at: number): Promise<void> {
+    await this.db
+      .updateTable('deliveries')
+      .set((eb) => ({
+        state: 'DELIVERED',
+        finished_at: at,
+        attempts: eb('attempts', '+', 1),
+        lease_owner: null,
+        lease_expires_at: null,
+      }))
+      .where('event_seq', '=', eventSeq)
+      .where('webhook_id', '=', webhookId)
+      .where('lease_owner', '=', workerId)
+      .execute();
+  }
+
+  async markFailed(
+    eventSeq: number,
+    webhookId: string,
+    workerId: string,
+    error: string,
+    nextAttemptAt: number | null,
+    at: number,
+  ): Promise<void> {
+    await this.db
+      .updateTable('deliveries')
+      .set((eb) => ({
+        attempts: eb('attempts', '+', 1),
+        last_error: error.slice(0, 500),
+        lease_owner: null,
+        lease_expires_at: null,
+        ...(nextAttemptAt === null
+          ? { state: 'ABANDONED', finished_at: at }
+          : { next_attempt_at: nextAttemptAt }),
+      }))
+      .where('event_seq', '=', eventSeq)
+      .where('webhook_id', '=', webhookId)
+      .where('lease_owner', '=', workerId)
+      .execute();
+  }
+
+  async eventsOf(entityId: string): Promise<OutboxEvent[]> {
+    const rows = await this.db
+      .selectFrom('events')
+      .selectAll()
+      .where('entity_id', '=', entityId)
+      .orderBy('entity_sequence')
+      .execute();
+    return rows.map(toEvent);
+  }
+}

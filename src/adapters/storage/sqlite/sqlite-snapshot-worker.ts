@@ -1,0 +1,184 @@
+/**
+ * Worker thread: reads a backup's content from its own SQLite connection inside one read transaction (WAL
+ * gives it a fixed snapshot while live writes go on), cuts it into chunks and hashes them. The main thread
+ * pulls chunks one at a time.
+ */
+import { createHash } from 'node:crypto';
+import { workerData } from 'node:worker_threads';
+import type BetterSqlite3 from 'better-sqlite3';
+import { ChunkBuilder, type BuiltChunk, type ChunkPolicy } from '../../../domain/chunking.js';
+import { serveWorker, transferable } from '../../../threads/worker-channel.js';
+import { itemTable } from '../sql/schema.js';
+import { openSqlite } from './sqlite-connection.js';
+
+const { path } = workerData as { path: string };
+const db: BetterSqlite3.Database = openSqlite(path, { cacheMiB: 32 });
+const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+interface OpenStream {
+  readonly rows: IterableIterator<unknown[]>;
+  readonly builder: ChunkBuilder;
+  readonly line: (row: unknown[]) => [key: string, line: string];
+  done: boolean;
+}
+
+const streams = new Map<number, OpenStream>();
+let nextStream = 1;
+let linkTargets = new Map<number, string>();
+
+function open(statement: string, params: unknown[], policy: ChunkPolicy, line: OpenStream['line']): number {
+  const rows = db
+    .prepare(statement)
+    .raw()
+    .iterate(...params) as IterableIterator<unknown[]>;
+  const id = nextStream++;
+  streams.set(id, { rows, builder: new ChunkBuilder(policy, sha256), line, done: false });
+  return id;
+}
+
+function pull(stream: OpenStream): BuiltChunk | undefined {
+  if (stream.done) return undefined;
+  for (;;) {
+    const next = stream.rows.next();
+    if (next.done) {
+      stream.done = true;
+      return stream.builder.finish();
+    }
+    const [key, text] = stream.line(next.value);
+    const chunk = stream.builder.add(key, text);
+    if (chunk) return chunk;
+  }
+}
+
+function counted(gen: number): number {
+  const row = db.prepare(`SELECT count(*) AS n FROM ${itemTable(gen)}`).get() as { n: number };
+  return row.n;
+}
+
+serveWorker({
+  beginLive({ siteId, collectionIds }: { siteId: string; collectionIds: string[] | null }) {
+    db.exec('BEGIN');
+    const rows = db
+      .prepare(
+        `SELECT c.id, c.display_name, c.live_gen, c.live_version, g.tombstone_floor
+         FROM collections c JOIN generations g ON g.id = c.live_gen WHERE c.site_id = ? ORDER BY c.id`,
+      )
+      .all(siteId) as {
+      id: string;
+      display_name: string;
+      live_gen: number;
+      live_version: number;
+      tombstone_floor: number;
+    }[];
+    linkTargets = new Map(rows.map((r) => [r.live_gen, r.id]));
+    const wanted = collectionIds === null ? rows : rows.filter((r) => collectionIds.includes(r.id));
+    return {
+      collections: wanted.map((r) => ({
+        id: r.id,
+        displayName: r.display_name,
+        gen: r.live_gen,
+        version: r.live_version,
+        itemCount: counted(r.live_gen),
+        tombstoneFloor: r.tombstone_floor,
+      })),
+      linkTargets: [...linkTargets],
+    };
+  },
+
+  beginFrozen({
+    frozen,
+    targets,
+  }: {
+    frozen: { collectionId: string; displayName: string; gen: number | null; version: number }[];
+    targets: [number, string][];
+  }) {
+    // Frozen generations are not written any more; no read transaction is needed.
+    linkTargets = new Map(targets);
+    const floor = db.prepare('SELECT tombstone_floor AS f FROM generations WHERE id = ?');
+    return {
+      collections: frozen.map((f) => ({
+        id: f.collectionId,
+        displayName: f.displayName,
+        gen: f.gen ?? 0,
+        version: f.version,
+        itemCount: f.gen === null ? 0 : counted(f.gen),
+        tombstoneFloor: f.gen === null ? 0 : ((floor.get(f.gen) as { f: number } | undefined)?.f ?? 0),
+      })),
+    };
+  },
+
+  items({ gen, since, policy }: { gen: number; since: number | null; policy: ChunkPolicy }) {
+    const where = since === null ? '' : 'WHERE seq > ?';
+    return open(
+      `SELECT id, data FROM ${itemTable(gen)} ${where} ORDER BY id`,
+      since === null ? [] : [since],
+      policy,
+      (row) => [row[0] as string, row[1] as string],
+    );
+  },
+
+  changeCounts({ gen, since }: { gen: number; since: number }) {
+    const upserts = (
+      db.prepare(`SELECT count(*) AS n FROM ${itemTable(gen)} WHERE seq > ?`).get(since) as { n: number }
+    ).n;
+    const deletes = (
+      db
+        .prepare(
+          `SELECT count(*) AS n FROM tombstones t WHERE t.gen = ? AND t.seq > ?
+           AND NOT EXISTS (SELECT 1 FROM ${itemTable(gen)} i WHERE i.id = t.id)`,
+        )
+        .get(gen, since) as { n: number }
+    ).n;
+    return { upserts, deletes };
+  },
+
+  deletions({ gen, since, policy }: { gen: number; since: number; policy: ChunkPolicy }) {
+    return open(
+      `SELECT t.id FROM tombstones t WHERE t.gen = ? AND t.seq > ?
+       AND NOT EXISTS (SELECT 1 FROM ${itemTable(gen)} i WHERE i.id = t.id) ORDER BY t.id`,
+      [gen, since],
+      policy,
+      (row) => [row[0] as string, JSON.stringify(row[0])],
+    );
+  },
+
+  links({ fromGen, toGens, policy }: { fromGen: number; toGens: number[]; policy: ChunkPolicy }) {
+    const from = linkTargets.get(fromGen) ?? '';
+    const placeholders = toGens.map(() => '?').join(',') || 'NULL';
+    return open(
+      `SELECT from_id, field, to_gen, to_id, pos FROM links WHERE from_gen = ? AND to_gen IN (${placeholders})
+       ORDER BY from_id, field, to_gen, to_id`,
+      [fromGen, ...toGens],
+      policy,
+      (row) => [
+        row[0] as string,
+        JSON.stringify([from, row[0], row[1], linkTargets.get(row[2] as number) ?? '', row[3], row[4]]),
+      ],
+    );
+  },
+
+  next({ stream }: { stream: number }) {
+    const open = streams.get(stream);
+    if (!open) throw new Error(`no stream ${stream}`);
+    const chunk = pull(open);
+    if (!chunk) return null;
+    return transferable({ hash: chunk.hash, data: chunk.data, count: chunk.count }, [
+      chunk.data.buffer as ArrayBuffer,
+    ]);
+  },
+
+  closeStream({ stream }: { stream: number }) {
+    const open = streams.get(stream);
+    streams.delete(stream);
+    open?.rows.return?.();
+    return null;
+  },
+
+  end() {
+    for (const open of streams.values()) open.rows.return?.();
+    streams.clear();
+    if (db.inTransaction) db.exec('COMMIT');
+    db.close();
+    return null;
+  },
+});

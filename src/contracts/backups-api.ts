@@ -1,0 +1,169 @@
+/**
+ * The Backups API on the wire (backups-api.md §3–§4): request schemas the server validates with, and the
+ * rendering of backups and restorations (used by responses and by webhook events alike).
+ */
+import Type, { type Static } from 'typebox';
+import type { BackupRecord, RestorationRecord } from '../domain/backup.js';
+
+const Guid = Type.String({ minLength: 1, maxLength: 100 });
+const statuses = ['PENDING', 'READY', 'FAILED', 'DELETED', 'CANCELED'] as const;
+const types = ['ON_DEMAND', 'AUTO'] as const;
+const restorationStatuses = ['PENDING', 'COMPLETED', 'FAILED'] as const;
+
+const Paging = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+
+/** `POST /v2/backups`: `{}`, or (extension) the collections to back up. */
+export const CreateBackupRequest = Type.Object(
+  {
+    backup: Type.Optional(
+      Type.Object(
+        {
+          collections: Type.Optional(
+            Type.Array(
+              Type.Object(
+                {
+                  id: Type.String({ minLength: 1, maxLength: 256 }),
+                  displayName: Type.Optional(Type.Unknown()),
+                },
+                { additionalProperties: false },
+              ),
+              { minItems: 1, maxItems: 1000 },
+            ),
+          ),
+        },
+        { additionalProperties: true },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type CreateBackupRequest = Static<typeof CreateBackupRequest>;
+
+export const ListBackupsQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Array(Type.Union(statuses.map((s) => Type.Literal(s))), { maxItems: 10 })),
+    type: Type.Optional(Type.Array(Type.Union(types.map((s) => Type.Literal(s))), { maxItems: 10 })),
+    paging: Type.Optional(Paging),
+  },
+  { additionalProperties: false },
+);
+export type ListBackupsQuery = Static<typeof ListBackupsQuery>;
+
+export const ListRestorationsQuery = Type.Object(
+  {
+    status: Type.Optional(
+      Type.Array(Type.Union(restorationStatuses.map((s) => Type.Literal(s))), { maxItems: 10 }),
+    ),
+    paging: Type.Optional(Paging),
+  },
+  { additionalProperties: false },
+);
+export type ListRestorationsQuery = Static<typeof ListRestorationsQuery>;
+
+/** The SDK repeats path parameters in the query or body; the copy is accepted and ignored. */
+export const BackupIdQuery = Type.Object(
+  { backupId: Type.Optional(Type.String()) },
+  { additionalProperties: false },
+);
+export const RestorationIdQuery = Type.Object(
+  { restorationId: Type.Optional(Type.String()) },
+  { additionalProperties: false },
+);
+
+export const RestoreBackupRequest = Type.Object(
+  { backupId: Type.Optional(Type.String()) },
+  { additionalProperties: false },
+);
+
+const RestorationCollectionSchema = Type.Object(
+  {
+    dataCollectionId: Type.String({ minLength: 1, maxLength: 256 }),
+    restoreDestination: Type.Optional(
+      Type.Union([
+        Type.Object(
+          {
+            dataCollectionId: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
+            displayName: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+          },
+          { additionalProperties: false },
+        ),
+        Type.Null(),
+      ]),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const PartialRestoreRequest = Type.Object(
+  {
+    backupId: Type.Optional(Type.String()),
+    restorationCollections: Type.Array(RestorationCollectionSchema, { minItems: 1, maxItems: 1000 }),
+  },
+  { additionalProperties: false },
+);
+export type PartialRestoreRequest = Static<typeof PartialRestoreRequest>;
+
+export { Guid };
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+/** A Backup as the API shows it (§3). */
+export function backupBody(backup: BackupRecord): Record<string, unknown> {
+  return {
+    id: backup.id,
+    status: backup.status,
+    type: backup.type,
+    requestedDate: iso(backup.requestedAt),
+    startedDate: iso(backup.startedAt),
+    finishedDate: iso(backup.finishedAt),
+    deletedDate: iso(backup.deletedAt),
+    sizeInBytes: backup.sizeBytes === null ? null : String(backup.sizeBytes),
+    collections: backup.collections.map((c) => ({ id: c.id, displayName: c.displayName })),
+    trigger: backup.trigger,
+    snapshotDate: iso(backup.snapshotAt),
+    itemCount: backup.itemCount === null ? null : String(backup.itemCount),
+    progress: backup.status === 'PENDING' && backup.progress ? { ...backup.progress } : null,
+    error: backup.error ? { ...backup.error } : null,
+  };
+}
+
+/** A Restoration as the API shows it (§3), with its backup as it is now. */
+export function restorationBody(
+  restoration: RestorationRecord,
+  backup: BackupRecord,
+): Record<string, unknown> {
+  return {
+    id: restoration.id,
+    backup: backupBody(backup),
+    status: restoration.status,
+    requestedDate: iso(restoration.requestedAt),
+    startedDate: iso(restoration.startedAt),
+    finishedDate: iso(restoration.finishedAt),
+    restorationCollections: restoration.collections.map((c) => ({
+      dataCollectionId: c.dataCollectionId,
+      restoreDestination: { ...c.restoreDestination },
+    })),
+    safetyBackupId: restoration.safetyBackupId,
+    progress: restoration.status === 'PENDING' && restoration.progress ? { ...restoration.progress } : null,
+    error: restoration.error ? { ...restoration.error } : null,
+  };
+}
+
+export const BACKUP_EVENT = {
+  eventType: 'wix.data.v2.backup_backup_state_changed',
+  slug: 'backup_state_changed',
+} as const;
+export const RESTORATION_EVENT = {
+  eventType: 'wix.data.v2.backup_restoration_state_changed',
+  slug: 'restoration_state_changed',
+} as const;
+export const BACKUP_ENTITY_FQDN = 'wix.data.v2.backup';
+export const eventTypes = [BACKUP_EVENT.eventType, RESTORATION_EVENT.eventType] as const;

@@ -1,0 +1,251 @@
+/**
+ * Backups and restorations as the domain sees them (backups-api.md §3, §5, §6): records, state machines
+ * and the pure rules around them. No I/O here.
+ */
+import { invalidArgument, AppError } from '../contracts/errors.js';
+import { checkCollectionId } from './collection-id.js';
+
+export type BackupStatus = 'PENDING' | 'READY' | 'FAILED' | 'DELETED' | 'CANCELED';
+export type BackupType = 'ON_DEMAND' | 'AUTO';
+export type BackupTrigger = 'ON_DEMAND' | 'SCHEDULE' | 'PRE_RESTORE';
+export type RestorationStatus = 'PENDING' | 'COMPLETED' | 'FAILED';
+
+export interface Progress {
+  readonly itemsDone: number;
+  readonly itemsTotal: number;
+}
+
+export interface JobError {
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface CollectionRef {
+  readonly id: string;
+  readonly displayName: string;
+}
+
+/** Where a manifest lives and what it must hash to. */
+export interface ManifestRef {
+  readonly key: string;
+  readonly sha256: string;
+  readonly size: number;
+}
+
+export interface BackupRecord {
+  readonly id: string;
+  readonly siteId: string;
+  readonly status: BackupStatus;
+  readonly type: BackupType;
+  readonly trigger: BackupTrigger;
+  readonly requestedAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  readonly deletedAt: number | null;
+  readonly snapshotAt: number | null;
+  readonly sizeBytes: number | null;
+  readonly itemCount: number | null;
+  /** As named at snapshot time once the snapshot is taken; before that, what was requested. */
+  readonly collections: readonly CollectionRef[];
+  /** The collection ids asked for, or null for all. */
+  readonly requestedCollections: readonly string[] | null;
+  readonly progress: Progress | null;
+  readonly error: JobError | null;
+  readonly manifest: ManifestRef | null;
+  /** For PRE_RESTORE backups: the restoration whose replaced content this is. */
+  readonly restorationId: string | null;
+  /** For scheduled backups: the slot (ms) this backup is for; at most one backup per site and slot. */
+  readonly scheduleSlot: number | null;
+}
+
+export interface RestorationCollection {
+  readonly dataCollectionId: string;
+  readonly restoreDestination: { readonly dataCollectionId: string; readonly displayName: string };
+}
+
+export interface RestorationRecord {
+  readonly id: string;
+  readonly siteId: string;
+  readonly backupId: string;
+  readonly status: RestorationStatus;
+  readonly requestedAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  readonly collections: readonly RestorationCollection[];
+  readonly safetyBackupId: string | null;
+  readonly progress: Progress | null;
+  readonly error: JobError | null;
+}
+
+/** On-demand backups kept READY per site; the oldest goes when a new one becomes READY. */
+export const ON_DEMAND_LIMIT = 3;
+/** PRE_RESTORE (safety) backups kept READY per site. */
+export const PRE_RESTORE_RETENTION = 3;
+
+export function typeOfTrigger(trigger: BackupTrigger): BackupType {
+  return trigger === 'ON_DEMAND' ? 'ON_DEMAND' : 'AUTO';
+}
+
+/** A PENDING backup may be canceled; anything else gets 428 BACKUP_NOT_CANCELABLE. */
+export function assertCancelable(backup: BackupRecord): void {
+  if (backup.status !== 'PENDING') {
+    throw new AppError(
+      'BACKUP_NOT_CANCELABLE',
+      `Backup ${backup.id} is ${backup.status}; only a PENDING backup can be canceled.`,
+      {
+        backupId: backup.id,
+        status: backup.status,
+      },
+    );
+  }
+}
+
+/** Only a READY backup can be restored; every other status gets 428 BACKUP_NOT_READY. */
+export function assertRestorable(backup: BackupRecord): void {
+  if (backup.status !== 'READY') {
+    throw new AppError(
+      'BACKUP_NOT_READY',
+      `Backup ${backup.id} is ${backup.status}; only a READY backup can be restored.`,
+      {
+        backupId: backup.id,
+        status: backup.status,
+      },
+    );
+  }
+}
+
+/**
+ * The READY backups a retention rule deletes: all but the newest `keep`, ordered by request time then id.
+ * `readyNewestFirst` must hold only READY backups of one kind, newest first.
+ */
+export function beyondRetention<T extends { requestedAt: number; id: string }>(
+  readyNewestFirst: readonly T[],
+  keep: number,
+): T[] {
+  return readyNewestFirst.slice(keep);
+}
+
+/**
+ * Resolves a restore request into its full list of collections (§6.1): a full restore is every backup
+ * collection to itself; a partial one must name only backup collections, and no two entries may share a
+ * destination. An empty destination display name means the name recorded in the backup.
+ * @throws AppError INVALID_ARGUMENT, COLLECTION_NOT_IN_BACKUP, DUPLICATE_DESTINATION
+ */
+export function planRestoration(
+  backupCollections: readonly CollectionRef[],
+  requested:
+    | readonly {
+        dataCollectionId?: unknown;
+        restoreDestination?: { dataCollectionId?: unknown; displayName?: unknown } | null;
+      }[]
+    | undefined,
+): RestorationCollection[] {
+  if (requested === undefined) {
+    return backupCollections.map((c) => ({
+      dataCollectionId: c.id,
+      restoreDestination: { dataCollectionId: c.id, displayName: c.displayName },
+    }));
+  }
+  if (requested.length === 0)
+    throw invalidArgument('restorationCollections', 'name at least one collection', 'MIN_SIZE');
+  if (requested.length > 1000)
+    throw invalidArgument('restorationCollections', 'at most 1000 collections', 'MAX_SIZE');
+  const byId = new Map(backupCollections.map((c) => [c.id, c]));
+  const destinations = new Set<string>();
+  const sources = new Set<string>();
+  return requested.map((entry, i) => {
+    const at = `restorationCollections[${i}]`;
+    const sourceId = checkCollectionId(entry.dataCollectionId, `${at}.dataCollectionId`);
+    const source = byId.get(sourceId);
+    if (!source) {
+      throw new AppError('COLLECTION_NOT_IN_BACKUP', `Collection ${sourceId} is not in this backup.`, {
+        dataCollectionId: sourceId,
+      });
+    }
+    if (sources.has(sourceId))
+      throw invalidArgument(`${at}.dataCollectionId`, `collection ${sourceId} is named twice`);
+    sources.add(sourceId);
+    const destination = entry.restoreDestination ?? {};
+    const destId =
+      destination.dataCollectionId === undefined ||
+      destination.dataCollectionId === null ||
+      destination.dataCollectionId === ''
+        ? sourceId
+        : checkCollectionId(destination.dataCollectionId, `${at}.restoreDestination.dataCollectionId`);
+    if (destinations.has(destId)) {
+      throw new AppError('DUPLICATE_DESTINATION', `Two collections would be restored into ${destId}.`, {
+        dataCollectionId: destId,
+      });
+    }
+    destinations.add(destId);
+    const name = destination.displayName;
+    if (name !== undefined && name !== null && (typeof name !== 'string' || name.length > 200)) {
+      throw invalidArgument(
+        `${at}.restoreDestination.displayName`,
+        'must be a string of at most 200 characters',
+      );
+    }
+    return {
+      dataCollectionId: sourceId,
+      restoreDestination: {
+        dataCollectionId: destId,
+        displayName: typeof name === 'string' && name.length > 0 ? name : source.displayName,
+      },
+    };
+  });
+}
+
+/** One multi-reference link as a backup holds it. */
+export interface BackupLink {
+  readonly fromCollection: string;
+  readonly fromId: string;
+  readonly field: string;
+  readonly toCollection: string;
+  readonly toId: string;
+  readonly pos: number;
+}
+
+/**
+ * Maps a backed-up link onto the restoration's destinations (§6.5), or returns undefined when the link is
+ * not restored. A link is restored when at least one end is a restored source. A collection restored under
+ * another id (a copy) keeps only the links in which it refers: others' links into a copy are dropped, and a
+ * restored collection's links into a collection copied elsewhere keep pointing at the original — unless
+ * both ends were copied, in which case the copies link to each other. Whether the target item exists after
+ * the switch is checked by the caller.
+ */
+export function mapLink(link: BackupLink, plan: readonly RestorationCollection[]): BackupLink | undefined {
+  const destinationOf = (id: string) =>
+    plan.find((p) => p.dataCollectionId === id)?.restoreDestination.dataCollectionId;
+  const fromDest = destinationOf(link.fromCollection);
+  const toDest = destinationOf(link.toCollection);
+  if (fromDest === undefined && toDest === undefined) return undefined;
+  const fromCopied = fromDest !== undefined && fromDest !== link.fromCollection;
+  const toCopied = toDest !== undefined && toDest !== link.toCollection;
+  if (fromDest === undefined && toCopied) return undefined;
+  const toCollection =
+    toDest === undefined ? link.toCollection : toCopied && !fromCopied ? link.toCollection : toDest;
+  return { ...link, fromCollection: fromDest ?? link.fromCollection, toCollection };
+}
+
+/**
+ * The automatic-backup slot a tick at `now` should take, if any (§5): slots fall every `intervalMs` after the
+ * site was created, the first one interval after creation. However many slots were missed while the server
+ * was down, only the latest is taken (exactly one catch-up), and the next due time keeps the original phase.
+ */
+export function dueSlot(
+  createdAt: number,
+  intervalMs: number,
+  nextDueAt: number,
+  now: number,
+): { slot: number; nextDueAt: number } | undefined {
+  if (now < nextDueAt) return undefined;
+  const elapsedSlots = Math.floor((now - createdAt) / intervalMs);
+  const slot = createdAt + Math.max(1, elapsedSlots) * intervalMs;
+  return { slot, nextDueAt: slot + intervalMs };
+}
+
+/** The first due time at or after `from` in the site's phase (used when the interval changes). */
+export function nextDueInPhase(createdAt: number, intervalMs: number, from: number): number {
+  const k = Math.max(1, Math.ceil((from - createdAt) / intervalMs));
+  return createdAt + k * intervalMs;
+}

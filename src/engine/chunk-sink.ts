@@ -1,0 +1,73 @@
+import type { ChunkList, ChunkRef } from '../domain/manifest.js';
+import { chunkKey } from '../domain/manifest.js';
+import type { BlobStore } from '../ports/blob-store.js';
+import type { ChunkStream } from '../ports/snapshot-source.js';
+import type { CodecPool } from './codec-pool.js';
+
+/**
+ * Writes chunk streams to the blob store: each new chunk is compressed in the codec pool and stored under
+ * its hash; chunks already known to be stored (named by a READY manifest) are not written again. Work is
+ * pipelined: the next chunk is read while earlier ones compress and upload.
+ */
+export class ChunkSink {
+  /** Bytes stored by chunks this sink wrote or reused, by hash (to size the backup). */
+  readonly used = new Map<string, number>();
+
+  constructor(
+    private readonly blobs: BlobStore,
+    private readonly codec: CodecPool,
+    private readonly siteId: string,
+    private readonly level: number,
+    /** Chunks known to be stored already. */
+    private readonly known: Map<string, ChunkRef>,
+    private readonly signal: AbortSignal,
+    private readonly depth: number = 3,
+  ) {}
+
+  /** Drains a stream into stored chunks, in order. `onChunk` is told how many entries each chunk held. */
+  async write(stream: ChunkStream, onChunk: (count: number) => void = () => undefined): Promise<ChunkList> {
+    const inFlight: Promise<ChunkRef>[] = [];
+    const refs: ChunkRef[] = [];
+    try {
+      for (;;) {
+        this.signal.throwIfAborted();
+        const chunk = await stream.next();
+        if (!chunk) break;
+        inFlight.push(this.store(chunk.hash, chunk.data, chunk.count));
+        onChunk(chunk.count);
+        if (inFlight.length >= this.depth) refs.push(await (inFlight.shift() as Promise<ChunkRef>));
+      }
+      for (const pending of inFlight.splice(0)) refs.push(await pending);
+    } finally {
+      await Promise.allSettled(inFlight);
+      await stream.close();
+    }
+    return { count: refs.reduce((n, r) => n + r.count, 0), chunks: refs };
+  }
+
+  private async store(hash: string, data: Uint8Array, count: number): Promise<ChunkRef> {
+    const known = this.known.get(hash);
+    if (known && known.rawSize === data.length) {
+      this.used.set(hash, known.storedSize);
+      return { ...known, count };
+    }
+    const rawSize = data.length;
+    const stored = await this.codec.compress(data, this.level);
+    await this.blobs.put(chunkKey(this.siteId, hash), stored);
+    const ref = { hash, count, rawSize, storedSize: stored.length };
+    this.known.set(hash, ref);
+    this.used.set(hash, stored.length);
+    return ref;
+  }
+
+  /** Records chunks a reused layer names (they count toward the backup's size). */
+  reuse(lists: readonly (ChunkList | undefined)[]): void {
+    for (const list of lists) for (const c of list?.chunks ?? []) this.used.set(c.hash, c.storedSize);
+  }
+
+  get storedBytes(): number {
+    let total = 0;
+    for (const size of this.used.values()) total += size;
+    return total;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Worker thread for the CPU-heavy parts of backups and restores: compressing chunks, and checking,
+ * decompressing and parsing them. Every check that can fail has its own error code.
+ */
+import { createHash } from 'node:crypto';
+import zstd from 'zstd-napi/binding.js';
+import { serveWorker, transferable } from '../threads/worker-channel.js';
+import { parseItemLine, parseLinkLine } from './chunk-lines.js';
+
+// zstd-napi is CommonJS: its bindings arrive as the default export.
+const { CCtx, DCtx, compressBound, getFrameContentSize } = zstd;
+const cctx = new CCtx();
+const dctx = new DCtx();
+
+class IntegrityError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Checks a stored chunk against its manifest entry and returns its raw bytes. */
+function verify(stored: Uint8Array, hash: string, rawSize: number, storedSize: number): Uint8Array {
+  if (stored.length !== storedSize) {
+    throw new IntegrityError(
+      'INTEGRITY_SIZE_MISMATCH',
+      `chunk ${hash} is ${stored.length} bytes, the manifest says ${storedSize}`,
+    );
+  }
+  let declared: number | null;
+  try {
+    declared = getFrameContentSize(stored);
+  } catch {
+    throw new IntegrityError('INTEGRITY_DECOMPRESSION_FAILED', `chunk ${hash} is not a zstd frame`);
+  }
+  if (declared !== rawSize) {
+    throw new IntegrityError(
+      'INTEGRITY_DECOMPRESSION_FAILED',
+      `chunk ${hash} declares ${declared} bytes, the manifest says ${rawSize}`,
+    );
+  }
+  // Decompressing into a buffer of exactly the expected size refuses anything that would expand further.
+  const raw = new Uint8Array(rawSize);
+  let written: number;
+  try {
+    written = dctx.decompress(raw, stored);
+  } catch (error) {
+    throw new IntegrityError(
+      'INTEGRITY_DECOMPRESSION_FAILED',
+      `chunk ${hash} does not decompress: ${(error as Error).message}`,
+    );
+  }
+  if (written !== rawSize)
+    throw new IntegrityError(
+      'INTEGRITY_DECOMPRESSION_FAILED',
+      `chunk ${hash} decompressed to ${written} bytes`,
+    );
+  const actual = createHash('sha256').update(raw).digest('hex');
+  if (actual !== hash)
+    throw new IntegrityError('INTEGRITY_CHECKSUM_MISMATCH', `chunk ${hash} hashes to ${actual}`);
+  return raw;
+}
+
+function lines(raw: Uint8Array): string[] {
+  const text = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
+  if (!text.endsWith('\n'))
+    throw new IntegrityError('INTEGRITY_CONTENT_INVALID', 'chunk does not end with a newline');
+  return text.slice(0, -1).split('\n');
+}
+
+serveWorker({
+  compress({ data, level }: { data: Uint8Array; level: number }) {
+    const out = new Uint8Array(compressBound(data.length));
+    const size = cctx.compress(out, data, level);
+    const stored = out.slice(0, size);
+    return transferable({ stored }, [stored.buffer]);
+  },
+
+  open({
+    stored,
+    hash,
+    rawSize,
+    storedSize,
+    kind,
+    expectedCount,
+  }: {
+    stored: Uint8Array;
+    hash: string;
+    rawSize: number;
+    storedSize: number;
+    kind: 'items' | 'links' | 'ids';
+    expectedCount: number;
+  }) {
+    const raw = verify(stored, hash, rawSize, storedSize);
+    const all = lines(raw);
+    if (all.length !== expectedCount) {
+      throw new IntegrityError(
+        'INTEGRITY_CONTENT_INVALID',
+        `chunk ${hash} holds ${all.length} lines, the manifest says ${expectedCount}`,
+      );
+    }
+    try {
+      switch (kind) {
+        case 'items':
+          return { rows: all.map(parseItemLine) };
+        case 'links':
+          return { rows: all.map(parseLinkLine) };
+        case 'ids':
+          return {
+            rows: all.map((line) => {
+              const id = JSON.parse(line) as unknown;
+              if (typeof id !== 'string') throw new Error('not an id');
+              return id;
+            }),
+          };
+      }
+    } catch (error) {
+      throw new IntegrityError(
+        'INTEGRITY_CONTENT_INVALID',
+        `chunk ${hash} holds a line that is not valid: ${(error as Error).message}`,
+      );
+    }
+  },
+});

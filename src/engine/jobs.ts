@@ -1,0 +1,420 @@
+/**
+ * Running one claimed backup or restoration. The worker loop (src/jobs/job-worker.ts) claims the job, keeps
+ * its lease alive and passes an AbortSignal that fires when the lease is lost or the job is canceled or
+ * deleted; these functions do the work and record the outcome, fenced by the lease.
+ */
+import {
+  mapLink,
+  type BackupRecord,
+  type JobError,
+  type Progress,
+  type RestorationRecord,
+} from '../domain/backup.js';
+import type { ChunkPolicy } from '../domain/chunking.js';
+import { chunkKey, type ChunkRef, type Manifest, type ManifestCollection } from '../domain/manifest.js';
+import type {
+  BackupStore,
+  RestorationJobState,
+  RestorationStore,
+  Retention,
+  StagedLink,
+  StagingStore,
+} from '../ports/backup-store.js';
+import { BlobStoreError, type BlobStore } from '../ports/blob-store.js';
+import type { Clock } from '../ports/clock.js';
+import type { SnapshotSource } from '../ports/snapshot-source.js';
+import { loadBases, writeSnapshot } from './backup-runner.js';
+import type { CodecPool } from './codec-pool.js';
+import { JobFailure, jobErrorOf } from './job-failure.js';
+import { readManifest } from './manifest-io.js';
+
+export interface EngineDeps {
+  readonly backups: BackupStore;
+  readonly restorations: RestorationStore;
+  readonly staging: StagingStore;
+  readonly snapshots: SnapshotSource;
+  readonly blobs: BlobStore;
+  readonly codec: CodecPool;
+  readonly clock: Clock;
+  readonly compressionLevel: number;
+  readonly policy: ChunkPolicy;
+  readonly retentionFor: (siteId: string) => Promise<Retention>;
+  readonly newId: () => string;
+  readonly leaseMs: number;
+}
+
+/** What a running job holds: its lease owner, its abort signal, and a way to report progress. */
+export interface JobLease {
+  readonly workerId: string;
+  readonly signal: AbortSignal;
+  progress(progress: Progress): void;
+}
+
+/** True when the error only says the job was stopped from outside (lease lost, canceled, deleted). */
+function stopped(lease: JobLease, error: unknown): boolean {
+  return lease.signal.aborted || (error as Error | undefined)?.name === 'AbortError';
+}
+
+export async function runBackup(deps: EngineDeps, backup: BackupRecord, lease: JobLease): Promise<void> {
+  try {
+    const snapshot = await deps.snapshots.openLive(
+      backup.siteId,
+      backup.requestedCollections,
+      deps.policy,
+      deps.clock(),
+    );
+    let written;
+    try {
+      const itemsTotal = snapshot.collections.reduce((n, c) => n + c.itemCount, 0);
+      const recorded = await deps.backups.recordSnapshot(backup.id, lease.workerId, {
+        snapshotAt: snapshot.takenAt,
+        collections: snapshot.collections.map((c) => ({ id: c.id, displayName: c.displayName })),
+        itemsTotal,
+      });
+      if (!recorded) return;
+      const { bases, known } = await loadBases(deps.blobs, deps.backups, backup.siteId, snapshot.collections);
+      let done = 0;
+      written = await writeSnapshot(deps, { siteId: backup.siteId, backupId: backup.id }, snapshot, {
+        bases,
+        known,
+        signal: lease.signal,
+        onItems: (n) => lease.progress({ itemsDone: (done += n), itemsTotal }),
+      });
+    } finally {
+      await snapshot.close();
+    }
+    await deps.backups.completeBackup(
+      backup.id,
+      lease.workerId,
+      {
+        manifest: written.ref,
+        sizeBytes: written.sizeBytes,
+        itemCount: written.itemCount,
+        collectionStates: written.collectionStates,
+      },
+      deps.clock(),
+      await deps.retentionFor(backup.siteId),
+    );
+  } catch (error) {
+    if (stopped(lease, error)) return;
+    await deps.backups.failBackup(backup.id, lease.workerId, jobErrorOf(error), deps.clock());
+  }
+}
+
+/** Downloads a stored chunk, reporting damage with the integrity codes. */
+async function fetchChunk(blobs: BlobStore, siteId: string, ref: ChunkRef): Promise<Uint8Array> {
+  try {
+    // One byte more than recorded, so that a longer object is seen (and refused) as such.
+    return await blobs.get(chunkKey(siteId, ref.hash), ref.storedSize + 1);
+  } catch (error) {
+    if (error instanceof BlobStoreError) {
+      if (error.kind === 'NOT_FOUND')
+        throw new JobFailure('INTEGRITY_OBJECT_MISSING', `Chunk ${ref.hash} is missing.`);
+      if (error.kind === 'UNREADABLE')
+        throw new JobFailure('INTEGRITY_OBJECT_UNREADABLE', `Chunk ${ref.hash} cannot be read.`);
+      if (error.kind === 'FAILED')
+        throw new JobFailure('INTEGRITY_SIZE_MISMATCH', `Chunk ${ref.hash} is larger than recorded.`);
+    }
+    throw error;
+  }
+}
+
+/** Reads chunks in order with a little read-ahead; `use` sees each chunk's rows. */
+async function eachChunk<T>(
+  refs: readonly ChunkRef[],
+  open: (ref: ChunkRef) => Promise<T[]>,
+  use: (rows: T[]) => Promise<void>,
+  signal: AbortSignal,
+): Promise<void> {
+  const ahead: Promise<T[]>[] = [];
+  let next = 0;
+  const fill = () => {
+    while (ahead.length < 3 && next < refs.length) ahead.push(open(refs[next++] as ChunkRef));
+  };
+  try {
+    fill();
+    while (ahead.length > 0) {
+      signal.throwIfAborted();
+      const rows = await (ahead.shift() as Promise<T[]>);
+      fill();
+      await use(rows);
+    }
+  } finally {
+    await Promise.allSettled(ahead);
+  }
+}
+
+/**
+ * Fills a staged generation with a backed-up collection: the full layer's items, minus those a later delta
+ * layer removed or replaced, then each delta's surviving items. Every chunk is verified before its rows are
+ * written; nothing here is visible to readers until the switch.
+ */
+async function stageCollection(
+  deps: EngineDeps,
+  siteId: string,
+  entry: ManifestCollection,
+  gen: number,
+  signal: AbortSignal,
+  onItems: (n: number) => void,
+): Promise<void> {
+  const openItems = async (ref: ChunkRef) =>
+    deps.codec.openItems(await fetchChunk(deps.blobs, siteId, ref), ref);
+  const openIds = async (ref: ChunkRef) => deps.codec.openIds(await fetchChunk(deps.blobs, siteId, ref), ref);
+  // id → the delta layer whose version of the item wins (-1: deleted).
+  const winner = new Map<string, number>();
+  for (let i = 1; i < entry.layers.length; i++) {
+    const layer = entry.layers[i];
+    if (!layer) continue;
+    await eachChunk(
+      layer.deletes?.chunks ?? [],
+      openIds,
+      (ids) => {
+        ids.forEach((id) => winner.set(id, -1));
+        return Promise.resolve();
+      },
+      signal,
+    );
+    await eachChunk(
+      layer.upserts.chunks,
+      openItems,
+      (rows) => {
+        rows.forEach((r) => winner.set(r[0], i));
+        return Promise.resolve();
+      },
+      signal,
+    );
+  }
+  for (let i = 0; i < entry.layers.length; i++) {
+    const layer = entry.layers[i];
+    if (!layer) continue;
+    await eachChunk(
+      layer.upserts.chunks,
+      openItems,
+      async (rows) => {
+        const kept = rows.filter((r) => (i === 0 ? !winner.has(r[0]) : winner.get(r[0]) === i));
+        await deps.staging.appendItems(
+          gen,
+          kept.map(([id, createdAt, updatedAt, json]) => ({ id, createdAt, updatedAt, json })),
+        );
+        onItems(kept.length);
+      },
+      signal,
+    );
+  }
+}
+
+/** Stages the backed-up links the restoration brings back (§6.5), between items that will exist. */
+async function stageLinks(
+  deps: EngineDeps,
+  restoration: RestorationRecord,
+  manifest: Manifest,
+  staged: Readonly<Record<string, number>>,
+  signal: AbortSignal,
+): Promise<void> {
+  const live = await deps.staging.liveGenerations(restoration.siteId);
+  const genOf = (collectionId: string) => staged[collectionId] ?? live.get(collectionId);
+  const lists = [...manifest.collections.map((c) => c.links), manifest.incomingLinks];
+  const open = async (ref: ChunkRef) =>
+    deps.codec.openLinks(await fetchChunk(deps.blobs, restoration.siteId, ref), ref);
+  for (const list of lists) {
+    await eachChunk(
+      list.chunks,
+      open,
+      async (links) => {
+        const mapped: StagedLink[] = [];
+        for (const link of links) {
+          const m = mapLink(link, restoration.collections);
+          const fromGen = m && genOf(m.fromCollection);
+          const toGen = m && genOf(m.toCollection);
+          if (m && fromGen !== undefined && toGen !== undefined) {
+            mapped.push({ fromGen, fromId: m.fromId, field: m.field, toGen, toId: m.toId, pos: m.pos });
+          }
+        }
+        // A link whose other end will not exist after the switch is dropped.
+        const exists = new Map<number, Set<string>>();
+        for (const gen of new Set(mapped.flatMap((l) => [l.fromGen, l.toGen]))) {
+          const ids = mapped.flatMap((l) => [
+            ...(l.fromGen === gen ? [l.fromId] : []),
+            ...(l.toGen === gen ? [l.toId] : []),
+          ]);
+          exists.set(gen, await deps.staging.existingIds(gen, ids));
+        }
+        await deps.staging.appendLinks(
+          mapped.filter((l) => exists.get(l.fromGen)?.has(l.fromId) && exists.get(l.toGen)?.has(l.toId)),
+        );
+      },
+      signal,
+    );
+  }
+}
+
+export async function runRestoration(
+  deps: EngineDeps,
+  restoration: RestorationRecord,
+  job: RestorationJobState,
+  lease: JobLease,
+): Promise<void> {
+  let state = job;
+  try {
+    if (state.phase !== 'SWITCHED') {
+      const switched = await stageAndSwitch(deps, restoration, lease);
+      if (!switched) return;
+      state = switched;
+    }
+  } catch (error) {
+    if (stopped(lease, error)) return;
+    await deps.restorations.failRestoration(restoration.id, lease.workerId, jobErrorOf(error), deps.clock());
+    return;
+  }
+  await writeSafetyBackup(deps, restoration, state, lease);
+}
+
+async function stageAndSwitch(
+  deps: EngineDeps,
+  restoration: RestorationRecord,
+  lease: JobLease,
+): Promise<RestorationJobState | undefined> {
+  // A fresh start: whatever an interrupted attempt staged is thrown away.
+  await deps.staging.discard(restoration.id);
+  const backup = await deps.backups.getBackup(restoration.siteId, restoration.backupId);
+  if (!backup?.manifest)
+    throw new JobFailure('INTEGRITY_OBJECT_MISSING', `Backup ${restoration.backupId} has no manifest.`);
+  const manifest = await readManifest(deps.blobs, backup.manifest, {
+    backupId: backup.id,
+    siteId: backup.siteId,
+  });
+  const sources = restoration.collections.map((plan) => {
+    const entry = manifest.collections.find((c) => c.id === plan.dataCollectionId);
+    if (!entry)
+      throw new JobFailure(
+        'INTEGRITY_MANIFEST_INVALID',
+        `The manifest does not hold collection ${plan.dataCollectionId}.`,
+      );
+    return { plan, entry };
+  });
+  const itemsTotal = sources.reduce((n, s) => n + s.entry.itemCount, 0);
+  let done = 0;
+  lease.progress({ itemsDone: 0, itemsTotal });
+  const staged: Record<string, number> = {};
+  for (const { plan, entry } of sources) {
+    const destination = plan.restoreDestination.dataCollectionId;
+    const gen = await deps.staging.createGeneration(
+      restoration.siteId,
+      destination,
+      restoration.id,
+      deps.clock(),
+    );
+    staged[destination] = gen;
+    await deps.restorations.saveRestorationJob(restoration.id, lease.workerId, {
+      phase: 'STAGING',
+      staged,
+      replaced: {},
+      replacedNames: {},
+      replacedVersions: {},
+      liveAtSwitch: {},
+    });
+    await stageCollection(deps, restoration.siteId, entry, gen, lease.signal, (n) =>
+      lease.progress({ itemsDone: (done += n), itemsTotal }),
+    );
+  }
+  await stageLinks(deps, restoration, manifest, staged, lease.signal);
+  for (const gen of Object.values(staged)) await deps.staging.finishGeneration(gen);
+  lease.signal.throwIfAborted();
+  const at = deps.clock();
+  return deps.staging.switchLive({
+    restorationId: restoration.id,
+    workerId: lease.workerId,
+    siteId: restoration.siteId,
+    at,
+    leaseMs: deps.leaseMs,
+    destinations: sources.map(({ plan }) => ({
+      collectionId: plan.restoreDestination.dataCollectionId,
+      displayName: plan.restoreDestination.displayName,
+      stagedGen: staged[plan.restoreDestination.dataCollectionId] ?? 0,
+    })),
+    safetyBackup: {
+      id: deps.newId(),
+      siteId: restoration.siteId,
+      trigger: 'PRE_RESTORE',
+      requestedAt: at,
+      requestedCollections: sources.map((s) => s.plan.restoreDestination.dataCollectionId),
+      collections: sources.map((s) => ({
+        id: s.plan.restoreDestination.dataCollectionId,
+        displayName: s.plan.restoreDestination.displayName,
+      })),
+      restorationId: restoration.id,
+    },
+  });
+}
+
+/**
+ * Writes the PRE_RESTORE backup from the generations the switch replaced (frozen since), then completes
+ * the restoration. If the safety backup cannot be written, the restoration still completes (live data was
+ * restored) and says so in its error.
+ */
+async function writeSafetyBackup(
+  deps: EngineDeps,
+  restoration: RestorationRecord,
+  job: RestorationJobState,
+  lease: JobLease,
+): Promise<void> {
+  const current = await deps.restorations.getRestoration(restoration.siteId, restoration.id);
+  const safetyId = current?.safetyBackupId;
+  let failure: JobError | undefined;
+  if (safetyId) {
+    try {
+      const frozen = Object.keys(job.staged).map((collectionId) => ({
+        collectionId,
+        displayName: job.replacedNames[collectionId] ?? collectionId,
+        gen: job.replaced[collectionId] ?? null,
+        version: job.replacedVersions[collectionId] ?? 0,
+      }));
+      const targets = new Map(
+        Object.entries(job.liveAtSwitch).map(([id, gen]) => [gen, id] as [number, string]),
+      );
+      const snapshot = await deps.snapshots.openFrozen(frozen, targets, deps.policy, deps.clock());
+      let written;
+      try {
+        const { bases, known } = await loadBases(
+          deps.blobs,
+          deps.backups,
+          restoration.siteId,
+          snapshot.collections,
+        );
+        written = await writeSnapshot(deps, { siteId: restoration.siteId, backupId: safetyId }, snapshot, {
+          bases,
+          known,
+          signal: lease.signal,
+          onItems: () => undefined,
+        });
+      } finally {
+        await snapshot.close();
+      }
+      await deps.backups.completeBackup(
+        safetyId,
+        lease.workerId,
+        {
+          manifest: written.ref,
+          sizeBytes: written.sizeBytes,
+          itemCount: written.itemCount,
+          collectionStates: written.collectionStates,
+        },
+        deps.clock(),
+        await deps.retentionFor(restoration.siteId),
+      );
+    } catch (error) {
+      if (stopped(lease, error)) return;
+      failure = jobErrorOf(error);
+      await deps.backups.failBackup(safetyId, lease.workerId, failure, deps.clock());
+    }
+  }
+  await deps.restorations.completeRestoration(
+    restoration.id,
+    lease.workerId,
+    deps.clock(),
+    failure && {
+      code: failure.code,
+      message: `Live data was restored, but the safety backup could not be written: ${failure.message}`,
+    },
+  );
+}

@@ -1,0 +1,288 @@
+/**
+ * The backup side of the storage port: the backup and restoration records (which are also the jobs), the
+ * staging area a restoration fills, the schedule, and the site leases that keep garbage collection apart
+ * from running jobs. Every state change writes its webhook event in the same transaction (the outbox).
+ */
+import type {
+  BackupRecord,
+  BackupTrigger,
+  CollectionRef,
+  JobError,
+  ManifestRef,
+  Progress,
+  RestorationCollection,
+  RestorationRecord,
+  RestorationStatus,
+  BackupStatus,
+  BackupType,
+} from '../domain/backup.js';
+
+export interface NewBackup {
+  readonly id: string;
+  readonly siteId: string;
+  readonly trigger: BackupTrigger;
+  readonly requestedAt: number;
+  readonly requestedCollections: readonly string[] | null;
+  readonly collections: readonly CollectionRef[];
+  readonly restorationId?: string | null;
+  readonly scheduleSlot?: number | null;
+}
+
+/** An Idempotency-Key: the same key from the same site within the window returns the first result. */
+export interface IdempotencyClaim {
+  readonly key: string;
+  readonly operation: string;
+  /** Keys older than this are ignored (and may be reused). */
+  readonly notBefore: number;
+}
+
+/** What a finished backup recorded per collection: the base for the next, incremental one. */
+export interface CollectionState {
+  readonly collectionId: string;
+  readonly gen: number;
+  readonly version: number;
+}
+
+/** The newest READY backup holding a collection, as an incremental backup's base. */
+export interface BackupBase {
+  readonly backupId: string;
+  readonly manifest: ManifestRef;
+  readonly gen: number;
+  readonly version: number;
+}
+
+/** How many READY backups of each kind a site keeps. */
+export interface Retention {
+  readonly onDemand: number;
+  readonly schedule: number;
+  readonly preRestore: number;
+}
+
+export interface BackupStore {
+  /**
+   * Inserts a PENDING backup and its creation event.
+   * @returns the backup, and whether it was created (false: an earlier call with the same idempotency key).
+   * @throws AppError BACKUP_ALREADY_IN_PROGRESS (with `data.backupId`) for a second pending on-demand backup
+   */
+  createBackup(
+    backup: NewBackup,
+    idempotency?: IdempotencyClaim,
+  ): Promise<{ backup: BackupRecord; created: boolean }>;
+  getBackup(siteId: string, id: string): Promise<BackupRecord | undefined>;
+  /** Newest `requestedAt` first, ties by id. */
+  listBackups(
+    siteId: string,
+    query: {
+      statuses?: readonly BackupStatus[];
+      types?: readonly BackupType[];
+      limit: number;
+      offset: number;
+    },
+  ): Promise<{ backups: BackupRecord[]; total: number }>;
+  /** PENDING → CANCELED. @throws AppError BACKUP_NOT_FOUND, BACKUP_NOT_CANCELABLE */
+  cancelBackup(siteId: string, id: string, at: number): Promise<BackupRecord>;
+  /** Any status → DELETED (idempotent). @throws AppError BACKUP_NOT_FOUND, BACKUP_IN_USE */
+  deleteBackup(siteId: string, id: string, at: number): Promise<BackupRecord>;
+  /**
+   * For each collection, the newest READY backup of the site that holds it at generation `gen` (a backup of
+   * another generation cannot be a base: the item set was replaced since).
+   */
+  latestBases(
+    siteId: string,
+    wanted: readonly { collectionId: string; gen: number }[],
+  ): Promise<Map<string, BackupBase>>;
+
+  /**
+   * Claims the oldest PENDING backup whose lease is free (never one of a site being garbage-collected).
+   * A backup claimed `maxAttempts` times already is failed with JOB_INTERRUPTED instead.
+   */
+  claimBackup(
+    workerId: string,
+    now: number,
+    leaseMs: number,
+    maxAttempts: number,
+  ): Promise<BackupRecord | undefined>;
+  /** Extends the lease and records progress. False when the lease was lost or the backup is no longer PENDING. */
+  renewBackup(
+    id: string,
+    workerId: string,
+    now: number,
+    leaseMs: number,
+    progress?: Progress,
+  ): Promise<boolean>;
+  /** Records what the snapshot holds, once taken. */
+  recordSnapshot(
+    id: string,
+    workerId: string,
+    snapshot: { snapshotAt: number; collections: readonly CollectionRef[]; itemsTotal: number },
+  ): Promise<boolean>;
+  /** PENDING → READY, applying retention in the same transaction. False when the lease was lost. */
+  completeBackup(
+    id: string,
+    workerId: string,
+    result: {
+      manifest: ManifestRef;
+      sizeBytes: number;
+      itemCount: number;
+      collectionStates: readonly CollectionState[];
+    },
+    at: number,
+    retention: Retention,
+  ): Promise<boolean>;
+  /** PENDING → FAILED. With a worker id, only while it holds the lease. */
+  failBackup(id: string, workerId: string | null, error: JobError, at: number): Promise<boolean>;
+}
+
+export interface NewRestoration {
+  readonly id: string;
+  readonly siteId: string;
+  readonly backupId: string;
+  readonly requestedAt: number;
+  readonly collections: readonly RestorationCollection[];
+}
+
+/** A restoration's internal job state, saved as it advances so that another worker can resume it. */
+export interface RestorationJobState {
+  /** QUEUED: nothing done. STAGING: new generations being filled. SWITCHED: live data replaced. */
+  readonly phase: 'QUEUED' | 'STAGING' | 'SWITCHED';
+  /** Destination collection id → the generation being filled (STAGING) or now live (SWITCHED). */
+  readonly staged: Readonly<Record<string, number>>;
+  /** Destination collection id → the generation it replaced (null: the collection did not exist). */
+  readonly replaced: Readonly<Record<string, number | null>>;
+  /** Collection id → LIVE generation of every collection of the site at the switch. */
+  readonly liveAtSwitch: Readonly<Record<string, number>>;
+  /** Display names of the destinations before the switch (for the safety backup). */
+  readonly replacedNames: Readonly<Record<string, string>>;
+  /** Change numbers of the destinations just before the switch (lets the safety backup be incremental). */
+  readonly replacedVersions: Readonly<Record<string, number>>;
+}
+
+export interface RestorationStore {
+  /**
+   * Inserts a PENDING restoration (and its event), refusing when the backup is not READY or another
+   * restoration of the site is PENDING; all checked in one transaction.
+   * @throws AppError BACKUP_NOT_FOUND, BACKUP_NOT_READY, RESTORATION_IN_PROGRESS
+   */
+  createRestoration(
+    restoration: NewRestoration,
+    idempotency?: IdempotencyClaim,
+  ): Promise<{ restoration: RestorationRecord; created: boolean }>;
+  getRestoration(siteId: string, id: string): Promise<RestorationRecord | undefined>;
+  listRestorations(
+    siteId: string,
+    query: { statuses?: readonly RestorationStatus[]; limit: number; offset: number },
+  ): Promise<{ restorations: RestorationRecord[]; total: number }>;
+
+  claimRestoration(
+    workerId: string,
+    now: number,
+    leaseMs: number,
+    maxAttempts: number,
+  ): Promise<{ restoration: RestorationRecord; job: RestorationJobState } | undefined>;
+  renewRestoration(
+    id: string,
+    workerId: string,
+    now: number,
+    leaseMs: number,
+    progress?: Progress,
+  ): Promise<boolean>;
+  saveRestorationJob(id: string, workerId: string, job: RestorationJobState): Promise<boolean>;
+  /**
+   * PENDING → FAILED before the switch: the staged generations are discarded; live data was never touched.
+   */
+  failRestoration(id: string, workerId: string | null, error: JobError, at: number): Promise<boolean>;
+  /** PENDING → COMPLETED after the switch and the safety backup; the replaced generations may go. */
+  completeRestoration(id: string, workerId: string, at: number, error?: JobError): Promise<boolean>;
+}
+
+export interface StagedItem {
+  readonly id: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly json: string;
+}
+
+export interface StagedLink {
+  readonly fromGen: number;
+  readonly fromId: string;
+  readonly field: string;
+  readonly toGen: number;
+  readonly toId: string;
+  readonly pos: number;
+}
+
+/** The switch: every destination of a restoration changes to its staged generation in one transaction. */
+export interface SwitchPlan {
+  readonly restorationId: string;
+  readonly workerId: string;
+  readonly siteId: string;
+  readonly at: number;
+  /** Lease length for the safety backup, which the restoration's worker holds from the switch on. */
+  readonly leaseMs: number;
+  readonly destinations: readonly { collectionId: string; displayName: string; stagedGen: number }[];
+  /** The PRE_RESTORE backup to create in the same transaction (PENDING; the restoration writes it). */
+  readonly safetyBackup: NewBackup;
+}
+
+export interface StagingStore {
+  /** A new, invisible generation for a restoration to fill; its date indexes come at `finishGeneration`. */
+  createGeneration(siteId: string, collectionId: string, restorationId: string, at: number): Promise<number>;
+  /**
+   * Appends items in small committed batches. Items must come in id order; the adapter keeps each of its
+   * transactions short so that live writes are not held up.
+   */
+  appendItems(gen: number, items: readonly StagedItem[]): Promise<void>;
+  /** Builds the generation's remaining indexes. */
+  finishGeneration(gen: number): Promise<void>;
+  appendLinks(links: readonly StagedLink[]): Promise<void>;
+  /** Collection id → current LIVE generation, for every collection of the site. */
+  liveGenerations(siteId: string): Promise<Map<string, number>>;
+  /** Which of `ids` exist in generation `gen`. */
+  existingIds(gen: number, ids: readonly string[]): Promise<Set<string>>;
+  /**
+   * The atomic switch: points every destination at its staged generation (creating missing collections),
+   * freezes the replaced generations for the safety backup, creates the safety backup record, and records
+   * the job state as SWITCHED, all in one short transaction, fenced by the restoration's lease.
+   * @returns the state to resume from, or undefined when the lease was lost
+   */
+  switchLive(plan: SwitchPlan): Promise<RestorationJobState | undefined>;
+  /** Lets the sweeper reclaim the generations a restoration replaced (after its safety backup). */
+  releaseReplaced(gens: readonly number[]): Promise<void>;
+  /** Retires whatever an earlier attempt of this restoration staged (before a fresh start). */
+  discard(restorationId: string): Promise<void>;
+}
+
+export interface ScheduleStore {
+  /** Sites whose next automatic backup is due at `now`, oldest due first. Sites never scheduled get a due time. */
+  dueSites(
+    now: number,
+    limit: number,
+  ): Promise<{ siteId: string; createdAt: number; nextDueAt: number; intervalDays: number | null }[]>;
+  /**
+   * Takes a slot exactly once: moves the site's next due time from `expectedNextDueAt` to `nextDueAt` and
+   * inserts the scheduled backup, in one transaction. False when another scheduler took it first.
+   */
+  takeSlot(siteId: string, expectedNextDueAt: number, nextDueAt: number, backup: NewBackup): Promise<boolean>;
+  /** Sets a site's next due time (site created, or its interval changed). */
+  setNextDue(siteId: string, nextDueAt: number): Promise<void>;
+}
+
+export interface MaintenanceStore {
+  /**
+   * Takes a site's garbage-collection lease, only while no backup or restoration of the site is PENDING;
+   * while it is held, no job of the site is claimed. False when not possible now.
+   */
+  acquireGcLease(siteId: string, owner: string, now: number, leaseMs: number): Promise<boolean>;
+  releaseGcLease(siteId: string, owner: string): Promise<void>;
+  /** Manifests of the site's backups that are not DELETED (READY ones; others have none). */
+  liveManifests(siteId: string): Promise<{ backupId: string; manifest: ManifestRef }[]>;
+  /** Backups whose manifests may be removed (DELETED, FAILED, CANCELED) and that still have one recorded. */
+  deadManifests(siteId: string): Promise<{ backupId: string; key: string }[]>;
+  forgetManifest(backupId: string): Promise<void>;
+  /** Site ids that have backups at all. */
+  sitesWithBackups(): Promise<string[]>;
+  /** Drops tombstones no incremental backup can need: below the change number of the newest READY base. */
+  pruneTombstones(): Promise<number>;
+  /** Leftovers of a crash: BUILDING generations whose restoration is no longer PENDING are retired. */
+  retireOrphanGenerations(): Promise<number>;
+}

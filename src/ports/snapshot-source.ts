@@ -1,0 +1,65 @@
+/**
+ * Reading what a backup holds, off the main thread: a consistent view of a site's LIVE items and links
+ * (or of frozen generations a restoration replaced), cut into content-defined chunks of canonical NDJSON.
+ */
+import type { BuiltChunk, ChunkPolicy } from '../domain/chunking.js';
+
+export interface SnapshotCollection {
+  readonly id: string;
+  readonly displayName: string;
+  readonly gen: number;
+  /** The collection's change number at the snapshot. */
+  readonly version: number;
+  readonly itemCount: number;
+  /** Incremental reads need a base at or above this change number (older tombstones were pruned). */
+  readonly tombstoneFloor: number;
+}
+
+/** A pull stream of chunks; `next` returns undefined at the end. */
+export interface ChunkStream {
+  next(): Promise<BuiltChunk | undefined>;
+  close(): Promise<void>;
+}
+
+export interface ItemSnapshot {
+  /** The instant whose content the snapshot holds. */
+  readonly takenAt: number;
+  readonly collections: readonly SnapshotCollection[];
+  /** Every generation a link may point into, with its collection id (all LIVE collections of the site). */
+  readonly linkTargets: ReadonlyMap<number, string>;
+  /** Items of a generation in id order; with `since`, only those written after that change number. */
+  items(gen: number, since?: number): Promise<ChunkStream>;
+  /** How many items changed and how many were deleted after `since`. */
+  changeCounts(gen: number, since: number): Promise<{ upserts: number; deletes: number }>;
+  /** Ids deleted from a generation after `since` (and not present now), as NDJSON strings. */
+  deletions(gen: number, since: number): Promise<ChunkStream>;
+  /**
+   * Links from generation `fromGen` into any of `toGens`, as NDJSON arrays
+   * `[fromCollection, fromId, field, toCollection, toId, pos]`, ordered by referring item.
+   */
+  links(fromGen: number, toGens: readonly number[]): Promise<ChunkStream>;
+  close(): Promise<void>;
+}
+
+export interface SnapshotSource {
+  /**
+   * Opens a consistent view of the site's LIVE content now: all collections, or those named (ones that no
+   * longer exist are left out).
+   */
+  openLive(
+    siteId: string,
+    collectionIds: readonly string[] | null,
+    policy: ChunkPolicy,
+    at: number,
+  ): Promise<ItemSnapshot>;
+  /**
+   * Opens generations nobody writes any more (a restoration's replaced content). `linkTargets` says which
+   * generations were visible, and as which collections, when they were frozen.
+   */
+  openFrozen(
+    frozen: readonly { collectionId: string; displayName: string; gen: number | null; version: number }[],
+    linkTargets: ReadonlyMap<number, string>,
+    policy: ChunkPolicy,
+    at: number,
+  ): Promise<ItemSnapshot>;
+}

@@ -1,0 +1,60 @@
+/** Webhook subscriptions and the delivery queue fed by the event outbox (backups-api.md §7). */
+
+export interface WebhookRecord {
+  readonly id: string;
+  readonly siteId: string;
+  readonly url: string;
+  readonly eventTypes: readonly string[];
+  readonly createdAt: number;
+}
+
+/** One event, as written to the outbox in the transaction of the change it reports. */
+export interface OutboxEvent {
+  /** Unique per event: receivers de-duplicate on it. */
+  readonly id: string;
+  readonly siteId: string;
+  readonly eventType: string;
+  readonly slug: string;
+  readonly entityFqdn: string;
+  readonly entityId: string;
+  /** Increases per entity. */
+  readonly entitySequence: number;
+  /** JSON of `actionEvent.body`. */
+  readonly body: string;
+  readonly createdAt: number;
+}
+
+/** A delivery due now, claimed with a lease. */
+export interface DueDelivery {
+  readonly eventSeq: number;
+  readonly webhookId: string;
+  readonly url: string;
+  readonly attempts: number;
+  readonly event: OutboxEvent;
+}
+
+export interface WebhookStore {
+  create(webhook: WebhookRecord): Promise<void>;
+  get(id: string): Promise<WebhookRecord | undefined>;
+  /** The site's subscriptions, or every subscription. */
+  list(siteIds?: readonly string[]): Promise<WebhookRecord[]>;
+  /** Deletes a subscription and its undelivered deliveries. */
+  delete(id: string): Promise<boolean>;
+  /**
+   * Claims deliveries that are due and not leased, at most one per (webhook, entity) and only the earliest
+   * undelivered one of each, so that every entity's events arrive in order.
+   */
+  claimDue(workerId: string, now: number, leaseMs: number, limit: number): Promise<DueDelivery[]>;
+  markDelivered(eventSeq: number, webhookId: string, workerId: string, at: number): Promise<void>;
+  /** Records a failed attempt; `nextAttemptAt` null gives the delivery up. */
+  markFailed(
+    eventSeq: number,
+    webhookId: string,
+    workerId: string,
+    error: string,
+    nextAttemptAt: number | null,
+    at: number,
+  ): Promise<void>;
+  /** Events of an entity in order (for tests and diagnostics). */
+  eventsOf(entityId: string): Promise<OutboxEvent[]>;
+}

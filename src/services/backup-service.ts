@@ -1,0 +1,193 @@
+import type { CreateBackupRequest, PartialRestoreRequest } from '../contracts/backups-api.js';
+import { AppError, invalidArgument } from '../contracts/errors.js';
+import {
+  planRestoration,
+  assertRestorable,
+  type BackupRecord,
+  type BackupStatus,
+  type BackupType,
+  type RestorationRecord,
+  type RestorationStatus,
+} from '../domain/backup.js';
+import { checkCollectionId } from '../domain/collection-id.js';
+import type { BackupStore, IdempotencyClaim, RestorationStore } from '../ports/backup-store.js';
+import type { Clock } from '../ports/clock.js';
+import type { Storage } from '../ports/storage.js';
+import type { SiteContext } from './auth-service.js';
+import { isGuid, newGuid } from './ids.js';
+
+/** An Idempotency-Key is honoured for 24 hours. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+function checkId(raw: string, field: string): string {
+  if (!isGuid(raw)) throw invalidArgument(field, 'must be a GUID', 'FORMAT');
+  return raw;
+}
+
+function checkIdempotencyKey(
+  raw: string | undefined,
+  operation: string,
+  now: number,
+): IdempotencyClaim | undefined {
+  if (raw === undefined) return undefined;
+  if (raw.length === 0 || raw.length > 255)
+    throw invalidArgument('Idempotency-Key', 'must be 1 to 255 characters', 'MAX_LENGTH');
+  return { key: raw, operation, notBefore: now - IDEMPOTENCY_WINDOW_MS };
+}
+
+function paging(raw: { limit?: number; offset?: number } | undefined): { limit: number; offset: number } {
+  return { limit: raw?.limit || 50, offset: raw?.offset ?? 0 };
+}
+
+/**
+ * The Backups API's rules (backups-api.md §4–§6). Callers pass a SiteContext whose key the HTTP layer has
+ * checked for the route's scope. Work itself runs in the background: `onWork` wakes the job worker.
+ */
+export class BackupService {
+  constructor(
+    private readonly storage: Storage & { backups: BackupStore; restorations: RestorationStore },
+    private readonly clock: Clock,
+    private readonly onWork: () => void = () => undefined,
+  ) {}
+
+  async createBackup(
+    ctx: SiteContext,
+    request: CreateBackupRequest,
+    idempotencyKey?: string,
+  ): Promise<BackupRecord> {
+    const now = this.clock();
+    const requested = request.backup?.collections;
+    let collections: { id: string; displayName: string }[];
+    let requestedIds: string[] | null = null;
+    if (requested) {
+      requestedIds = [
+        ...new Set(requested.map((c, i) => checkCollectionId(c.id, `backup.collections[${i}].id`))),
+      ];
+      collections = [];
+      for (const id of requestedIds) {
+        const found = await this.storage.collections.get(ctx.siteId, id);
+        if (!found)
+          throw new AppError('COLLECTION_NOT_FOUND', `Collection ${id} does not exist.`, {
+            dataCollectionId: id,
+          });
+        collections.push({ id, displayName: found.displayName });
+      }
+    } else {
+      const all = await this.storage.collections.list(ctx.siteId, { limit: 100_000, offset: 0 });
+      collections = all.collections.map((c) => ({ id: c.id, displayName: c.displayName }));
+    }
+    const { backup, created } = await this.storage.backups.createBackup(
+      {
+        id: newGuid(),
+        siteId: ctx.siteId,
+        trigger: 'ON_DEMAND',
+        requestedAt: now,
+        requestedCollections: requestedIds,
+        collections,
+      },
+      checkIdempotencyKey(idempotencyKey, 'createBackup', now),
+    );
+    if (created) this.onWork();
+    return backup;
+  }
+
+  async listBackups(
+    ctx: SiteContext,
+    query: { status?: BackupStatus[]; type?: BackupType[]; paging?: { limit?: number; offset?: number } },
+  ): Promise<{ backups: BackupRecord[]; total: number; offset: number }> {
+    const page = paging(query.paging);
+    const result = await this.storage.backups.listBackups(ctx.siteId, {
+      statuses: query.status,
+      types: query.type,
+      ...page,
+    });
+    return { ...result, offset: page.offset };
+  }
+
+  async getBackup(ctx: SiteContext, id: string): Promise<BackupRecord> {
+    const backup = await this.storage.backups.getBackup(ctx.siteId, checkId(id, 'backupId'));
+    if (!backup) throw new AppError('BACKUP_NOT_FOUND', `Backup ${id} not found.`, { backupId: id });
+    return backup;
+  }
+
+  async deleteBackup(ctx: SiteContext, id: string): Promise<void> {
+    await this.storage.backups.deleteBackup(ctx.siteId, checkId(id, 'backupId'), this.clock());
+  }
+
+  async cancelBackup(ctx: SiteContext, id: string): Promise<void> {
+    await this.storage.backups.cancelBackup(ctx.siteId, checkId(id, 'backupId'), this.clock());
+  }
+
+  /** Full restore (`restorationCollections` undefined) or partial restore. */
+  async restore(
+    ctx: SiteContext,
+    backupId: string,
+    restorationCollections: PartialRestoreRequest['restorationCollections'] | undefined,
+    idempotencyKey?: string,
+  ): Promise<{ restoration: RestorationRecord; backup: BackupRecord }> {
+    const now = this.clock();
+    const backup = await this.getBackup(ctx, backupId);
+    assertRestorable(backup);
+    const collections = planRestoration(backup.collections, restorationCollections);
+    const { restoration, created } = await this.storage.restorations.createRestoration(
+      { id: newGuid(), siteId: ctx.siteId, backupId: backup.id, requestedAt: now, collections },
+      checkIdempotencyKey(
+        idempotencyKey,
+        restorationCollections ? 'restorePartialBackup' : 'restoreBackup',
+        now,
+      ),
+    );
+    if (created) this.onWork();
+    return {
+      restoration,
+      backup: (await this.storage.backups.getBackup(ctx.siteId, restoration.backupId)) ?? backup,
+    };
+  }
+
+  async listRestorations(
+    ctx: SiteContext,
+    query: { status?: RestorationStatus[]; paging?: { limit?: number; offset?: number } },
+  ): Promise<{
+    restorations: { restoration: RestorationRecord; backup: BackupRecord }[];
+    total: number;
+    offset: number;
+  }> {
+    const page = paging(query.paging);
+    const result = await this.storage.restorations.listRestorations(ctx.siteId, {
+      statuses: query.status,
+      ...page,
+    });
+    return {
+      restorations: await this.withBackups(ctx, result.restorations),
+      total: result.total,
+      offset: page.offset,
+    };
+  }
+
+  async getRestoration(
+    ctx: SiteContext,
+    id: string,
+  ): Promise<{ restoration: RestorationRecord; backup: BackupRecord }> {
+    const restoration = await this.storage.restorations.getRestoration(
+      ctx.siteId,
+      checkId(id, 'restorationId'),
+    );
+    if (!restoration)
+      throw new AppError('RESTORATION_NOT_FOUND', `Restoration ${id} not found.`, { restorationId: id });
+    const [withBackup] = await this.withBackups(ctx, [restoration]);
+    if (!withBackup) throw new AppError('RESTORATION_NOT_FOUND');
+    return withBackup;
+  }
+
+  private async withBackups(
+    ctx: SiteContext,
+    restorations: RestorationRecord[],
+  ): Promise<{ restoration: RestorationRecord; backup: BackupRecord }[]> {
+    const out: { restoration: RestorationRecord; backup: BackupRecord }[] = [];
+    for (const restoration of restorations) {
+      const backup = await this.storage.backups.getBackup(ctx.siteId, restoration.backupId);
+      if (backup) out.push({ restoration, backup });
+    }
+    return out;
+  }
+}
