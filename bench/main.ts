@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { report, saveResults, type BenchResult } from './bench-kit.js';
+import { runBackupBench } from './backup.bench.js';
 import { runDataApiBench } from './data-api.bench.js';
 
 const { values } = parseArgs({
@@ -22,6 +23,13 @@ const suites: Record<string, () => Promise<BenchResult[]>> = {
       values.quick
         ? { insertItems: 10_000, bigItems: 100_000, smallItems: 10_000, queries: 300 }
         : { insertItems: 200_000, bigItems: 1_000_000, smallItems: 10_000, queries: 2000 },
+      log,
+    ),
+  backup: () =>
+    runBackupBench(
+      values.quick
+        ? { items: 100_000, collections: 4, smallItems: 10_000, weeks: 10 }
+        : { items: 1_000_000, collections: 4, smallItems: 100_000, weeks: 10 },
       log,
     ),
 };

@@ -28,6 +28,20 @@ export interface Config {
   readonly fsync: boolean;
   /** Runs jobs, the scheduler, webhook deliveries and garbage collection in this process. */
   readonly runWorker: boolean;
+  /** Fault tests only: kill this process at the nth hit of a named failpoint (SAFEKEEP_FAILPOINT=name:n). */
+  readonly failpoint: { name: string; nth: number } | undefined;
+}
+
+function failpointOf(raw: string | undefined, problems: string[]): { name: string; nth: number } | undefined {
+  if (!raw) return undefined;
+  const match = /^([a-z]+:[a-z-]+)(?::(\d+))?$/.exec(raw);
+  if (!match?.[1]) {
+    problems.push(
+      `SAFEKEEP_FAILPOINT must look like "backup:chunk-stored" or "backup:chunk-stored:3", not "${raw}"`,
+    );
+    return undefined;
+  }
+  return { name: match[1], nth: Number(match[2] ?? 1) };
 }
 
 export class ConfigError extends Error {
@@ -93,7 +107,70 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     gcIntervalMs: integer('SAFEKEEP_GC_INTERVAL_MINUTES', 10, 1, 1440) * 60 * 1000,
     fsync: boolean('SAFEKEEP_FSYNC', true),
     runWorker: boolean('SAFEKEEP_RUN_WORKER', true),
+    failpoint: failpointOf(env.SAFEKEEP_FAILPOINT, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Where the `safekeep` client commands (backup, restoration) send their requests. */
+export interface ClientConfig {
+  /** The server's base URL, without a trailing slash (for example `http://127.0.0.1:8080`). */
+  readonly url: string;
+  /** The API key (`sk_…`) sent as `Authorization`. */
+  readonly apiKey: string;
+  /** The site to act on; a key bound to exactly one site may leave it out. */
+  readonly siteId: string | undefined;
+}
+
+/**
+ * Reads the client commands' configuration: each setting from its command-line flag when given, else from
+ * `SAFEKEEP_URL` (default `http://127.0.0.1:$PORT`, PORT default 8080), `SAFEKEEP_API_KEY` and
+ * `SAFEKEEP_SITE_ID`. Only the settings a flag does not override are read from the environment, so a
+ * stray variable never blocks an explicit flag. Reports every problem at once.
+ * @throws ConfigError
+ */
+export function loadClientConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  flags: { url?: string | undefined; apiKey?: string | undefined; siteId?: string | undefined } = {},
+): ClientConfig {
+  const problems: string[] = [];
+
+  let url: string;
+  if (flags.url !== undefined) {
+    url = checkServerUrl(flags.url, '--url', problems);
+  } else if (env.SAFEKEEP_URL) {
+    url = checkServerUrl(env.SAFEKEEP_URL, 'SAFEKEEP_URL', problems);
+  } else {
+    const raw = env.PORT || '8080';
+    const port = Number(raw);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      problems.push(
+        `PORT must be an integer from 1 to 65535 to find the server, not "${raw}" (or set SAFEKEEP_URL or pass --url)`,
+      );
+    }
+    url = `http://127.0.0.1:${raw}`;
+  }
+
+  const apiKey = flags.apiKey ?? env.SAFEKEEP_API_KEY ?? '';
+  if (apiKey === '') problems.push('an API key is required: pass --key KEY or set SAFEKEEP_API_KEY');
+
+  const siteId = (flags.siteId ?? env.SAFEKEEP_SITE_ID) || undefined;
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { url, apiKey, siteId };
+}
+
+function checkServerUrl(raw: string, name: string, problems: string[]): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    problems.push(`${name} must be an http:// or https:// URL, not "${raw}"`);
+    return raw;
+  }
+  return raw.replace(/\/+$/, '');
 }

@@ -6,15 +6,18 @@ import { ON_DEMAND_LIMIT, PRE_RESTORE_RETENTION } from '../domain/backup.js';
 import { defaultChunkPolicy } from '../domain/chunking.js';
 import { CodecPool } from '../engine/codec-pool.js';
 import type { EngineDeps } from '../engine/jobs.js';
+import type { Failpoints } from '../engine/failpoints.js';
 import { buildHttpApp } from '../http/app.js';
 import { registerAdminRoutes } from '../http/routes/admin-routes.js';
 import { registerBackupRoutes } from '../http/routes/backup-routes.js';
 import { registerDataRoutes } from '../http/routes/data-routes.js';
 import { registerHealthRoutes } from '../http/routes/health-routes.js';
+import { registerWebhookRoutes } from '../http/routes/webhook-routes.js';
 import { GarbageCollector } from '../jobs/garbage-collector.js';
 import { runGenerationSweeper, type Logger } from '../jobs/generation-sweep-task.js';
 import { JobWorker } from '../jobs/job-worker.js';
 import { Scheduler } from '../jobs/scheduler.js';
+import { WebhookDeliverer } from '../jobs/webhook-deliverer.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { Storage } from '../ports/storage.js';
@@ -25,6 +28,8 @@ import { CollectionService } from '../services/collection-service.js';
 import { CursorCodec } from '../services/cursor-codec.js';
 import { newGuid } from '../services/ids.js';
 import { ItemService } from '../services/item-service.js';
+import { WebhookService } from '../services/webhook-service.js';
+import { WebhookSigner } from '../services/webhook-signer.js';
 
 export interface Services {
   readonly auth: AuthService;
@@ -32,6 +37,7 @@ export interface Services {
   readonly items: ItemService;
   readonly collections: CollectionService;
   readonly backups: BackupService;
+  readonly webhooks: WebhookService;
 }
 
 /** The background parts, built on first use so that CLI commands never start threads. */
@@ -40,6 +46,8 @@ export interface Background {
   readonly worker: JobWorker;
   readonly scheduler: Scheduler;
   readonly gc: GarbageCollector;
+  /** Sends webhook deliveries, apart from the job worker so that slow receivers never slow backups. */
+  readonly deliverer: WebhookDeliverer;
 }
 
 /** A running safekeep: storage, services, and the HTTP app and background work built on them. */
@@ -49,11 +57,14 @@ export interface Safekeep {
   readonly blobs: BlobStore;
   readonly clock: Clock;
   readonly services: Services;
-  /** The job engine, worker, scheduler and collector (created on first call). */
+  /** The job engine, worker, scheduler, collector and webhook deliverer (created on first call). */
   background(logger?: Logger): Background;
   /** Builds the HTTP app (not listening). */
   createHttpApp(logger?: FastifyServerOptions['logger']): FastifyInstance;
-  /** Starts the background loops: the sweeper always; jobs, scheduler and GC when the config says so. */
+  /**
+   * Starts the background loops: the sweeper always; jobs, scheduler, GC and webhook deliveries when the
+   * config says so.
+   */
   startBackground(logger: Logger): Promise<void>;
   /** Stops background work and closes storage. */
   close(): Promise<void>;
@@ -78,11 +89,25 @@ async function openBlobStore(config: Config): Promise<BlobStore> {
   return new FsBlobStore({ root: join(config.dataDir, 'blobs'), durable: config.fsync });
 }
 
-export async function openSafekeep(config: Config, options: { clock?: Clock } = {}): Promise<Safekeep> {
+/** Exits the process at the nth hit of a named failpoint: a real crash, for fault tests. */
+function exitingFailpoint(spec: { name: string; nth: number }): Failpoints {
+  let hits = 0;
+  return (name) => {
+    if (name === spec.name && ++hits === spec.nth) process.kill(process.pid, 'SIGKILL');
+    return Promise.resolve();
+  };
+}
+
+export async function openSafekeep(
+  config: Config,
+  options: { clock?: Clock; failpoint?: Failpoints } = {},
+): Promise<Safekeep> {
   const clock = options.clock ?? Date.now;
+  const failpoint = options.failpoint ?? (config.failpoint ? exitingFailpoint(config.failpoint) : undefined);
   const storage = await openStorage(config, clock);
   const blobs = await openBlobStore(config);
   const cursorSecret = await storage.meta.setIfAbsent('cursor_secret', randomBytes(32).toString('base64url'));
+  const signer = await WebhookSigner.open(config.dataDir);
   let built: Background | undefined;
   const background = (logger: Logger = silent): Background => {
     if (built) return built;
@@ -99,6 +124,7 @@ export async function openSafekeep(config: Config, options: { clock?: Clock } = 
       policy: defaultChunkPolicy,
       leaseMs: config.jobLeaseMs,
       newId: newGuid,
+      failpoint,
       retentionFor: async (siteId) => {
         const site = await storage.sites.get(siteId);
         return {
@@ -117,7 +143,8 @@ export async function openSafekeep(config: Config, options: { clock?: Clock } = 
       onWork: () => worker.nudge(),
     });
     const gc = new GarbageCollector(storage.maintenance, blobs, clock, logger);
-    built = { engine, worker, scheduler, gc };
+    const deliverer = new WebhookDeliverer(storage.webhooks, signer, { clock, logger });
+    built = { engine, worker, scheduler, gc, deliverer };
     return built;
   };
   const services: Services = {
@@ -134,6 +161,7 @@ export async function openSafekeep(config: Config, options: { clock?: Clock } = 
     items: new ItemService(storage, clock, new CursorCodec(cursorSecret)),
     collections: new CollectionService(storage, clock),
     backups: new BackupService(storage, clock, () => built?.worker.nudge()),
+    webhooks: new WebhookService(storage, clock, signer),
   };
   const stop = new AbortController();
   const running: Promise<void>[] = [];
@@ -154,6 +182,7 @@ export async function openSafekeep(config: Config, options: { clock?: Clock } = 
           registerDataRoutes(app, services);
           registerAdminRoutes(app, services);
           registerBackupRoutes(app, services);
+          registerWebhookRoutes(app, services);
         },
       });
     },
@@ -163,10 +192,11 @@ export async function openSafekeep(config: Config, options: { clock?: Clock } = 
       // Leftovers of a crash: temp files, and item sets of restorations that will not resume.
       await blobs.cleanUp();
       await storage.maintenance.retireOrphanGenerations();
-      const { worker, scheduler, gc } = background(logger);
+      const { worker, scheduler, gc, deliverer } = background(logger);
       running.push(worker.run(stop.signal));
       running.push(scheduler.run(stop.signal, config.schedulerTickMs));
       running.push(gc.run(stop.signal, config.gcIntervalMs));
+      running.push(deliverer.run(stop.signal));
     },
     async close() {
       stop.abort();

@@ -13,7 +13,19 @@ Usage:
   safekeep key revoke KEY_ID
   safekeep key list [--json]
 
-Configuration comes from the environment (PORT, HOST, SAFEKEEP_DATA_DIR, ...; see README.md).`;
+  Talking to a running server (--url URL, --key KEY, --site SITE_ID; defaults SAFEKEEP_URL or
+  http://127.0.0.1:$PORT, SAFEKEEP_API_KEY, SAFEKEEP_SITE_ID):
+  safekeep backup create [--collections a,b] [--wait] [--json]
+  safekeep backup list [--status S]... [--type T]... [--limit N] [--offset N] [--json]
+  safekeep backup get ID [--json]
+  safekeep backup delete ID
+  safekeep backup cancel ID
+  safekeep backup restore ID [--collections a,b] [--to a:a2,b:b2] [--wait] [--json]
+  safekeep restoration list [--status S]... [--json]
+  safekeep restoration get ID [--json]
+
+Configuration comes from the environment (PORT, HOST, SAFEKEEP_DATA_DIR, ...; see README.md).
+Exit codes: 0 done, 1 the server refused (or a --wait job ended FAILED or CANCELED), 2 a usage mistake.`;
 
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   const [command, ...args] = argv;
@@ -22,18 +34,24 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       io.out(usage);
       return command ? 0 : 2;
     }
-    const config = loadConfig();
+    // The server's configuration is read only by the commands that open storage: the client commands
+    // (backup, restoration) read theirs in loadClientConfig, so a server setting never blocks them.
+    const config = () => loadConfig();
     switch (command) {
       // Commands load their modules on demand, so `safekeep site list` does not load the HTTP server.
       case 'serve':
-        await (await import('./commands/serve.js')).serve(config, io);
+        await (await import('./commands/serve.js')).serve(config(), io);
         return 0;
       case 'site':
-        await (await import('./commands/admin-commands.js')).siteCommand(config, args, io);
+        await (await import('./commands/admin-commands.js')).siteCommand(config(), args, io);
         return 0;
       case 'key':
-        await (await import('./commands/admin-commands.js')).keyCommand(config, args, io);
+        await (await import('./commands/admin-commands.js')).keyCommand(config(), args, io);
         return 0;
+      case 'backup':
+        return await (await import('./commands/backup-commands.js')).backupCommand(args, io);
+      case 'restoration':
+        return await (await import('./commands/backup-commands.js')).restorationCommand(args, io);
       default:
         throw new UsageError(`unknown command "${command}"\n\n${usage}`);
     }

@@ -56,14 +56,19 @@ export class ChunkBuilder {
     private readonly sha256: (data: Uint8Array) => string,
   ) {}
 
-  add(key: string, line: string): BuiltChunk | undefined {
-    const needed = this.size + line.length * 3 + 1;
+  add(key: string, line: string | Uint8Array): BuiltChunk | undefined {
+    const needed = this.size + (typeof line === 'string' ? line.length * 3 : line.length) + 1;
     if (needed > this.buffer.length) {
       const grown = new Uint8Array(Math.max(needed, this.buffer.length * 2));
       grown.set(this.buffer.subarray(0, this.size));
       this.buffer = grown;
     }
-    this.size += encoder.encodeInto(line, this.buffer.subarray(this.size)).written;
+    if (typeof line === 'string')
+      this.size += encoder.encodeInto(line, this.buffer.subarray(this.size)).written;
+    else {
+      this.buffer.set(line, this.size);
+      this.size += line.length;
+    }
     this.buffer[this.size++] = 0x0a;
     this.count += 1;
     return endsChunk(key, this.size, this.policy) ? this.take() : undefined;

@@ -17,7 +17,7 @@ import type { CodecPool } from './codec-pool.js';
 import { publishManifest, readManifest } from './manifest-io.js';
 
 /** How an incremental chain is kept short: past these, the next backup of a collection reads it in full. */
-export const MAX_DELTA_LAYERS = 8;
+export const MAX_DELTA_LAYERS = 24;
 export const MAX_DELTA_SHARE = 0.25;
 
 export interface ContentWriterDeps {
@@ -42,22 +42,58 @@ export interface CollectionBase {
   readonly version: number;
 }
 
+/** How a collection will be written: reused whole, as a delta on its base, or read in full. */
+export interface CollectionPlan {
+  readonly collection: SnapshotCollection;
+  readonly mode: 'reuse' | 'delta' | 'full';
+  readonly base: CollectionBase | undefined;
+  readonly itemCount: number;
+}
+
 /**
- * Writes a snapshot's content as chunks and a manifest. A collection whose base backup holds the same
- * change number is not read at all; one with few changes since its base gets a delta layer; anything else
- * is read in full (chunks already stored are not written again).
+ * Decides per collection: one whose base holds the same change number is reused without being read (not
+ * even counted); one with few changes since its base gets a delta layer, while the chain stays short; any
+ * other is read in full (its chunks deduplicated against the stored ones).
  */
+export async function planSnapshot(
+  snapshot: ItemSnapshot,
+  bases: ReadonlyMap<string, CollectionBase>,
+): Promise<CollectionPlan[]> {
+  const plans: CollectionPlan[] = [];
+  for (const collection of snapshot.collections) {
+    const base = bases.get(collection.id);
+    const sameGen = base !== undefined && base.entry.gen === collection.gen && collection.gen !== 0;
+    if (sameGen && base.version === collection.version) {
+      plans.push({ collection, mode: 'reuse', base, itemCount: base.entry.itemCount });
+      continue;
+    }
+    const itemCount = await snapshot.count(collection.gen);
+    let mode: CollectionPlan['mode'] = 'full';
+    if (sameGen && base.version >= collection.tombstoneFloor && base.entry.layers.length < MAX_DELTA_LAYERS) {
+      const changes = await snapshot.changeCounts(collection.gen, base.version);
+      const chained = base.entry.layers
+        .slice(1)
+        .reduce((n, l) => n + l.upserts.count + (l.deletes?.count ?? 0), 0);
+      if (chained + changes.upserts + changes.deletes <= MAX_DELTA_SHARE * Math.max(itemCount, 1000))
+        mode = 'delta';
+    }
+    plans.push({ collection, mode, base, itemCount });
+  }
+  return plans;
+}
+
+/** Writes a planned snapshot as chunks and a manifest (published create-only, last). */
 export async function writeSnapshot(
   deps: ContentWriterDeps,
   target: { siteId: string; backupId: string },
   snapshot: ItemSnapshot,
+  plans: readonly CollectionPlan[],
   options: {
-    bases: ReadonlyMap<string, CollectionBase>;
     known: Map<string, ChunkRef>;
     signal: AbortSignal;
     onItems: (count: number) => void;
-    /** Restrict incoming links to these source generations (partial backups); default: all others. */
-    incomingFrom?: readonly number[];
+    /** Called after each chunk is stored (fault tests stop here). */
+    afterChunk?: () => Promise<void>;
   },
 ): Promise<WrittenBackup> {
   const sink = new ChunkSink(
@@ -67,20 +103,18 @@ export async function writeSnapshot(
     deps.compressionLevel,
     options.known,
     options.signal,
+    options.afterChunk,
   );
   const allTargets = [...snapshot.linkTargets.keys()];
   const collections: ManifestCollection[] = [];
-  for (const c of snapshot.collections) {
+  for (const plan of plans) {
     options.signal.throwIfAborted();
-    collections.push(
-      await writeCollection(c, snapshot, sink, allTargets, options.bases.get(c.id), options.onItems),
-    );
+    collections.push(await writeCollection(plan, snapshot, sink, allTargets, options.onItems));
   }
   const inside = new Set(snapshot.collections.map((c) => c.gen));
-  const incomingFrom = options.incomingFrom ?? allTargets.filter((gen) => !inside.has(gen));
   const incoming: ChunkRef[] = [];
   let incomingCount = 0;
-  for (const gen of incomingFrom) {
+  for (const gen of allTargets.filter((g) => !inside.has(g))) {
     const list = await sink.write(await snapshot.links(gen, [...inside]));
     incoming.push(...list.chunks);
     incomingCount += list.count;
@@ -110,52 +144,42 @@ export async function writeSnapshot(
 }
 
 async function writeCollection(
-  c: SnapshotCollection,
+  plan: CollectionPlan,
   snapshot: ItemSnapshot,
   sink: ChunkSink,
   linkTargets: readonly number[],
-  base: CollectionBase | undefined,
   onItems: (count: number) => void,
 ): Promise<ManifestCollection> {
+  const c = plan.collection;
   const entry = (layers: readonly ManifestLayer[], links: ChunkList): ManifestCollection => ({
     id: c.id,
     displayName: c.displayName,
     gen: c.gen,
     version: c.version,
-    itemCount: c.itemCount,
+    itemCount: plan.itemCount,
     layers,
     links,
   });
-  if (base && base.entry.gen === c.gen && base.version === c.version && c.gen !== 0) {
-    // Unchanged since its base: nothing is read.
-    sink.reuse([...base.entry.layers.flatMap((l) => [l.upserts, l.deletes]), base.entry.links]);
-    onItems(c.itemCount);
-    return entry(base.entry.layers, base.entry.links);
+  const base = plan.base?.entry;
+  if (plan.mode === 'reuse' && base) {
+    sink.reuse([...base.layers.flatMap((l) => [l.upserts, l.deletes]), base.links]);
+    onItems(plan.itemCount);
+    return entry(base.layers, base.links);
   }
   if (c.gen === 0)
     return entry([{ kind: 'full', upserts: { count: 0, chunks: [] } }], { count: 0, chunks: [] });
   const links = () => snapshot.links(c.gen, linkTargets).then((stream) => sink.write(stream));
-  if (
-    base &&
-    base.entry.gen === c.gen &&
-    base.version >= c.tombstoneFloor &&
-    base.entry.layers.length < MAX_DELTA_LAYERS
-  ) {
-    const changes = await snapshot.changeCounts(c.gen, base.version);
-    const chained = base.entry.layers
-      .slice(1)
-      .reduce((n, l) => n + l.upserts.count + (l.deletes?.count ?? 0), 0);
-    if (chained + changes.upserts + changes.deletes <= MAX_DELTA_SHARE * Math.max(c.itemCount, 1000)) {
-      sink.reuse(base.entry.layers.flatMap((l) => [l.upserts, l.deletes]));
-      let layers = base.entry.layers;
-      if (changes.upserts + changes.deletes > 0) {
-        const upserts = await sink.write(await snapshot.items(c.gen, base.version));
-        const deletes = await sink.write(await snapshot.deletions(c.gen, base.version));
-        layers = [...layers, { kind: 'delta', since: base.version, upserts, deletes }];
-      }
-      onItems(c.itemCount);
-      return entry(layers, await links());
-    }
+  if (plan.mode === 'delta' && base && plan.base) {
+    const since = plan.base.version;
+    sink.reuse(base.layers.flatMap((l) => [l.upserts, l.deletes]));
+    const upserts = await sink.write(await snapshot.items(c.gen, since));
+    const deletes = await sink.write(await snapshot.deletions(c.gen, since));
+    const layers: readonly ManifestLayer[] =
+      upserts.count + deletes.count > 0
+        ? [...base.layers, { kind: 'delta', since, upserts, deletes }]
+        : base.layers;
+    onItems(plan.itemCount);
+    return entry(layers, await links());
   }
   const upserts = await sink.write(await snapshot.items(c.gen), onItems);
   return entry([{ kind: 'full', upserts }], await links());

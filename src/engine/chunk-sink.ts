@@ -21,7 +21,8 @@ export class ChunkSink {
     /** Chunks known to be stored already. */
     private readonly known: Map<string, ChunkRef>,
     private readonly signal: AbortSignal,
-    private readonly depth: number = 3,
+    private readonly afterChunk: () => Promise<void> = () => Promise.resolve(),
+    private readonly depth: number = 8,
   ) {}
 
   /** Drains a stream into stored chunks, in order. `onChunk` is told how many entries each chunk held. */
@@ -33,11 +34,20 @@ export class ChunkSink {
         this.signal.throwIfAborted();
         const chunk = await stream.next();
         if (!chunk) break;
-        inFlight.push(this.store(chunk.hash, chunk.data, chunk.count));
+        const storing = this.store(chunk.hash, chunk.data, chunk.count);
+        // Awaited in order below; marked handled now so an early failure is not reported as unhandled.
+        storing.catch(() => undefined);
+        inFlight.push(storing);
         onChunk(chunk.count);
-        if (inFlight.length >= this.depth) refs.push(await (inFlight.shift() as Promise<ChunkRef>));
+        if (inFlight.length >= this.depth) {
+          refs.push(await (inFlight.shift() as Promise<ChunkRef>));
+          await this.afterChunk();
+        }
       }
-      for (const pending of inFlight.splice(0)) refs.push(await pending);
+      for (const pending of inFlight.splice(0)) {
+        refs.push(await pending);
+        await this.afterChunk();
+      }
     } finally {
       await Promise.allSettled(inFlight);
       await stream.close();

@@ -15,7 +15,11 @@ export class CodecPool {
   private readonly channels: WorkerChannel[];
 
   constructor(size: number = Math.max(1, availableParallelism() - 1)) {
-    this.channels = Array.from({ length: size }, () => new WorkerChannel(workerUrl));
+    this.channels = Array.from(
+      { length: size },
+      () =>
+        new WorkerChannel(workerUrl, undefined, { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 }),
+    );
   }
 
   private pick(): WorkerChannel {

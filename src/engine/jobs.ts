@@ -14,6 +14,7 @@ import type { ChunkPolicy } from '../domain/chunking.js';
 import { chunkKey, type ChunkRef, type Manifest, type ManifestCollection } from '../domain/manifest.js';
 import type {
   BackupStore,
+  SecondaryIndex,
   RestorationJobState,
   RestorationStore,
   Retention,
@@ -23,10 +24,12 @@ import type {
 import { BlobStoreError, type BlobStore } from '../ports/blob-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { SnapshotSource } from '../ports/snapshot-source.js';
-import { loadBases, writeSnapshot } from './backup-runner.js';
+import { loadBases, planSnapshot, writeSnapshot } from './backup-runner.js';
 import type { CodecPool } from './codec-pool.js';
 import { JobFailure, jobErrorOf } from './job-failure.js';
+import type { ItemLine } from './chunk-lines.js';
 import { readManifest } from './manifest-io.js';
+import { SimulatedCrash, type FailpointName, type Failpoints } from './failpoints.js';
 
 export interface EngineDeps {
   readonly backups: BackupStore;
@@ -41,6 +44,8 @@ export interface EngineDeps {
   readonly retentionFor: (siteId: string) => Promise<Retention>;
   readonly newId: () => string;
   readonly leaseMs: number;
+  /** Fault-test hooks between durable steps (see failpoints.ts). */
+  readonly failpoint?: Failpoints;
 }
 
 /** What a running job holds: its lease owner, its abort signal, and a way to report progress. */
@@ -50,9 +55,20 @@ export interface JobLease {
   progress(progress: Progress): void;
 }
 
-/** True when the error only says the job was stopped from outside (lease lost, canceled, deleted). */
+/**
+ * True when the error only says the job was stopped from outside (lease lost, canceled, deleted) or a
+ * simulated crash: then nothing is recorded and the lease lapses, as after a real crash.
+ */
 function stopped(lease: JobLease, error: unknown): boolean {
-  return lease.signal.aborted || (error as Error | undefined)?.name === 'AbortError';
+  return (
+    lease.signal.aborted ||
+    error instanceof SimulatedCrash ||
+    (error as Error | undefined)?.name === 'AbortError'
+  );
+}
+
+function hit(deps: EngineDeps, name: FailpointName): Promise<void> {
+  return deps.failpoint ? deps.failpoint(name) : Promise.resolve();
 }
 
 export async function runBackup(deps: EngineDeps, backup: BackupRecord, lease: JobLease): Promise<void> {
@@ -65,24 +81,28 @@ export async function runBackup(deps: EngineDeps, backup: BackupRecord, lease: J
     );
     let written;
     try {
-      const itemsTotal = snapshot.collections.reduce((n, c) => n + c.itemCount, 0);
+      await hit(deps, 'backup:snapshot-opened');
+      const { bases, known } = await loadBases(deps.blobs, deps.backups, backup.siteId, snapshot.collections);
+      const plans = await planSnapshot(snapshot, bases);
+      const itemsTotal = plans.reduce((n, p) => n + p.itemCount, 0);
       const recorded = await deps.backups.recordSnapshot(backup.id, lease.workerId, {
         snapshotAt: snapshot.takenAt,
         collections: snapshot.collections.map((c) => ({ id: c.id, displayName: c.displayName })),
         itemsTotal,
       });
       if (!recorded) return;
-      const { bases, known } = await loadBases(deps.blobs, deps.backups, backup.siteId, snapshot.collections);
+      await hit(deps, 'backup:snapshot-recorded');
       let done = 0;
-      written = await writeSnapshot(deps, { siteId: backup.siteId, backupId: backup.id }, snapshot, {
-        bases,
+      written = await writeSnapshot(deps, { siteId: backup.siteId, backupId: backup.id }, snapshot, plans, {
         known,
         signal: lease.signal,
+        afterChunk: () => hit(deps, 'backup:chunk-stored'),
         onItems: (n) => lease.progress({ itemsDone: (done += n), itemsTotal }),
       });
     } finally {
       await snapshot.close();
     }
+    await hit(deps, 'backup:manifest-published');
     await deps.backups.completeBackup(
       backup.id,
       lease.workerId,
@@ -95,6 +115,7 @@ export async function runBackup(deps: EngineDeps, backup: BackupRecord, lease: J
       deps.clock(),
       await deps.retentionFor(backup.siteId),
     );
+    await hit(deps, 'backup:completed');
   } catch (error) {
     if (stopped(lease, error)) return;
     await deps.backups.failBackup(backup.id, lease.workerId, jobErrorOf(error), deps.clock());
@@ -129,7 +150,12 @@ async function eachChunk<T>(
   const ahead: Promise<T[]>[] = [];
   let next = 0;
   const fill = () => {
-    while (ahead.length < 3 && next < refs.length) ahead.push(open(refs[next++] as ChunkRef));
+    while (ahead.length < 6 && next < refs.length) {
+      const reading = open(refs[next++] as ChunkRef);
+      // Read-ahead may fail before its turn: mark it handled now, it is awaited (and rethrown) in order.
+      reading.catch(() => undefined);
+      ahead.push(reading);
+    }
   };
   try {
     fill();
@@ -142,6 +168,26 @@ async function eachChunk<T>(
   } finally {
     await Promise.allSettled(ahead);
   }
+}
+
+/**
+ * Which secondary indexes to build before loading, from the first chunk (items come in id order). An index
+ * whose column rises along with the ids (time-ordered ids, as this server generates) costs nothing to keep
+ * up while loading and saves the sort, and the stall, of building it at the end; one in random order is
+ * cheaper to build at the end in one sort.
+ */
+function indexesToKeepWhileLoading(rows: readonly ItemLine[]): SecondaryIndex[] {
+  const rising = (column: 1 | 2) => {
+    let up = 0;
+    for (let k = 1; k < rows.length; k++)
+      if ((rows[k]?.[column] ?? 0) >= (rows[k - 1]?.[column] ?? 0)) up += 1;
+    return rows.length < 2 || up / (rows.length - 1) >= 0.9;
+  };
+  // Every staged row has change number 0: its index only ever appends.
+  const which: SecondaryIndex[] = ['seq'];
+  if (rising(1)) which.push('created');
+  if (rising(2)) which.push('updated');
+  return which;
 }
 
 /**
@@ -184,6 +230,7 @@ async function stageCollection(
       signal,
     );
   }
+  let indexesChosen = false;
   for (let i = 0; i < entry.layers.length; i++) {
     const layer = entry.layers[i];
     if (!layer) continue;
@@ -191,12 +238,17 @@ async function stageCollection(
       layer.upserts.chunks,
       openItems,
       async (rows) => {
+        if (!indexesChosen) {
+          indexesChosen = true;
+          await deps.staging.buildIndexes(gen, indexesToKeepWhileLoading(rows));
+        }
         const kept = rows.filter((r) => (i === 0 ? !winner.has(r[0]) : winner.get(r[0]) === i));
         await deps.staging.appendItems(
           gen,
           kept.map(([id, createdAt, updatedAt, json]) => ({ id, createdAt, updatedAt, json })),
         );
         onItems(kept.length);
+        await hit(deps, 'restore:chunk-staged');
       },
       signal,
     );
@@ -256,17 +308,23 @@ export async function runRestoration(
 ): Promise<void> {
   let state = job;
   try {
+    await hit(deps, 'restore:claimed');
     if (state.phase !== 'SWITCHED') {
       const switched = await stageAndSwitch(deps, restoration, lease);
       if (!switched) return;
       state = switched;
+      await hit(deps, 'restore:switched');
     }
   } catch (error) {
     if (stopped(lease, error)) return;
     await deps.restorations.failRestoration(restoration.id, lease.workerId, jobErrorOf(error), deps.clock());
     return;
   }
-  await writeSafetyBackup(deps, restoration, state, lease);
+  try {
+    await writeSafetyBackup(deps, restoration, state, lease);
+  } catch (error) {
+    if (!stopped(lease, error)) throw error;
+  }
 }
 
 async function stageAndSwitch(
@@ -276,6 +334,7 @@ async function stageAndSwitch(
 ): Promise<RestorationJobState | undefined> {
   // A fresh start: whatever an interrupted attempt staged is thrown away.
   await deps.staging.discard(restoration.id);
+  await hit(deps, 'restore:staging-discarded');
   const backup = await deps.backups.getBackup(restoration.siteId, restoration.backupId);
   if (!backup?.manifest)
     throw new JobFailure('INTEGRITY_OBJECT_MISSING', `Backup ${restoration.backupId} has no manifest.`);
@@ -283,6 +342,7 @@ async function stageAndSwitch(
     backupId: backup.id,
     siteId: backup.siteId,
   });
+  await hit(deps, 'restore:manifest-read');
   const sources = restoration.collections.map((plan) => {
     const entry = manifest.collections.find((c) => c.id === plan.dataCollectionId);
     if (!entry)
@@ -313,12 +373,15 @@ async function stageAndSwitch(
       replacedVersions: {},
       liveAtSwitch: {},
     });
+    await hit(deps, 'restore:generation-created');
     await stageCollection(deps, restoration.siteId, entry, gen, lease.signal, (n) =>
       lease.progress({ itemsDone: (done += n), itemsTotal }),
     );
   }
   await stageLinks(deps, restoration, manifest, staged, lease.signal);
-  for (const gen of Object.values(staged)) await deps.staging.finishGeneration(gen);
+  await hit(deps, 'restore:links-staged');
+  for (const gen of Object.values(staged)) await deps.staging.buildIndexes(gen);
+  await hit(deps, 'restore:indexes-built');
   lease.signal.throwIfAborted();
   const at = deps.clock();
   return deps.staging.switchLive({
@@ -381,12 +444,18 @@ async function writeSafetyBackup(
           restoration.siteId,
           snapshot.collections,
         );
-        written = await writeSnapshot(deps, { siteId: restoration.siteId, backupId: safetyId }, snapshot, {
-          bases,
-          known,
-          signal: lease.signal,
-          onItems: () => undefined,
-        });
+        const plans = await planSnapshot(snapshot, bases);
+        written = await writeSnapshot(
+          deps,
+          { siteId: restoration.siteId, backupId: safetyId },
+          snapshot,
+          plans,
+          {
+            known,
+            signal: lease.signal,
+            onItems: () => undefined,
+          },
+        );
       } finally {
         await snapshot.close();
       }
@@ -402,6 +471,7 @@ async function writeSafetyBackup(
         deps.clock(),
         await deps.retentionFor(restoration.siteId),
       );
+      await hit(deps, 'restore:safety-written');
     } catch (error) {
       if (stopped(lease, error)) return;
       failure = jobErrorOf(error);
@@ -417,4 +487,5 @@ async function writeSafetyBackup(
       message: `Live data was restored, but the safety backup could not be written: ${failure.message}`,
     },
   );
+  await hit(deps, 'restore:completed');
 }

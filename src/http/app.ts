@@ -134,6 +134,9 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   app.addHook('preValidation', (request, _reply, done) => {
     if (request.method === 'GET' || request.method === 'DELETE') {
       request.query = decodeGetQuery(request.query as Record<string, unknown>);
+    } else if (request.body === undefined) {
+      // A POST without a body (curl -X POST) is an empty request, so the schema names what is missing.
+      request.body = {};
     }
     done();
   });

@@ -10,7 +10,6 @@ export interface SnapshotCollection {
   readonly gen: number;
   /** The collection's change number at the snapshot. */
   readonly version: number;
-  readonly itemCount: number;
   /** Incremental reads need a base at or above this change number (older tombstones were pruned). */
   readonly tombstoneFloor: number;
 }
@@ -27,6 +26,8 @@ export interface ItemSnapshot {
   readonly collections: readonly SnapshotCollection[];
   /** Every generation a link may point into, with its collection id (all LIVE collections of the site). */
   readonly linkTargets: ReadonlyMap<number, string>;
+  /** How many items a generation holds (counted on demand: unchanged collections are never counted). */
+  count(gen: number): Promise<number>;
   /** Items of a generation in id order; with `since`, only those written after that change number. */
   items(gen: number, since?: number): Promise<ChunkStream>;
   /** How many items changed and how many were deleted after `since`. */
@@ -42,6 +43,8 @@ export interface ItemSnapshot {
 }
 
 export interface SnapshotSource {
+  /** Stops the reader threads kept for reuse. */
+  close(): Promise<void>;
   /**
    * Opens a consistent view of the site's LIVE content now: all collections, or those named (ones that no
    * longer exist are left out).

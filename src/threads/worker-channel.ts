@@ -49,8 +49,12 @@ export class WorkerChannel {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private failure: Error | undefined;
 
-  constructor(url: URL, workerData?: unknown) {
-    this.worker = new Worker(url, { workerData });
+  constructor(
+    url: URL,
+    workerData?: unknown,
+    resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number },
+  ) {
+    this.worker = new Worker(url, { workerData, resourceLimits });
     this.worker.on('message', (reply: Reply) => {
       const waiter = this.pending.get(reply.id);
       if (!waiter) return;

@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config.js';
 import { siteScopes } from '../../src/contracts/scopes.js';
 import { injectFetch, loopbackFetch } from './inject-fetch.js';
 import { TestClock } from './test-clock.js';
+import type { Failpoints } from '../../src/engine/failpoints.js';
 
 export interface TestSite {
   readonly siteId: string;
@@ -48,14 +49,17 @@ export interface TestEnv {
   ): Promise<ApiResponse>;
   /** Listens on an ephemeral loopback port (for real-HTTP tests). */
   listen(): Promise<number>;
-  close(): Promise<void>;
+  /** Stops everything; removes the data directory unless `keepData` (to reopen it, as after a restart). */
+  close(keepData?: boolean): Promise<void>;
 }
 
-export async function startTestEnv(options: { env?: Record<string, string> } = {}): Promise<TestEnv> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'safekeep-test-'));
-  const clock = new TestClock();
-  const config = loadConfig({ SAFEKEEP_DATA_DIR: dataDir, ...options.env });
-  const safekeep = await openSafekeep(config, { clock: clock.now });
+export async function startTestEnv(
+  options: { env?: Record<string, string>; failpoint?: Failpoints; dataDir?: string; clock?: TestClock } = {},
+): Promise<TestEnv> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'safekeep-test-'));
+  const clock = options.clock ?? new TestClock();
+  const config = loadConfig({ SAFEKEEP_DATA_DIR: dataDir, SAFEKEEP_WORKER_THREADS: '1', ...options.env });
+  const safekeep = await openSafekeep(config, { clock: clock.now, failpoint: options.failpoint });
   const app = safekeep.createHttpApp(false);
   const requests: string[] = [];
   app.addHook('onRequest', (req, _reply, done) => {
@@ -63,8 +67,8 @@ export async function startTestEnv(options: { env?: Record<string, string> } = {
     done();
   });
   await app.ready();
-  const adminKey = await ensureBootstrapAdminKey(safekeep);
-  if (!adminKey) throw new Error('bootstrap admin key was not created');
+  const adminKey = (await ensureBootstrapAdminKey(safekeep)) ?? '';
+  if (!adminKey && !options.dataDir) throw new Error('bootstrap admin key was not created');
   return {
     safekeep,
     app,
@@ -110,10 +114,10 @@ export async function startTestEnv(options: { env?: Record<string, string> } = {
       if (address === null || typeof address === 'string') throw new Error('no port');
       return address.port;
     },
-    async close() {
+    async close(keepData = false) {
       await app.close();
       await safekeep.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -139,11 +139,19 @@ async function writeEvent(
   }
 }
 
-/** Emits the state-changed event of a backup as it is now (call after the change, in its transaction). */
-export async function emitBackupEvent(db: Kysely<Database>, id: string, at: number): Promise<void> {
+/**
+ * Emits the state-changed event of a backup as it is now (call after the change, in its transaction);
+ * returns the backup as the event shows it.
+ */
+export async function emitBackupEvent(
+  db: Kysely<Database>,
+  id: string,
+  at: number,
+): Promise<BackupRecord | undefined> {
   const backup = await loadBackup(db, id);
-  if (!backup) return;
+  if (!backup) return undefined;
   await writeEvent(db, backup.siteId, BACKUP_EVENT, backup.id, { backup: backupBody(backup) }, at);
+  return backup;
 }
 
 /** Emits the state-changed event of a restoration as it is now, with its backup as it is now. */

@@ -112,8 +112,7 @@ export class SqlBackupStore implements BackupStore {
       }
       await insertBackup(trx, backup);
       if (idempotency) await rememberResult(trx, backup.siteId, idempotency, backup.id, backup.requestedAt);
-      await emitBackupEvent(trx, backup.id, backup.requestedAt);
-      const created = await loadBackup(trx, backup.id);
+      const created = await emitBackupEvent(trx, backup.id, backup.requestedAt);
       if (!created) throw new Error('backup vanished');
       return { backup: created, created: true };
     });

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { SecondaryIndex } from '../../../ports/backup-store.js';
 import type { Database } from './schema.js';
 
 /**
@@ -15,8 +16,8 @@ export interface SqlEngine {
     gen: number,
     options?: { deferSecondaryIndexes?: boolean },
   ): Promise<void>;
-  /** Creates the date and change-number indexes of a generation filled with them deferred. */
-  createSecondaryIndexes(db: Kysely<Database>, gen: number): Promise<void>;
+  /** Creates (if missing) the date and change-number indexes of a generation filled with them deferred. */
+  createSecondaryIndexes(db: Kysely<Database>, gen: number, which?: readonly SecondaryIndex[]): Promise<void>;
   hasItemTable(db: Kysely<Database>, gen: number): Promise<boolean>;
   /** Drops a generation's table if it exists. */
   dropItemTable(db: Kysely<Database>, gen: number): Promise<void>;

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type {
   RestorationJobState,
+  SecondaryIndex,
   StagedItem,
   StagedLink,
   StagingStore,
@@ -45,8 +46,8 @@ export class SqlStagingStore implements StagingStore {
     return this.appender.appendItems(gen, items);
   }
 
-  async finishGeneration(gen: number): Promise<void> {
-    await this.engine.createSecondaryIndexes(this.db, gen);
+  async buildIndexes(gen: number, which?: readonly SecondaryIndex[]): Promise<void> {
+    await this.engine.createSecondaryIndexes(this.db, gen, which);
   }
 
   appendLinks(links: readonly StagedLink[]): Promise<void> {

@@ -18,8 +18,9 @@ export function openSqlite(
   // WAL with synchronous=NORMAL survives process crashes; a power cut may lose the last commits.
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
-  db.pragma(`cache_size = -${(options.cacheMiB ?? 64) * 1024}`);
-  db.pragma('temp_store = MEMORY');
+  db.pragma(`cache_size = -${(options.cacheMiB ?? 32) * 1024}`);
+  // Large sorts (building an index on a restored million items) spill to temporary files, not memory.
+  db.pragma('temp_store = FILE');
   db.function(FOLD_FUNCTION, { deterministic: true }, (value: unknown) =>
     typeof value === 'string' ? fold(value) : value,
   );

@@ -12,6 +12,7 @@ const workerUrl = new URL('./sqlite-snapshot-worker.js', import.meta.url);
 class WorkerSnapshot implements ItemSnapshot {
   constructor(
     private readonly channel: WorkerChannel,
+    private readonly release: (channel: WorkerChannel, healthy: boolean) => Promise<void>,
     readonly takenAt: number,
     readonly collections: readonly SnapshotCollection[],
     readonly linkTargets: ReadonlyMap<number, string>,
@@ -32,6 +33,10 @@ class WorkerSnapshot implements ItemSnapshot {
     return this.stream('items', { gen, since: since ?? null });
   }
 
+  count(gen: number): Promise<number> {
+    return this.channel.call('count', { gen });
+  }
+
   changeCounts(gen: number, since: number): Promise<{ upserts: number; deletes: number }> {
     return this.channel.call('changeCounts', { gen, since });
   }
@@ -45,17 +50,44 @@ class WorkerSnapshot implements ItemSnapshot {
   }
 
   async close(): Promise<void> {
+    let healthy = true;
     try {
       await this.channel.call('end');
-    } finally {
-      await this.channel.close();
+    } catch {
+      healthy = false;
     }
+    await this.release(this.channel, healthy);
   }
 }
 
-/** Snapshots of the SQLite database, each read in a worker thread on its own connection. */
+/**
+ * Snapshots of the SQLite database, each read in a worker thread on its own connection. Threads are kept
+ * for the next snapshot (starting one and opening the database costs about 100 ms).
+ */
 export class SqliteSnapshotSource implements SnapshotSource {
+  private readonly idle: WorkerChannel[] = [];
+
   constructor(private readonly path: string) {}
+
+  private acquire(): WorkerChannel {
+    return (
+      this.idle.pop() ??
+      new WorkerChannel(
+        workerUrl,
+        { path: this.path },
+        { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 4 },
+      )
+    );
+  }
+
+  private readonly release = async (channel: WorkerChannel, healthy: boolean): Promise<void> => {
+    if (healthy && this.idle.length < 2) this.idle.push(channel);
+    else await channel.close();
+  };
+
+  async close(): Promise<void> {
+    await Promise.all(this.idle.splice(0).map((c) => c.close()));
+  }
 
   async openLive(
     siteId: string,
@@ -63,7 +95,7 @@ export class SqliteSnapshotSource implements SnapshotSource {
     policy: ChunkPolicy,
     at: number,
   ): Promise<ItemSnapshot> {
-    const channel = new WorkerChannel(workerUrl, { path: this.path });
+    const channel = this.acquire();
     try {
       const opened = await channel.call<{
         collections: SnapshotCollection[];
@@ -72,7 +104,14 @@ export class SqliteSnapshotSource implements SnapshotSource {
         siteId,
         collectionIds,
       });
-      return new WorkerSnapshot(channel, at, opened.collections, new Map(opened.linkTargets), policy);
+      return new WorkerSnapshot(
+        channel,
+        this.release,
+        at,
+        opened.collections,
+        new Map(opened.linkTargets),
+        policy,
+      );
     } catch (error) {
       await channel.close();
       throw error;
@@ -85,13 +124,13 @@ export class SqliteSnapshotSource implements SnapshotSource {
     policy: ChunkPolicy,
     at: number,
   ): Promise<ItemSnapshot> {
-    const channel = new WorkerChannel(workerUrl, { path: this.path });
+    const channel = this.acquire();
     try {
       const opened = await channel.call<{ collections: SnapshotCollection[] }>('beginFrozen', {
         frozen,
         targets: [...linkTargets],
       });
-      return new WorkerSnapshot(channel, at, opened.collections, linkTargets, policy);
+      return new WorkerSnapshot(channel, this.release, at, opened.collections, linkTargets, policy);
     } catch (error) {
       await channel.close();
       throw error;

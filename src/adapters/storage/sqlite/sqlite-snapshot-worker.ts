@@ -12,14 +12,17 @@ import { itemTable } from '../sql/schema.js';
 import { openSqlite } from './sqlite-connection.js';
 
 const { path } = workerData as { path: string };
-const db: BetterSqlite3.Database = openSqlite(path, { cacheMiB: 32 });
+const db: BetterSqlite3.Database = openSqlite(path, { cacheMiB: 8 });
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 interface OpenStream {
   readonly rows: IterableIterator<unknown[]>;
   readonly builder: ChunkBuilder;
-  readonly line: (row: unknown[]) => [key: string, line: string];
+  readonly line: (row: unknown[]) => [key: string, line: string | Uint8Array];
   done: boolean;
+  /** The next chunk, read ahead while the main thread handles the previous one. */
+  ready?: BuiltChunk | undefined;
+  reading?: boolean;
 }
 
 const streams = new Map<number, OpenStream>();
@@ -78,7 +81,6 @@ serveWorker({
         displayName: r.display_name,
         gen: r.live_gen,
         version: r.live_version,
-        itemCount: counted(r.live_gen),
         tombstoneFloor: r.tombstone_floor,
       })),
       linkTargets: [...linkTargets],
@@ -101,7 +103,6 @@ serveWorker({
         displayName: f.displayName,
         gen: f.gen ?? 0,
         version: f.version,
-        itemCount: f.gen === null ? 0 : counted(f.gen),
         tombstoneFloor: f.gen === null ? 0 : ((floor.get(f.gen) as { f: number } | undefined)?.f ?? 0),
       })),
     };
@@ -109,12 +110,17 @@ serveWorker({
 
   items({ gen, since, policy }: { gen: number; since: number | null; policy: ChunkPolicy }) {
     const where = since === null ? '' : 'WHERE seq > ?';
+    // The item's JSON comes out as its stored UTF-8 bytes (a BLOB cast), never decoded into a string.
     return open(
-      `SELECT id, data FROM ${itemTable(gen)} ${where} ORDER BY id`,
+      `SELECT id, CAST(data AS BLOB) FROM ${itemTable(gen)} ${where} ORDER BY id`,
       since === null ? [] : [since],
       policy,
-      (row) => [row[0] as string, row[1] as string],
+      (row) => [row[0] as string, row[1] as Uint8Array],
     );
+  },
+
+  count({ gen }: { gen: number }) {
+    return gen === 0 ? 0 : counted(gen);
   },
 
   changeCounts({ gen, since }: { gen: number; since: number }) {
@@ -174,11 +180,11 @@ serveWorker({
     return null;
   },
 
+  /** Ends the snapshot; the connection stays open for the next one. */
   end() {
     for (const open of streams.values()) open.rows.return?.();
     streams.clear();
     if (db.inTransaction) db.exec('COMMIT');
-    db.close();
     return null;
   },
 });

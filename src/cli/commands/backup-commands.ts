@@ -1,0 +1,531 @@
+/**
+ * `safekeep backup …` and `safekeep restoration …`: the Backups API from the command line. These commands
+ * talk to a running server over HTTP through the SDK (they never open the data directory themselves), so
+ * they work against any safekeep a URL and an API key reach.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { loadClientConfig } from '../../config.js';
+import {
+  SafekeepApiError,
+  SafekeepClient,
+  SafekeepConnectionError,
+  type Backup,
+  type BackupStatus,
+  type BackupType,
+  type Progress,
+  type Restoration,
+  type RestorationCollectionInput,
+  type RestorationStatus,
+} from '../../sdk/index.js';
+import { UsageError, type CliIo } from '../cli-io.js';
+import { ProgressBar, type Terminal } from '../progress-bar.js';
+
+/** Where a command draws its progress bar, and whether that is a terminal. */
+export interface CommandTerminal extends Terminal {
+  /** True when the stream is a terminal: only then is a bar drawn. */
+  readonly isTTY?: boolean;
+}
+
+/** What the commands need besides their arguments; tests and other callers may replace each part. */
+export interface ClientCommandOptions {
+  /** The environment to read the client configuration from (default: the process's, read in src/config.ts). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Where `--wait` draws its bar when it is a TTY (default: process.stdout). */
+  readonly terminal?: CommandTerminal;
+}
+
+const backupStatuses: readonly BackupStatus[] = ['PENDING', 'READY', 'FAILED', 'DELETED', 'CANCELED'];
+const backupTypes: readonly BackupType[] = ['ON_DEMAND', 'AUTO'];
+const restorationStatuses: readonly RestorationStatus[] = ['PENDING', 'COMPLETED', 'FAILED'];
+
+/** How often `--wait` reads the job's state. */
+const WAIT_INTERVAL_MS = 500;
+
+/** The `safekeep backup` commands' usage text. */
+export const backupUsage = `usage:
+  safekeep backup create [--collections a,b] [--wait] [--json]
+  safekeep backup list [--status S]... [--type T]... [--limit N] [--offset N] [--json]
+  safekeep backup get ID [--json]
+  safekeep backup delete ID
+  safekeep backup cancel ID
+  safekeep backup restore ID [--collections a,b] [--to a:a2,b:b2] [--wait] [--json]
+every command also takes --url URL, --key KEY and --site SITE_ID
+(defaults: SAFEKEEP_URL or http://127.0.0.1:$PORT, SAFEKEEP_API_KEY, SAFEKEEP_SITE_ID)`;
+
+/** The `safekeep restoration` commands' usage text. */
+export const restorationUsage = `usage:
+  safekeep restoration list [--status S]... [--limit N] [--offset N] [--json]
+  safekeep restoration get ID [--json]
+every command also takes --url URL, --key KEY and --site SITE_ID`;
+
+const connection = {
+  url: { type: 'string' },
+  key: { type: 'string' },
+  site: { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+const json = { json: { type: 'boolean', default: false } } as const satisfies ParseArgsConfig['options'];
+const paging = {
+  limit: { type: 'string' },
+  offset: { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+/**
+ * `safekeep backup create|list|get|delete|cancel|restore`.
+ * @returns the exit code: 0 success, 1 the server refused or the job ended in failure
+ * @throws UsageError (exit 2), ConfigError (exit 2)
+ */
+export async function backupCommand(
+  args: string[],
+  io: CliIo,
+  options: ClientCommandOptions = {},
+): Promise<number> {
+  const [action, ...rest] = args;
+  switch (action) {
+    case 'create': {
+      const { values } = parse(rest, {
+        ...connection,
+        ...json,
+        collections: { type: 'string' },
+        wait: { type: 'boolean', default: false },
+      });
+      const collections =
+        values.collections === undefined ? undefined : list(values.collections, '--collections');
+      return withClient(values, io, options, async (client) => {
+        const backup = await client.createBackup(collections ? { collections } : {});
+        if (!values.wait) {
+          printBackup(io, backup, values.json);
+          if (!values.json) io.out(`Follow it with: safekeep backup get ${backup.id}`);
+          return 0;
+        }
+        const final = await waitWithBar(
+          options,
+          values.json,
+          `backup ${short(backup.id)}`,
+          (onProgress, signal) =>
+            client.waitForBackup(backup.id, { onProgress, signal, intervalMs: WAIT_INTERVAL_MS }),
+        );
+        printBackup(io, final, values.json);
+        return final.status === 'READY' ? 0 : jobFailed(io, `backup ${final.id}`, final.status, final.error);
+      });
+    }
+    case 'list': {
+      const { values } = parse(rest, {
+        ...connection,
+        ...json,
+        ...paging,
+        status: { type: 'string', multiple: true },
+        type: { type: 'string', multiple: true },
+      });
+      const status = oneOf(values.status, backupStatuses, '--status');
+      const type = oneOf(values.type, backupTypes, '--type');
+      const page = pagingOf(values);
+      return withClient(values, io, options, async (client) => {
+        const result = await client.listBackups({
+          ...page,
+          ...(status && { status }),
+          ...(type && { type }),
+        });
+        if (values.json) {
+          io.out(JSON.stringify(result));
+          return 0;
+        }
+        if (result.backups.length === 0) io.out('No backups.');
+        for (const b of result.backups) io.out(backupLine(b));
+        io.out(pageLine(result.pagingMetadata, 'backups'));
+        return 0;
+      });
+    }
+    case 'get': {
+      const { values, id } = parseWithId(rest, { ...connection, ...json }, 'backup get ID');
+      return withClient(values, io, options, async (client) => {
+        printBackup(io, await client.getBackup(id), values.json);
+        return 0;
+      });
+    }
+    case 'delete': {
+      const { values, id } = parseWithId(rest, connection, 'backup delete ID');
+      return withClient(values, io, options, async (client) => {
+        await client.deleteBackup(id);
+        io.out(`Deleted backup ${id}.`);
+        return 0;
+      });
+    }
+    case 'cancel': {
+      const { values, id } = parseWithId(rest, connection, 'backup cancel ID');
+      return withClient(values, io, options, async (client) => {
+        await client.cancelBackup(id);
+        io.out(`Canceled backup ${id}.`);
+        return 0;
+      });
+    }
+    case 'restore': {
+      const { values, id } = parseWithId(
+        rest,
+        {
+          ...connection,
+          ...json,
+          collections: { type: 'string' },
+          to: { type: 'string' },
+          wait: { type: 'boolean', default: false },
+        },
+        'backup restore ID',
+      );
+      const partial = restorationCollectionsOf(values.collections, values.to);
+      return withClient(values, io, options, async (client) => {
+        const restoration = partial
+          ? await client.restorePartialBackup(id, partial)
+          : await client.restoreBackup(id);
+        if (!values.wait) {
+          printRestoration(io, restoration, values.json);
+          if (!values.json) io.out(`Follow it with: safekeep restoration get ${restoration.id}`);
+          return 0;
+        }
+        const final = await waitWithBar(
+          options,
+          values.json,
+          `restoration ${short(restoration.id)}`,
+          (onProgress, signal) =>
+            client.waitForRestoration(restoration.id, { onProgress, signal, intervalMs: WAIT_INTERVAL_MS }),
+        );
+        printRestoration(io, final, values.json);
+        return final.status === 'COMPLETED'
+          ? 0
+          : jobFailed(io, `restoration ${final.id}`, final.status, final.error);
+      });
+    }
+    case undefined:
+    default:
+      throw new UsageError(action ? `unknown backup command "${action}"\n${backupUsage}` : backupUsage);
+  }
+}
+
+/**
+ * `safekeep restoration list|get`.
+ * @returns the exit code: 0 success, 1 the server refused
+ * @throws UsageError (exit 2), ConfigError (exit 2)
+ */
+export async function restorationCommand(
+  args: string[],
+  io: CliIo,
+  options: ClientCommandOptions = {},
+): Promise<number> {
+  const [action, ...rest] = args;
+  switch (action) {
+    case 'list': {
+      const { values } = parse(rest, {
+        ...connection,
+        ...json,
+        ...paging,
+        status: { type: 'string', multiple: true },
+      });
+      const status = oneOf(values.status, restorationStatuses, '--status');
+      const page = pagingOf(values);
+      return withClient(values, io, options, async (client) => {
+        const result = await client.listRestorations({ ...page, ...(status && { status }) });
+        if (values.json) {
+          io.out(JSON.stringify(result));
+          return 0;
+        }
+        if (result.restorations.length === 0) io.out('No restorations.');
+        for (const r of result.restorations) io.out(restorationLine(r));
+        io.out(pageLine(result.pagingMetadata, 'restorations'));
+        return 0;
+      });
+    }
+    case 'get': {
+      const { values, id } = parseWithId(rest, { ...connection, ...json }, 'restoration get ID');
+      return withClient(values, io, options, async (client) => {
+        printRestoration(io, await client.getRestoration(id), values.json);
+        return 0;
+      });
+    }
+    case undefined:
+    default:
+      throw new UsageError(
+        action ? `unknown restoration command "${action}"\n${restorationUsage}` : restorationUsage,
+      );
+  }
+}
+
+// ---- arguments -------------------------------------------------------------------------------------
+
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
+  return parseArgs({ args, options, strict: true, allowPositionals: false });
+}
+
+function parseWithId<O extends NonNullable<ParseArgsConfig['options']>>(
+  args: string[],
+  options: O,
+  usage: string,
+) {
+  const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: true });
+  const [id] = positionals;
+  if (id === undefined || positionals.length > 1) throw new UsageError(`usage: safekeep ${usage}`);
+  return { values, id };
+}
+
+/** `a,b` → `['a', 'b']`; an empty list is a usage mistake. */
+function list(raw: string, flag: string): string[] {
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (items.length === 0)
+    throw new UsageError(`${flag} needs at least one collection id, e.g. ${flag} Books,Authors`);
+  return items;
+}
+
+function oneOf<T extends string>(
+  raw: string[] | undefined,
+  allowed: readonly T[],
+  flag: string,
+): T[] | undefined {
+  if (raw === undefined) return undefined;
+  const values = raw.flatMap((r) => list(r, flag)).map((v) => v.toUpperCase());
+  for (const v of values) {
+    if (!(allowed as readonly string[]).includes(v))
+      throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, not "${v}"`);
+  }
+  return values as T[];
+}
+
+function pagingOf(values: { limit?: string | undefined; offset?: string | undefined }): {
+  limit?: number;
+  offset?: number;
+} {
+  const count = (raw: string | undefined, flag: string, max: number): number | undefined => {
+    if (raw === undefined) return undefined;
+    if (!/^\d+$/.test(raw) || Number(raw) > max)
+      throw new UsageError(`${flag} must be a whole number from 0 to ${max}, not "${raw}"`);
+    return Number(raw);
+  };
+  const limit = count(values.limit, '--limit', 1000);
+  const offset = count(values.offset, '--offset', Number.MAX_SAFE_INTEGER);
+  return { ...(limit !== undefined && { limit }), ...(offset !== undefined && { offset }) };
+}
+
+/**
+ * The collections of a partial restore: those of `--collections`, plus the sources of `--to src:dest`
+ * pairs, each into itself unless `--to` names its destination. Undefined (a full restore) without either.
+ */
+function restorationCollectionsOf(
+  collections: string | undefined,
+  to: string | undefined,
+): RestorationCollectionInput[] | undefined {
+  if (collections === undefined && to === undefined) return undefined;
+  const destinations = new Map<string, string>();
+  for (const pair of to === undefined ? [] : list(to, '--to')) {
+    const match = /^([^:]+):([^:]+)$/.exec(pair);
+    if (!match?.[1] || !match[2])
+      throw new UsageError(`--to takes source:destination pairs, e.g. --to Books:BooksCopy, not "${pair}"`);
+    if (destinations.has(match[1])) throw new UsageError(`--to names ${match[1]} twice`);
+    destinations.set(match[1], match[2]);
+  }
+  const sources = [
+    ...new Set([
+      ...(collections === undefined ? [] : list(collections, '--collections')),
+      ...destinations.keys(),
+    ]),
+  ];
+  return sources.map((id) => {
+    const destination = destinations.get(id);
+    return destination === undefined
+      ? { dataCollectionId: id }
+      : { dataCollectionId: id, restoreDestination: { dataCollectionId: destination } };
+  });
+}
+
+// ---- running -------------------------------------------------------------------------------------
+
+/** Builds the client from flags and environment, runs the command, and turns API errors into exit code 1. */
+async function withClient(
+  flags: { url?: string | undefined; key?: string | undefined; site?: string | undefined },
+  io: CliIo,
+  options: ClientCommandOptions,
+  run: (client: SafekeepClient) => Promise<number>,
+): Promise<number> {
+  const config = loadClientConfig(options.env, { url: flags.url, apiKey: flags.key, siteId: flags.site });
+  const client = new SafekeepClient({ baseUrl: config.url, apiKey: config.apiKey, siteId: config.siteId });
+  try {
+    return await run(client);
+  } catch (error) {
+    if (error instanceof SafekeepApiError) {
+      io.err(`error: ${error.message} (${error.code}, HTTP ${error.status})`);
+      for (const v of error.fieldViolations) {
+        const line = `${v.field || 'request'}: ${v.description}`;
+        // The server's message is usually the first violation already.
+        if (line !== error.message) io.err(`  ${line}`);
+      }
+      const pending = error.data.backupId;
+      if (error.code === 'BACKUP_ALREADY_IN_PROGRESS' && typeof pending === 'string')
+        io.err(`  the backup in progress: ${pending} (follow it with: safekeep backup get ${pending})`);
+      return 1;
+    }
+    if (error instanceof SafekeepConnectionError) {
+      io.err(`error: ${error.message}`);
+      return 1;
+    }
+    if (error instanceof WaitInterrupted) {
+      io.err(error.message);
+      return 130;
+    }
+    throw error;
+  }
+}
+
+/**
+ * Runs a wait with a progress bar when stdout is a terminal (and the output is not JSON), silently
+ * otherwise. Ctrl-C stops waiting, not the job: it says how to follow the job and exits 130.
+ */
+async function waitWithBar<T>(
+  options: ClientCommandOptions,
+  asJson: boolean,
+  label: string,
+  wait: (onProgress: (progress: Progress) => void, signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const terminal = options.terminal ?? process.stdout;
+  const bar = terminal.isTTY && !asJson ? new ProgressBar(terminal, label) : undefined;
+  const interrupted = new AbortController();
+  const onSigint = () => interrupted.abort(new WaitInterrupted(label));
+  process.once('SIGINT', onSigint);
+  try {
+    return await wait((progress) => bar?.update(progress), interrupted.signal);
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    bar?.stop();
+  }
+}
+
+/** Ctrl-C during `--wait`: the job goes on in the server. */
+class WaitInterrupted extends Error {
+  override readonly name = 'WaitInterrupted';
+
+  constructor(label: string) {
+    super(`interrupted: stopped waiting; the ${label} goes on in the server`);
+  }
+}
+
+function jobFailed(
+  io: CliIo,
+  what: string,
+  status: string,
+  error: { code: string; message: string } | null,
+): number {
+  io.err(`error: ${what} ended ${status}${error ? `: ${error.message} (${error.code})` : ''}`);
+  return 1;
+}
+
+// ---- output --------------------------------------------------------------------------------------
+
+function short(id: string): string {
+  return id.slice(0, 8);
+}
+
+function printBackup(io: CliIo, backup: Backup, asJson: boolean): void {
+  if (asJson) {
+    io.out(JSON.stringify(backup));
+    return;
+  }
+  io.out(`Backup ${backup.id}`);
+  const rows: [string, string | null][] = [
+    ['status', backup.status],
+    ['type', `${backup.type} (trigger ${backup.trigger})`],
+    ['requested', backup.requestedDate],
+    ['started', backup.startedDate],
+    ['snapshot', backup.snapshotDate],
+    ['finished', backup.finishedDate],
+    ['deleted', backup.deletedDate],
+    ['items', backup.itemCount],
+    ['size', backup.sizeInBytes === null ? null : formatBytes(Number(backup.sizeInBytes))],
+    ['progress', backup.progress ? progressText(backup.progress) : null],
+    ['error', backup.error ? `${backup.error.message} (${backup.error.code})` : null],
+    ['collections', backup.collections.map(collectionName).join(', ') || '(none)'],
+  ];
+  printRows(io, rows);
+}
+
+function printRestoration(io: CliIo, restoration: Restoration, asJson: boolean): void {
+  if (asJson) {
+    io.out(JSON.stringify(restoration));
+    return;
+  }
+  io.out(`Restoration ${restoration.id}`);
+  const rows: [string, string | null][] = [
+    ['status', restoration.status],
+    [
+      'backup',
+      `${restoration.backup.id} (${restoration.backup.status}, requested ${restoration.backup.requestedDate})`,
+    ],
+    ['requested', restoration.requestedDate],
+    ['started', restoration.startedDate],
+    ['finished', restoration.finishedDate],
+    ['progress', restoration.progress ? progressText(restoration.progress) : null],
+    ['error', restoration.error ? `${restoration.error.message} (${restoration.error.code})` : null],
+    [
+      'safety backup',
+      restoration.safetyBackupId && `${restoration.safetyBackupId} (restore it to undo this restoration)`,
+    ],
+  ];
+  printRows(io, rows);
+  io.out('  collections:');
+  for (const c of restoration.restorationCollections) {
+    const to = c.restoreDestination;
+    io.out(
+      `    ${c.dataCollectionId} -> ${to.dataCollectionId}${to.displayName && to.displayName !== to.dataCollectionId ? ` ("${to.displayName}")` : ''}`,
+    );
+  }
+}
+
+function printRows(io: CliIo, rows: [string, string | null][]): void {
+  const width = Math.max(...rows.map(([name]) => name.length));
+  for (const [name, value] of rows) if (value !== null) io.out(`  ${name.padEnd(width)}  ${value}`);
+}
+
+function backupLine(b: Backup): string {
+  const figures =
+    b.status === 'READY'
+      ? `${b.itemCount ?? '?'} items, ${b.sizeInBytes === null ? '?' : formatBytes(Number(b.sizeInBytes))}`
+      : b.progress
+        ? progressText(b.progress)
+        : (b.error?.code ?? '');
+  return `${b.id}  ${b.status.padEnd(8)}  ${b.trigger.padEnd(11)}  ${b.requestedDate}  ${figures}`;
+}
+
+function restorationLine(r: Restoration): string {
+  const collections = r.restorationCollections
+    .map((c) =>
+      c.dataCollectionId === c.restoreDestination.dataCollectionId
+        ? c.dataCollectionId
+        : `${c.dataCollectionId}->${c.restoreDestination.dataCollectionId}`,
+    )
+    .join(',');
+  const tail = r.error ? `  ${r.error.code}` : r.progress ? `  ${progressText(r.progress)}` : '';
+  return `${r.id}  ${r.status.padEnd(9)}  ${r.requestedDate}  backup ${r.backup.id}  ${collections}${tail}`;
+}
+
+function pageLine(meta: { count: number; offset: number; total: number }, what: string): string {
+  if (meta.count === meta.total) return `${meta.total} ${meta.total === 1 ? what.replace(/s$/, '') : what}`;
+  if (meta.count === 0) return `no ${what} from offset ${meta.offset} (${meta.total} in all)`;
+  return `${what} ${meta.offset + 1}–${meta.offset + meta.count} of ${meta.total} (more with --offset ${meta.offset + meta.count})`;
+}
+
+function collectionName(c: { id: string; displayName: string }): string {
+  return c.displayName && c.displayName !== c.id ? `${c.id} ("${c.displayName}")` : c.id;
+}
+
+function progressText(p: Progress): string {
+  const percent = p.itemsTotal > 0 ? ` (${Math.floor((p.itemsDone / p.itemsTotal) * 100)}%)` : '';
+  return `${p.itemsDone}/${p.itemsTotal} items${percent}`;
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}

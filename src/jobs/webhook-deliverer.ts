@@ -1,0 +1,253 @@
+import { randomUUID } from 'node:crypto';
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
+import { hostname } from 'node:os';
+import type { Clock } from '../ports/clock.js';
+import type { DueDelivery, WebhookStore } from '../ports/webhook-store.js';
+import { isForbiddenWebhookAddress, isForbiddenWebhookHost } from '../services/webhook-service.js';
+import type { WebhookSigner } from '../services/webhook-signer.js';
+import { sleep, type Logger } from './generation-sweep-task.js';
+
+/** Resolves a host name to all of its addresses (`dns.lookup` with `all: true`). */
+export type ResolveAll = (
+  hostname: string,
+  options: LookupAllOptions,
+  callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
+
+export interface WebhookDelivererOptions {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** How long the loop waits for new due deliveries when there are none. */
+  readonly pollMs?: number;
+  /** Deliveries in flight at once. */
+  readonly concurrency?: number;
+  /** A receiver that has not answered (status line and headers) by then has failed this attempt. */
+  readonly timeoutMs?: number;
+  /** How long a claim lasts; longer than `timeoutMs`, so an attempt in flight is never claimed twice. */
+  readonly leaseMs?: number;
+  /** The delay after the first failure; it doubles after each further one. */
+  readonly firstRetryMs?: number;
+  readonly maxRetryMs?: number;
+  /** A failed event older than this is given up (backups-api.md §7 promises at least 24 h of retries). */
+  readonly giveUpAfterMs?: number;
+  /** In [0, 1): jitter of the retry delays. */
+  readonly random?: () => number;
+  /** Name resolution (`dns.lookup` by default). */
+  readonly resolve?: ResolveAll;
+}
+
+const defaults = {
+  pollMs: 1000,
+  concurrency: 8,
+  timeoutMs: 10_000,
+  leaseMs: 60_000,
+  firstRetryMs: 5000,
+  maxRetryMs: 3_600_000,
+  giveUpAfterMs: 25 * 3_600_000,
+};
+
+/** An attempt that must not be repeated: the receiver's address is one webhooks never go to. */
+class ForbiddenAddressError extends Error {
+  override readonly name = 'ForbiddenAddressError';
+}
+
+/** The outcome of one attempt: delivered, to retry, or given up for good. */
+type Attempt =
+  { readonly ok: true } | { readonly ok: false; readonly error: string; readonly permanent: boolean };
+
+/**
+ * Sends the outbox's due webhook deliveries (backups-api.md §7): each as an RS256 JWT in a POST, a few
+ * concurrently, each with a timeout. A 2xx marks it delivered; anything else is retried with jittered
+ * exponential backoff until the event is `giveUpAfterMs` old. The store hands out only the earliest
+ * undelivered event of each (subscription, entity), so every entity's events arrive in order. It runs apart
+ * from the job worker, so a slow receiver never holds up a backup.
+ */
+export class WebhookDeliverer {
+  readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}:webhooks`;
+  private readonly settings: typeof defaults;
+  private readonly random: () => number;
+  private readonly resolve: ResolveAll;
+
+  constructor(
+    private readonly store: WebhookStore,
+    private readonly signer: WebhookSigner,
+    private readonly options: WebhookDelivererOptions,
+  ) {
+    this.settings = { ...defaults };
+    for (const key of Object.keys(defaults) as (keyof typeof defaults)[]) {
+      this.settings[key] = options[key] ?? defaults[key];
+    }
+    this.random = options.random ?? Math.random;
+    this.resolve = options.resolve ?? dnsLookup;
+  }
+
+  /** Delivers until `signal` aborts, keeping up to `concurrency` attempts in flight. */
+  async run(signal: AbortSignal): Promise<void> {
+    const inFlight = new Set<Promise<void>>();
+    while (!signal.aborted) {
+      const free = this.settings.concurrency - inFlight.size;
+      let claimed = 0;
+      if (free > 0) {
+        try {
+          const due = await this.store.claimDue(
+            this.workerId,
+            this.options.clock(),
+            this.settings.leaseMs,
+            free,
+          );
+          claimed = due.length;
+          for (const delivery of due) {
+            const attempt: Promise<void> = this.deliver(delivery, signal).finally(() =>
+              inFlight.delete(attempt),
+            );
+            inFlight.add(attempt);
+          }
+        } catch (error) {
+          this.options.logger.error({ err: error }, 'claiming webhook deliveries failed; will retry');
+        }
+      }
+      if (free > 0 && claimed === free) continue;
+      // A finished attempt may have unblocked its entity's next event, so look again as soon as one ends.
+      await Promise.race([sleep(this.settings.pollMs, signal), ...inFlight]);
+    }
+    await Promise.all(inFlight);
+  }
+
+  /** Claims the deliveries due now (up to `concurrency`) and attempts them; returns how many it attempted. */
+  async runOnce(signal: AbortSignal = new AbortController().signal): Promise<number> {
+    const due = await this.store.claimDue(
+      this.workerId,
+      this.options.clock(),
+      this.settings.leaseMs,
+      this.settings.concurrency,
+    );
+    await Promise.all(due.map((delivery) => this.deliver(delivery, signal)));
+    return due.length;
+  }
+
+  /** The delay before the next attempt after `failures` failed ones (1 or more). */
+  retryDelay(failures: number): number {
+    const { firstRetryMs, maxRetryMs } = this.settings;
+    const capped = Math.min(maxRetryMs, firstRetryMs * 2 ** Math.min(failures - 1, 30));
+    // Jitter only downwards, by up to a quarter: retries of many events spread out, the cap holds, and
+    // each delay still exceeds the one before it until the cap.
+    return Math.round(capped * (1 - this.random() / 4));
+  }
+
+  private async deliver(delivery: DueDelivery, signal: AbortSignal): Promise<void> {
+    const { store, options } = this;
+    try {
+      const result = await this.attempt(delivery, signal);
+      const now = options.clock();
+      if (result.ok) {
+        await store.markDelivered(delivery.eventSeq, delivery.webhookId, this.workerId, now);
+        return;
+      }
+      let next: number | null;
+      if (result.permanent || now - delivery.event.createdAt > this.settings.giveUpAfterMs) next = null;
+      // Stopping is not the receiver's fault: try again as soon as a worker runs.
+      else if (signal.aborted) next = now;
+      else next = now + this.retryDelay(delivery.attempts + 1);
+      await store.markFailed(delivery.eventSeq, delivery.webhookId, this.workerId, result.error, next, now);
+      if (next === null) {
+        options.logger.error(
+          { webhookId: delivery.webhookId, eventId: delivery.event.id, error: result.error },
+          'webhook delivery given up',
+        );
+      }
+    } catch (error) {
+      // The lease runs out and the delivery is claimed again.
+      options.logger.error(
+        { err: error, webhookId: delivery.webhookId },
+        'recording a webhook delivery failed',
+      );
+    }
+  }
+
+  private async attempt(delivery: DueDelivery, signal: AbortSignal): Promise<Attempt> {
+    let url: URL;
+    try {
+      url = new URL(delivery.url);
+    } catch {
+      return { ok: false, error: 'the subscription URL is not valid', permanent: true };
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || isForbiddenWebhookHost(url.hostname))
+      return { ok: false, error: 'the subscription URL is not allowed', permanent: true };
+    const body = this.signer.signEvent(delivery.event, this.options.clock());
+    try {
+      const status = await this.post(url, body, signal);
+      if (status >= 200 && status < 300) return { ok: true };
+      return { ok: false, error: `the receiver answered HTTP ${status}`, permanent: false };
+    } catch (error) {
+      if (error instanceof ForbiddenAddressError) return { ok: false, error: error.message, permanent: true };
+      return { ok: false, error: describe(error), permanent: false };
+    }
+  }
+
+  /** POSTs `body` and resolves with the response status; redirects are not followed. */
+  private post(url: URL, body: string, stop: AbortSignal): Promise<number> {
+    const { timeoutMs } = this.settings;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = AbortSignal.any([stop, timeout]);
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise<number>((resolve, reject) => {
+      const req = send(
+        url,
+        {
+          method: 'POST',
+          headers: {
+            'content-type': 'text/plain',
+            'content-length': Buffer.byteLength(body),
+            'user-agent': 'safekeep-webhooks',
+          },
+          // A fresh connection each time, to an address checked just now (a pooled one could outlive a
+          // DNS change), and nothing left open to keep a receiver busy.
+          agent: false,
+          lookup: this.guardedLookup,
+          signal,
+        },
+        (res: IncomingMessage) => {
+          // Only the status counts; the rest is drained, and a receiver cut off mid-body is no error.
+          res.on('error', () => undefined);
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', (error) => {
+        reject(timeout.aborted ? new Error(`no answer within ${timeoutMs} ms`) : error);
+      });
+      req.end(body);
+    });
+  }
+
+  /**
+   * Resolves the receiver's host and refuses it when any of its addresses is link-local or a metadata
+   * endpoint; the connection then goes to the address checked here, so a later DNS answer cannot swap it.
+   */
+  private readonly guardedLookup: LookupFunction = (host, options, callback) => {
+    this.resolve(host, { ...options, all: true }, (error, addresses) => {
+      if (error) return callback(error, '', 0);
+      const first = addresses[0];
+      if (!first) return callback(new Error(`${host} has no address`), '', 0);
+      if (addresses.some((a) => isForbiddenWebhookAddress(a.address)))
+        return callback(
+          new ForbiddenAddressError(`${host} resolves to a link-local or cloud metadata address`),
+          '',
+          0,
+        );
+      if (options.all) callback(null, addresses);
+      else callback(null, first.address, first.family);
+    });
+  };
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}

@@ -1,0 +1,428 @@
+/**
+ * `safekeep backup …` and `safekeep restoration …`, run as subprocesses against `safekeep serve` running
+ * as a subprocess too: exactly what a user's shell does.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { formatElapsed, renderProgressLine } from '../../src/cli/progress-bar.js';
+
+const bin = join(process.cwd(), 'bin', 'safekeep.js');
+/** A command that hangs fails its test instead of the whole run. */
+const cliTimeoutMs = 60_000;
+
+interface Run {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the CLI to its end. */
+function cli(args: string[], env: NodeJS.ProcessEnv): Run {
+  return spawnSync(process.execPath, [bin, ...args], { env, encoding: 'utf8', timeout: cliTimeoutMs });
+}
+
+/** The environment without any SAFEKEEP_ or PORT setting of the machine running the tests. */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('SAFEKEEP_') && name !== 'PORT') env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+/** A `safekeep serve` on its own data directory and a free port, with one site. */
+interface Server {
+  readonly base: string;
+  readonly dataDir: string;
+  readonly siteId: string;
+  readonly apiKey: string;
+  readonly process: ChildProcessWithoutNullStreams;
+  /** Runs the CLI against this server (configured through the environment). */
+  run(...args: string[]): Run;
+  /** The same, without blocking: for commands that wait. */
+  start(...args: string[]): Promise<Run>;
+  /** Calls the server's HTTP API with the site's key. */
+  api(method: string, path: string, body?: unknown): Promise<any>;
+  stop(): Promise<void>;
+}
+
+async function startServer(name: string, extra: Record<string, string> = {}): Promise<Server> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'safekeep-backup-cli-'));
+  const serverEnv = cleanEnv({
+    SAFEKEEP_DATA_DIR: dataDir,
+    SAFEKEEP_LOG_LEVEL: 'warn',
+    SAFEKEEP_WORKER_THREADS: '1',
+    PORT: '0',
+    ...extra,
+  });
+  const child = spawn(process.execPath, [bin, 'serve'], { env: serverEnv });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  for (let i = 0; i < 200 && !/listening on (http:\/\/\S+)/.test(output); i++)
+    await new Promise((r) => setTimeout(r, 50));
+  const base = /listening on (http:\/\/\S+)/.exec(output)?.[1] ?? '';
+  assert.ok(base, output);
+  assert.match(output, /^\s+sk_\S+$/m, 'the admin key is printed on the first start');
+
+  const created = cli(['site', 'create', '--name', name, '--json'], serverEnv);
+  assert.equal(created.status, 0, created.stderr);
+  const { siteId, apiKey } = JSON.parse(created.stdout) as { siteId: string; apiKey: string };
+  const clientEnv = cleanEnv({ SAFEKEEP_URL: base, SAFEKEEP_API_KEY: apiKey, SAFEKEEP_SITE_ID: siteId });
+
+  return {
+    base,
+    dataDir,
+    siteId,
+    apiKey,
+    process: child,
+    run: (...args) => cli(args, clientEnv),
+    start: (...args) =>
+      new Promise((resolve) => {
+        const cli = spawn(process.execPath, [bin, ...args], { env: clientEnv });
+        let stdout = '';
+        let stderr = '';
+        cli.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+        cli.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        cli.on('close', (status) => resolve({ status, stdout, stderr }));
+      }),
+    async api(method, path, body) {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          authorization: apiKey,
+          'wix-site-id': siteId,
+          ...(body !== undefined && { 'content-type': 'application/json' }),
+        },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      });
+      const json = await res.json();
+      assert.equal(res.status, 200, JSON.stringify(json));
+      return json;
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.on('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Exactly one JSON document on stdout. */
+function json(run: Run): any {
+  assert.equal(run.status, 0, run.stderr);
+  const lines = run.stdout.trim().split('\n');
+  assert.equal(lines.length, 1, `one JSON document, got: ${run.stdout}`);
+  return JSON.parse(lines[0] ?? '');
+}
+
+describe('safekeep backup / restoration', () => {
+  let server: Server;
+
+  const titlesIn = async (collectionId: string): Promise<string[]> => {
+    const res = await server.api('POST', '/wix-data/v2/items/query', {
+      dataCollectionId: collectionId,
+      query: { sort: [{ fieldName: 'title', order: 'ASC' }] },
+    });
+    return (res.dataItems as { data: { title: string } }[]).map((i) => i.data.title);
+  };
+
+  before(async () => {
+    server = await startServer('CLI');
+    for (const [id, titles] of [
+      ['Books', ['Dune', 'Emma', 'Ulysses']],
+      ['Authors', ['Austen', 'Herbert']],
+    ] as const) {
+      await server.api('POST', '/wix-data/v2/collections', {
+        collection: { id, fields: [{ key: 'title', type: 'TEXT' }] },
+      });
+      for (const title of titles)
+        await server.api('POST', '/wix-data/v2/items', {
+          dataCollectionId: id,
+          dataItem: { data: { title } },
+        });
+    }
+  });
+
+  after(() => server.stop());
+
+  let backupId = '';
+
+  it('backup create --wait --json prints only the READY backup', () => {
+    const backup = json(server.run('backup', 'create', '--wait', '--json'));
+    assert.equal(backup.status, 'READY');
+    assert.equal(backup.type, 'ON_DEMAND');
+    assert.equal(backup.itemCount, '5');
+    assert.deepEqual(backup.collections.map((c: { id: string }) => c.id).sort(), ['Authors', 'Books']);
+    backupId = backup.id;
+  });
+
+  it('backup create --wait without a terminal prints nothing until done, then the backup', () => {
+    const run = server.run('backup', 'create', '--collections', 'Books', '--wait');
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^Backup [0-9a-f-]{36}\n/);
+    assert.match(run.stdout, /status\s+READY/);
+    assert.match(run.stdout, /collections\s+Books\n/);
+    assert.ok(
+      !/[\r]/.test(run.stdout) && !run.stdout.includes('\u001b'),
+      'no progress bar drawn off a terminal',
+    );
+    assert.equal(run.stderr, '');
+  });
+
+  it('backup list and get show the backups, filtered', () => {
+    const listed = json(server.run('backup', 'list', '--json'));
+    assert.equal(listed.pagingMetadata.total, 2);
+    assert.equal(listed.backups[1].id, backupId, 'newest first');
+    const filtered = json(
+      server.run('backup', 'list', '--status', 'READY', '--type', 'ON_DEMAND', '--limit', '1', '--json'),
+    );
+    assert.deepEqual(filtered.pagingMetadata, { count: 1, offset: 0, total: 2 });
+    assert.equal(
+      json(server.run('backup', 'list', '--status', 'CANCELED,FAILED', '--json')).backups.length,
+      0,
+    );
+
+    const human = server.run('backup', 'list');
+    assert.equal(human.status, 0, human.stderr);
+    assert.match(human.stdout, new RegExp(`^${backupId}  READY .* 5 items, `, 'm'));
+    assert.match(human.stdout, /^2 backups$/m);
+
+    const got = json(server.run('backup', 'get', backupId, '--json'));
+    assert.equal(got.id, backupId);
+    assert.equal(got.status, 'READY');
+    const shown = server.run('backup', 'get', backupId);
+    assert.match(shown.stdout, new RegExp(`^Backup ${backupId}\n  status +READY\n`));
+  });
+
+  it('takes --url, --key and --site instead of the environment', () => {
+    const run = cli(
+      [
+        'backup',
+        'get',
+        backupId,
+        '--json',
+        '--url',
+        `${server.base}/`,
+        '--key',
+        server.apiKey,
+        '--site',
+        server.siteId,
+      ],
+      cleanEnv({}),
+    );
+    assert.equal(json(run).id, backupId);
+  });
+
+  it('backup restore --to restores into a new collection and waits for it', async () => {
+    const restoration = json(
+      server.run('backup', 'restore', backupId, '--to', 'Books:BooksCopy', '--wait', '--json'),
+    );
+    assert.equal(restoration.status, 'COMPLETED');
+    assert.equal(restoration.backup.id, backupId);
+    assert.deepEqual(restoration.restorationCollections, [
+      {
+        dataCollectionId: 'Books',
+        restoreDestination: { dataCollectionId: 'BooksCopy', displayName: 'Books' },
+      },
+    ]);
+    assert.match(restoration.safetyBackupId, /^[0-9a-f-]{36}$/);
+    assert.deepEqual(await titlesIn('BooksCopy'), ['Dune', 'Emma', 'Ulysses']);
+  });
+
+  it('backup restore --collections restores in place, and a full restore undoes later writes', async () => {
+    await server.api('POST', '/wix-data/v2/items', {
+      dataCollectionId: 'Authors',
+      dataItem: { data: { title: 'Later' } },
+    });
+    const partial = server.run('backup', 'restore', backupId, '--collections', 'Authors', '--wait');
+    assert.equal(partial.status, 0, partial.stderr);
+    assert.match(partial.stdout, /status\s+COMPLETED/);
+    assert.match(partial.stdout, /^ {4}Authors -> Authors$/m);
+    assert.deepEqual(await titlesIn('Authors'), ['Austen', 'Herbert']);
+
+    const started = json(server.run('backup', 'restore', backupId, '--json'));
+    assert.equal(started.status, 'PENDING');
+    assert.equal(started.restorationCollections.length, 2);
+  });
+
+  it('restoration list and get show the restorations', async () => {
+    // The full restore started above may still run; wait for it through the CLI.
+    let listed = json(server.run('restoration', 'list', '--json'));
+    for (
+      let i = 0;
+      i < 100 && listed.restorations.some((r: { status: string }) => r.status === 'PENDING');
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 100));
+      listed = json(server.run('restoration', 'list', '--json'));
+    }
+    assert.equal(listed.pagingMetadata.total, 3);
+    assert.deepEqual(
+      listed.restorations.map((r: { status: string }) => r.status),
+      ['COMPLETED', 'COMPLETED', 'COMPLETED'],
+    );
+    const newest = listed.restorations[0];
+    assert.deepEqual(json(server.run('restoration', 'get', newest.id, '--json')), newest);
+    const human = server.run('restoration', 'list', '--status', 'COMPLETED');
+    assert.equal(human.status, 0, human.stderr);
+    assert.match(human.stdout, /Books->BooksCopy/);
+    assert.match(human.stdout, /^3 restorations$/m);
+    const shown = server.run('restoration', 'get', newest.id);
+    assert.match(shown.stdout, /safety backup +[0-9a-f-]{36} \(restore it to undo/);
+  });
+
+  it('backup cancel of a backup that is not PENDING exits 1 with BACKUP_NOT_CANCELABLE', () => {
+    const run = server.run('backup', 'cancel', backupId);
+    assert.equal(run.status, 1);
+    assert.equal(run.stdout, '');
+    assert.match(run.stderr, /^error: .*READY.* \(BACKUP_NOT_CANCELABLE, HTTP 428\)$/m);
+  });
+
+  it('backup delete marks the backup DELETED, and it can no longer be restored', () => {
+    const run = server.run('backup', 'delete', backupId);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /Deleted backup/);
+    const got = json(server.run('backup', 'get', backupId, '--json'));
+    assert.equal(got.status, 'DELETED');
+    assert.ok(got.deletedDate);
+    assert.equal(server.run('backup', 'delete', backupId).status, 0, 'deleting again is fine');
+    const restore = server.run('backup', 'restore', backupId, '--wait');
+    assert.equal(restore.status, 1);
+    assert.match(restore.stderr, /BACKUP_NOT_READY/);
+  });
+
+  it("prints the server's message and code and exits 1 when the API refuses", () => {
+    const malformed = server.run('backup', 'get', 'not-a-guid');
+    assert.equal(malformed.status, 1);
+    assert.match(malformed.stderr, /backupId: must be a GUID \(INVALID_ARGUMENT, HTTP 400\)/);
+    const missing = server.run('backup', 'get', '00000000-0000-4000-8000-000000000000', '--json');
+    assert.equal(missing.status, 1);
+    assert.equal(missing.stdout, '', 'no JSON document when there is no entity');
+    assert.match(missing.stderr, /\(BACKUP_NOT_FOUND, HTTP 404\)/);
+    const unknownCollection = server.run('backup', 'create', '--collections', 'Nope');
+    assert.match(unknownCollection.stderr, /COLLECTION_NOT_FOUND/);
+    assert.equal(unknownCollection.status, 1);
+    const badKey = cli(['backup', 'list', '--url', server.base, '--key', 'sk_wrong'], cleanEnv({}));
+    assert.equal(badKey.status, 1);
+    assert.match(badKey.stderr, /UNAUTHENTICATED/);
+  });
+
+  it('exits 1 with a clear message when no server answers', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const address = probe.address();
+        probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+      });
+    });
+    const run = cli(['backup', 'list'], cleanEnv({ PORT: String(port), SAFEKEEP_API_KEY: 'sk_x' }));
+    assert.equal(run.status, 1);
+    assert.match(
+      run.stderr,
+      new RegExp(`cannot reach safekeep at http://127\\.0\\.0\\.1:${port}/.*ECONNREFUSED`),
+    );
+  });
+
+  it('exits 2 on usage mistakes and configuration problems', () => {
+    const cases: [string[], RegExp][] = [
+      [['backup'], /usage:\n {2}safekeep backup create/],
+      [['backup', 'frobnicate'], /unknown backup command "frobnicate"/],
+      [['backup', 'get'], /usage: safekeep backup get ID/],
+      [['backup', 'get', 'a', 'b'], /usage: safekeep backup get ID/],
+      [['backup', 'get', backupId, '--wait'], /Unknown option '--wait'/],
+      [['backup', 'list', '--status', 'NOPE'], /--status must be one of PENDING, READY/],
+      [['backup', 'list', '--type', 'MANUAL'], /--type must be one of ON_DEMAND, AUTO/],
+      [['backup', 'list', '--limit', 'many'], /--limit must be a whole number/],
+      [['backup', 'create', '--collections', ','], /--collections needs at least one collection id/],
+      [['backup', 'restore', backupId, '--to', 'Books'], /--to takes source:destination pairs/],
+      [['backup', 'restore', backupId, '--to', 'A:B,A:C'], /--to names A twice/],
+      [['restoration'], /usage:\n {2}safekeep restoration list/],
+      [['restoration', 'get'], /usage: safekeep restoration get ID/],
+      [['backup', 'list', '--url', 'ftp://example.com'], /--url must be an http:\/\/ or https:\/\/ URL/],
+    ];
+    for (const [args, message] of cases) {
+      const run = server.run(...args);
+      assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, message, args.join(' '));
+      assert.equal(run.stdout, '', args.join(' '));
+    }
+    const noKey = cli(['backup', 'list'], cleanEnv({ PORT: 'eighty' }));
+    assert.equal(noKey.status, 2);
+    assert.match(noKey.stderr, /PORT must be an integer/);
+    assert.match(noKey.stderr, /an API key is required: pass --key KEY or set SAFEKEEP_API_KEY/);
+    const help = cli(['help'], cleanEnv({}));
+    assert.match(help.stdout, /safekeep backup restore ID \[--collections a,b\] \[--to a:a2,b:b2\]/);
+    assert.match(help.stdout, /safekeep restoration get ID/);
+  });
+});
+
+describe('safekeep backup against a server that runs no jobs', () => {
+  let server: Server;
+
+  before(async () => {
+    server = await startServer('Idle', { SAFEKEEP_RUN_WORKER: 'false' });
+  });
+  after(() => server.stop());
+
+  it('cancels a PENDING backup, and --wait then exits 1 printing the CANCELED backup', async () => {
+    const waiting = server.start('backup', 'create', '--wait', '--json');
+    let pending: { id: string } | undefined;
+    for (let i = 0; i < 100 && !pending; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      pending = json(server.run('backup', 'list', '--status', 'PENDING', '--json')).backups[0];
+    }
+    assert.ok(pending, 'the backup was created');
+    const busy = server.run('backup', 'create');
+    assert.equal(busy.status, 1);
+    assert.match(busy.stderr, /BACKUP_ALREADY_IN_PROGRESS/);
+    assert.match(busy.stderr, new RegExp(`the backup in progress: ${pending.id}`));
+
+    const canceled = server.run('backup', 'cancel', pending.id);
+    assert.equal(canceled.status, 0, canceled.stderr);
+    assert.match(canceled.stdout, /Canceled backup/);
+
+    const run = await waiting;
+    assert.equal(run.status, 1, run.stderr);
+    const backup = JSON.parse(run.stdout) as { id: string; status: string };
+    assert.equal(backup.id, pending.id);
+    assert.equal(backup.status, 'CANCELED');
+    assert.match(run.stderr, new RegExp(`error: backup ${pending.id} ended CANCELED`));
+  });
+});
+
+describe('the --wait progress line', () => {
+  it('shows items done/total, percent and elapsed time within the terminal width', () => {
+    const line = renderProgressLine(
+      { label: 'backup 1234abcd', progress: { itemsDone: 1234, itemsTotal: 5000 }, elapsedMs: 72_500 },
+      80,
+    );
+    assert.equal(line, 'backup 1234abcd [#########.............................] 1,234/5,000  24%  1:12');
+    assert.equal(line.length, 79, 'the last column stays free');
+    const narrow = renderProgressLine(
+      { label: 'backup 1234abcd', progress: { itemsDone: 5, itemsTotal: 10 }, elapsedMs: 0 },
+      40,
+    );
+    assert.ok(narrow.length <= 39, narrow);
+    assert.match(narrow, /\[#+\.+\] 5\/10 {2}50% {2}0:00$/);
+    const tiny = renderProgressLine({ label: 'backup 1234abcd', progress: null, elapsedMs: 0 }, 12);
+    assert.equal(tiny, 'backup 1234');
+    assert.match(
+      renderProgressLine({ label: 'restoration x', progress: null, elapsedMs: 3_000 }, 80),
+      /^restoration x \[\.+\] waiting {2}0:03$/,
+    );
+    assert.match(
+      renderProgressLine({ label: 'b', progress: { itemsDone: 0, itemsTotal: 0 }, elapsedMs: 0 }, 80),
+      /\[\.+\] 0\/0 {2}0%/,
+    );
+    assert.equal(formatElapsed(3_725_000), '1:02:05');
+    assert.equal(formatElapsed(59_999), '0:59');
+  });
+});
