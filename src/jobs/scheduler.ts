@@ -49,14 +49,14 @@ export class Scheduler {
         }
         const slot = dueSlot(site.createdAt, intervalMs, site.nextDueAt, now);
         if (!slot) continue;
-        const collections = await this.store.collections.list(site.siteId, { limit: 100_000, offset: 0 });
+        const collections = await this.store.collections.names(site.siteId);
         const taken = await this.store.schedule.takeSlot(site.siteId, site.nextDueAt, slot.nextDueAt, {
           id: this.options.newId(),
           siteId: site.siteId,
           trigger: 'SCHEDULE',
           requestedAt: now,
           requestedCollections: null,
-          collections: collections.collections.map((c) => ({ id: c.id, displayName: c.displayName })),
+          collections,
           scheduleSlot: slot.slot,
         });
         progressed = true;

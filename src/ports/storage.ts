@@ -117,6 +117,8 @@ export interface CollectionStore {
     siteId: string,
     page: { limit: number; offset: number },
   ): Promise<{ collections: CollectionRecord[]; total: number }>;
+  /** Ids and display names of all the site's collections, ordered by id (cheap: for naming a backup's content). */
+  names(siteId: string): Promise<{ id: string; displayName: string }[]>;
   /**
    * Replaces the definition when `expectedRevision` matches, and increments the revision.
    * @throws AppError COLLECTION_NOT_FOUND, REVISION_MISMATCH

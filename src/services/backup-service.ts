@@ -73,8 +73,7 @@ export class BackupService {
         collections.push({ id, displayName: found.displayName });
       }
     } else {
-      const all = await this.storage.collections.list(ctx.siteId, { limit: 100_000, offset: 0 });
-      collections = all.collections.map((c) => ({ id: c.id, displayName: c.displayName }));
+      collections = await this.storage.collections.names(ctx.siteId);
     }
     const { backup, created } = await this.storage.backups.createBackup(
       {

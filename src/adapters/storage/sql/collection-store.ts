@@ -109,6 +109,16 @@ export class SqlCollectionStore implements CollectionStore {
     return { collections: rows.map(toRecord), total: Number(total) };
   }
 
+  async names(siteId: string): Promise<{ id: string; displayName: string }[]> {
+    const rows = await this.db
+      .selectFrom('collections')
+      .select(['id', 'display_name'])
+      .where('site_id', '=', siteId)
+      .orderBy('id')
+      .execute();
+    return rows.map((r) => ({ id: r.id, displayName: r.display_name }));
+  }
+
   async update(
     siteId: string,
     definition: CollectionDefinition,
