@@ -47,8 +47,8 @@ export type CreateBackupRequest = Static<typeof CreateBackupRequest>;
 
 export const ListBackupsQuery = Type.Object(
   {
-    status: Type.Optional(Type.Array(Type.Union(statuses.map((s) => Type.Literal(s))), { maxItems: 10 })),
-    type: Type.Optional(Type.Array(Type.Union(types.map((s) => Type.Literal(s))), { maxItems: 10 })),
+    status: Type.Optional(Type.Array(Type.Enum(statuses), { maxItems: 10 })),
+    type: Type.Optional(Type.Array(Type.Enum(types), { maxItems: 10 })),
     paging: Type.Optional(Paging),
   },
   { additionalProperties: false },
@@ -57,9 +57,7 @@ export type ListBackupsQuery = Static<typeof ListBackupsQuery>;
 
 export const ListRestorationsQuery = Type.Object(
   {
-    status: Type.Optional(
-      Type.Array(Type.Union(restorationStatuses.map((s) => Type.Literal(s))), { maxItems: 10 }),
-    ),
+    status: Type.Optional(Type.Array(Type.Enum(restorationStatuses), { maxItems: 10 })),
     paging: Type.Optional(Paging),
   },
   { additionalProperties: false },
