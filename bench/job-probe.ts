@@ -10,15 +10,15 @@ const dataDir = process.argv[2];
 if (!dataDir) throw new Error('usage: job-probe <dataDir>');
 const safekeep = await openSafekeep(loadConfig({ SAFEKEEP_DATA_DIR: dataDir, SAFEKEEP_LOG_LEVEL: 'silent' }));
 const { worker } = safekeep.background();
-const startRss = process.memoryUsage().rss;
+const startRss = process.memoryUsage.rss();
 let peakRss = startRss;
 const timer = setInterval(() => {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  peakRss = Math.max(peakRss, process.memoryUsage.rss());
 }, 10);
 const started = performance.now();
 while (await worker.runOne(new AbortController().signal));
 const ms = performance.now() - started;
 clearInterval(timer);
-peakRss = Math.max(peakRss, process.memoryUsage().rss);
+peakRss = Math.max(peakRss, process.memoryUsage.rss());
 await safekeep.close();
 process.stdout.write(JSON.stringify({ ms, peakRss, startRss }));

@@ -54,6 +54,8 @@ export class ChunkBuilder {
   constructor(
     private readonly policy: ChunkPolicy,
     private readonly sha256: (data: Uint8Array) => string,
+    /** Where a finished chunk's bytes go: a buffer of at least `size` bytes (default: a new one). */
+    private readonly allocate: (size: number) => Uint8Array = (size) => new Uint8Array(size),
   ) {}
 
   add(key: string, line: string | Uint8Array): BuiltChunk | undefined {
@@ -79,7 +81,8 @@ export class ChunkBuilder {
   }
 
   private take(): BuiltChunk {
-    const data = this.buffer.slice(0, this.size);
+    const data = this.allocate(this.size).subarray(0, this.size);
+    data.set(this.buffer.subarray(0, this.size));
     const chunk = { hash: this.sha256(data), data, count: this.count };
     this.size = 0;
     this.count = 0;

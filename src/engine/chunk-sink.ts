@@ -34,7 +34,7 @@ export class ChunkSink {
         this.signal.throwIfAborted();
         const chunk = await stream.next();
         if (!chunk) break;
-        const storing = this.store(chunk.hash, chunk.data, chunk.count);
+        const storing = this.store(chunk.hash, chunk.data, chunk.count, stream);
         // Awaited in order below; marked handled now so an early failure is not reported as unhandled.
         storing.catch(() => undefined);
         inFlight.push(storing);
@@ -55,15 +55,18 @@ export class ChunkSink {
     return { count: refs.reduce((n, r) => n + r.count, 0), chunks: refs };
   }
 
-  private async store(hash: string, data: Uint8Array, count: number): Promise<ChunkRef> {
+  private async store(hash: string, data: Uint8Array, count: number, stream: ChunkStream): Promise<ChunkRef> {
     const known = this.known.get(hash);
     if (known && known.rawSize === data.length) {
       this.used.set(hash, known.storedSize);
+      stream.recycle?.(data);
       return { ...known, count };
     }
     const rawSize = data.length;
-    const stored = await this.codec.compress(data, this.level);
+    const { stored, raw } = await this.codec.compress(data, this.level);
+    stream.recycle?.(raw);
     await this.blobs.put(chunkKey(this.siteId, hash), stored);
+    this.codec.recycle(stored);
     const ref = { hash, count, rawSize, storedSize: stored.length };
     this.known.set(hash, ref);
     this.used.set(hash, stored.length);

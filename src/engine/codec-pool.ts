@@ -13,6 +13,8 @@ const workerUrl = new URL('./codec-worker.js', import.meta.url);
  */
 export class CodecPool {
   private readonly channels: WorkerChannel[];
+  /** Buffers of stored chunks the caller is done with, to compress into again. */
+  private readonly spares: ArrayBuffer[] = [];
 
   constructor(size: number = Math.max(1, availableParallelism() - 1)) {
     this.channels = Array.from(
@@ -26,9 +28,19 @@ export class CodecPool {
     return this.channels.reduce((best, c) => (c.busy < best.busy ? c : best));
   }
 
-  async compress(data: Uint8Array, level: number): Promise<Uint8Array> {
-    const { stored } = await this.pick().call<{ stored: Uint8Array }>('compress', { data, level });
-    return stored;
+  /**
+   * Compresses a chunk. `data` is moved to the worker, not copied, and comes back as `raw` (the same bytes)
+   * so its buffer can be reused; hand `stored` back with {@link recycle} once it is written.
+   */
+  async compress(data: Uint8Array, level: number): Promise<{ stored: Uint8Array; raw: Uint8Array }> {
+    const spare = this.spares.pop();
+    const transfer = [data.buffer as ArrayBuffer, ...(spare ? [spare] : [])];
+    return this.pick().call('compress', { data, level, spare }, transfer);
+  }
+
+  /** Gives back a stored chunk's buffer once it is written. */
+  recycle(stored: Uint8Array): void {
+    if (stored.byteLength > 0 && this.spares.length < 16) this.spares.push(stored.buffer as ArrayBuffer);
   }
 
   private async open<T>(stored: Uint8Array, ref: ChunkRef, kind: 'items' | 'links' | 'ids'): Promise<T[]> {

@@ -70,12 +70,22 @@ function lines(raw: Uint8Array): string[] {
   return text.slice(0, -1).split('\n');
 }
 
+let scratch = new Uint8Array(0);
+
 serveWorker({
-  compress({ data, level }: { data: Uint8Array; level: number }) {
-    const out = new Uint8Array(compressBound(data.length));
-    const size = cctx.compress(out, data, level);
-    const stored = out.slice(0, size);
-    return transferable({ stored }, [stored.buffer]);
+  compress({ data, level, spare }: { data: Uint8Array; level: number; spare?: ArrayBuffer }) {
+    // Buffers are kept and reused (a scratch buffer here, spares from the caller): a fresh one per chunk
+    // left the allocator a trail it rarely gave back, and memory grew with the size of the backup.
+    const bound = compressBound(data.length);
+    if (scratch.length < bound) scratch = new Uint8Array(bound);
+    const size = cctx.compress(scratch, data, level);
+    const stored =
+      spare && spare.byteLength >= size
+        ? new Uint8Array(spare, 0, size)
+        : new Uint8Array(Math.max(size, 1 << 20));
+    stored.set(scratch.subarray(0, size));
+    const view = stored.subarray(0, size);
+    return transferable({ stored: view, raw: data }, [view.buffer, data.buffer as ArrayBuffer]);
   },
 
   open({

@@ -37,7 +37,10 @@ export interface BlobInfo {
 }
 
 export interface BlobStore {
-  /** Writes an object so that readers see all of it or nothing; replaces an existing one. Durable on return. */
+  /**
+   * Writes an object so that readers see all of it or nothing; replaces an existing one. Durable on return.
+   * The store keeps no reference to `data` once the promise settles (the caller reuses the buffer).
+   */
   put(key: string, data: Uint8Array): Promise<void>;
   /** Like put, but never replaces: returns false (writing nothing) when the key exists. */
   putIfAbsent(key: string, data: Uint8Array): Promise<boolean>;

@@ -17,6 +17,11 @@ export interface SnapshotCollection {
 /** A pull stream of chunks; `next` returns undefined at the end. */
 export interface ChunkStream {
   next(): Promise<BuiltChunk | undefined>;
+  /**
+   * Hands a chunk's buffer back once the caller is done with it, for the stream to fill again (optional:
+   * reusing buffers keeps a long backup's memory flat instead of leaving the allocator a trail of them).
+   */
+  recycle?(data: Uint8Array): void;
   close(): Promise<void>;
 }
 

@@ -21,8 +21,18 @@ class WorkerSnapshot implements ItemSnapshot {
 
   private async stream(op: string, payload: Record<string, unknown>): Promise<ChunkStream> {
     const stream = await this.channel.call<number>(op, { ...payload, policy: this.policy });
+    let returned: ArrayBuffer[] = [];
     return {
-      next: async () => (await this.channel.call<BuiltChunk | null>('next', { stream })) ?? undefined,
+      next: async () => {
+        const recycle = returned;
+        returned = [];
+        return (
+          (await this.channel.call<BuiltChunk | null>('next', { stream, recycle }, recycle)) ?? undefined
+        );
+      },
+      recycle: (data) => {
+        if (data.byteLength > 0) returned.push(data.buffer as ArrayBuffer);
+      },
       close: async () => {
         await this.channel.call('closeStream', { stream });
       },

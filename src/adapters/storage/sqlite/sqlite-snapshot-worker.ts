@@ -15,14 +15,22 @@ const { path } = workerData as { path: string };
 const db: BetterSqlite3.Database = openSqlite(path, { cacheMiB: 8 });
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
+/** Chunk buffers the main thread gave back, filled again by the next chunks (see ChunkStream.recycle). */
+const spares: ArrayBuffer[] = [];
+const MAX_SPARES = 16;
+
+function allocate(size: number): Uint8Array {
+  const fit = spares.findIndex((b) => b.byteLength >= size);
+  if (fit >= 0) return new Uint8Array(spares.splice(fit, 1)[0] as ArrayBuffer);
+  // Rounded up to whole MiB so that a buffer fits most later chunks too.
+  return new Uint8Array(Math.ceil(size / (1 << 20)) * (1 << 20));
+}
+
 interface OpenStream {
   readonly rows: IterableIterator<unknown[]>;
   readonly builder: ChunkBuilder;
   readonly line: (row: unknown[]) => [key: string, line: string | Uint8Array];
   done: boolean;
-  /** The next chunk, read ahead while the main thread handles the previous one. */
-  ready?: BuiltChunk | undefined;
-  reading?: boolean;
 }
 
 const streams = new Map<number, OpenStream>();
@@ -35,7 +43,7 @@ function open(statement: string, params: unknown[], policy: ChunkPolicy, line: O
     .raw()
     .iterate(...params) as IterableIterator<unknown[]>;
   const id = nextStream++;
-  streams.set(id, { rows, builder: new ChunkBuilder(policy, sha256), line, done: false });
+  streams.set(id, { rows, builder: new ChunkBuilder(policy, sha256, allocate), line, done: false });
   return id;
 }
 
@@ -163,7 +171,11 @@ serveWorker({
     );
   },
 
-  next({ stream }: { stream: number }) {
+  next({ stream, recycle }: { stream: number; recycle: ArrayBuffer[] }) {
+    for (const buffer of recycle) {
+      spares.push(buffer);
+      if (spares.length > MAX_SPARES) spares.sort((a, b) => b.byteLength - a.byteLength).pop();
+    }
     const open = streams.get(stream);
     if (!open) throw new Error(`no stream ${stream}`);
     const chunk = pull(open);
