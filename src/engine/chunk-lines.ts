@@ -7,6 +7,24 @@ import type { BackupLink } from '../domain/backup.js';
 /** An item read back from a chunk: its id and dates, and its exact JSON text. */
 export type ItemLine = [id: string, createdAt: number, updatedAt: number, json: string];
 
+/** An item of a verified chunk: its id and dates, and where its JSON lies in the chunk's bytes. */
+export type ItemRow = [id: string, createdAt: number, updatedAt: number, start: number, end: number];
+
+/**
+ * A verified item chunk as the restore uses it: the raw bytes, and a row per item. The JSON text of an
+ * item is decoded only when it is written ({@link itemJson}), so chunks waiting their turn hold bytes, not
+ * a million strings for the garbage collector to trace.
+ */
+export interface ItemChunk {
+  readonly bytes: Uint8Array;
+  readonly rows: ItemRow[];
+}
+
+export function itemJson(chunk: ItemChunk, row: ItemRow): string {
+  const { bytes } = chunk;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8', row[3], row[4]);
+}
+
 const tail = /"_createdDate":\{"\$date":"([0-9TZ:.+-]+)"\},"_updatedDate":\{"\$date":"([0-9TZ:.+-]+)"\}\}$/;
 const simpleId = /^\{"_id":"([^"\\]{1,128})",/;
 

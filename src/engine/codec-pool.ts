@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { BackupLink } from '../domain/backup.js';
 import type { ChunkRef } from '../domain/manifest.js';
 import { WorkerCallError, WorkerChannel } from '../threads/worker-channel.js';
-import type { ItemLine } from './chunk-lines.js';
+import type { ItemChunk } from './chunk-lines.js';
 import { JobFailure } from './job-failure.js';
 
 const workerUrl = new URL('./codec-worker.js', import.meta.url);
@@ -38,26 +38,31 @@ export class CodecPool {
     return this.pick().call('compress', { data, level, spare }, transfer);
   }
 
-  /** Gives back a stored chunk's buffer once it is written. */
-  recycle(stored: Uint8Array): void {
-    if (stored.byteLength > 0 && this.spares.length < 16) this.spares.push(stored.buffer as ArrayBuffer);
+  /** Gives back a buffer this pool returned (a stored chunk once written, an item chunk once staged). */
+  recycle(buffer: Uint8Array): void {
+    if (buffer.byteLength > 0 && this.spares.length < 16) this.spares.push(buffer.buffer as ArrayBuffer);
   }
 
-  private async open<T>(stored: Uint8Array, ref: ChunkRef, kind: 'items' | 'links' | 'ids'): Promise<T[]> {
+  private async verified<T>(
+    op: 'open' | 'openItems',
+    stored: Uint8Array,
+    ref: ChunkRef,
+    extra: Record<string, unknown>,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<T> {
     try {
-      const { rows } = await this.pick().call<{ rows: T[] }>(
-        'open',
+      return await this.pick().call<T>(
+        op,
         {
           stored,
           hash: ref.hash,
           rawSize: ref.rawSize,
           storedSize: ref.storedSize,
-          kind,
           expectedCount: ref.count,
+          ...extra,
         },
-        [stored.buffer as ArrayBuffer],
+        [stored.buffer as ArrayBuffer, ...transfer],
       );
-      return rows;
     } catch (error) {
       if (error instanceof WorkerCallError && error.code?.startsWith('INTEGRITY_')) {
         throw new JobFailure(error.code as never, error.message);
@@ -66,9 +71,18 @@ export class CodecPool {
     }
   }
 
-  /** Verifies a stored item chunk and returns its items. @throws JobFailure INTEGRITY_* */
-  openItems(stored: Uint8Array, ref: ChunkRef): Promise<ItemLine[]> {
-    return this.open<ItemLine>(stored, ref, 'items');
+  private async open<T>(stored: Uint8Array, ref: ChunkRef, kind: 'links' | 'ids'): Promise<T[]> {
+    return (await this.verified<{ rows: T[] }>('open', stored, ref, { kind })).rows;
+  }
+
+  /**
+   * Verifies a stored item chunk and returns its bytes and rows; hand `bytes` back with {@link recycle}
+   * once the items are written. @throws JobFailure INTEGRITY_*
+   */
+  openItems(stored: Uint8Array, ref: ChunkRef): Promise<ItemChunk> {
+    const fit = this.spares.findIndex((b) => b.byteLength >= ref.rawSize);
+    const spare = fit >= 0 ? this.spares.splice(fit, 1)[0] : undefined;
+    return this.verified('openItems', stored, ref, { spare }, spare ? [spare] : []);
   }
 
   openLinks(stored: Uint8Array, ref: ChunkRef): Promise<BackupLink[]> {

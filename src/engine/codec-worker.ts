@@ -2,10 +2,11 @@
  * Worker thread for the CPU-heavy parts of backups and restores: compressing chunks, and checking,
  * decompressing and parsing them. Every check that can fail has its own error code.
  */
+import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import zstd from 'zstd-napi/binding.js';
 import { serveWorker, transferable } from '../threads/worker-channel.js';
-import { parseItemLine, parseLinkLine } from './chunk-lines.js';
+import { parseItemLine, parseLinkLine, type ItemRow } from './chunk-lines.js';
 
 // zstd-napi is CommonJS: its bindings arrive as the default export.
 const { CCtx, DCtx, compressBound, getFrameContentSize } = zstd;
@@ -21,8 +22,20 @@ class IntegrityError extends Error {
   }
 }
 
-/** Checks a stored chunk against its manifest entry and returns its raw bytes. */
-function verify(stored: Uint8Array, hash: string, rawSize: number, storedSize: number): Uint8Array {
+/** Scratch space for compressing and decompressing, grown as needed and kept (see compress). */
+let scratch = new Uint8Array(0);
+
+/**
+ * Checks a stored chunk against its manifest entry and returns its raw bytes: in `into` when given and
+ * large enough, else in the scratch buffer (valid until the next call).
+ */
+function verify(
+  stored: Uint8Array,
+  hash: string,
+  rawSize: number,
+  storedSize: number,
+  into?: Uint8Array,
+): Uint8Array {
   if (stored.length !== storedSize) {
     throw new IntegrityError(
       'INTEGRITY_SIZE_MISMATCH',
@@ -42,7 +55,13 @@ function verify(stored: Uint8Array, hash: string, rawSize: number, storedSize: n
     );
   }
   // Decompressing into a buffer of exactly the expected size refuses anything that would expand further.
-  const raw = new Uint8Array(rawSize);
+  let raw: Uint8Array;
+  if (into) {
+    raw = into.subarray(0, rawSize);
+  } else {
+    if (scratch.length < rawSize) scratch = new Uint8Array(rawSize);
+    raw = scratch.subarray(0, rawSize);
+  }
   let written: number;
   try {
     written = dctx.decompress(raw, stored);
@@ -70,7 +89,44 @@ function lines(raw: Uint8Array): string[] {
   return text.slice(0, -1).split('\n');
 }
 
-let scratch = new Uint8Array(0);
+/**
+ * An item chunk's rows, each with the byte range of its JSON; every line is checked as parseItemLine
+ * checks it. The bytes go back to the caller, so only small rows cross threads as JS values.
+ */
+function itemRows(raw: Uint8Array, hash: string, expectedCount: number): ItemRow[] {
+  if (raw.length === 0 || raw[raw.length - 1] !== 0x0a)
+    throw new IntegrityError('INTEGRITY_CONTENT_INVALID', 'chunk does not end with a newline');
+  const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  // Pure ASCII (the usual case) decodes once, and string offsets are byte offsets.
+  const ascii = isAscii(raw);
+  const whole = ascii ? bytes.toString('latin1') : '';
+  const rows: ItemRow[] = [];
+  let start = 0;
+  while (start < raw.length) {
+    const end = raw.indexOf(0x0a, start);
+    if (rows.length === expectedCount) break;
+    try {
+      const line = ascii ? whole.slice(start, end) : bytes.toString('utf8', start, end);
+      const [id, createdAt, updatedAt] = parseItemLine(line);
+      rows.push([id, createdAt, updatedAt, start, end]);
+    } catch (error) {
+      throw new IntegrityError(
+        'INTEGRITY_CONTENT_INVALID',
+        `chunk ${hash} holds a line that is not valid: ${(error as Error).message}`,
+      );
+    }
+    start = end + 1;
+  }
+  if (rows.length !== expectedCount || start !== raw.length) {
+    let count = 0;
+    for (let i = raw.indexOf(0x0a); i >= 0; i = raw.indexOf(0x0a, i + 1)) count += 1;
+    throw new IntegrityError(
+      'INTEGRITY_CONTENT_INVALID',
+      `chunk ${hash} holds ${count} lines, the manifest says ${expectedCount}`,
+    );
+  }
+  return rows;
+}
 
 serveWorker({
   compress({ data, level, spare }: { data: Uint8Array; level: number; spare?: ArrayBuffer }) {
@@ -88,6 +144,27 @@ serveWorker({
     return transferable({ stored: view, raw: data }, [view.buffer, data.buffer as ArrayBuffer]);
   },
 
+  openItems({
+    stored,
+    hash,
+    rawSize,
+    storedSize,
+    expectedCount,
+    spare,
+  }: {
+    stored: Uint8Array;
+    hash: string;
+    rawSize: number;
+    storedSize: number;
+    expectedCount: number;
+    spare?: ArrayBuffer;
+  }) {
+    const into = new Uint8Array(spare && spare.byteLength >= rawSize ? spare : new ArrayBuffer(rawSize));
+    const raw = verify(stored, hash, rawSize, storedSize, into);
+    const rows = itemRows(raw, hash, expectedCount);
+    return transferable({ bytes: raw, rows }, [raw.buffer as ArrayBuffer]);
+  },
+
   open({
     stored,
     hash,
@@ -100,7 +177,7 @@ serveWorker({
     hash: string;
     rawSize: number;
     storedSize: number;
-    kind: 'items' | 'links' | 'ids';
+    kind: 'links' | 'ids';
     expectedCount: number;
   }) {
     const raw = verify(stored, hash, rawSize, storedSize);
@@ -113,8 +190,6 @@ serveWorker({
     }
     try {
       switch (kind) {
-        case 'items':
-          return { rows: all.map(parseItemLine) };
         case 'links':
           return { rows: all.map(parseLinkLine) };
         case 'ids':

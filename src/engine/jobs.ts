@@ -27,7 +27,7 @@ import type { SnapshotSource } from '../ports/snapshot-source.js';
 import { loadBases, planSnapshot, writeSnapshot } from './backup-runner.js';
 import type { CodecPool } from './codec-pool.js';
 import { JobFailure, jobErrorOf } from './job-failure.js';
-import type { ItemLine } from './chunk-lines.js';
+import { itemJson, type ItemChunk, type ItemRow } from './chunk-lines.js';
 import { readManifest } from './manifest-io.js';
 import { SimulatedCrash, type FailpointName, type Failpoints } from './failpoints.js';
 
@@ -140,14 +140,14 @@ async function fetchChunk(blobs: BlobStore, siteId: string, ref: ChunkRef): Prom
   }
 }
 
-/** Reads chunks in order with a little read-ahead; `use` sees each chunk's rows. */
+/** Reads chunks in order with a little read-ahead; `use` sees each opened chunk. */
 async function eachChunk<T>(
   refs: readonly ChunkRef[],
-  open: (ref: ChunkRef) => Promise<T[]>,
-  use: (rows: T[]) => Promise<void>,
+  open: (ref: ChunkRef) => Promise<T>,
+  use: (chunk: T) => Promise<void>,
   signal: AbortSignal,
 ): Promise<void> {
-  const ahead: Promise<T[]>[] = [];
+  const ahead: Promise<T>[] = [];
   let next = 0;
   const fill = () => {
     while (ahead.length < 6 && next < refs.length) {
@@ -161,9 +161,9 @@ async function eachChunk<T>(
     fill();
     while (ahead.length > 0) {
       signal.throwIfAborted();
-      const rows = await (ahead.shift() as Promise<T[]>);
+      const chunk = await (ahead.shift() as Promise<T>);
       fill();
-      await use(rows);
+      await use(chunk);
     }
   } finally {
     await Promise.allSettled(ahead);
@@ -176,7 +176,7 @@ async function eachChunk<T>(
  * up while loading and saves the sort, and the stall, of building it at the end; one in random order is
  * cheaper to build at the end in one sort.
  */
-function indexesToKeepWhileLoading(rows: readonly ItemLine[]): SecondaryIndex[] {
+function indexesToKeepWhileLoading(rows: readonly ItemRow[]): SecondaryIndex[] {
   const rising = (column: 1 | 2) => {
     let up = 0;
     for (let k = 1; k < rows.length; k++)
@@ -203,7 +203,7 @@ async function stageCollection(
   signal: AbortSignal,
   onItems: (n: number) => void,
 ): Promise<void> {
-  const openItems = async (ref: ChunkRef) =>
+  const openItems = async (ref: ChunkRef): Promise<ItemChunk> =>
     deps.codec.openItems(await fetchChunk(deps.blobs, siteId, ref), ref);
   const openIds = async (ref: ChunkRef) => deps.codec.openIds(await fetchChunk(deps.blobs, siteId, ref), ref);
   // id → the delta layer whose version of the item wins (-1: deleted).
@@ -223,8 +223,9 @@ async function stageCollection(
     await eachChunk(
       layer.upserts.chunks,
       openItems,
-      (rows) => {
-        rows.forEach((r) => winner.set(r[0], i));
+      (chunk) => {
+        chunk.rows.forEach((r) => winner.set(r[0], i));
+        deps.codec.recycle(chunk.bytes);
         return Promise.resolve();
       },
       signal,
@@ -237,16 +238,22 @@ async function stageCollection(
     await eachChunk(
       layer.upserts.chunks,
       openItems,
-      async (rows) => {
+      async (chunk) => {
         if (!indexesChosen) {
           indexesChosen = true;
-          await deps.staging.buildIndexes(gen, indexesToKeepWhileLoading(rows));
+          await deps.staging.buildIndexes(gen, indexesToKeepWhileLoading(chunk.rows));
         }
-        const kept = rows.filter((r) => (i === 0 ? !winner.has(r[0]) : winner.get(r[0]) === i));
+        const kept = chunk.rows.filter((r) => (i === 0 ? !winner.has(r[0]) : winner.get(r[0]) === i));
         await deps.staging.appendItems(
           gen,
-          kept.map(([id, createdAt, updatedAt, json]) => ({ id, createdAt, updatedAt, json })),
+          kept.map((row) => ({
+            id: row[0],
+            createdAt: row[1],
+            updatedAt: row[2],
+            json: itemJson(chunk, row),
+          })),
         );
+        deps.codec.recycle(chunk.bytes);
         onItems(kept.length);
         await hit(deps, 'restore:chunk-staged');
       },
