@@ -24,7 +24,7 @@ import type {
 import { BlobStoreError, type BlobStore } from '../ports/blob-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { SnapshotSource } from '../ports/snapshot-source.js';
-import { loadBases, planSnapshot, writeSnapshot } from './backup-runner.js';
+import { loadBases, planSnapshot, writeSnapshot, type WrittenBackup } from './backup-runner.js';
 import type { CodecPool } from './codec-pool.js';
 import { JobFailure, jobErrorOf } from './job-failure.js';
 import { itemJson, type ItemChunk, type ItemRow } from './chunk-lines.js';
@@ -103,23 +103,34 @@ export async function runBackup(deps: EngineDeps, backup: BackupRecord, lease: J
       await snapshot.close();
     }
     await hit(deps, 'backup:manifest-published');
-    await deps.backups.completeBackup(
-      backup.id,
-      lease.workerId,
-      {
-        manifest: written.ref,
-        sizeBytes: written.sizeBytes,
-        itemCount: written.itemCount,
-        collectionStates: written.collectionStates,
-      },
-      deps.clock(),
-      await deps.retentionFor(backup.siteId),
-    );
+    await complete(deps, backup.id, backup.siteId, lease.workerId, written);
     await hit(deps, 'backup:completed');
   } catch (error) {
     if (stopped(lease, error)) return;
     await deps.backups.failBackup(backup.id, lease.workerId, jobErrorOf(error), deps.clock());
   }
+}
+
+/** Marks a backup READY with what was written (and applies the site's retention), fenced by the lease. */
+async function complete(
+  deps: EngineDeps,
+  backupId: string,
+  siteId: string,
+  workerId: string,
+  written: WrittenBackup,
+): Promise<void> {
+  await deps.backups.completeBackup(
+    backupId,
+    workerId,
+    {
+      manifest: written.ref,
+      sizeBytes: written.sizeBytes,
+      itemCount: written.itemCount,
+      collectionStates: written.collectionStates,
+    },
+    deps.clock(),
+    await deps.retentionFor(siteId),
+  );
 }
 
 /** Downloads a stored chunk, reporting damage with the integrity codes. */
@@ -466,18 +477,7 @@ async function writeSafetyBackup(
       } finally {
         await snapshot.close();
       }
-      await deps.backups.completeBackup(
-        safetyId,
-        lease.workerId,
-        {
-          manifest: written.ref,
-          sizeBytes: written.sizeBytes,
-          itemCount: written.itemCount,
-          collectionStates: written.collectionStates,
-        },
-        deps.clock(),
-        await deps.retentionFor(restoration.siteId),
-      );
+      await complete(deps, safetyId, restoration.siteId, lease.workerId, written);
       await hit(deps, 'restore:safety-written');
     } catch (error) {
       if (stopped(lease, error)) return;
