@@ -43,6 +43,8 @@ export interface S3Config {
   /** Key prefix, empty or ending in `/`. */
   readonly prefix: string;
   readonly forcePathStyle: boolean;
+  /** Tries per S3 request, the first included, before a transient failure is reported. */
+  readonly maxAttempts: number;
   /** From AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN); else the SDK's default chain. */
   readonly credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
 }
@@ -50,10 +52,20 @@ export interface S3Config {
 const bucketName = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const keyPrefix = /^[A-Za-z0-9._@-]+(\/[A-Za-z0-9._@-]+)*\/?$/;
 
+function isHttpUrl(raw: string): boolean {
+  try {
+    const url = new URL(raw);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
 /** The S3 settings, or undefined when no bucket is set (then no other S3 variable may be). */
 function s3Of(
   env: NodeJS.ProcessEnv,
   boolean: (name: string, fallback: boolean) => boolean,
+  integer: (name: string, fallback: number, min: number, max: number) => number,
   problems: string[],
 ): S3Config | undefined {
   const bucket = env.SAFEKEEP_S3_BUCKET || undefined;
@@ -64,6 +76,7 @@ function s3Of(
       'SAFEKEEP_S3_REGION',
       'SAFEKEEP_S3_PREFIX',
       'SAFEKEEP_S3_FORCE_PATH_STYLE',
+      'SAFEKEEP_S3_MAX_ATTEMPTS',
     ].filter((name) => env[name]);
     if (stray.length > 0)
       problems.push(`${stray.join(', ')} set without SAFEKEEP_S3_BUCKET (which selects S3)`);
@@ -74,7 +87,7 @@ function s3Of(
       `SAFEKEEP_S3_BUCKET must be a bucket name (3 to 63 lowercase letters, digits, dots and hyphens), not "${bucket}"`,
     );
   }
-  if (endpoint !== undefined && !/^https?:\/\/[^/]/.test(endpoint)) {
+  if (endpoint !== undefined && !isHttpUrl(endpoint)) {
     problems.push(`SAFEKEEP_S3_ENDPOINT must be an http:// or https:// URL, not "${endpoint}"`);
   }
   const region = env.SAFEKEEP_S3_REGION || env.AWS_REGION || (endpoint ? 'us-east-1' : undefined);
@@ -84,9 +97,10 @@ function s3Of(
     );
   }
   const prefix = env.SAFEKEEP_S3_PREFIX || '';
-  if (prefix !== '' && !keyPrefix.test(prefix)) {
+  const dotted = prefix.split('/').some((part) => part === '.' || part === '..');
+  if (prefix !== '' && (!keyPrefix.test(prefix) || dotted)) {
     problems.push(
-      `SAFEKEEP_S3_PREFIX must be /-separated names of letters, digits and . _ @ -, not "${prefix}"`,
+      `SAFEKEEP_S3_PREFIX must be /-separated names of letters, digits and . _ @ - (not . or ..), not "${prefix}"`,
     );
   }
   const accessKeyId = env.AWS_ACCESS_KEY_ID || undefined;
@@ -102,6 +116,7 @@ function s3Of(
     prefix: prefix === '' ? '' : prefix.replace(/\/?$/, '/'),
     // S3-compatible servers mostly serve buckets as paths; AWS itself as host names.
     forcePathStyle: boolean('SAFEKEEP_S3_FORCE_PATH_STYLE', endpoint !== undefined),
+    maxAttempts: integer('SAFEKEEP_S3_MAX_ATTEMPTS', 6, 1, 20),
     credentials:
       accessKeyId && secretAccessKey
         ? { accessKeyId, secretAccessKey, ...(sessionToken && { sessionToken }) }
@@ -173,7 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     port: integer('PORT', 8080, 0, 65535),
     dataDir: resolve(cwd, env.SAFEKEEP_DATA_DIR || './data'),
     databaseUrl,
-    s3: s3Of(env, boolean, problems),
+    s3: s3Of(env, boolean, integer, problems),
     bodyLimitBytes: integer('SAFEKEEP_BODY_LIMIT_MB', 64, 1, 1024) * 1024 * 1024,
     logLevel: logLevel as Config['logLevel'],
     autoBackupIntervalDays: integer('SAFEKEEP_AUTO_BACKUP_INTERVAL_DAYS', 7, 1, 365),

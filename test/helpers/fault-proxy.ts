@@ -41,7 +41,8 @@ export interface FaultProxy {
   readonly endpoint: string;
   /** Every request seen, in order. */
   readonly requests: readonly ProxiedRequest[];
-  inject(rule: FaultRule): void;
+  /** Adds a rule (rules are tried in the order added); the handle tells how often it was applied. */
+  inject(rule: FaultRule): { readonly used: number };
   /** Drops the rules not yet used up. */
   clear(): void;
   /** Requests seen that match (all when no filter). */
@@ -87,7 +88,7 @@ function label(fault: Fault): string {
 }
 
 export async function startFaultProxy(upstream: { host: string; port: number }): Promise<FaultProxy> {
-  const rules: { rule: FaultRule; left: number }[] = [];
+  const rules: { rule: FaultRule; left: number; used: number }[] = [];
   const requests: ProxiedRequest[] = [];
   const sockets = new Set<Socket>();
   let applied = 0;
@@ -125,6 +126,7 @@ export async function startFaultProxy(upstream: { host: string; port: number }):
     const found = rules.find((r) => r.left > 0 && matches(r.rule, method, target));
     if (found) {
       found.left -= 1;
+      found.used += 1;
       applied += 1;
     }
     const fault = found?.rule.fault;
@@ -228,7 +230,13 @@ export async function startFaultProxy(upstream: { host: string; port: number }):
     endpoint: `http://127.0.0.1:${address.port}`,
     requests,
     inject(rule) {
-      rules.push({ rule, left: rule.times ?? 1 });
+      const entry = { rule, left: rule.times ?? 1, used: 0 };
+      rules.push(entry);
+      return {
+        get used() {
+          return entry.used;
+        },
+      };
     },
     clear() {
       rules.length = 0;

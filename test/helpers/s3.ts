@@ -18,6 +18,7 @@ import {
   ListObjectsV2Command,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { S3BlobStore, type S3BlobStoreOptions } from '../../src/adapters/blob-store/s3-blob-store.js';
 import { addS3Compat, type S3rverLike } from './s3rver-compat.js';
 
 export interface TestS3 {
@@ -153,4 +154,24 @@ async function removePrefix(client: S3Client, bucket: string, prefix: string): P
       await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key }));
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
+}
+
+/**
+ * An S3BlobStore on a test server: parts as small as S3 allows (so that multipart stays quick), short
+ * list pages (so that paging is exercised) and quick retries.
+ */
+export function testStore(s3: TestS3, options: Partial<S3BlobStoreOptions> = {}): S3BlobStore {
+  return new S3BlobStore({
+    bucket: s3.bucket,
+    region: s3.region,
+    endpoint: s3.endpoint,
+    prefix: s3.prefix,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    multipartThresholdBytes: 6 * 1024 * 1024,
+    partBytes: 5 * 1024 * 1024,
+    listPageSize: 7,
+    retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 40 },
+    ...options,
+  });
 }

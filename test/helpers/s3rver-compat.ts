@@ -8,7 +8,8 @@
  *   a PUT could answer the old length with the new bytes; here both come from one open file;
  * - `If-None-Match: *` on PutObject and CompleteMultipartUpload (412 PreconditionFailed when the key
  *   exists), checked and written under a per-key lock;
- * - ListMultipartUploads (with Prefix, markers and max-uploads) and AbortMultipartUpload;
+ * - ListMultipartUploads (with Prefix, markers and max-uploads) and AbortMultipartUpload, and 404
+ *   NoSuchUpload (not 500) for a part or completion of an upload that is gone;
  * - ListObjectsV2 pages: s3rver makes its continuation tokens with DES, which Node 20's OpenSSL 3 refuses,
  *   so every truncated listing failed with 500; here the token is the last key, base64url-encoded.
  * With `conditionalWrites: false` the server keeps ignoring If-None-Match, as s3rver itself does.
@@ -153,6 +154,14 @@ export function addS3Compat(server: S3rverLike, options: { conditionalWrites: bo
     if (ctx.method === 'GET' && key === '' && q['list-type'] === '2') return listObjects(ctx, bucket);
     if (ctx.method === 'DELETE' && key !== '' && typeof q.uploadId === 'string')
       return abortUpload(ctx, bucket, q.uploadId);
+    if (key !== '' && typeof q.uploadId === 'string' && (ctx.method === 'POST' || ctx.method === 'PUT')) {
+      const live = await stat(join(uploadsDir(bucket), q.uploadId)).then(
+        () => true,
+        () => false,
+      );
+      // s3rver answered 500 for a completed or aborted upload; S3 says NoSuchUpload.
+      if (!live) return s3Error(ctx, 404, 'NoSuchUpload', 'The specified upload does not exist');
+    }
     const createOnly =
       ifNoneMatch === '*' &&
       key !== '' &&

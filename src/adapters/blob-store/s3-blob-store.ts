@@ -47,6 +47,8 @@ export interface S3BlobStoreOptions {
   /** Size of each part but the last (default 8 MiB, at least 5 MiB as S3 requires). */
   readonly partBytes?: number;
   readonly retry?: RetryPolicy;
+  /** Tries per request in all, overriding the retry policy's (the SDK's own retry is always off). */
+  readonly maxAttempts?: number | undefined;
   /** A request whose connection stays idle this long is abandoned and, being transient, retried. */
   readonly idleTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
@@ -97,7 +99,10 @@ export class S3BlobStore implements BlobStore {
     this.prefix = normalizePrefix(options.prefix ?? '');
     this.threshold = options.multipartThresholdBytes ?? 16 * MiB;
     this.partBytes = Math.max(MIN_PART_BYTES, options.partBytes ?? 8 * MiB);
-    this.retry = options.retry ?? defaultRetryPolicy;
+    this.retry = {
+      ...(options.retry ?? defaultRetryPolicy),
+      ...(options.maxAttempts && { attempts: options.maxAttempts }),
+    };
     this.staleUploadMs = options.staleUploadMs ?? 60 * 60 * 1000;
     this.listPageSize = options.listPageSize ?? 1000;
     this.clock = options.clock ?? Date.now;
