@@ -38,6 +38,10 @@ const TRANSIENT_CODES = new Set([
   'OperationAborted',
   'ConditionalRequestConflict',
   'TimeoutError',
+  // The body was damaged or cut in transit: sending it again is the cure.
+  'BadDigest',
+  'IncompleteBody',
+  'XAmzContentSHA256Mismatch',
 ]);
 
 /** Out of space or over a quota: S3's own codes and those of common S3-compatible servers. */
