@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CreateMultipartUploadCommand, ListObjectsV2Command, UploadPartCommand } from '@aws-sdk/client-s3';
 import type { S3BlobStore, S3BlobStoreOptions } from '../../src/adapters/blob-store/s3-blob-store.js';
+import { backoffDelay } from '../../src/adapters/blob-store/s3-retry.js';
 import { BlobStoreError } from '../../src/ports/blob-store.js';
 import { startTestS3, testStore, type TestS3 } from '../helpers/s3.js';
 import { runBlobStoreContract } from './blob-store-contract.js';
@@ -120,6 +121,20 @@ describe('S3 store specifics', () => {
     assert.equal(
       await made(s3, { prefix: `${s3.prefix}tenant-b`, clock: () => Date.now() + 7_200_000 }).cleanUp(),
       1,
+    );
+  });
+
+  it('waits between tries grow by doubling up to the cap, jittered below it', () => {
+    const policy = { attempts: 8, baseDelayMs: 100, maxDelayMs: 1000 };
+    const ceilings = [1, 2, 3, 4, 5, 6].map((n) => backoffDelay(policy, n, () => 0.9999));
+    assert.deepEqual(ceilings, [99, 199, 399, 799, 999, 999]);
+    assert.equal(
+      backoffDelay(policy, 3, () => 0),
+      0,
+    );
+    assert.equal(
+      backoffDelay(policy, 3, () => 0.5),
+      200,
     );
   });
 

@@ -61,9 +61,8 @@ export interface S3BlobStoreOptions {
    * create-only write (servers such as s3rver accept the header and ignore it).
    */
   readonly supportsConditionalWrites?: boolean;
+  /** What `cleanUp` takes as now (tests move it past the stale age). */
   readonly clock?: () => number;
-  /** For tests: the jitter source. */
-  readonly random?: () => number;
 }
 
 /**
@@ -89,7 +88,6 @@ export class S3BlobStore implements BlobStore {
   private readonly staleUploadMs: number;
   private readonly listPageSize: number;
   private readonly clock: () => number;
-  private readonly random: () => number;
   private conditionalWrites: Promise<boolean> | undefined;
   /** Create-only writes in flight in the emulated mode, by key: each waits for the one before. */
   private readonly creating = new Map<string, Promise<unknown>>();
@@ -106,7 +104,6 @@ export class S3BlobStore implements BlobStore {
     this.staleUploadMs = options.staleUploadMs ?? 60 * 60 * 1000;
     this.listPageSize = options.listPageSize ?? 1000;
     this.clock = options.clock ?? Date.now;
-    this.random = options.random ?? Math.random;
     if (options.supportsConditionalWrites !== undefined)
       this.conditionalWrites = Promise.resolve(options.supportsConditionalWrites);
     const agent = { keepAlive: true, maxSockets: 64 };
@@ -139,7 +136,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   private attempt<T>(what: string, access: S3Access, run: (attempt: number) => Promise<T>): Promise<T> {
-    return withRetries(this.retry, what, run, (error) => classifyS3Error(error, access), this.random);
+    return withRetries(this.retry, what, run, (error) => classifyS3Error(error, access));
   }
 
   async put(key: string, data: Uint8Array): Promise<void> {
