@@ -12,6 +12,8 @@ export interface Config {
   readonly dataDir: string;
   /** Set when the deployment uses PostgreSQL instead of the embedded SQLite file. */
   readonly databaseUrl: string | undefined;
+  /** Set when backup content (chunks, manifests) goes to an S3-compatible bucket instead of the data dir. */
+  readonly s3: S3Config | undefined;
   readonly bodyLimitBytes: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly autoBackupIntervalDays: number;
@@ -30,6 +32,96 @@ export interface Config {
   readonly runWorker: boolean;
   /** Fault tests only: kill this process at the nth hit of a named failpoint (SAFEKEEP_FAILPOINT=name:n). */
   readonly failpoint: { name: string; nth: number } | undefined;
+}
+
+/** Where backup content goes when SAFEKEEP_S3_BUCKET is set. */
+export interface S3Config {
+  readonly bucket: string;
+  readonly region: string;
+  /** An S3-compatible server; AWS when undefined. */
+  readonly endpoint: string | undefined;
+  /** Key prefix, empty or ending in `/`. */
+  readonly prefix: string;
+  readonly forcePathStyle: boolean;
+  /** Tries per S3 request, the first included, before a transient failure is reported. */
+  readonly maxAttempts: number;
+  /** From AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN); else the SDK's default chain. */
+  readonly credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+}
+
+const bucketName = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const keyPrefix = /^[A-Za-z0-9._@-]+(\/[A-Za-z0-9._@-]+)*\/?$/;
+
+function isHttpUrl(raw: string): boolean {
+  try {
+    const url = new URL(raw);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** The S3 settings, or undefined when no bucket is set (then no other S3 variable may be). */
+function s3Of(
+  env: NodeJS.ProcessEnv,
+  boolean: (name: string, fallback: boolean) => boolean,
+  integer: (name: string, fallback: number, min: number, max: number) => number,
+  problems: string[],
+): S3Config | undefined {
+  const bucket = env.SAFEKEEP_S3_BUCKET || undefined;
+  const endpoint = env.SAFEKEEP_S3_ENDPOINT || undefined;
+  if (bucket === undefined) {
+    const stray = [
+      'SAFEKEEP_S3_ENDPOINT',
+      'SAFEKEEP_S3_REGION',
+      'SAFEKEEP_S3_PREFIX',
+      'SAFEKEEP_S3_FORCE_PATH_STYLE',
+      'SAFEKEEP_S3_MAX_ATTEMPTS',
+    ].filter((name) => env[name]);
+    if (stray.length > 0)
+      problems.push(`${stray.join(', ')} set without SAFEKEEP_S3_BUCKET (which selects S3)`);
+    return undefined;
+  }
+  if (!bucketName.test(bucket) || bucket.includes('..')) {
+    problems.push(
+      `SAFEKEEP_S3_BUCKET must be a bucket name (3 to 63 lowercase letters, digits, dots and hyphens), not "${bucket}"`,
+    );
+  }
+  if (endpoint !== undefined && !isHttpUrl(endpoint)) {
+    problems.push(`SAFEKEEP_S3_ENDPOINT must be an http:// or https:// URL, not "${endpoint}"`);
+  }
+  const region = env.SAFEKEEP_S3_REGION || env.AWS_REGION || (endpoint ? 'us-east-1' : undefined);
+  if (region === undefined) {
+    problems.push(
+      'SAFEKEEP_S3_REGION (or AWS_REGION) is required with SAFEKEEP_S3_BUCKET when no endpoint is set',
+    );
+  }
+  const prefix = env.SAFEKEEP_S3_PREFIX || '';
+  const dotted = prefix.split('/').some((part) => part === '.' || part === '..');
+  if (prefix !== '' && (!keyPrefix.test(prefix) || dotted)) {
+    problems.push(
+      `SAFEKEEP_S3_PREFIX must be /-separated names of letters, digits and . _ @ - (not . or ..), not "${prefix}"`,
+    );
+  }
+  const accessKeyId = env.AWS_ACCESS_KEY_ID || undefined;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY || undefined;
+  const sessionToken = env.AWS_SESSION_TOKEN || undefined;
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    problems.push('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together (or neither)');
+  }
+  return {
+    bucket,
+    region: region ?? 'us-east-1',
+    endpoint: endpoint?.replace(/\/+$/, ''),
+    prefix: prefix === '' ? '' : prefix.replace(/\/?$/, '/'),
+    // S3-compatible servers mostly serve buckets as paths; AWS itself as host names.
+    forcePathStyle: boolean('SAFEKEEP_S3_FORCE_PATH_STYLE', endpoint !== undefined),
+    maxAttempts: integer('SAFEKEEP_S3_MAX_ATTEMPTS', 6, 1, 20),
+    credentials:
+      accessKeyId && secretAccessKey
+        ? { accessKeyId, secretAccessKey, ...(sessionToken && { sessionToken }) }
+        : undefined,
+  };
 }
 
 function failpointOf(raw: string | undefined, problems: string[]): { name: string; nth: number } | undefined {
@@ -96,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     port: integer('PORT', 8080, 0, 65535),
     dataDir: resolve(cwd, env.SAFEKEEP_DATA_DIR || './data'),
     databaseUrl,
+    s3: s3Of(env, boolean, integer, problems),
     bodyLimitBytes: integer('SAFEKEEP_BODY_LIMIT_MB', 64, 1, 1024) * 1024 * 1024,
     logLevel: logLevel as Config['logLevel'],
     autoBackupIntervalDays: integer('SAFEKEEP_AUTO_BACKUP_INTERVAL_DAYS', 7, 1, 365),

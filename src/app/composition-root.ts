@@ -85,6 +85,10 @@ async function openStorage(config: Config, clock: Clock): Promise<Storage> {
 }
 
 async function openBlobStore(config: Config): Promise<BlobStore> {
+  if (config.s3) {
+    const { S3BlobStore } = await import('../adapters/blob-store/s3-blob-store.js');
+    return new S3BlobStore(config.s3);
+  }
   const { FsBlobStore } = await import('../adapters/blob-store/fs-blob-store.js');
   return new FsBlobStore({ root: join(config.dataDir, 'blobs'), durable: config.fsync });
 }

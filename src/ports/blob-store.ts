@@ -52,7 +52,10 @@ export interface BlobStore {
   head(key: string): Promise<BlobInfo | undefined>;
   /** Deletes an object; deleting a missing object succeeds. */
   delete(key: string): Promise<void>;
-  /** Every object whose key starts with `prefix`, in no particular order. */
+  /**
+   * Every object under `prefix`, taken as whole path segments (`sites/a` lists `sites/a/…`, never
+   * `sites/ab/…`; a trailing `/` changes nothing; the empty prefix lists all), in no particular order.
+   */
   list(prefix: string): AsyncIterable<BlobInfo>;
   /** Removes leftovers of interrupted writes (temp files, unfinished uploads). Called at start-up. */
   cleanUp(): Promise<number>;

@@ -74,7 +74,8 @@ describe('safekeep CLI', () => {
       server = spawn(process.execPath, [bin, 'serve'], { env: { ...env(), PORT: '0' } });
       server.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
       server.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      for (let i = 0; i < 200 && !/listening on (http:\/\/\S+)/.test(output); i++)
+      // The key is printed by writes after the "listening" line: wait for both.
+      for (let i = 0; i < 200 && !/listening on (http:\/\/\S+)[^]*^\s+sk_\S+$/m.test(output); i++)
         await new Promise((r) => setTimeout(r, 50));
       base = /listening on (http:\/\/\S+)/.exec(output)?.[1] ?? '';
       adminKey = /^\s+(sk_\S+)$/m.exec(output)?.[1] ?? '';

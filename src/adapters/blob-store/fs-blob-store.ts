@@ -169,7 +169,9 @@ export class FsBlobStore implements BlobStore {
       try {
         entries = await readdir(dir, { withFileTypes: true });
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        // Nothing under it, or it names an object (not a folder): either way, nothing to list.
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return;
         throw blobError(error, prefix);
       }
       for (const entry of entries) {
