@@ -59,40 +59,41 @@ export function markUnavailable(error: unknown): unknown {
 }
 
 /**
- * The pool Kysely runs on. Idle connections that die (a restarted server, pg_terminate_backend) emit
- * `error` on the pool: handled here, so that it never reaches the process; the pool drops them and the
- * next query opens a fresh one. Errors of queries are marked by `markUnavailable`.
+ * The pool every query runs on. A connection that dies (a restarted server, pg_terminate_backend) emits
+ * `error`: on the pool while idle, on the client while checked out. Both are handled here, so that it never
+ * reaches the process; the pool drops the connection, the query in progress fails with an error that
+ * `markUnavailable` marks, and the next query opens a fresh connection.
  */
 export function createPool(target: PostgresTarget, size: number): pg.Pool {
   const pool = new pg.Pool({ ...clientConfig(target), max: size, idleTimeoutMillis: 30_000 });
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    // Promise-returning calls get their errors marked; a COPY stream (a Submittable) is returned as is.
+    Object.assign(client, {
+      query: (...args: unknown[]) => {
+        const result = query(...args);
+        return result instanceof Promise
+          ? result.catch((error: unknown) => {
+              throw markUnavailable(error);
+            })
+          : result;
+      },
+    });
+  });
   return pool;
 }
 
-const marked = new WeakSet<pg.PoolClient>();
-
-/** The pool as Kysely's PostgresDialect sees it, with every query's error marked. */
+/** The pool as Kysely's PostgresDialect sees it: failures to connect are marked too. */
 export function kyselyPool(pool: pg.Pool) {
   return {
     async connect(): Promise<pg.PoolClient> {
-      let client: pg.PoolClient;
       try {
-        client = await pool.connect();
+        return await pool.connect();
       } catch (error) {
         throw markUnavailable(error);
       }
-      if (!marked.has(client)) {
-        // Wrapped once per connection: pooled clients come back on later checkouts.
-        marked.add(client);
-        const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
-        Object.assign(client, {
-          query: (...args: unknown[]) =>
-            query(...args).catch((error: unknown) => {
-              throw markUnavailable(error);
-            }),
-        });
-      }
-      return client;
     },
     end: () => pool.end(),
   };
