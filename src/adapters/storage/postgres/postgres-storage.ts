@@ -171,7 +171,12 @@ export class PostgresStorage implements Storage {
           .catch(ignoreDuplicateSchema);
       }
       const provider: MigrationProvider = { getMigrations: () => Promise.resolve(postgresMigrations) };
-      const { error } = await new Migrator({ db, provider }).migrateToLatest();
+      const { error } = await new Migrator({
+        db,
+        provider,
+        // Kysely looks for its tables in any schema unless told which one is ours.
+        ...(options.schema !== undefined && { migrationTableSchema: options.schema }),
+      }).migrateToLatest();
       if (error)
         throw error instanceof Error ? error : new Error(`migration failed: ${JSON.stringify(error)}`);
     } catch (error) {
