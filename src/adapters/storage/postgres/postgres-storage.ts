@@ -146,7 +146,7 @@ export class PostgresStorage implements Storage {
     this.backups = new SqlBackupStore(db, claims);
     this.restorations = new SqlRestorationStore(db, claims);
     this.staging = new PostgresStagingStore(db, generations, new PostgresBulkAppender(pool, db));
-    this.schedule = new SqlScheduleStore(db);
+    this.schedule = new SqlScheduleStore(db, claims);
     this.maintenance = new SqlMaintenanceStore(db);
     this.webhooks = new SqlWebhookStore(db);
     this.snapshots = new SqliteSnapshotSource(

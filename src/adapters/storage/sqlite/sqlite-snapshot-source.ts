@@ -76,11 +76,10 @@ export class SqliteSnapshotSource implements SnapshotSource {
   private acquire(): WorkerChannel {
     return (
       this.idle.pop() ??
-      new WorkerChannel(
-        this.url,
-        this.workerData,
-        { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 4 },
-      )
+      new WorkerChannel(this.url, this.workerData, {
+        maxOldGenerationSizeMb: 32,
+        maxYoungGenerationSizeMb: 4,
+      })
     );
   }
 
