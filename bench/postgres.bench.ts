@@ -142,7 +142,14 @@ export async function runPostgresBench(
     SAFEKEEP_DATA_DIR: dataDir,
     SAFEKEEP_LOG_LEVEL: 'silent',
   });
-  const safekeep = await openSafekeep(config);
+  // When the restoration switched live data: its end, as a user sees it (the safety backup follows).
+  let switchedAt = 0;
+  const safekeep = await openSafekeep(config, {
+    failpoint: (name) => {
+      if (name === 'restore:switched') switchedAt = performance.now();
+      return Promise.resolve();
+    },
+  });
   try {
     const site = await safekeep.services.admin.createSite('bench');
     log(`filling ${options.items} items in ${options.collections} collections…`);
@@ -205,6 +212,7 @@ export async function runPostgresBench(
       })),
     });
     // The restoration writes a safety backup of the replaced content; only the switch counts here.
+    const restoreStart = performance.now();
     const restore = await timed(async () => {
       const { worker } = safekeep.background();
       const signal = new AbortController().signal;
@@ -216,18 +224,27 @@ export async function runPostgresBench(
     });
     const restoration = await safekeep.storage.restorations.getRestoration(site.id, restorationId);
     if (restoration?.status !== 'COMPLETED') throw new Error(`restoration ended ${restoration?.status}`);
-    log(`  restore (with its safety backup): ${(restore.ms / 1000).toFixed(1)} s`);
+    const toSwitch = switchedAt - restoreStart;
+    log(
+      `  restore: live data switched after ${(toSwitch / 1000).toFixed(1)} s, safety backup done after ${(restore.ms / 1000).toFixed(1)} s`,
+    );
     const pgRestore = await timed(() =>
       Promise.resolve(execFileSync('pg_restore', ['-d', restoreTarget.url, dumpFile])),
     );
     log(`  pg_restore: ${(pgRestore.ms / 1000).toFixed(1)} s`);
     results.push({
-      name: `full restore ÷ pg_restore (${options.items} items)`,
-      value: restore.ms / pgRestore.ms,
+      name: `full restore (to the switch) ÷ pg_restore (${options.items} items)`,
+      value: toSwitch / pgRestore.ms,
       unit: 'x',
       goal: '≤ 1.0',
-      pass: restore.ms / pgRestore.ms <= 1.0,
-      note: `${(restore.ms / 1000).toFixed(1)} s vs ${(pgRestore.ms / 1000).toFixed(1)} s; includes the safety backup`,
+      pass: toSwitch / pgRestore.ms <= 1.0,
+      note: `${(toSwitch / 1000).toFixed(1)} s vs ${(pgRestore.ms / 1000).toFixed(1)} s`,
+    });
+    results.push({
+      name: `full restore with its safety backup ÷ pg_restore (${options.items} items)`,
+      value: restore.ms / pgRestore.ms,
+      unit: 'x',
+      note: `${(restore.ms / 1000).toFixed(1)} s vs ${(pgRestore.ms / 1000).toFixed(1)} s`,
     });
 
     // Worker processes: backups of many small sites by one, then by two.
