@@ -86,7 +86,8 @@ describe('safekeep worker and serve --no-worker', () => {
     const server = start(['serve', '--no-worker'], { ...env(), PORT: '0' });
     running.push(server);
     const base = (await server.waitFor(/listening on (http:\/\/\S+)/))[1] ?? '';
-    assert.match(server.output(), /no worker/);
+    // Printed right after the address, possibly in a later chunk of output.
+    await server.waitFor(/no worker: jobs, schedules and webhooks run in `safekeep worker` processes/);
 
     const site = cli('site', 'create', '--name', 'Split', '--json');
     assert.equal(site.status, 0, site.stderr);
