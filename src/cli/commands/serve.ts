@@ -19,21 +19,25 @@ export async function serve(config: Config, args: readonly string[], io: CliIo):
   await safekeep.startBackground(app.log);
   const adminKey = await ensureBootstrapAdminKey(safekeep);
   const address = await app.listen({ host: config.host, port: config.port });
-  io.out(`safekeep is listening on ${address}`);
-  io.out(
+  // One write, so that a reader (a supervisor, a test) sees the address and the key together.
+  const banner = [
+    `safekeep is listening on ${address}`,
     config.databaseUrl
       ? `data: PostgreSQL; backup storage in ${config.dataDir}`
       : `data: ${config.dataDir} (SQLite database and backup storage)`,
-  );
+  ];
   if (!safekeep.config.runWorker)
-    io.out('no worker: jobs, schedules and webhooks run in `safekeep worker` processes');
+    banner.push('no worker: jobs, schedules and webhooks run in `safekeep worker` processes');
   if (adminKey) {
-    io.out('');
-    io.out('First start: created an admin API key. It is shown only this once; keep it safe:');
-    io.out(`  ${adminKey}`);
-    io.out(`Try: curl -H "Authorization: ${adminKey}" ${address}/_api/safekeep/v1/sites`);
-    io.out('');
+    banner.push(
+      '',
+      'First start: created an admin API key. It is shown only this once; keep it safe:',
+      `  ${adminKey}`,
+      `Try: curl -H "Authorization: ${adminKey}" ${address}/_api/safekeep/v1/sites`,
+      '',
+    );
   }
+  io.out(banner.join('\n'));
 
   await new Promise<void>((resolve) => {
     let stopping = false;
