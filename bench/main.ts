@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { report, saveResults, type BenchResult } from './bench-kit.js';
 import { runBackupBench } from './backup.bench.js';
 import { runDataApiBench } from './data-api.bench.js';
+import { runPostgresBench } from './postgres.bench.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,11 +35,21 @@ const suites: Record<string, () => Promise<BenchResult[]>> = {
     ),
 };
 
-if (values.engine !== 'sqlite') {
-  console.error(`--engine ${values.engine}: only sqlite is available in this build`);
+// On PostgreSQL the backup suite is the scale-out one: against pg_dump/pg_restore, and worker processes.
+const postgresSuites: Record<string, () => Promise<BenchResult[]>> = {
+  backup: () =>
+    runPostgresBench(
+      values.quick
+        ? { items: 100_000, collections: 4, smallSites: 500 }
+        : { items: 1_000_000, collections: 4, smallSites: 2000 },
+      log,
+    ),
+};
+if (values.engine !== 'sqlite' && values.engine !== 'postgres') {
+  console.error(`--engine ${values.engine}: use sqlite or postgres`);
   process.exit(2);
 }
-for (const [name, run] of Object.entries(suites)) {
+for (const [name, run] of Object.entries(values.engine === 'postgres' ? postgresSuites : suites)) {
   if (values.only && values.only !== name) continue;
   console.log(`\n== ${name} (${values.quick ? 'quick' : 'full'}, engine ${values.engine}) ==`);
   const results = await run();

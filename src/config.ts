@@ -14,6 +14,8 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   /** Set when backup content (chunks, manifests) goes to an S3-compatible bucket instead of the data dir. */
   readonly s3: S3Config | undefined;
+  /** Connections each process keeps to PostgreSQL (snapshot readers open their own, one per running backup). */
+  readonly dbPoolSize: number;
   readonly bodyLimitBytes: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly autoBackupIntervalDays: number;
@@ -30,6 +32,12 @@ export interface Config {
   readonly fsync: boolean;
   /** Runs jobs, the scheduler, webhook deliveries and garbage collection in this process. */
   readonly runWorker: boolean;
+  /**
+   * Tests only: a file holding the current time as epoch milliseconds, read instead of the system clock
+   * (SAFEKEEP_TEST_CLOCK_FILE), so that a test can move the time of child processes (a simulated week of
+   * schedules, a lease running out). Never set it in a deployment.
+   */
+  readonly testClockFile: string | undefined;
   /** Fault tests only: kill this process at the nth hit of a named failpoint (SAFEKEEP_FAILPOINT=name:n). */
   readonly failpoint: { name: string; nth: number } | undefined;
 }
@@ -189,6 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     dataDir: resolve(cwd, env.SAFEKEEP_DATA_DIR || './data'),
     databaseUrl,
     s3: s3Of(env, boolean, integer, problems),
+    dbPoolSize: integer('SAFEKEEP_DB_POOL_SIZE', 10, 1, 1000),
     bodyLimitBytes: integer('SAFEKEEP_BODY_LIMIT_MB', 64, 1, 1024) * 1024 * 1024,
     logLevel: logLevel as Config['logLevel'],
     autoBackupIntervalDays: integer('SAFEKEEP_AUTO_BACKUP_INTERVAL_DAYS', 7, 1, 365),
@@ -201,6 +210,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     fsync: boolean('SAFEKEEP_FSYNC', true),
     runWorker: boolean('SAFEKEEP_RUN_WORKER', true),
     failpoint: failpointOf(env.SAFEKEEP_FAILPOINT, problems),
+    testClockFile: env.SAFEKEEP_TEST_CLOCK_FILE ? resolve(cwd, env.SAFEKEEP_TEST_CLOCK_FILE) : undefined,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Config } from '../config.js';
@@ -78,7 +79,8 @@ const silent: Logger = { info: () => undefined, error: () => undefined };
  */
 async function openStorage(config: Config, clock: Clock): Promise<Storage> {
   if (config.databaseUrl) {
-    throw new Error('DATABASE_URL is set, but this build supports only the embedded SQLite storage so far.');
+    const { PostgresStorage } = await import('../adapters/storage/postgres/postgres-storage.js');
+    return PostgresStorage.open({ url: config.databaseUrl, poolSize: config.dbPoolSize, now: clock });
   }
   const { SqliteStorage } = await import('../adapters/storage/sqlite/sqlite-storage.js');
   return SqliteStorage.open({ path: join(config.dataDir, 'safekeep.db'), now: clock });
@@ -91,6 +93,25 @@ async function openBlobStore(config: Config): Promise<BlobStore> {
   }
   const { FsBlobStore } = await import('../adapters/blob-store/fs-blob-store.js');
   return new FsBlobStore({ root: join(config.dataDir, 'blobs'), durable: config.fsync });
+}
+
+/**
+ * Tests only (SAFEKEEP_TEST_CLOCK_FILE): the time is the epoch milliseconds written in a file, which the
+ * test rewrites to move the clock of its child processes. Read again at most every 20 ms of real time.
+ */
+function fileClock(path: string): Clock {
+  let readAt = -Infinity;
+  let value = 0;
+  return () => {
+    const real = performance.now();
+    if (real - readAt >= 20) {
+      const parsed = Number(readFileSync(path, 'utf8').trim());
+      if (!Number.isSafeInteger(parsed)) throw new Error(`${path} does not hold epoch milliseconds`);
+      value = parsed;
+      readAt = real;
+    }
+    return value;
+  };
 }
 
 /** Exits the process at the nth hit of a named failpoint: a real crash, for fault tests. */
@@ -106,7 +127,7 @@ export async function openSafekeep(
   config: Config,
   options: { clock?: Clock; failpoint?: Failpoints } = {},
 ): Promise<Safekeep> {
-  const clock = options.clock ?? Date.now;
+  const clock = options.clock ?? (config.testClockFile ? fileClock(config.testClockFile) : Date.now);
   const failpoint = options.failpoint ?? (config.failpoint ? exitingFailpoint(config.failpoint) : undefined);
   const storage = await openStorage(config, clock);
   const blobs = await openBlobStore(config);

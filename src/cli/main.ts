@@ -5,7 +5,9 @@ import { processIo, UsageError, type CliIo } from './cli-io.js';
 const usage = `safekeep — keeps a website's data collections safe
 
 Usage:
-  safekeep serve                                   start the server (what npm start runs)
+  safekeep serve [--no-worker]                     start the server (what npm start runs); --no-worker
+                                                   serves HTTP only and leaves jobs to \`safekeep worker\`
+  safekeep worker                                  run jobs, schedules, GC and webhooks; serve no HTTP
   safekeep site create --name NAME [--json]        create a site and an API key with every site scope
   safekeep site list [--json]
   safekeep key create --site ID --scopes a,b [--json]
@@ -40,7 +42,12 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     switch (command) {
       // Commands load their modules on demand, so `safekeep site list` does not load the HTTP server.
       case 'serve':
-        await (await import('./commands/serve.js')).serve(config(), io);
+        await (await import('./commands/serve.js')).serve(config(), args, io);
+        return 0;
+      case 'worker':
+        if (args.length > 0)
+          throw new UsageError(`safekeep worker takes no arguments, not "${args.join(' ')}"`);
+        await (await import('./commands/worker.js')).worker(config(), io);
         return 0;
       case 'site':
         await (await import('./commands/admin-commands.js')).siteCommand(config(), args, io);

@@ -46,5 +46,11 @@ export function jobErrorOf(error: unknown): JobError {
   }
   const code = (error as { code?: unknown }).code;
   if (code === 'SQLITE_FULL') return { code: 'STORAGE_FULL', message: 'The database disk is full.' };
+  // A lost or refused database connection (the PostgreSQL adapter marks connection losses ECONNRESET).
+  if (code === 'ECONNRESET' || code === 'ECONNREFUSED' || code === '57P01')
+    return {
+      code: 'STORAGE_UNAVAILABLE',
+      message: `The database is unavailable: ${(error as Error).message}`,
+    };
   return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
 }

@@ -1,26 +1,43 @@
+import { parseArgs } from 'node:util';
 import { ensureBootstrapAdminKey, openSafekeep } from '../../app/composition-root.js';
 import type { Config } from '../../config.js';
 import type { CliIo } from '../cli-io.js';
 
 /**
- * `safekeep serve`: the HTTP server plus background work. Prints where it listens and, on the first
- * start, the admin API key (once). SIGINT/SIGTERM stop it gracefully: in-flight requests finish first.
+ * `safekeep serve`: the HTTP server plus background work (`--no-worker`: HTTP only, the background work
+ * left to `safekeep worker` processes). Prints where it listens and, on the first start, the admin API key
+ * (once). SIGINT/SIGTERM stop it gracefully: in-flight requests finish first.
  */
-export async function serve(config: Config, io: CliIo): Promise<void> {
-  const safekeep = await openSafekeep(config);
+export async function serve(config: Config, args: readonly string[], io: CliIo): Promise<void> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: { 'no-worker': { type: 'boolean' } },
+    strict: true,
+  });
+  const safekeep = await openSafekeep(values['no-worker'] ? { ...config, runWorker: false } : config);
   const app = safekeep.createHttpApp({ level: config.logLevel });
   await safekeep.startBackground(app.log);
   const adminKey = await ensureBootstrapAdminKey(safekeep);
   const address = await app.listen({ host: config.host, port: config.port });
-  io.out(`safekeep is listening on ${address}`);
-  io.out(`data: ${config.dataDir} (SQLite database and backup storage)`);
+  // One write, so that a reader (a supervisor, a test) sees the address and the key together.
+  const banner = [
+    `safekeep is listening on ${address}`,
+    config.databaseUrl
+      ? `data: PostgreSQL; backup storage in ${config.dataDir}`
+      : `data: ${config.dataDir} (SQLite database and backup storage)`,
+  ];
+  if (!safekeep.config.runWorker)
+    banner.push('no worker: jobs, schedules and webhooks run in `safekeep worker` processes');
   if (adminKey) {
-    io.out('');
-    io.out('First start: created an admin API key. It is shown only this once; keep it safe:');
-    io.out(`  ${adminKey}`);
-    io.out(`Try: curl -H "Authorization: ${adminKey}" ${address}/_api/safekeep/v1/sites`);
-    io.out('');
+    banner.push(
+      '',
+      'First start: created an admin API key. It is shown only this once; keep it safe:',
+      `  ${adminKey}`,
+      `Try: curl -H "Authorization: ${adminKey}" ${address}/_api/safekeep/v1/sites`,
+      '',
+    );
   }
+  io.out(banner.join('\n'));
 
   await new Promise<void>((resolve) => {
     let stopping = false;

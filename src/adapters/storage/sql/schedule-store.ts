@@ -2,10 +2,14 @@ import type { Kysely } from 'kysely';
 import type { NewBackup, ScheduleStore } from '../../../ports/backup-store.js';
 import { emitBackupEvent } from './backup-rows.js';
 import { insertBackup } from './backup-store.js';
+import type { JobClaimOptions } from './backup-store.js';
 import type { Database } from './schema.js';
 
 export class SqlScheduleStore implements ScheduleStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly options: JobClaimOptions = { supportsSkipLocked: false },
+  ) {}
 
   async dueSites(
     now: number,
@@ -33,6 +37,17 @@ export class SqlScheduleStore implements ScheduleStore {
     backup: NewBackup,
   ): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
+      if (this.options.supportsSkipLocked) {
+        // Another scheduler holding the site's row is taking this slot: leave it rather than wait for it.
+        const free = await trx
+          .selectFrom('sites')
+          .select('id')
+          .where('id', '=', siteId)
+          .forUpdate()
+          .skipLocked()
+          .executeTakeFirst();
+        if (!free) return false;
+      }
       const moved = await trx
         .updateTable('sites')
         .set({ next_auto_backup_at: nextDueAt })

@@ -91,6 +91,8 @@ export class SqlWebhookStore implements WebhookStore {
           .where('event_seq', '=', row.event_seq)
           .where('webhook_id', '=', row.webhook_id)
           .where('state', '=', 'PENDING')
+          // Checked again here: on PostgreSQL another process may have claimed it since the SELECT.
+          .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]))
           .returning(['attempts'])
           .executeTakeFirst();
         if (!claimed) continue;

@@ -211,7 +211,7 @@ class SqliteItemWriteTx implements ItemWriteTx {
 
 export class SqliteItemStore implements ItemStore {
   constructor(
-    private readonly db: Kysely<Database>,
+    protected readonly db: Kysely<Database>,
     private readonly generations: GenerationRegistry,
     private readonly now: () => number,
   ) {}

@@ -77,16 +77,19 @@ class WorkerSnapshot implements ItemSnapshot {
 export class SqliteSnapshotSource implements SnapshotSource {
   private readonly idle: WorkerChannel[] = [];
 
-  constructor(private readonly path: string) {}
+  /** `workerData` goes to the reader thread; `url` picks the thread (the PostgreSQL adapter has its own). */
+  constructor(
+    private readonly workerData: unknown,
+    private readonly url: URL = workerUrl,
+  ) {}
 
   private acquire(): WorkerChannel {
     return (
       this.idle.pop() ??
-      new WorkerChannel(
-        workerUrl,
-        { path: this.path },
-        { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 4 },
-      )
+      new WorkerChannel(this.url, this.workerData, {
+        maxOldGenerationSizeMb: 32,
+        maxYoungGenerationSizeMb: 4,
+      })
     );
   }
 

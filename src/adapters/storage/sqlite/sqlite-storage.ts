@@ -123,7 +123,7 @@ export class SqliteStorage implements Storage {
     this.schedule = new SqlScheduleStore(db);
     this.maintenance = new SqlMaintenanceStore(db);
     this.webhooks = new SqlWebhookStore(db);
-    this.snapshots = new SqliteSnapshotSource(path);
+    this.snapshots = new SqliteSnapshotSource({ path });
   }
 
   /** Opens (creating if needed) and migrates the database. */

@@ -1,0 +1,287 @@
+/**
+ * `npm run bench -- --engine postgres`: the scale-out figures of the PostgreSQL adapter, each against a
+ * baseline run in the same script on the same data:
+ * - a full backup's wall time ÷ `pg_dump -Fc` of the same item tables (goal ≤ 0.5);
+ * - a full restore's wall time ÷ `pg_restore` of that dump into an empty database (goal ≤ 1.0);
+ * - backups per second of many small sites with two `safekeep worker` processes ÷ with one.
+ * The server is `postgres://postgres@127.0.0.1:5432/postgres` unless SAFEKEEP_BENCH_PG_URL names another;
+ * the bench creates its databases there and drops them at the end.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import pg from 'pg';
+import type { PostgresStorage } from '../src/adapters/storage/postgres/postgres-storage.js';
+import { openSafekeep, type Safekeep } from '../src/app/composition-root.js';
+import { loadConfig } from '../src/config.js';
+import { composeItem } from '../src/domain/item-codec.js';
+import { sampleItem, timed, type BenchResult } from './bench-kit.js';
+
+export interface PostgresBenchOptions {
+  readonly items: number;
+  readonly collections: number;
+  /** Sites (each one collection of a few items) for the worker-scaling figure. */
+  readonly smallSites: number;
+}
+
+const serverUrl = process.env.SAFEKEEP_BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const bin = join(process.cwd(), 'bin', 'safekeep.js');
+
+function urlOf(database: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function admin(statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+async function createDatabase(label: string): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  const name = `safekeep_bench_${label}_${Date.now()}`;
+  await admin(`CREATE DATABASE "${name}" TEMPLATE template0`);
+  return { name, url: urlOf(name), drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
+}
+
+async function runJobs(safekeep: Safekeep): Promise<void> {
+  const { worker } = safekeep.background();
+  const signal = new AbortController().signal;
+  while (await worker.runOne(signal));
+}
+
+/** Fills `collections` collections with `items` ~1 KB items in all, through the item store (1,000 a call). */
+async function fill(safekeep: Safekeep, siteId: string, items: number, collections: number): Promise<void> {
+  const now = Date.now();
+  for (let c = 0; c < collections; c++) {
+    const collectionId = `c${c}`;
+    await safekeep.storage.collections.create(
+      siteId,
+      {
+        id: collectionId,
+        displayName: collectionId,
+        collectionType: 'NATIVE',
+        fields: [],
+        permissions: null,
+        views: [],
+        extra: {},
+      },
+      now,
+    );
+    const target = { siteId, collectionId, environment: 'LIVE' as const };
+    const share = Math.ceil(items / collections);
+    for (let i = 0; i < share; i += 1000) {
+      const batch: ReturnType<typeof composeItem>[] = [];
+      for (let k = i; k < Math.min(share, i + 1000); k++) {
+        const n = c * share + k;
+        batch.push(
+          composeItem({
+            id: `item-${String(n).padStart(8, '0')}`,
+            owner: 'bench',
+            createdAt: now,
+            updatedAt: now,
+            fields: sampleItem(n),
+          }),
+        );
+      }
+      await safekeep.storage.items.write(target, (tx) => tx.insert(batch));
+    }
+  }
+}
+
+/** Time until `count` PENDING backups are done by `processes` worker processes started now. */
+async function workersThroughput(url: string, dataDir: string, processes: number): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const pending = async () =>
+    Number(
+      (await client.query<{ n: string }>(`SELECT count(*) AS n FROM backups WHERE status = 'PENDING'`))
+        .rows[0]?.n,
+    );
+  const children = Array.from({ length: processes }, () =>
+    spawn(process.execPath, [bin, 'worker'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: url,
+        SAFEKEEP_DATA_DIR: dataDir,
+        SAFEKEEP_LOG_LEVEL: 'error',
+        SAFEKEEP_WORKER_THREADS: '1',
+        SAFEKEEP_SCHEDULER_TICK_SECONDS: '3600',
+      },
+      stdio: 'ignore',
+    }),
+  );
+  const start = performance.now();
+  while ((await pending()) > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+  const ms = performance.now() - start;
+  await Promise.all(
+    children.map((child) => new Promise((resolve) => child.on('exit', resolve).kill('SIGTERM'))),
+  );
+  await client.end();
+  return ms;
+}
+
+export async function runPostgresBench(
+  options: PostgresBenchOptions,
+  log: (line: string) => void,
+): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const database = await createDatabase('main');
+  const restoreTarget = await createDatabase('pgrestore');
+  const dataDir = mkdtempSync(join(tmpdir(), 'safekeep-bench-pg-'));
+  const config = loadConfig({
+    DATABASE_URL: database.url,
+    SAFEKEEP_DATA_DIR: dataDir,
+    SAFEKEEP_LOG_LEVEL: 'silent',
+  });
+  // When the restoration switched live data: its end, as a user sees it (the safety backup follows).
+  let switchedAt = 0;
+  const safekeep = await openSafekeep(config, {
+    failpoint: (name) => {
+      if (name === 'restore:switched') switchedAt = performance.now();
+      return Promise.resolve();
+    },
+  });
+  try {
+    const site = await safekeep.services.admin.createSite('bench');
+    log(`filling ${options.items} items in ${options.collections} collections…`);
+    const filled = await timed(() => fill(safekeep, site.id, options.items, options.collections));
+    log(`  filled in ${(filled.ms / 1000).toFixed(1)} s`);
+    const storage = safekeep.storage as PostgresStorage;
+    await sql`VACUUM ANALYZE`.execute(storage.db);
+
+    // Full backup vs pg_dump -Fc of the same tables.
+    const backupId = randomUUID();
+    const collections = await safekeep.storage.collections.names(site.id);
+    await safekeep.storage.backups.createBackup({
+      id: backupId,
+      siteId: site.id,
+      trigger: 'ON_DEMAND',
+      requestedAt: Date.now(),
+      requestedCollections: null,
+      collections,
+    });
+    const backup = await timed(() => runJobs(safekeep));
+    const record = await safekeep.storage.backups.getBackup(site.id, backupId);
+    if (record?.status !== 'READY')
+      throw new Error(`backup ended ${record?.status}: ${JSON.stringify(record?.error)}`);
+    log(`  backup: ${(backup.ms / 1000).toFixed(1)} s, ${record.sizeBytes} bytes stored`);
+    const gens = (
+      await storage.db.selectFrom('collections').select('live_gen').where('site_id', '=', site.id).execute()
+    ).map((r) => r.live_gen);
+    const dumpFile = join(dataDir, 'items.dump');
+    const dump = await timed(() =>
+      Promise.resolve(
+        execFileSync('pg_dump', [
+          '-Fc',
+          '-f',
+          dumpFile,
+          ...gens.flatMap((g) => ['-t', `items_${g}`]),
+          database.url,
+        ]),
+      ),
+    );
+    log(`  pg_dump -Fc: ${(dump.ms / 1000).toFixed(1)} s`);
+    results.push({
+      name: `full backup ÷ pg_dump -Fc (${options.items} items)`,
+      value: backup.ms / dump.ms,
+      unit: 'x',
+      goal: '≤ 0.5',
+      pass: backup.ms / dump.ms <= 0.5,
+      note: `${(backup.ms / 1000).toFixed(1)} s vs ${(dump.ms / 1000).toFixed(1)} s`,
+    });
+
+    // Full restore vs pg_restore of that dump into an empty database.
+    const restorationId = randomUUID();
+    await safekeep.storage.restorations.createRestoration({
+      id: restorationId,
+      siteId: site.id,
+      backupId,
+      requestedAt: Date.now(),
+      collections: collections.map((c) => ({
+        dataCollectionId: c.id,
+        restoreDestination: { dataCollectionId: c.id, displayName: c.displayName },
+      })),
+    });
+    // The restoration writes a safety backup of the replaced content; only the switch counts here.
+    const restoreStart = performance.now();
+    const restore = await timed(async () => {
+      const { worker } = safekeep.background();
+      const signal = new AbortController().signal;
+      for (;;) {
+        const r = await safekeep.storage.restorations.getRestoration(site.id, restorationId);
+        if (r?.status !== 'PENDING') break;
+        await worker.runOne(signal);
+      }
+    });
+    const restoration = await safekeep.storage.restorations.getRestoration(site.id, restorationId);
+    if (restoration?.status !== 'COMPLETED') throw new Error(`restoration ended ${restoration?.status}`);
+    const toSwitch = switchedAt - restoreStart;
+    log(
+      `  restore: live data switched after ${(toSwitch / 1000).toFixed(1)} s, safety backup done after ${(restore.ms / 1000).toFixed(1)} s`,
+    );
+    const pgRestore = await timed(() =>
+      Promise.resolve(execFileSync('pg_restore', ['-d', restoreTarget.url, dumpFile])),
+    );
+    log(`  pg_restore: ${(pgRestore.ms / 1000).toFixed(1)} s`);
+    results.push({
+      name: `full restore (to the switch) ÷ pg_restore (${options.items} items)`,
+      value: toSwitch / pgRestore.ms,
+      unit: 'x',
+      goal: '≤ 1.0',
+      pass: toSwitch / pgRestore.ms <= 1.0,
+      note: `${(toSwitch / 1000).toFixed(1)} s vs ${(pgRestore.ms / 1000).toFixed(1)} s`,
+    });
+    results.push({
+      name: `full restore with its safety backup ÷ pg_restore (${options.items} items)`,
+      value: restore.ms / pgRestore.ms,
+      unit: 'x',
+      note: `${(restore.ms / 1000).toFixed(1)} s vs ${(pgRestore.ms / 1000).toFixed(1)} s`,
+    });
+
+    // Worker processes: backups of many small sites by one, then by two.
+    log(`creating ${options.smallSites} small sites…`);
+    const smallSites: string[] = [];
+    for (let s = 0; s < options.smallSites; s++) {
+      const small = await safekeep.services.admin.createSite(`small-${s}`);
+      await fill(safekeep, small.id, 5, 1);
+      smallSites.push(small.id);
+    }
+    const rounds: number[] = [];
+    for (const processes of [1, 2]) {
+      for (const siteId of smallSites) {
+        await safekeep.storage.backups.createBackup({
+          id: randomUUID(),
+          siteId,
+          trigger: 'ON_DEMAND',
+          requestedAt: Date.now(),
+          requestedCollections: null,
+          collections: [{ id: 'c0', displayName: 'c0' }],
+        });
+      }
+      const ms = await workersThroughput(database.url, dataDir, processes);
+      rounds.push(smallSites.length / (ms / 1000));
+      log(`  ${processes} worker process(es): ${(rounds[rounds.length - 1] ?? 0).toFixed(0)} backups/s`);
+    }
+    results.push({
+      name: `small-site backups/s, 2 worker processes ÷ 1 (${options.smallSites} sites)`,
+      value: (rounds[1] ?? 0) / (rounds[0] ?? 1),
+      unit: 'x',
+      note: `${rounds.map((r) => r.toFixed(0)).join(' vs ')} backups/s; the machine has 2 cores, PostgreSQL shares them`,
+    });
+  } finally {
+    await safekeep.close();
+    await database.drop();
+    await restoreTarget.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  return results;
+}
