@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { SqliteStorage } from '../../src/adapters/storage/sqlite/sqlite-storage.js';
+import type { Kysely } from 'kysely';
+import type { Database, GenerationState } from '../../src/adapters/storage/sql/schema.js';
 import { SimulatedCrash, type FailpointName } from '../../src/engine/failpoints.js';
 import { assertSameSite, contentOf, runJobs } from '../helpers/backup-helpers.js';
 import { startTestEnv, type TestEnv, type TestSite } from '../helpers/harness.js';
@@ -69,11 +70,20 @@ async function setUp(armed: Armed): Promise<{
 }
 
 /** Generations a crash could leave behind: being built, or frozen with no restoration pending. */
-function leftovers(env: TestEnv): { building: number; retiring: number } {
-  const raw = (env.safekeep.storage as SqliteStorage).raw;
-  const count = (state: string) =>
-    (raw.prepare('SELECT count(*) AS n FROM generations WHERE state = ?').get(state) as { n: number }).n;
-  return { building: count('BUILDING'), retiring: count('RETIRING') };
+async function leftovers(env: TestEnv): Promise<{ building: number; retiring: number }> {
+  // Both SQL adapters expose their Kysely instance.
+  const { db } = env.safekeep.storage as unknown as { db: Kysely<Database> };
+  const count = async (state: GenerationState) =>
+    Number(
+      (
+        await db
+          .selectFrom('generations')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('state', '=', state)
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  return { building: await count('BUILDING'), retiring: await count('RETIRING') };
 }
 
 const restorePoints: [FailpointName, number][] = [
@@ -123,7 +133,7 @@ describe('restorations stopped at every step', () => {
         ).body.restoration;
         assert.equal(restoration.status, 'COMPLETED', JSON.stringify(restoration.error));
         assertSameSite(await contentOf(env, site.siteId), backedUp, 'after the takeover');
-        assert.deepEqual(leftovers(env), { building: 0, retiring: 0 });
+        assert.deepEqual(await leftovers(env), { building: 0, retiring: 0 });
         const safety = (await call('GET', `/wix-data/v2/backups/${restoration.safetyBackupId}`)).body.backup;
         assert.equal(safety.status, 'READY', 'the safety backup was written');
       } finally {
@@ -197,7 +207,7 @@ describe('a corrupted chunk', () => {
       assertSameSite(await contentOf(env, site.siteId), before, 'live content untouched');
       const after = await env.safekeep.storage.collections.list(site.siteId, { limit: 10, offset: 0 });
       assert.deepEqual(after, versions, 'not even a collection row changed');
-      assert.deepEqual(leftovers(env), { building: 0, retiring: 0 });
+      assert.deepEqual(await leftovers(env), { building: 0, retiring: 0 });
     } finally {
       await env.close();
     }

@@ -181,6 +181,16 @@ export function runStorageContract(name: string, factory: StorageFactory): void 
       assert.equal(await storage.collections.get(siteId, 'C0'), undefined);
     });
 
+    it('lets exactly one of several concurrent creators of a collection win', async () => {
+      const results = await Promise.allSettled(
+        Array.from({ length: 5 }, () => storage.collections.create(siteId, definition('Raced'), at)),
+      );
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+      for (const r of results.filter((r) => r.status === 'rejected'))
+        assert.equal((r.reason as { code?: string }).code, 'COLLECTION_ALREADY_EXISTS');
+      assert.equal((await storage.collections.get(siteId, 'Raced'))?.revision, 1);
+    });
+
     it('writes items in transactions and keeps environments apart', async () => {
       await storage.collections.create(siteId, definition('Items'), at);
       await storage.items.write(live('Items'), async (tx) => {

@@ -147,7 +147,7 @@ export class PostgresStorage implements Storage {
     this.restorations = new SqlRestorationStore(db, claims);
     this.staging = new PostgresStagingStore(db, generations, new PostgresBulkAppender(pool, db));
     this.schedule = new SqlScheduleStore(db, claims);
-    this.maintenance = new SqlMaintenanceStore(db);
+    this.maintenance = new SqlMaintenanceStore(db, { rowLocks: true });
     this.webhooks = new SqlWebhookStore(db);
     this.snapshots = new SqliteSnapshotSource(
       target,

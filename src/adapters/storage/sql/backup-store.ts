@@ -22,6 +22,7 @@ import type {
 import type { ManifestRef, CollectionRef } from '../../../domain/backup.js';
 import { emitBackupEvent, loadBackup, priorResult, rememberResult, toBackup } from './backup-rows.js';
 import type { Database } from './schema.js';
+import { gcHoldsSite } from './site-lock.js';
 
 /** Options that differ per engine. */
 export interface JobClaimOptions {
@@ -237,7 +238,7 @@ export class SqlBackupStore implements BackupStore {
       for (;;) {
         let candidates = trx
           .selectFrom('backups')
-          .select(['id', 'attempts'])
+          .select(['id', 'attempts', 'site_id'])
           .where('status', '=', 'PENDING')
           // Safety backups are written by their restoration, never claimed on their own.
           .where('trigger', '!=', 'PRE_RESTORE')
@@ -255,6 +256,8 @@ export class SqlBackupStore implements BackupStore {
         if (this.options.supportsSkipLocked) candidates = candidates.forUpdate().skipLocked();
         const candidate = await candidates.executeTakeFirst();
         if (!candidate) return undefined;
+        if (this.options.supportsSkipLocked && (await gcHoldsSite(trx, candidate.site_id, now)))
+          return undefined;
         if (Number(candidate.attempts) >= maxAttempts) {
           await trx
             .updateTable('backups')

@@ -74,7 +74,18 @@ export class SqlCollectionStore implements CollectionStore {
         sandbox_gen: sandboxGen,
         live_version: 0,
       };
-      await trx.insertInto('collections').values(row).execute();
+      // Two creators racing past the check above (possible on PostgreSQL): the second one loses here, and
+      // its transaction, generations included, rolls back.
+      const inserted = await trx
+        .insertInto('collections')
+        .values(row)
+        .onConflict((oc) => oc.columns(['site_id', 'id']).doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) {
+        throw new AppError('COLLECTION_ALREADY_EXISTS', `Collection ${definition.id} already exists.`, {
+          dataCollectionId: definition.id,
+        });
+      }
       return toRecord(row);
     });
   }

@@ -2,12 +2,18 @@ import { sql, type Kysely } from 'kysely';
 import type { ManifestRef } from '../../../domain/backup.js';
 import type { MaintenanceStore } from '../../../ports/backup-store.js';
 import type { Database } from './schema.js';
+import { lockSiteForGc } from './site-lock.js';
 
 export class SqlMaintenanceStore implements MaintenanceStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    /** Row locks exist (PostgreSQL): the lease is taken under the site row's lock (see site-lock.ts). */
+    private readonly options: { rowLocks: boolean } = { rowLocks: false },
+  ) {}
 
   async acquireGcLease(siteId: string, owner: string, now: number, leaseMs: number): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
+      if (this.options.rowLocks) await lockSiteForGc(trx, siteId);
       const busy = await trx
         .selectFrom('backups')
         .select('id')

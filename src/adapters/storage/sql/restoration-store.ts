@@ -24,6 +24,7 @@ import {
 } from './backup-rows.js';
 import type { JobClaimOptions } from './backup-store.js';
 import type { Database } from './schema.js';
+import { gcHoldsSite } from './site-lock.js';
 
 export const initialJobState: RestorationJobState = {
   phase: 'QUEUED',
@@ -182,7 +183,7 @@ export class SqlRestorationStore implements RestorationStore {
       for (;;) {
         let candidates = trx
           .selectFrom('restorations')
-          .select(['id', 'attempts', 'state', 'safety_backup_id'])
+          .select(['id', 'attempts', 'state', 'safety_backup_id', 'site_id'])
           .where('status', '=', 'PENDING')
           .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]))
           .where('site_id', 'not in', (eb) =>
@@ -198,6 +199,8 @@ export class SqlRestorationStore implements RestorationStore {
         if (this.options.supportsSkipLocked) candidates = candidates.forUpdate().skipLocked();
         const candidate = await candidates.executeTakeFirst();
         if (!candidate) return undefined;
+        if (this.options.supportsSkipLocked && (await gcHoldsSite(trx, candidate.site_id, now)))
+          return undefined;
         const job = JSON.parse(candidate.state) as RestorationJobState;
         if (Number(candidate.attempts) >= maxAttempts) {
           const error: JobError = {
