@@ -1,5 +1,8 @@
 // Runs the compiled test suite with Node's test runner. Usage: node scripts/run-tests.js [filter...]
 // Each test file runs in its own process; files are spread over the machine's cores.
+// With no filter, the whole suite runs on the embedded stack, then the backup suite (test/backups) runs
+// again on PostgreSQL + S3 (SAFEKEEP_TEST_STACK=scaleout; see test/helpers/harness.ts). With filters, the
+// matching files run once, on the stack SAFEKEEP_TEST_STACK names (embedded by default).
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { readdirSync, statSync } from 'node:fs';
@@ -13,18 +16,27 @@ function find(dir) {
   });
 }
 
+function run(files, env) {
+  const concurrency = Math.max(2, availableParallelism());
+  const result = spawnSync(
+    process.execPath,
+    ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+    { stdio: 'inherit', env: { ...process.env, ...env } },
+  );
+  return result.status ?? 1;
+}
+
 const filters = process.argv.slice(2);
-const files = find('dist/test')
-  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
-  .sort();
+const all = find('dist/test').sort();
+const files = all.filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
 if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const concurrency = Math.max(2, availableParallelism());
-const result = spawnSync(
-  process.execPath,
-  ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-  { stdio: 'inherit' },
-);
-process.exit(result.status ?? 1);
+let status = run(files, {});
+if (filters.length === 0) {
+  console.log('\n== the backup suite again, on PostgreSQL + S3 (SAFEKEEP_TEST_STACK=scaleout) ==\n');
+  const backups = all.filter((f) => f.startsWith(join('dist', 'test', 'backups') + '/'));
+  status = run(backups, { SAFEKEEP_TEST_STACK: 'scaleout' }) || status;
+}
+process.exit(status);

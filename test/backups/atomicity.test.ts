@@ -4,8 +4,6 @@
  * is left behind. A corrupted chunk fails a restoration with no live write at all.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Kysely } from 'kysely';
 import type { Database, GenerationState } from '../../src/adapters/storage/sql/schema.js';
@@ -186,16 +184,16 @@ describe('a corrupted chunk', () => {
       await call('POST', `${P}/items`, { dataCollectionId: 'A', dataItem: { id: 'after', data: {} } });
       const before = await contentOf(env, site.siteId);
       const versions = await env.safekeep.storage.collections.list(site.siteId, { limit: 10, offset: 0 });
-      // Flip one bit in the middle of the largest chunk.
-      const chunksDir = join(env.dataDir, 'blobs', 'sites', site.siteId, 'chunks');
-      const files = readdirSync(chunksDir).flatMap((d) =>
-        readdirSync(join(chunksDir, d)).map((f) => join(chunksDir, d, f)),
-      );
-      const victim = files.sort((a, b) => statSync(b).size - statSync(a).size)[0] ?? '';
-      const bytes = readFileSync(victim);
+      // Flip one bit in the middle of the largest chunk (through the blob store: folder or S3).
+      const { blobs } = env.safekeep;
+      const chunks = [];
+      for await (const info of blobs.list(`sites/${site.siteId}/chunks`)) chunks.push(info);
+      const victim = chunks.sort((a, b) => b.size - a.size)[0];
+      assert.ok(victim, 'the backup stored chunks');
+      const bytes = await blobs.get(victim.key, victim.size);
       const at = Math.floor(bytes.length / 2);
       bytes[at] = (bytes[at] ?? 0) ^ 0x10;
-      writeFileSync(victim, bytes);
+      await blobs.put(victim.key, bytes);
 
       const restore = await call('POST', `/wix-data/v2/backups/${created.body.backup.id}/restore`, {});
       await runJobs(env);

@@ -53,12 +53,54 @@ export interface TestEnv {
   close(keepData?: boolean): Promise<void>;
 }
 
+/**
+ * The stack test environments run on, from SAFEKEEP_TEST_STACK: `embedded` (SQLite and a local folder, the
+ * default) or `scaleout` (a fresh PostgreSQL database and S3 prefix per environment). `npm test` runs the
+ * backup suite on both (scripts/run-tests.js). On `scaleout`, unreachable servers fail the tests.
+ */
+export const testStack: 'embedded' | 'scaleout' = (() => {
+  const raw = process.env.SAFEKEEP_TEST_STACK ?? 'embedded';
+  if (raw !== 'embedded' && raw !== 'scaleout')
+    throw new Error(`SAFEKEEP_TEST_STACK must be embedded or scaleout, not "${raw}"`);
+  return raw;
+})();
+
+/** Scale-out servers of each environment, by data directory, so that a restarted environment finds its data. */
+const scaleout = new Map<string, { env: Record<string, string>; close(): Promise<void> }>();
+
+async function scaleoutFor(dataDir: string): Promise<Record<string, string>> {
+  let stack = scaleout.get(dataDir);
+  if (!stack) {
+    // Loaded only here, so that embedded runs never load the PostgreSQL driver or the AWS SDK.
+    const [{ createTestDatabase }, { startTestS3 }] = await Promise.all([
+      import('./postgres.js'),
+      import('./s3.js'),
+    ]);
+    const [database, s3] = await Promise.all([createTestDatabase('env'), startTestS3()]);
+    stack = {
+      env: { ...s3.env, DATABASE_URL: database.url, SAFEKEEP_DB_POOL_SIZE: '4' },
+      async close() {
+        await database.drop();
+        await s3.close();
+      },
+    };
+    scaleout.set(dataDir, stack);
+  }
+  return stack.env;
+}
+
 export async function startTestEnv(
   options: { env?: Record<string, string>; failpoint?: Failpoints; dataDir?: string; clock?: TestClock } = {},
 ): Promise<TestEnv> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'safekeep-test-'));
   const clock = options.clock ?? new TestClock();
-  const config = loadConfig({ SAFEKEEP_DATA_DIR: dataDir, SAFEKEEP_WORKER_THREADS: '1', ...options.env });
+  const stackEnv = testStack === 'scaleout' ? await scaleoutFor(dataDir) : {};
+  const config = loadConfig({
+    SAFEKEEP_DATA_DIR: dataDir,
+    SAFEKEEP_WORKER_THREADS: '1',
+    ...stackEnv,
+    ...options.env,
+  });
   const safekeep = await openSafekeep(config, { clock: clock.now, failpoint: options.failpoint });
   const app = safekeep.createHttpApp(false);
   const requests: string[] = [];
@@ -117,7 +159,10 @@ export async function startTestEnv(
     async close(keepData = false) {
       await app.close();
       await safekeep.close();
-      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
+      if (keepData) return;
+      rmSync(dataDir, { recursive: true, force: true });
+      await scaleout.get(dataDir)?.close();
+      scaleout.delete(dataDir);
     },
   };
 }
