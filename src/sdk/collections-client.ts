@@ -21,7 +21,7 @@ export class CollectionsClient {
    * @throws SafekeepApiError 409 `COLLECTION_ALREADY_EXISTS`, 400 `INVALID_ARGUMENT`
    */
   async create(collection: CollectionInput, options: RequestOptions = {}): Promise<Collection> {
-    const body: CollectionWriteRequest = { collection };
+    const body: CollectionWriteRequest = { collection: wire(collection) };
     const result = await this.http.request('POST', COLLECTIONS, { body, signal: options.signal });
     return field(result, 'collection');
   }
@@ -49,7 +49,7 @@ export class CollectionsClient {
    * @throws SafekeepApiError 409 `REVISION_MISMATCH`, 404 `COLLECTION_NOT_FOUND`
    */
   async update(collection: CollectionInput, options: RequestOptions = {}): Promise<Collection> {
-    const body: CollectionWriteRequest = { collection };
+    const body: CollectionWriteRequest = { collection: wire(collection) };
     const result = await this.http.request('PUT', COLLECTIONS, { body, signal: options.signal });
     return field(result, 'collection');
   }
@@ -61,4 +61,9 @@ export class CollectionsClient {
   async delete(id: string, options: RequestOptions = {}): Promise<void> {
     await this.http.request('DELETE', `${COLLECTIONS}/${pathId(id)}`, { signal: options.signal });
   }
+}
+
+function wire(collection: CollectionInput): CollectionWriteRequest['collection'] {
+  const { fields, views, ...rest } = collection;
+  return { ...rest, ...(fields && { fields: [...fields] }), ...(views && { views: [...views] }) };
 }

@@ -15,8 +15,14 @@ export type ItemQuery = Static<typeof QuerySchema>;
 /** A filter in the Wix query language (`{ year: { $gt: 1950 } }`, `$and`, `$or`, `$not`, ...). */
 export type ItemFilter = NonNullable<ItemQuery['filter']>;
 
-/** A collection as sent to create or update it; `fields` describe, they do not constrain. */
-export type CollectionInput = Static<typeof CollectionSchema>;
+/**
+ * A collection as sent to create or update it (a collection read back may be sent as it is); `fields`
+ * describe, they do not constrain.
+ */
+export type CollectionInput = Omit<Static<typeof CollectionSchema>, 'fields' | 'views'> & {
+  readonly fields?: readonly object[] | undefined;
+  readonly views?: readonly object[] | undefined;
+};
 
 /** A date inside item data, as it travels. */
 export interface WixDate {
