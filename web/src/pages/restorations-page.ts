@@ -47,13 +47,14 @@ export async function undoRestoration(
 
 /**
  * Shows one restoration live in `container` until it ends: its status and progress, then the result
- * with Undo (for a completed one) or the error (for a failed one).
+ * with Undo (for a completed one, which follows the undo in its place) or the error (for a failed one).
+ * `onShow` hears of every state shown.
  */
 export function followRestoration(
   context: PageContext,
   restoration: Restoration,
   container: HTMLElement,
-  onDone: (final: Restoration) => void = () => undefined,
+  onShow: (shown: Restoration) => void = () => undefined,
 ): void {
   const slot = h('div', { class: 'slot' });
   const show = (r: Restoration) => {
@@ -76,7 +77,7 @@ export function followRestoration(
         undo.addEventListener('click', () => {
           void runAction(undo, slot, async () => {
             const next = await undoRestoration(context, r);
-            if (next) followRestoration(context, next, container, onDone);
+            if (next) followRestoration(context, next, container, onShow);
           });
         });
         parts.push(
@@ -93,6 +94,7 @@ export function followRestoration(
       parts.push(errorBox(new Error(`${r.error.message} (${r.error.code}). Live data was not changed.`)));
     }
     replace(container, parts, slot);
+    onShow(r);
   };
   show(restoration);
   if (restoration.status !== 'PENDING') return;
@@ -105,7 +107,6 @@ export function followRestoration(
     .then((final) => {
       show(final);
       announce(`Restoration ${final.status === 'COMPLETED' ? 'completed' : 'failed'}.`);
-      onDone(final);
     })
     .catch((error: unknown) => {
       if (!context.signal.aborted) showError(slot, error);

@@ -112,7 +112,9 @@ function chooseStep(context: PageContext, backup: Backup, step: HTMLElement): vo
     h(
       'p',
       null,
-      `The backup was taken ${backup.snapshotDate ? new Date(backup.snapshotDate).toLocaleString() : '(unknown)'}. `,
+      backup.snapshotDate
+        ? `The backup holds the data as it was on ${new Date(backup.snapshotDate).toLocaleString()}. `
+        : `The backup was requested on ${new Date(backup.requestedDate).toLocaleString()}. `,
       'Each chosen collection is restored into itself, or into the destination you name (a new id creates a new collection; the original is left alone).',
     ),
     h('label', { class: 'check' }, all, ' All collections'),
@@ -179,7 +181,7 @@ function reviewStep(
       [
         h('strong', null, to.dataCollectionId),
         to.displayName !== to.dataCollectionId ? ` (${to.displayName})` : '',
-        c.destinationExists ? '' : h('span', { class: 'badge' }, 'new'),
+        c.destinationExists ? '' : [' ', h('span', { class: 'badge' }, 'new')],
       ],
       count(c.itemsNowLive),
       c.itemsInBackup === null ? 'unknown' : count(c.itemsInBackup),
@@ -239,7 +241,8 @@ function progressStep(context: PageContext, restoration: Restoration, step: HTML
   const body = h('div', { class: 'restoration-live' });
   replace(step, h('div', { class: 'card', role: 'group', 'aria-labelledby': 'progress-title' }, title, body));
   title.focus();
-  followRestoration(context, restoration, body, (final) => {
-    title.textContent = final.status === 'COMPLETED' ? '3. Restored' : '3. The restoration failed';
+  const titles = { PENDING: '3. Restoring', COMPLETED: '3. Restored', FAILED: '3. The restoration failed' };
+  followRestoration(context, restoration, body, (shown) => {
+    title.textContent = titles[shown.status];
   });
 }
