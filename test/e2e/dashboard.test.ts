@@ -370,5 +370,12 @@ describe('dashboard in a browser', () => {
     assert.equal(await page.evaluate(() => sessionStorage.getItem('safekeep.apiKey')), null);
     await page.setViewportSize({ width: 360, height: 780 });
     await shoot('sign-in-360');
+
+    // A site key needs no site chosen: the session names its one site.
+    await page.getByLabel('API key').fill(siteKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await heading().filter({ hasText: 'Backups' }).waitFor();
+    await page.getByText('Site: Shop').waitFor();
+    await page.locator('[data-backup-id][data-status]').first().waitFor();
   });
 });

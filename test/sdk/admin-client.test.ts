@@ -51,6 +51,7 @@ describe('SafekeepClient: admin API and extensions', () => {
 
   it('creates, lists and deletes sites', async () => {
     site = await admin.sites.create('Shop');
+    env.clock.advance(1000);
     const doomed = await admin.sites.create('Doomed');
     assert.deepEqual(
       (await admin.sites.list()).map((s) => s.name),
