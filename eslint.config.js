@@ -67,6 +67,32 @@ export default tseslint.config(
     ),
   },
   {
+    // The SDK and the dashboard run in browsers too: only `fetch` and the web platform, no server code.
+    files: ['src/sdk/**/*.ts', 'web/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['node:*', 'fastify', '**/adapters/**', '**/services/**', '**/engine/**', '**/jobs/**'],
+              message: 'the SDK and the dashboard run in browsers: no Node modules or server code',
+            },
+            {
+              group: ['**/http/**', '**/app/**', '**/cli/**', '**/domain/**', '**/config.js'],
+              message: 'no server code',
+            },
+            {
+              group: ['typebox', '**/contracts/data-api.js', '**/contracts/backups-api.js'],
+              allowTypeImports: true,
+              message: 'schemas load typebox at run time: import their types only',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['src/**/*.ts'],
     ignores: ['src/config.ts'],
     rules: {

@@ -12,7 +12,10 @@ import { buildHttpApp } from '../http/app.js';
 import { registerAdminRoutes } from '../http/routes/admin-routes.js';
 import { registerBackupRoutes } from '../http/routes/backup-routes.js';
 import { registerDataRoutes } from '../http/routes/data-routes.js';
+import { registerDashboardRoutes } from '../http/routes/dashboard-routes.js';
 import { registerHealthRoutes } from '../http/routes/health-routes.js';
+import { registerOpenApiRoutes } from '../http/routes/openapi-routes.js';
+import { registerOverviewRoutes } from '../http/routes/overview-routes.js';
 import { registerWebhookRoutes } from '../http/routes/webhook-routes.js';
 import { GarbageCollector } from '../jobs/garbage-collector.js';
 import { runGenerationSweeper, type Logger } from '../jobs/generation-sweep-task.js';
@@ -29,6 +32,7 @@ import { CollectionService } from '../services/collection-service.js';
 import { CursorCodec } from '../services/cursor-codec.js';
 import { newGuid } from '../services/ids.js';
 import { ItemService } from '../services/item-service.js';
+import { OverviewService } from '../services/overview-service.js';
 import { WebhookService } from '../services/webhook-service.js';
 import { WebhookSigner } from '../services/webhook-signer.js';
 
@@ -208,6 +212,9 @@ export async function openSafekeep(
           registerAdminRoutes(app, services);
           registerBackupRoutes(app, services);
           registerWebhookRoutes(app, services);
+          registerOverviewRoutes(app, { overview: new OverviewService(storage, blobs, clock, services) });
+          registerDashboardRoutes(app);
+          registerOpenApiRoutes(app);
         },
       });
     },

@@ -8,15 +8,19 @@ Usage:
   safekeep serve [--no-worker]                     start the server (what npm start runs); --no-worker
                                                    serves HTTP only and leaves jobs to \`safekeep worker\`
   safekeep worker                                  run jobs, schedules, GC and webhooks; serve no HTTP
-  safekeep site create --name NAME [--json]        create a site and an API key with every site scope
-  safekeep site list [--json]
+  safekeep key create --admin --local [--json]     an admin key written straight to the data directory:
+                                                   works with no server (first setup, lost key)
+
+  Talking to a running server through its API (--url URL, --key KEY; defaults SAFEKEEP_URL or
+  http://127.0.0.1:$PORT, SAFEKEEP_API_KEY):
+  safekeep site create --name NAME [--json]        a site and an API key with every site scope
+  safekeep site list|delete|settings …             (safekeep site help)
   safekeep key create --site ID --scopes a,b [--json]
   safekeep key create --admin [--json]             a key for every site
-  safekeep key revoke KEY_ID
-  safekeep key list [--json]
+  safekeep key list [--json] | key revoke KEY_ID
+  safekeep webhook create|list|delete|public-key … (safekeep webhook help)
 
-  Talking to a running server (--url URL, --key KEY, --site SITE_ID; defaults SAFEKEEP_URL or
-  http://127.0.0.1:$PORT, SAFEKEEP_API_KEY, SAFEKEEP_SITE_ID):
+  The Backups API (also --site SITE_ID, default SAFEKEEP_SITE_ID):
   safekeep backup create [--collections a,b] [--wait] [--json]
   safekeep backup list [--status S]... [--type T]... [--limit N] [--offset N] [--json]
   safekeep backup get ID [--json]
@@ -50,11 +54,13 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
         await (await import('./commands/worker.js')).worker(config(), io);
         return 0;
       case 'site':
-        await (await import('./commands/admin-commands.js')).siteCommand(config(), args, io);
-        return 0;
+        return await (await import('./commands/admin-commands.js')).siteCommand(args, io);
       case 'key':
-        await (await import('./commands/admin-commands.js')).keyCommand(config(), args, io);
-        return 0;
+        return await (
+          await import('./commands/admin-commands.js')
+        ).keyCommand(args, io, { serverConfig: config });
+      case 'webhook':
+        return await (await import('./commands/admin-commands.js')).webhookCommand(args, io);
       case 'backup':
         return await (await import('./commands/backup-commands.js')).backupCommand(args, io);
       case 'restoration':

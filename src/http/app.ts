@@ -3,6 +3,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type FastifySchema,
   type FastifyServerOptions,
 } from 'fastify';
 import { AppError, invalidArgument } from '../contracts/errors.js';
@@ -27,6 +28,8 @@ export interface DeclaredRoute {
   readonly method: string;
   readonly url: string;
   readonly auth: RouteAuth;
+  /** The schemas the route validates with (the OpenAPI document is generated from them). */
+  readonly schema: FastifySchema | undefined;
 }
 
 declare module 'fastify' {
@@ -159,7 +162,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   app.addHook('onRoute', (route) => {
     const auth = route.config?.auth;
     if (!auth) throw new Error(`route ${String(route.method)} ${route.url} declares no auth`);
-    for (const method of [route.method].flat()) declaredRoutes.push({ method, url: route.url, auth });
+    for (const method of [route.method].flat())
+      declaredRoutes.push({ method, url: route.url, auth, schema: route.schema });
   });
 
   options.routes(app);

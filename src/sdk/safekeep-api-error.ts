@@ -27,6 +27,8 @@ export class SafekeepApiError extends Error {
     readonly fieldViolations: readonly FieldViolation[] = [],
     /** Seconds the server asked the caller to wait (`Retry-After`, sent with 503 and 429). */
     readonly retryAfterSeconds: number | undefined = undefined,
+    /** The error body exactly as the server sent it (backups-api.md §8); undefined when it had another shape. */
+    readonly body: ErrorResponseBody | undefined = undefined,
   ) {
     super(message);
   }
@@ -48,9 +50,19 @@ export class SafekeepApiError extends Error {
     const application = body?.details?.applicationError;
     const validation = body?.details?.validationError;
     if (message !== undefined && typeof application?.code === 'string') {
-      return new SafekeepApiError(status, application.code, message, application.data ?? {}, [], seconds);
+      const shaped = body as ErrorResponseBody;
+      return new SafekeepApiError(
+        status,
+        application.code,
+        message,
+        application.data ?? {},
+        [],
+        seconds,
+        shaped,
+      );
     }
     if (message !== undefined && validation && Array.isArray(validation.fieldViolations)) {
+      const shaped = body as ErrorResponseBody;
       return new SafekeepApiError(
         status,
         'INVALID_ARGUMENT',
@@ -58,6 +70,7 @@ export class SafekeepApiError extends Error {
         {},
         validation.fieldViolations,
         seconds,
+        shaped,
       );
     }
     const excerpt = text.length > 200 ? `${text.slice(0, 200)}…` : text;

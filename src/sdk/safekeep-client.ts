@@ -1,4 +1,16 @@
-import { SafekeepApiError, SafekeepConnectionError, UNEXPECTED_RESPONSE } from './safekeep-api-error.js';
+import type { BackupSchedule, Health, RestorePreview, Session } from './admin-types.js';
+import { ApiKeysClient } from './api-keys-client.js';
+import { CollectionsClient } from './collections-client.js';
+import {
+  field,
+  HttpTransport,
+  pathId,
+  type Query,
+  type RequestOptions,
+  type SafekeepClientOptions,
+} from './http-transport.js';
+import { ItemsClient } from './items-client.js';
+import { ADMIN_PATH, SitesClient } from './sites-client.js';
 import type {
   Backup,
   BackupPage,
@@ -10,24 +22,9 @@ import type {
   RestorationStatus,
 } from './types.js';
 import { waitUntilSettled, type WaitOptions } from './wait-until-settled.js';
+import { WebhooksClient } from './webhooks-client.js';
 
-/** How to reach a safekeep server. */
-export interface SafekeepClientOptions {
-  /** The server's address, e.g. `http://127.0.0.1:8080` (a path prefix is kept; a trailing slash is not). */
-  readonly baseUrl: string;
-  /** An API key (`sk_…`), sent as the `Authorization` header. */
-  readonly apiKey: string;
-  /** The site to act on (`wix-site-id`); a key bound to exactly one site may leave it out. */
-  readonly siteId?: string | undefined;
-  /** The `fetch` to send requests with (default: the global one). Tests pass one that calls the app in-process. */
-  readonly fetch?: typeof fetch;
-}
-
-/** Options every call accepts. */
-export interface RequestOptions {
-  /** Aborts the request; the call rejects with the signal's reason. */
-  readonly signal?: AbortSignal;
-}
+export type { RequestOptions, SafekeepClientOptions };
 
 /** Options of the calls that start work. */
 export interface StartOptions extends RequestOptions {
@@ -69,15 +66,17 @@ export interface ListRestorationsOptions extends RequestOptions {
 /** The Backups API's documented REST path (backups-api.md §1). */
 export const BACKUPS_PATH = '/wix-data/v2/backups';
 
-type Query = Record<string, string | number | readonly string[] | undefined>;
-
 /**
- * A typed client for safekeep's Backups API. Every call resolves with the entity the server returned, or
- * rejects with a {@link SafekeepApiError} (the server refused) or a {@link SafekeepConnectionError} (no
- * answer). The client holds no state besides its options: one instance may serve concurrent calls.
+ * A typed client for all of safekeep's HTTP API. The Backups API — the headline — is on the client
+ * itself (`createBackup`, `restoreBackup`, `waitForBackup`, ...); the Data API and the admin API are on
+ * `items`, `collections`, `sites`, `apiKeys` and `webhooks`. Every call resolves with what the server
+ * returned, or rejects with a {@link SafekeepApiError} (the server refused) or a
+ * {@link SafekeepConnectionError} (no answer). A client holds no state besides its options: one instance
+ * may serve concurrent calls. It uses only `fetch`, so it runs in Node 20 and in browsers.
  *
  * ```ts
  * const client = new SafekeepClient({ baseUrl: 'http://127.0.0.1:8080', apiKey, siteId });
+ * await client.items.insert('Books', { title: 'Dune' });
  * const backup = await client.createBackup();
  * const done = await client.waitForBackup(backup.id, { onProgress: (p) => console.log(p) });
  * ```
@@ -85,16 +84,77 @@ type Query = Record<string, string | number | readonly string[] | undefined>;
 export class SafekeepClient {
   /** The server's address, without a trailing slash. */
   readonly baseUrl: string;
-  private readonly apiKey: string;
-  private readonly siteId: string | undefined;
-  private readonly fetch: typeof fetch;
+  /** The site this client acts on (`wix-site-id`), if one was named. */
+  readonly siteId: string | undefined;
+  /** Data Items (data-api.md §2): insert, get, query, bulk writes, references, ... */
+  readonly items: ItemsClient;
+  /** Data Collections (data-api.md §3). */
+  readonly collections: CollectionsClient;
+  /** Admin API: sites and their settings. */
+  readonly sites: SitesClient;
+  /** Admin API: API keys. */
+  readonly apiKeys: ApiKeysClient;
+  /** Admin API: webhook subscriptions. */
+  readonly webhooks: WebhooksClient;
+  private readonly http: HttpTransport;
 
   /** A client for one server, key and (optionally) site. Sends nothing until a method is called. */
-  constructor(options: SafekeepClientOptions) {
-    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
-    this.apiKey = options.apiKey;
-    this.siteId = options.siteId;
-    this.fetch = options.fetch ?? globalThis.fetch;
+  constructor(options: SafekeepClientOptions | HttpTransport) {
+    this.http = options instanceof HttpTransport ? options : new HttpTransport(options);
+    this.baseUrl = this.http.baseUrl;
+    this.siteId = this.http.siteId;
+    this.items = new ItemsClient(this.http);
+    this.collections = new CollectionsClient(this.http);
+    this.sites = new SitesClient(this.http);
+    this.apiKeys = new ApiKeysClient(this.http);
+    this.webhooks = new WebhooksClient(this.http);
+  }
+
+  /** A client with the same server and key acting on another site (an admin key moving between sites). */
+  withSite(siteId: string | undefined): SafekeepClient {
+    return new SafekeepClient(this.http.withSite(siteId));
+  }
+
+  /** Whether the server and its storage answer (`GET /healthz`, no key needed). */
+  async health(options: RequestOptions = {}): Promise<Health> {
+    return (await this.http.request('GET', '/healthz', options)) as unknown as Health;
+  }
+
+  /**
+   * Who the key is: its scopes and the sites it may act on (every site for an `admin` key). Any valid key
+   * may ask.
+   * @throws SafekeepApiError 401 `UNAUTHENTICATED`
+   */
+  async session(options: RequestOptions = {}): Promise<Session> {
+    const result = await this.http.request('GET', `${ADMIN_PATH}/session`, options);
+    return { apiKey: field(result, 'apiKey'), sites: field(result, 'sites') };
+  }
+
+  /** When the site's next automatic backup is due, with the interval and retention in effect. */
+  async backupSchedule(options: RequestOptions = {}): Promise<BackupSchedule> {
+    return field(await this.http.request('GET', `${ADMIN_PATH}/backup-schedule`, options), 'schedule');
+  }
+
+  /**
+   * What restoring a backup would change, checked exactly as the restore itself would be, without
+   * starting anything: per destination, whether it exists, its LIVE items now (all replaced) and the
+   * items the backup holds for it. Without `restorationCollections`, a full restore.
+   * @throws SafekeepApiError as {@link restorePartialBackup}
+   */
+  async previewRestore(
+    backupId: string,
+    restorationCollections?: readonly RestorationCollectionInput[],
+    options: RequestOptions = {},
+  ): Promise<RestorePreview> {
+    const result = await this.http.request(
+      'POST',
+      `${ADMIN_PATH}/backups/${pathId(backupId)}/restore-preview`,
+      {
+        body: restorationCollections === undefined ? {} : { restorationCollections },
+        signal: options.signal,
+      },
+    );
+    return field(result, 'preview');
   }
 
   /**
@@ -214,76 +274,11 @@ export class SafekeepClient {
     return waitUntilSettled((signal) => this.getRestoration(id, signal ? { signal } : {}), options);
   }
 
-  private async request(
+  private request(
     method: 'GET' | 'POST' | 'DELETE',
     path: string,
     options: { query?: Query; body?: unknown; idempotencyKey?: string; signal?: AbortSignal | undefined },
   ): Promise<Record<string, unknown>> {
-    const url = `${this.baseUrl}${BACKUPS_PATH}${path}${queryString(options.query)}`;
-    const headers: Record<string, string> = { authorization: this.apiKey, accept: 'application/json' };
-    if (this.siteId !== undefined) headers['wix-site-id'] = this.siteId;
-    if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey;
-    let body: string | undefined;
-    if (options.body !== undefined) {
-      body = JSON.stringify(options.body);
-      headers['content-type'] = 'application/json';
-    }
-    let response: Response;
-    let text: string;
-    try {
-      response = await this.fetch(url, {
-        method,
-        headers,
-        ...(body !== undefined && { body }),
-        ...(options.signal && { signal: options.signal }),
-      });
-      text = await response.text();
-    } catch (error) {
-      if (options.signal?.aborted) throw error;
-      throw new SafekeepConnectionError(url, { cause: error });
-    }
-    if (!response.ok) {
-      throw SafekeepApiError.fromResponse(response.status, text, response.headers.get('retry-after'));
-    }
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
-        return parsed as Record<string, unknown>;
-      }
-    } catch {
-      // Reported below.
-    }
-    throw new SafekeepApiError(
-      response.status,
-      UNEXPECTED_RESPONSE,
-      `${method} ${url} answered ${response.status} without a JSON object`,
-    );
+    return this.http.request(method, `${BACKUPS_PATH}${path}`, options);
   }
-}
-
-/** A path segment for an id. An empty id would name the collection route itself, so it is refused here. */
-function pathId(id: string): string {
-  if (typeof id !== 'string' || id.length === 0) throw new TypeError('an id is required');
-  return encodeURIComponent(id);
-}
-
-function queryString(query: Query | undefined): string {
-  if (!query) return '';
-  const params = new URLSearchParams();
-  for (const [name, value] of Object.entries(query)) {
-    if (value === undefined) continue;
-    if (typeof value === 'object') for (const v of value) params.append(name, v);
-    else params.append(name, String(value));
-  }
-  const text = params.toString();
-  return text ? `?${text}` : '';
-}
-
-/** A response's expected top-level property; its absence means the route answered something else. */
-function field<T>(body: Record<string, unknown>, name: string): T {
-  const value = body[name];
-  if (value === undefined || value === null) {
-    throw new SafekeepApiError(200, UNEXPECTED_RESPONSE, `The response has no "${name}"`);
-  }
-  return value as T;
 }

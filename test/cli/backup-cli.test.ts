@@ -68,9 +68,13 @@ async function startServer(name: string, extra: Record<string, string> = {}): Pr
     await new Promise((r) => setTimeout(r, 50));
   const base = /listening on (http:\/\/\S+)/.exec(output)?.[1] ?? '';
   assert.ok(base, output);
-  assert.match(output, /^\s+sk_\S+$/m, 'the admin key is printed on the first start');
+  const adminKey = /^\s+(sk_\S+)$/m.exec(output)?.[1];
+  assert.ok(adminKey, `the admin key is printed on the first start: ${output}`);
 
-  const created = cli(['site', 'create', '--name', name, '--json'], serverEnv);
+  const created = cli(
+    ['site', 'create', '--name', name, '--json'],
+    cleanEnv({ SAFEKEEP_URL: base, SAFEKEEP_API_KEY: adminKey }),
+  );
   assert.equal(created.status, 0, created.stderr);
   const { siteId, apiKey } = JSON.parse(created.stdout) as { siteId: string; apiKey: string };
   const clientEnv = cleanEnv({ SAFEKEEP_URL: base, SAFEKEEP_API_KEY: apiKey, SAFEKEEP_SITE_ID: siteId });

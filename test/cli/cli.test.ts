@@ -20,29 +20,15 @@ describe('safekeep CLI', () => {
   });
   after(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  it('creates and lists sites, and creates and revokes keys, without a server', () => {
-    const created = run('site', 'create', '--name', 'Shop', '--json');
-    assert.equal(created.status, 0, created.stderr);
-    const { siteId, apiKey } = JSON.parse(created.stdout) as { siteId: string; apiKey: string };
-    assert.match(apiKey, /^sk_/);
-    const listed = run('site', 'list', '--json');
-    assert.deepEqual(
-      (JSON.parse(listed.stdout) as { id: string }[]).map((s) => s.id),
-      [siteId],
-    );
-    const key = run('key', 'create', '--site', siteId, '--scopes', 'data.read,backups.read', '--json');
-    assert.equal(key.status, 0, key.stderr);
-    const parsed = JSON.parse(key.stdout) as { id: string; scopes: string[] };
-    assert.deepEqual(parsed.scopes, ['data.read', 'backups.read']);
-    const admin = run('key', 'create', '--admin', '--json');
-    assert.deepEqual((JSON.parse(admin.stdout) as { scopes: string[] }).scopes, ['admin']);
-    const revoked = run('key', 'revoke', parsed.id);
-    assert.equal(revoked.status, 0, revoked.stderr);
-    const keys = JSON.parse(run('key', 'list', '--json').stdout) as {
-      id: string;
-      revokedAt: number | null;
-    }[];
-    assert.ok(keys.find((k) => k.id === parsed.id)?.revokedAt);
+  let localAdminKey = '';
+
+  it('creates an admin key in the data directory without a server (--local)', () => {
+    const admin = run('key', 'create', '--admin', '--local', '--json');
+    assert.equal(admin.status, 0, admin.stderr);
+    const parsed = JSON.parse(admin.stdout) as { apiKey: string; scopes: string[] };
+    assert.deepEqual(parsed.scopes, ['admin']);
+    assert.match(parsed.apiKey, /^sk_/);
+    localAdminKey = parsed.apiKey;
   });
 
   it('explains usage mistakes and configuration problems with exit code 2', () => {
@@ -53,15 +39,35 @@ describe('safekeep CLI', () => {
     assert.equal(unknown.status, 2);
     assert.match(unknown.stderr, /unknown command/);
     const badScope = run('key', 'create', '--site', 'x', '--scopes', 'everything');
-    assert.equal(badScope.status, 1);
-    assert.match(badScope.stderr, /is not a scope/);
-    const badConfig = spawnSync(process.execPath, [bin, 'site', 'list'], {
+    assert.equal(badScope.status, 2);
+    assert.match(badScope.stderr, /"everything" is not a scope/);
+    const localSite = run('key', 'create', '--site', 'x', '--scopes', 'data.read', '--local');
+    assert.equal(localSite.status, 2);
+    assert.match(localSite.stderr, /--local creates admin keys only/);
+    const badClientConfig = spawnSync(process.execPath, [bin, 'site', 'list'], {
+      env: { ...env(), PORT: 'eighty', SAFEKEEP_API_KEY: '' },
+      encoding: 'utf8',
+    });
+    assert.equal(badClientConfig.status, 2);
+    assert.match(badClientConfig.stderr, /PORT must be an integer/);
+    assert.match(badClientConfig.stderr, /an API key is required/);
+    const badServerConfig = spawnSync(process.execPath, [bin, 'key', 'create', '--admin', '--local'], {
       env: { ...env(), PORT: 'eighty', SAFEKEEP_LOG_LEVEL: 'loud' },
       encoding: 'utf8',
     });
-    assert.equal(badConfig.status, 2);
-    assert.match(badConfig.stderr, /PORT must be an integer/);
-    assert.match(badConfig.stderr, /SAFEKEEP_LOG_LEVEL must be one of/);
+    assert.equal(badServerConfig.status, 2);
+    assert.match(badServerConfig.stderr, /PORT must be an integer/);
+    assert.match(badServerConfig.stderr, /SAFEKEEP_LOG_LEVEL must be one of/);
+  });
+
+  it('says how to get a key when no server answers', () => {
+    const down = spawnSync(process.execPath, [bin, 'site', 'list'], {
+      env: { ...env(), SAFEKEEP_URL: 'http://127.0.0.1:1', SAFEKEEP_API_KEY: 'sk_x' },
+      encoding: 'utf8',
+    });
+    assert.equal(down.status, 1);
+    assert.match(down.stderr, /cannot reach safekeep at http:\/\/127\.0\.0\.1:1/);
+    assert.match(down.stderr, /key create --admin --local/);
   });
 
   describe('serve', () => {
@@ -94,22 +100,76 @@ describe('safekeep CLI', () => {
       assert.equal(sites.status, 200);
     });
 
-    it('shares its storage with CLI commands run while it is up', async () => {
-      const { siteId, apiKey } = JSON.parse(run('site', 'create', '--name', 'Live', '--json').stdout) as {
-        siteId: string;
-        apiKey: string;
-      };
-      const res = await fetch(`${base}/wix-data/v2/collections`, {
+    /** Runs the CLI against the server with a key. */
+    const api = (key: string, ...args: string[]) =>
+      spawnSync(process.execPath, [bin, ...args], {
+        env: { ...env(), SAFEKEEP_URL: base, SAFEKEEP_API_KEY: key },
+        encoding: 'utf8',
+      });
+    const json = (result: { status: number | null; stdout: string; stderr: string }): any => {
+      assert.equal(result.status, 0, result.stderr);
+      return JSON.parse(result.stdout);
+    };
+
+    it('manages sites, settings, keys and webhooks through the API', async () => {
+      const { siteId, apiKey } = json(api(adminKey, 'site', 'create', '--name', 'Shop', '--json'));
+      assert.match(apiKey, /^sk_/);
+      const collections = await fetch(`${base}/wix-data/v2/collections`, {
         headers: { authorization: apiKey, 'wix-site-id': siteId },
       });
+      assert.equal(collections.status, 200, 'the site key works');
+      assert.ok(json(api(adminKey, 'site', 'list', '--json')).some((s: { id: string }) => s.id === siteId));
+
+      const settings = json(api(adminKey, 'site', 'settings', siteId, '--interval-days', '3', '--json'));
+      assert.deepEqual(settings, { autoBackupIntervalDays: 3, autoBackupRetention: 4 });
+      assert.equal(
+        json(api(adminKey, 'site', 'settings', siteId, '--interval-days', 'default', '--json'))
+          .autoBackupIntervalDays,
+        7,
+      );
+
+      const key = json(
+        api(adminKey, 'key', 'create', '--site', siteId, '--scopes', 'data.read,backups.read', '--json'),
+      );
+      assert.deepEqual(key.scopes, ['data.read', 'backups.read']);
+      assert.deepEqual(json(api(adminKey, 'key', 'create', '--admin', '--json')).scopes, ['admin']);
+      const revoked = api(adminKey, 'key', 'revoke', key.id);
+      assert.equal(revoked.status, 0, revoked.stderr);
+      const keys = json(api(adminKey, 'key', 'list', '--json')) as {
+        id: string;
+        revokedDate: string | null;
+      }[];
+      assert.ok(keys.find((k) => k.id === key.id)?.revokedDate);
+      const refused = api(key.apiKey, 'site', 'list');
+      assert.equal(refused.status, 1);
+      assert.match(refused.stderr, /UNAUTHENTICATED, HTTP 401/);
+
+      const hook = json(
+        api(adminKey, 'webhook', 'create', '--site', siteId, '--to', 'https://example.com/hook', '--json'),
+      );
+      assert.equal(hook.siteId, siteId);
+      assert.equal(json(api(apiKey, 'webhook', 'list', '--site', siteId, '--json')).length, 1);
+      assert.match(api(apiKey, 'webhook', 'public-key').stdout, /BEGIN PUBLIC KEY/);
+      assert.equal(api(adminKey, 'webhook', 'delete', hook.id).status, 0);
+
+      assert.equal(api(adminKey, 'site', 'delete', siteId).status, 0);
+      const gone = api(adminKey, 'site', 'delete', siteId);
+      assert.equal(gone.status, 1);
+      assert.match(gone.stderr, /SITE_NOT_FOUND/);
+    });
+
+    it('shares its storage with an admin key created locally while it is up', async () => {
+      const before = await fetch(`${base}/_api/safekeep/v1/sites`, {
+        headers: { authorization: localAdminKey },
+      });
+      assert.equal(before.status, 200, 'the key made before the first start works');
+      const { apiKey } = json(run('key', 'create', '--admin', '--local', '--json'));
+      const res = await fetch(`${base}/_api/safekeep/v1/sites`, { headers: { authorization: apiKey } });
       assert.equal(res.status, 200);
     });
 
     it('finishes an in-flight request on SIGTERM, then exits 0', async () => {
-      const { siteId, apiKey } = JSON.parse(run('site', 'create', '--name', 'Graceful', '--json').stdout) as {
-        siteId: string;
-        apiKey: string;
-      };
+      const { siteId, apiKey } = json(api(adminKey, 'site', 'create', '--name', 'Graceful', '--json'));
       const body = JSON.stringify({ collection: { id: 'Slow' } });
       const url = new URL(`${base}/wix-data/v2/collections`);
       const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
@@ -148,11 +208,11 @@ describe('safekeep CLI', () => {
     });
 
     it('does not print the admin key again on the next start', async () => {
-      const second = spawnSync(process.execPath, [bin, 'site', 'list', '--json'], {
+      const second = spawnSync(process.execPath, [bin, 'key', 'create', '--admin', '--local'], {
         env: env(),
         encoding: 'utf8',
       });
-      assert.equal(second.status, 0);
+      assert.equal(second.status, 0, second.stderr);
       const again = spawn(process.execPath, [bin, 'serve'], { env: { ...env(), PORT: '0' } });
       let text = '';
       again.stdout.on('data', (c: Buffer) => (text += c.toString()));

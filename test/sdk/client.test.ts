@@ -11,6 +11,7 @@ import {
 } from '../../src/sdk/index.js';
 import { startTestEnv, type TestEnv, type TestSite } from '../helpers/harness.js';
 import { injectFetch } from '../helpers/inject-fetch.js';
+import { mismatches, recordingFetch, unreached, type Exchange } from './api-recorder.js';
 
 const baseUrl = 'http://safekeep.test';
 const missingId = '00000000-0000-4000-8000-000000000000';
@@ -19,6 +20,7 @@ describe('SafekeepClient', () => {
   let env: TestEnv;
   let site: TestSite;
   let client: SafekeepClient;
+  const log: Exchange[] = [];
 
   /** Runs queued jobs in this process until none is left. */
   const runJobs = async () => {
@@ -81,7 +83,7 @@ describe('SafekeepClient', () => {
       baseUrl: `${baseUrl}/`,
       apiKey: site.apiKey,
       siteId: site.siteId,
-      fetch: injectFetch(env.app),
+      fetch: recordingFetch(injectFetch(env.app), log),
     });
     for (const id of ['Books', 'Authors']) {
       const res = await env.call('POST', '/wix-data/v2/collections', {
@@ -409,5 +411,10 @@ describe('SafekeepClient', () => {
     stop.abort(new Error('enough'));
     await assert.rejects(waiting, /enough/);
     await client.cancelBackup(pending.id);
+  });
+
+  it('reached every Backups API route, and every answer matched the OpenAPI document', async () => {
+    assert.deepEqual(unreached(env.app.declaredRoutes, log, ['/wix-data/v2/backups']), []);
+    assert.deepEqual(await mismatches(env, log), []);
   });
 });

@@ -1,0 +1,329 @@
+/**
+ * What the OpenAPI document says about each operation beyond what the route table knows: a name, a
+ * summary, its answer and the name of a wildcard path parameter. Keyed by method and path on the
+ * documented prefixes; the aliases the Wix SDK uses share their entry. A route missing here is still
+ * listed (the document is built from the route table), and `test/http/openapi.test.ts` fails until it
+ * is described.
+ */
+import type { ResponseName } from './openapi-schemas.js';
+
+export interface OperationInfo {
+  readonly operationId: string;
+  readonly tag: Tag;
+  readonly summary: string;
+  readonly description?: string;
+  /** The body of a 200 answer; `html` and `file` are not JSON. */
+  readonly response: ResponseName | 'html' | 'file';
+  /** The name of the path parameter a `*` stands for (ids that may contain `/`). */
+  readonly wildcard?: string;
+  /** Takes an `Idempotency-Key` header. */
+  readonly idempotent?: boolean;
+}
+
+export const tags = [
+  { name: 'Data items', description: 'Wix Data Items v2 (data-api.md §2).' },
+  { name: 'Data collections', description: 'Wix Data Collections v2 (data-api.md §3).' },
+  { name: 'Backups', description: 'Wix Data Backups v2 with extensions (backups-api.md).' },
+  { name: 'Restorations', description: 'Restorations of backups (backups-api.md §6).' },
+  { name: 'Sites', description: 'Admin API: sites and their settings (data-api.md §4).' },
+  { name: 'API keys', description: 'Admin API: keys, shown once, hashed at rest, revocable.' },
+  { name: 'Webhooks', description: 'Admin API: subscriptions to backup and restoration events (§7).' },
+  {
+    name: 'Overview',
+    description: 'Admin extensions for people deciding what to do (the dashboard uses them).',
+  },
+  { name: 'Service', description: 'Health, these docs and the dashboard.' },
+] as const;
+
+export type Tag = (typeof tags)[number]['name'];
+
+/** Alias prefixes and the documented prefix they stand for. */
+export const aliasPrefixes: readonly (readonly [alias: string, documented: string])[] = [
+  ['/_api/cloud-data/v2', '/wix-data/v2'],
+  ['/data/v2/backups', '/wix-data/v2/backups'],
+];
+
+const D = '/wix-data/v2';
+const B = '/wix-data/v2/backups';
+const A = '/_api/safekeep/v1';
+
+const item = (
+  operationId: string,
+  summary: string,
+  response: ResponseName,
+  extra: Partial<OperationInfo> = {},
+): OperationInfo => ({ operationId, tag: 'Data items', summary, response, ...extra });
+
+export const operations: Readonly<Record<string, OperationInfo>> = {
+  [`POST ${D}/items`]: item('insertDataItem', 'Insert an item', 'DataItem', {
+    description: 'An existing id is refused with 409 WDE0074.',
+  }),
+  [`GET ${D}/items/*`]: item('getDataItem', 'Get an item', 'DataItem', { wildcard: 'dataItemId' }),
+  [`POST ${D}/items/update`]: item('updateDataItem', 'Replace an item', 'DataItem'),
+  [`PUT ${D}/items/*`]: item('updateDataItemByPath', 'Replace an item (id in the path)', 'DataItem', {
+    wildcard: 'dataItemId',
+  }),
+  [`POST ${D}/items/save`]: item('saveDataItem', 'Insert or replace an item', 'SavedDataItem'),
+  [`POST ${D}/items/remove`]: item('removeDataItem', 'Remove an item and its references', 'DataItem'),
+  [`DELETE ${D}/items/*`]: item('removeDataItemByPath', 'Remove an item (id in the path)', 'DataItem', {
+    wildcard: 'dataItemId',
+  }),
+  [`POST ${D}/items/truncate`]: item('truncateDataItems', 'Remove every item of a collection', 'Empty'),
+  [`POST ${D}/items/query`]: item('queryDataItems', 'Query items', 'DataItems', {
+    description: 'Filters, sorts, offset or cursor paging, projections (data-api.md §2).',
+  }),
+  [`GET ${D}/items/query`]: item(
+    'queryDataItemsByGet',
+    'Query items (request in the query string)',
+    'DataItems',
+  ),
+  [`POST ${D}/items/count`]: item('countDataItems', 'Count items matching a filter', 'Count'),
+  [`POST ${D}/bulk/items/insert`]: item('bulkInsertDataItems', 'Insert up to 1000 items', 'BulkItems'),
+  [`POST ${D}/bulk/items/update`]: item('bulkUpdateDataItems', 'Replace up to 1000 items', 'BulkItems'),
+  [`POST ${D}/bulk/items/save`]: item('bulkSaveDataItems', 'Insert or replace up to 1000 items', 'BulkItems'),
+  [`POST ${D}/bulk/items/remove`]: item('bulkRemoveDataItems', 'Remove up to 1000 items', 'BulkItems'),
+  [`POST ${D}/bulk/items/insert-references`]: item(
+    'insertDataItemReferences',
+    'Add multi-reference links',
+    'BulkReferences',
+  ),
+  [`POST ${D}/bulk/items/remove-references`]: item(
+    'removeDataItemReferences',
+    'Remove multi-reference links',
+    'BulkReferences',
+  ),
+  [`POST ${D}/items/replace-references`]: item(
+    'replaceDataItemReferences',
+    "Replace an item's links in one field",
+    'ReplacedReferences',
+  ),
+  [`POST ${D}/items/is-referenced`]: item(
+    'isReferenced',
+    'Whether one item refers to another',
+    'IsReferenced',
+  ),
+  [`POST ${D}/items/query-referenced`]: item(
+    'queryReferencedDataItems',
+    'The items an item refers to in one field',
+    'ReferencedItems',
+  ),
+
+  [`POST ${D}/collections`]: {
+    operationId: 'createDataCollection',
+    tag: 'Data collections',
+    summary: 'Create a collection',
+    response: 'Collection',
+  },
+  [`PUT ${D}/collections`]: {
+    operationId: 'updateDataCollection',
+    tag: 'Data collections',
+    summary: 'Replace a collection (its revision must match)',
+    response: 'Collection',
+  },
+  [`GET ${D}/collections`]: {
+    operationId: 'listDataCollections',
+    tag: 'Data collections',
+    summary: 'List collections, ordered by id',
+    response: 'Collections',
+  },
+  [`GET ${D}/collections/*`]: {
+    operationId: 'getDataCollection',
+    tag: 'Data collections',
+    summary: 'Get a collection',
+    response: 'Collection',
+    wildcard: 'dataCollectionId',
+  },
+  [`DELETE ${D}/collections/*`]: {
+    operationId: 'deleteDataCollection',
+    tag: 'Data collections',
+    summary: 'Delete a collection with its items in both environments and its links',
+    response: 'Empty',
+    wildcard: 'dataCollectionId',
+  },
+
+  [`POST ${B}`]: {
+    operationId: 'createBackup',
+    tag: 'Backups',
+    summary: 'Start an on-demand backup',
+    description: 'Answers at once with the backup PENDING; follow it with Get Backup.',
+    response: 'Backup',
+    idempotent: true,
+  },
+  [`GET ${B}`]: {
+    operationId: 'listBackups',
+    tag: 'Backups',
+    summary: 'List backups, newest first',
+    response: 'Backups',
+  },
+  [`GET ${B}/:backupId`]: {
+    operationId: 'getBackup',
+    tag: 'Backups',
+    summary: 'Get a backup (extension)',
+    response: 'Backup',
+  },
+  [`DELETE ${B}/:backupId`]: {
+    operationId: 'deleteBackup',
+    tag: 'Backups',
+    summary: 'Delete a backup',
+    response: 'Empty',
+  },
+  [`POST ${B}/:backupId/cancel`]: {
+    operationId: 'cancelBackup',
+    tag: 'Backups',
+    summary: 'Cancel a PENDING backup (extension)',
+    response: 'Empty',
+  },
+  [`POST ${B}/:backupId/restore`]: {
+    operationId: 'restoreBackup',
+    tag: 'Restorations',
+    summary: 'Restore every collection of a backup into itself',
+    description: 'A safety backup of what is replaced makes the restoration undoable.',
+    response: 'Restoration',
+    idempotent: true,
+  },
+  [`POST ${B}/:backupId/partial-restore`]: {
+    operationId: 'restorePartialBackup',
+    tag: 'Restorations',
+    summary: 'Restore some collections, optionally into other destinations',
+    response: 'Restoration',
+    idempotent: true,
+  },
+  [`GET ${B}/restorations`]: {
+    operationId: 'listRestorations',
+    tag: 'Restorations',
+    summary: 'List restorations, newest first',
+    response: 'Restorations',
+  },
+  [`GET ${B}/restorations/:restorationId`]: {
+    operationId: 'getRestoration',
+    tag: 'Restorations',
+    summary: 'Get a restoration (extension)',
+    response: 'Restoration',
+  },
+
+  [`POST ${A}/sites`]: {
+    operationId: 'createSite',
+    tag: 'Sites',
+    summary: 'Create a site',
+    response: 'Site',
+  },
+  [`GET ${A}/sites`]: { operationId: 'listSites', tag: 'Sites', summary: 'List sites', response: 'Sites' },
+  [`DELETE ${A}/sites/:id`]: {
+    operationId: 'deleteSite',
+    tag: 'Sites',
+    summary: 'Delete a site with its data, backups and stored content',
+    response: 'Empty',
+  },
+  [`GET ${A}/sites/:id/settings`]: {
+    operationId: 'getSiteSettings',
+    tag: 'Sites',
+    summary: "A site's automatic backup settings",
+    response: 'Settings',
+  },
+  [`PATCH ${A}/sites/:id/settings`]: {
+    operationId: 'updateSiteSettings',
+    tag: 'Sites',
+    summary: "Change a site's settings (null goes back to the deployment default)",
+    response: 'Settings',
+  },
+  [`POST ${A}/api-keys`]: {
+    operationId: 'createApiKey',
+    tag: 'API keys',
+    summary: 'Create a key; its secret is in this answer only',
+    response: 'CreatedApiKey',
+  },
+  [`GET ${A}/api-keys`]: {
+    operationId: 'listApiKeys',
+    tag: 'API keys',
+    summary: 'List the keys the caller may see',
+    response: 'ApiKeys',
+  },
+  [`DELETE ${A}/api-keys/:id`]: {
+    operationId: 'revokeApiKey',
+    tag: 'API keys',
+    summary: 'Revoke a key',
+    response: 'Empty',
+  },
+  [`POST ${A}/webhooks`]: {
+    operationId: 'createWebhook',
+    tag: 'Webhooks',
+    summary: 'Subscribe a URL to events of a site',
+    response: 'Webhook',
+  },
+  [`GET ${A}/webhooks`]: {
+    operationId: 'listWebhooks',
+    tag: 'Webhooks',
+    summary: 'List subscriptions',
+    response: 'Webhooks',
+  },
+  [`GET ${A}/webhooks/public-key`]: {
+    operationId: 'getWebhookPublicKey',
+    tag: 'Webhooks',
+    summary: 'The public key deliveries are signed with (RS256)',
+    response: 'PublicKey',
+  },
+  [`DELETE ${A}/webhooks/:id`]: {
+    operationId: 'deleteWebhook',
+    tag: 'Webhooks',
+    summary: 'Remove a subscription',
+    response: 'Empty',
+  },
+  [`GET ${A}/session`]: {
+    operationId: 'getSession',
+    tag: 'Overview',
+    summary: "The caller's own key and the sites it may act on",
+    description: 'Any valid key may call it; it needs no scope.',
+    response: 'Session',
+  },
+  [`GET ${A}/backup-schedule`]: {
+    operationId: 'getBackupSchedule',
+    tag: 'Overview',
+    summary: 'When the next automatic backup of the site is due',
+    response: 'BackupSchedule',
+  },
+  [`POST ${A}/backups/:backupId/restore-preview`]: {
+    operationId: 'previewRestore',
+    tag: 'Overview',
+    summary: 'What a restoration would change, checked like the restore request, without starting it',
+    description:
+      'Send `{}` for a full restore or the body of a partial restore. Per destination: whether it exists, ' +
+      'its LIVE items now (all replaced) and the items the backup holds for it.',
+    response: 'RestorePreview',
+  },
+
+  'GET /healthz': {
+    operationId: 'health',
+    tag: 'Service',
+    summary: 'Answers 200 while storage answers',
+    response: 'Health',
+  },
+  'GET /openapi.json': {
+    operationId: 'getOpenApiDocument',
+    tag: 'Service',
+    summary: 'This document',
+    response: 'OpenApiDocument',
+  },
+  'GET /docs': {
+    operationId: 'getDocs',
+    tag: 'Service',
+    summary: 'This document as a page',
+    response: 'html',
+  },
+  'GET /': { operationId: 'getDashboard', tag: 'Service', summary: 'The dashboard', response: 'html' },
+  'GET /ui/*': {
+    operationId: 'getDashboardFile',
+    tag: 'Service',
+    summary: "The dashboard's scripts and styles",
+    response: 'file',
+    wildcard: 'file',
+  },
+};
+
+/** The documented form of a route's path, and the alias prefix it was registered under (if any). */
+export function documentedPath(url: string): { path: string; alias: string | undefined } {
+  for (const [alias, documented] of aliasPrefixes) {
+    if (url === alias || url.startsWith(`${alias}/`))
+      return { path: documented + url.slice(alias.length), alias };
+  }
+  return { path: url, alias: undefined };
+}

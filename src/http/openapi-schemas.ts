@@ -1,0 +1,271 @@
+/**
+ * What the routes answer, as JSON Schema (TypeBox), for the OpenAPI document. Requests are described by
+ * the schemas the server validates with (`src/contracts`); responses are rendered by hand
+ * (`src/http/render.ts`, `backupBody`, ...), so they are described here, and the SDK tests check every
+ * answer they receive against these descriptions.
+ */
+import Type, { type TSchema } from 'typebox';
+
+const ref = (name: keyof typeof componentSchemas): TSchema => Type.Ref(`#/components/schemas/${name}`);
+const nullable = (schema: TSchema) => Type.Union([schema, Type.Null()]);
+const Timestamp = Type.String({ format: 'date-time', description: 'ISO-8601 UTC with milliseconds' });
+const Int64 = Type.String({ pattern: '^[0-9]+$', description: 'a 64-bit integer as a decimal string' });
+const Count = Type.Integer({ minimum: 0 });
+const AnyObject = Type.Object({}, { additionalProperties: true });
+
+const Progress = Type.Object(
+  { itemsDone: Count, itemsTotal: Count },
+  { description: 'How far a PENDING job has come (extension).' },
+);
+const JobError = Type.Object(
+  { code: Type.String(), message: Type.String() },
+  { description: 'Why a job FAILED (extension); codes are listed in docs/ERRORS.md.' },
+);
+const ItemError = Type.Object({ code: Type.String(), description: Type.String(), data: AnyObject });
+const BulkActionMetadata = Type.Object({ totalSuccesses: Count, totalFailures: Count });
+const DataItemReference = Type.Object({
+  referringItemFieldName: Type.String(),
+  referringItemId: Type.String(),
+  referencedItemId: Type.String(),
+});
+const ListPaging = Type.Object({ count: Count, offset: Count, total: Count });
+
+/** Named schemas, in `components.schemas`; responses refer to them. */
+export const componentSchemas = {
+  ErrorResponse: Type.Object(
+    {
+      message: Type.String({ description: 'What was wrong and what was expected.' }),
+      details: Type.Union([
+        Type.Object({
+          applicationError: Type.Object({
+            code: Type.String({ description: 'A code from docs/ERRORS.md.' }),
+            description: Type.String(),
+            data: AnyObject,
+          }),
+        }),
+        Type.Object({
+          validationError: Type.Object({
+            fieldViolations: Type.Array(
+              Type.Object({ field: Type.String(), description: Type.String(), violatedRule: Type.String() }),
+            ),
+          }),
+        }),
+      ]),
+    },
+    { description: 'Every refusal, whatever its status (backups-api.md §8).' },
+  ),
+  DataItem: Type.Object(
+    {
+      id: Type.String(),
+      dataCollectionId: Type.String(),
+      data: Type.Object(
+        {
+          _id: Type.String(),
+          _createdDate: Type.Optional(Type.Object({ $date: Timestamp })),
+          _updatedDate: Type.Optional(Type.Object({ $date: Timestamp })),
+          _owner: Type.Optional(Type.String()),
+        },
+        { additionalProperties: true, description: 'The item: system fields and any others.' },
+      ),
+    },
+    { description: 'An item of a collection (data-api.md §2).' },
+  ),
+  ItemPagingMetadata: Type.Object({
+    count: Count,
+    offset: Type.Optional(Count),
+    total: Type.Optional(Count),
+    hasNext: Type.Boolean(),
+    cursors: Type.Object({ next: nullable(Type.String()), prev: nullable(Type.String()) }),
+  }),
+  Collection: Type.Object(
+    {
+      id: Type.String(),
+      displayName: Type.String(),
+      collectionType: Type.String(),
+      fields: Type.Array(AnyObject),
+      permissions: Type.Optional(AnyObject),
+      views: Type.Array(AnyObject, { description: 'Named views (extension).' }),
+      revision: Int64,
+      createdDate: Timestamp,
+      updatedDate: Timestamp,
+    },
+    {
+      additionalProperties: true,
+      description: 'A collection (data-api.md §3); other Wix properties are kept verbatim.',
+    },
+  ),
+  Backup: Type.Object(
+    {
+      id: Type.String(),
+      status: Type.Union(['PENDING', 'READY', 'FAILED', 'DELETED', 'CANCELED'].map((s) => Type.Literal(s))),
+      type: Type.Union([Type.Literal('ON_DEMAND'), Type.Literal('AUTO')]),
+      requestedDate: Timestamp,
+      startedDate: nullable(Timestamp),
+      finishedDate: nullable(Timestamp),
+      deletedDate: nullable(Timestamp),
+      sizeInBytes: nullable(Int64),
+      collections: Type.Array(Type.Object({ id: Type.String(), displayName: Type.String() })),
+      trigger: Type.Union(['ON_DEMAND', 'SCHEDULE', 'PRE_RESTORE'].map((s) => Type.Literal(s))),
+      snapshotDate: nullable(Timestamp),
+      itemCount: nullable(Int64),
+      progress: nullable(Progress),
+      error: nullable(JobError),
+    },
+    { additionalProperties: false, description: 'A backup (backups-api.md §3).' },
+  ),
+  Restoration: Type.Object(
+    {
+      id: Type.String(),
+      backup: Type.Ref('#/components/schemas/Backup'),
+      status: Type.Union(['PENDING', 'COMPLETED', 'FAILED'].map((s) => Type.Literal(s))),
+      requestedDate: Timestamp,
+      startedDate: nullable(Timestamp),
+      finishedDate: nullable(Timestamp),
+      restorationCollections: Type.Array(
+        Type.Object({
+          dataCollectionId: Type.String(),
+          restoreDestination: Type.Object({ dataCollectionId: Type.String(), displayName: Type.String() }),
+        }),
+      ),
+      safetyBackupId: nullable(Type.String()),
+      progress: nullable(Progress),
+      error: nullable(JobError),
+    },
+    { additionalProperties: false, description: 'A restoration (backups-api.md §3).' },
+  ),
+  Site: Type.Object({ id: Type.String(), name: Type.String(), createdDate: Timestamp }),
+  SiteSettings: Type.Object({
+    autoBackupIntervalDays: Type.Integer({ minimum: 1 }),
+    autoBackupRetention: Type.Integer({ minimum: 1 }),
+  }),
+  ApiKey: Type.Object(
+    {
+      id: Type.String(),
+      name: Type.String(),
+      siteIds: Type.Array(Type.String()),
+      scopes: Type.Array(Type.String()),
+      createdDate: Timestamp,
+      revokedDate: nullable(Timestamp),
+    },
+    { description: 'An API key as listed: never its secret.' },
+  ),
+  Webhook: Type.Object({
+    id: Type.String(),
+    siteId: Type.String(),
+    url: Type.String(),
+    eventTypes: Type.Array(Type.String()),
+    createdDate: Timestamp,
+  }),
+} satisfies Record<string, TSchema>;
+
+const Empty = Type.Object({}, { additionalProperties: false, description: 'An empty object.' });
+
+/** The body of each kind of successful answer. */
+export const responses = {
+  Empty,
+  DataItem: Type.Object({ dataItem: ref('DataItem') }),
+  SavedDataItem: Type.Object({
+    action: Type.Union([Type.Literal('INSERTED'), Type.Literal('UPDATED')]),
+    dataItem: ref('DataItem'),
+  }),
+  DataItems: Type.Object({
+    dataItems: Type.Array(ref('DataItem')),
+    pagingMetadata: ref('ItemPagingMetadata'),
+  }),
+  Count: Type.Object({ totalCount: Count }),
+  BulkItems: Type.Object({
+    results: Type.Array(
+      Type.Object({
+        action: Type.Union(['INSERT', 'UPDATE', 'DELETE'].map((s) => Type.Literal(s))),
+        itemMetadata: Type.Object({
+          id: nullable(Type.String()),
+          originalIndex: Count,
+          success: Type.Boolean(),
+          error: Type.Optional(ItemError),
+        }),
+        dataItem: Type.Optional(ref('DataItem')),
+      }),
+    ),
+    bulkActionMetadata: BulkActionMetadata,
+  }),
+  BulkReferences: Type.Object({
+    results: Type.Array(
+      Type.Object({
+        action: Type.Union([Type.Literal('INSERT'), Type.Literal('DELETE')]),
+        referenceMetadata: Type.Object({
+          id: Type.String(),
+          originalIndex: Count,
+          success: Type.Boolean(),
+          error: Type.Optional(ItemError),
+        }),
+        dataItemReference: DataItemReference,
+      }),
+    ),
+    bulkActionMetadata: BulkActionMetadata,
+  }),
+  ReplacedReferences: Type.Object({ dataItemReferences: Type.Array(DataItemReference) }),
+  IsReferenced: Type.Object({ isReferenced: Type.Boolean() }),
+  ReferencedItems: Type.Object({
+    results: Type.Array(Type.Object({ dataItem: ref('DataItem') })),
+    pagingMetadata: ref('ItemPagingMetadata'),
+  }),
+  Collection: Type.Object({ collection: ref('Collection') }),
+  Collections: Type.Object({
+    collections: Type.Array(ref('Collection')),
+    pagingMetadata: Type.Object({ count: Count, offset: Count, total: Count, hasNext: Type.Boolean() }),
+  }),
+  Backup: Type.Object({ backup: ref('Backup') }),
+  Backups: Type.Object({ backups: Type.Array(ref('Backup')), pagingMetadata: ListPaging }),
+  Restoration: Type.Object({ restoration: ref('Restoration') }),
+  Restorations: Type.Object({ restorations: Type.Array(ref('Restoration')), pagingMetadata: ListPaging }),
+  Site: Type.Object({ site: ref('Site') }),
+  Sites: Type.Object({ sites: Type.Array(ref('Site')) }),
+  Settings: Type.Object({ settings: ref('SiteSettings') }),
+  CreatedApiKey: Type.Object({
+    apiKey: ref('ApiKey'),
+    secret: Type.String({ description: 'The key itself, shown only in this answer.' }),
+  }),
+  ApiKeys: Type.Object({ apiKeys: Type.Array(ref('ApiKey')) }),
+  Webhook: Type.Object({ webhook: ref('Webhook') }),
+  Webhooks: Type.Object({ webhooks: Type.Array(ref('Webhook')) }),
+  PublicKey: Type.Object({ publicKey: Type.String({ description: 'PEM (SPKI) of the RS256 signing key.' }) }),
+  Health: Type.Object({ status: Type.Literal('ok'), storage: Type.String() }),
+  Session: Type.Object({
+    apiKey: Type.Object({
+      id: Type.String(),
+      name: Type.String(),
+      siteIds: Type.Array(Type.String()),
+      scopes: Type.Array(Type.String()),
+      createdDate: Timestamp,
+    }),
+    sites: Type.Array(ref('Site'), {
+      description: 'Every site for an admin key; otherwise the sites the key is bound to.',
+    }),
+  }),
+  BackupSchedule: Type.Object({
+    schedule: Type.Object({
+      autoBackupIntervalDays: Type.Integer({ minimum: 1 }),
+      autoBackupRetention: Type.Integer({ minimum: 1 }),
+      nextAutoBackupDate: Timestamp,
+    }),
+  }),
+  RestorePreview: Type.Object({
+    preview: Type.Object({
+      backupId: Type.String(),
+      snapshotDate: nullable(Timestamp),
+      collections: Type.Array(
+        Type.Object({
+          dataCollectionId: Type.String(),
+          restoreDestination: Type.Object({ dataCollectionId: Type.String(), displayName: Type.String() }),
+          destinationExists: Type.Boolean(),
+          itemsNowLive: Count,
+          itemsInBackup: nullable(Count),
+        }),
+      ),
+      problem: nullable(JobError),
+    }),
+  }),
+  OpenApiDocument: Type.Object({ openapi: Type.String() }, { additionalProperties: true }),
+} satisfies Record<string, TSchema>;
+
+export type ResponseName = keyof typeof responses;

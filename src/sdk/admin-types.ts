@@ -1,0 +1,119 @@
+/**
+ * The admin API's objects (data-api.md §4) and the admin extensions (session, backup schedule, restore
+ * preview), as they travel.
+ */
+import type { Scope } from '../contracts/scopes.js';
+import type { JobError, RestorationCollection } from './types.js';
+
+export type { Scope };
+
+/** A site: the tenant that owns collections, backups and keys. */
+export interface Site {
+  readonly id: string;
+  readonly name: string;
+  readonly createdDate: string;
+}
+
+/** A site's automatic backups, as in effect (a site's own value, or the deployment default). */
+export interface SiteSettings {
+  /** Days between two automatic backups. */
+  readonly autoBackupIntervalDays: number;
+  /** Newest READY scheduled backups kept. */
+  readonly autoBackupRetention: number;
+}
+
+/** A change of settings: a number sets it, `null` goes back to the deployment default, absent keeps it. */
+export interface SiteSettingsPatch {
+  readonly autoBackupIntervalDays?: number | null;
+  readonly autoBackupRetention?: number | null;
+}
+
+/** An API key as listed: never its secret. */
+export interface ApiKey {
+  readonly id: string;
+  readonly name: string;
+  /** The sites it may act on; empty for an `admin` key (every site). */
+  readonly siteIds: readonly string[];
+  readonly scopes: readonly Scope[];
+  readonly createdDate: string;
+  /** When it was revoked; null while it works. */
+  readonly revokedDate: string | null;
+}
+
+/** What to create a key with. */
+export interface ApiKeyInput {
+  readonly name: string;
+  readonly siteIds: readonly string[];
+  readonly scopes: readonly Scope[];
+}
+
+/** A new key and its secret: the only time the secret is ever shown. */
+export interface CreatedApiKey {
+  readonly apiKey: ApiKey;
+  /** The key to send as `Authorization` (`sk_…`). Store it now: it cannot be read again. */
+  readonly secret: string;
+}
+
+/** The events a webhook may subscribe to (backups-api.md §7). */
+export const WEBHOOK_EVENT_TYPES = [
+  'wix.data.v2.backup_backup_state_changed',
+  'wix.data.v2.backup_restoration_state_changed',
+] as const;
+
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/** A subscription: the server POSTs signed events of `siteId` to `url`. */
+export interface Webhook {
+  readonly id: string;
+  readonly siteId: string;
+  readonly url: string;
+  readonly eventTypes: readonly string[];
+  readonly createdDate: string;
+}
+
+/** What to subscribe. */
+export interface WebhookInput {
+  readonly siteId: string;
+  /** An https:// (or, for local receivers, http://) URL. */
+  readonly url: string;
+  readonly eventTypes: readonly string[];
+}
+
+/** Who the caller is (`GET /_api/safekeep/v1/session`). */
+export interface Session {
+  readonly apiKey: Omit<ApiKey, 'revokedDate'>;
+  /** Every site for an `admin` key; the key's own sites otherwise. */
+  readonly sites: readonly Site[];
+}
+
+/** When the site's next automatic backup is due, and the settings that decide it. */
+export interface BackupSchedule extends SiteSettings {
+  /** The next slot in the site's phase (its creation time plus whole intervals). */
+  readonly nextAutoBackupDate: string;
+}
+
+/** What a restoration would do to one destination. */
+export interface RestorePreviewCollection extends RestorationCollection {
+  /** Whether the destination exists (a missing one is created). */
+  readonly destinationExists: boolean;
+  /** LIVE items it holds now: the restoration replaces all of them. */
+  readonly itemsNowLive: number;
+  /** Items the backup holds for the source collection; null when its content cannot be read. */
+  readonly itemsInBackup: number | null;
+}
+
+/** What a restoration would change, before it is asked for. */
+export interface RestorePreview {
+  readonly backupId: string;
+  readonly snapshotDate: string | null;
+  readonly collections: readonly RestorePreviewCollection[];
+  /** Set when the backup's stored content cannot be read: restoring it would fail with this. */
+  readonly problem: JobError | null;
+}
+
+/** `GET /healthz`. */
+export interface Health {
+  readonly status: 'ok';
+  /** The storage engine's name. */
+  readonly storage: string;
+}

@@ -1,0 +1,69 @@
+import type { CollectionWriteRequest } from '../contracts/data-api.js';
+import type { Collection, CollectionInput, CollectionPage } from './data-types.js';
+import { field, pathId, type HttpTransport, type RequestOptions } from './http-transport.js';
+
+const COLLECTIONS = '/wix-data/v2/collections';
+
+/** Which page of collections `list` returns. */
+export interface ListCollectionsOptions extends RequestOptions {
+  /** Page size: default 50, at most 1000. */
+  readonly limit?: number;
+  /** Collections to skip. */
+  readonly offset?: number;
+}
+
+/** The Data Collections API (data-api.md §3). Obtain it as `client.collections`. */
+export class CollectionsClient {
+  constructor(private readonly http: HttpTransport) {}
+
+  /**
+   * Creates a collection with its field descriptions (and, as an extension, named views).
+   * @throws SafekeepApiError 409 `COLLECTION_ALREADY_EXISTS`, 400 `INVALID_ARGUMENT`
+   */
+  async create(collection: CollectionInput, options: RequestOptions = {}): Promise<Collection> {
+    const body: CollectionWriteRequest = { collection: wire(collection) };
+    const result = await this.http.request('POST', COLLECTIONS, { body, signal: options.signal });
+    return field(result, 'collection');
+  }
+
+  /**
+   * One collection (ids may contain `/`).
+   * @throws SafekeepApiError 404 `COLLECTION_NOT_FOUND`
+   */
+  async get(id: string, options: RequestOptions = {}): Promise<Collection> {
+    const result = await this.http.request('GET', `${COLLECTIONS}/${pathId(id)}`, { signal: options.signal });
+    return field(result, 'collection');
+  }
+
+  /** A page of the site's collections, ordered by id. */
+  async list(options: ListCollectionsOptions = {}): Promise<CollectionPage> {
+    const result = await this.http.request('GET', COLLECTIONS, {
+      query: { 'paging.limit': options.limit, 'paging.offset': options.offset },
+      signal: options.signal,
+    });
+    return { collections: field(result, 'collections'), pagingMetadata: field(result, 'pagingMetadata') };
+  }
+
+  /**
+   * Replaces a collection's definition; `revision` must be the one last read.
+   * @throws SafekeepApiError 409 `REVISION_MISMATCH`, 404 `COLLECTION_NOT_FOUND`
+   */
+  async update(collection: CollectionInput, options: RequestOptions = {}): Promise<Collection> {
+    const body: CollectionWriteRequest = { collection: wire(collection) };
+    const result = await this.http.request('PUT', COLLECTIONS, { body, signal: options.signal });
+    return field(result, 'collection');
+  }
+
+  /**
+   * Deletes a collection with its items in both environments and its links.
+   * @throws SafekeepApiError 404 `COLLECTION_NOT_FOUND`
+   */
+  async delete(id: string, options: RequestOptions = {}): Promise<void> {
+    await this.http.request('DELETE', `${COLLECTIONS}/${pathId(id)}`, { signal: options.signal });
+  }
+}
+
+function wire(collection: CollectionInput): CollectionWriteRequest['collection'] {
+  const { fields, views, ...rest } = collection;
+  return { ...rest, ...(fields && { fields: [...fields] }), ...(views && { views: [...views] }) };
+}

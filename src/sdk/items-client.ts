@@ -1,0 +1,350 @@
+import type {
+  BulkItemsRequest,
+  BulkReferencesRequest,
+  BulkRemoveRequest,
+  CollectionRequest,
+  CountItemsRequest,
+  GetItemRequest,
+  IsReferencedRequest,
+  ItemIdRequest,
+  QueryItemsRequest,
+  QueryReferencedRequest,
+  ReplaceReferencesRequest,
+  SingleItemRequest,
+} from '../contracts/data-api.js';
+import type {
+  BulkReferenceResult,
+  BulkResult,
+  DataItem,
+  DataItemPage,
+  DataItemReference,
+  Environment,
+  ItemData,
+  ItemFilter,
+  ItemQuery,
+  SaveResult,
+} from './data-types.js';
+import { field, getQuery, pathId, type HttpTransport, type RequestOptions } from './http-transport.js';
+
+/** Options of every item call. */
+export interface ItemOptions extends RequestOptions {
+  /** The item set: `LIVE` (default), `SANDBOX` or `SANDBOX_PREFERRED`. */
+  readonly environment?: Environment;
+}
+
+/** A referenced field to include in an item's data, with at most `limit` items. */
+export interface IncludedReference {
+  readonly field: string;
+  readonly limit?: number;
+}
+
+/** Options of `get`. */
+export interface GetItemOptions extends ItemOptions {
+  /** Only these fields (and `_id`). */
+  readonly fields?: readonly string[];
+  /** Multi-reference fields to fill with the referenced items. */
+  readonly includeReferences?: readonly IncludedReference[];
+}
+
+/** Options of `query`. */
+export interface QueryOptions extends ItemOptions {
+  /** Count every match into `pagingMetadata.total`. */
+  readonly returnTotalCount?: boolean;
+  readonly includeReferences?: readonly IncludedReference[];
+}
+
+/** Options of the bulk writes. */
+export interface BulkOptions extends ItemOptions {
+  /** Return each written item in its result. */
+  readonly returnEntity?: boolean;
+}
+
+/** Options of `queryReferenced`. */
+export interface QueryReferencedOptions extends ItemOptions {
+  readonly order?: 'ASC' | 'DESC';
+  readonly paging?: { readonly limit?: number; readonly offset?: number };
+  readonly cursorPaging?: { readonly limit?: number; readonly cursor?: string };
+  readonly returnTotalCount?: boolean;
+  readonly fields?: readonly string[];
+}
+
+const ITEMS = '/wix-data/v2/items';
+const BULK = '/wix-data/v2/bulk/items';
+
+function environment(options: ItemOptions): { environment?: Environment } {
+  return options.environment === undefined ? {} : { environment: options.environment };
+}
+
+/**
+ * The Data Items API (data-api.md §2) on the documented `/wix-data/v2` paths: one method per operation.
+ * Obtain it as `client.items`.
+ */
+export class ItemsClient {
+  constructor(private readonly http: HttpTransport) {}
+
+  /**
+   * Inserts an item; `data._id` chooses its id, or one is generated.
+   * @throws SafekeepApiError 409 `WDE0074` (the id exists), 404 `COLLECTION_NOT_FOUND`, 413 `WDE0109`
+   */
+  async insert(collectionId: string, data: ItemData, options: ItemOptions = {}): Promise<DataItem> {
+    const body: SingleItemRequest = {
+      dataCollectionId: collectionId,
+      dataItem: { data },
+      ...environment(options),
+    };
+    return field(await this.post(`${ITEMS}`, body, options), 'dataItem');
+  }
+
+  /**
+   * Reads one item.
+   * @throws SafekeepApiError 404 `WDE0073`
+   */
+  async get(collectionId: string, itemId: string, options: GetItemOptions = {}): Promise<DataItem> {
+    const request: GetItemRequest = {
+      dataCollectionId: collectionId,
+      ...environment(options),
+      ...(options.fields && { fields: [...options.fields] }),
+      ...(options.includeReferences && {
+        includeReferences: options.includeReferences.map((r) => ({ ...r })),
+      }),
+    };
+    const result = await this.http.request('GET', `${ITEMS}/${pathId(itemId)}`, {
+      query: getQuery(request),
+      signal: options.signal,
+    });
+    return field(result, 'dataItem');
+  }
+
+  /**
+   * Replaces an item (`data._id` names it); `_createdDate` and `_owner` are kept.
+   * @throws SafekeepApiError 404 `WDE0073`
+   */
+  async update(
+    collectionId: string,
+    data: ItemData & { _id: string },
+    options: ItemOptions = {},
+  ): Promise<DataItem> {
+    const body: SingleItemRequest = {
+      dataCollectionId: collectionId,
+      dataItem: { id: data._id, data },
+      ...environment(options),
+    };
+    return field(await this.post(`${ITEMS}/update`, body, options), 'dataItem');
+  }
+
+  /** Inserts the item, or replaces it when `data._id` exists. */
+  async save(collectionId: string, data: ItemData, options: ItemOptions = {}): Promise<SaveResult> {
+    const body: SingleItemRequest = {
+      dataCollectionId: collectionId,
+      dataItem: { data },
+      ...environment(options),
+    };
+    const result = await this.post(`${ITEMS}/save`, body, options);
+    return { action: field(result, 'action'), dataItem: field(result, 'dataItem') };
+  }
+
+  /**
+   * Removes an item and its reference links; resolves with the item as it was.
+   * @throws SafekeepApiError 404 `WDE0073`
+   */
+  async remove(collectionId: string, itemId: string, options: ItemOptions = {}): Promise<DataItem> {
+    const body: ItemIdRequest = {
+      dataCollectionId: collectionId,
+      dataItemId: itemId,
+      ...environment(options),
+    };
+    return field(await this.post(`${ITEMS}/remove`, body, options), 'dataItem');
+  }
+
+  /** Removes every item of the collection (in the environment given). */
+  async truncate(collectionId: string, options: ItemOptions = {}): Promise<void> {
+    const body: CollectionRequest = { dataCollectionId: collectionId, ...environment(options) };
+    await this.post(`${ITEMS}/truncate`, body, options);
+  }
+
+  /**
+   * A page of items matching the query. Offset pages carry cursors too, so `pagingMetadata.cursors.next`
+   * continues from any page.
+   * @throws SafekeepApiError 400 `INVALID_ARGUMENT` for a filter, sort or cursor the server refuses
+   */
+  async query(
+    collectionId: string,
+    query: ItemQuery = {},
+    options: QueryOptions = {},
+  ): Promise<DataItemPage> {
+    const body: QueryItemsRequest = {
+      dataCollectionId: collectionId,
+      query,
+      ...environment(options),
+      ...(options.returnTotalCount !== undefined && { returnTotalCount: options.returnTotalCount }),
+      ...(options.includeReferences && {
+        includeReferences: options.includeReferences.map((r) => ({ ...r })),
+      }),
+    };
+    const result = await this.post(`${ITEMS}/query`, body, options);
+    return { dataItems: field(result, 'dataItems'), pagingMetadata: field(result, 'pagingMetadata') };
+  }
+
+  /** How many items match the filter (all of them without one). */
+  async count(collectionId: string, filter?: ItemFilter, options: ItemOptions = {}): Promise<number> {
+    const body: CountItemsRequest = {
+      dataCollectionId: collectionId,
+      ...(filter !== undefined && { filter }),
+      ...environment(options),
+    };
+    return field(await this.post(`${ITEMS}/count`, body, options), 'totalCount');
+  }
+
+  /** Inserts up to 1000 items in one transaction; each entry succeeds or fails on its own. */
+  bulkInsert(
+    collectionId: string,
+    items: readonly ItemData[],
+    options: BulkOptions = {},
+  ): Promise<BulkResult> {
+    return this.bulkWrite('insert', collectionId, items, options);
+  }
+
+  /** Replaces up to 1000 items (each `data._id` names one). */
+  bulkUpdate(
+    collectionId: string,
+    items: readonly (ItemData & { _id: string })[],
+    options: BulkOptions = {},
+  ): Promise<BulkResult> {
+    return this.bulkWrite('update', collectionId, items, options);
+  }
+
+  /** Inserts or replaces up to 1000 items. */
+  bulkSave(collectionId: string, items: readonly ItemData[], options: BulkOptions = {}): Promise<BulkResult> {
+    return this.bulkWrite('save', collectionId, items, options);
+  }
+
+  /** Removes up to 1000 items by id. */
+  async bulkRemove(
+    collectionId: string,
+    itemIds: readonly string[],
+    options: BulkOptions = {},
+  ): Promise<BulkResult> {
+    const body: BulkRemoveRequest = {
+      dataCollectionId: collectionId,
+      dataItemIds: [...itemIds],
+      ...environment(options),
+      ...(options.returnEntity !== undefined && { returnEntity: options.returnEntity }),
+    };
+    return bulkResult(await this.post(`${BULK}/remove`, body, options));
+  }
+
+  /** Adds multi-reference links from items of this collection (both ends must exist). */
+  insertReferences(
+    collectionId: string,
+    references: readonly DataItemReference[],
+    options: ItemOptions = {},
+  ): Promise<BulkReferenceResult> {
+    return this.changeReferences('insert', collectionId, references, options);
+  }
+
+  /** Removes multi-reference links. */
+  removeReferences(
+    collectionId: string,
+    references: readonly DataItemReference[],
+    options: ItemOptions = {},
+  ): Promise<BulkReferenceResult> {
+    return this.changeReferences('remove', collectionId, references, options);
+  }
+
+  /** Makes `referencedItemIds` the only items the field of one item refers to, in that order. */
+  async replaceReferences(
+    collectionId: string,
+    fieldName: string,
+    referringItemId: string,
+    referencedItemIds: readonly string[],
+    options: ItemOptions = {},
+  ): Promise<DataItemReference[]> {
+    const body: ReplaceReferencesRequest = {
+      dataCollectionId: collectionId,
+      referringItemFieldName: fieldName,
+      referringItemId,
+      newReferencedItemIds: [...referencedItemIds],
+      ...environment(options),
+    };
+    return field(await this.post(`${ITEMS}/replace-references`, body, options), 'dataItemReferences');
+  }
+
+  /** Whether the field of one item refers to another item. */
+  async isReferenced(
+    collectionId: string,
+    fieldName: string,
+    referringItemId: string,
+    referencedItemId: string,
+    options: ItemOptions = {},
+  ): Promise<boolean> {
+    const body: IsReferencedRequest = {
+      dataCollectionId: collectionId,
+      referringItemFieldName: fieldName,
+      referringItemId,
+      referencedItemId,
+      ...environment(options),
+    };
+    return field(await this.post(`${ITEMS}/is-referenced`, body, options), 'isReferenced');
+  }
+
+  /** A page of the items the field of one item refers to, in link order. */
+  async queryReferenced(
+    collectionId: string,
+    referringItemId: string,
+    fieldName: string,
+    options: QueryReferencedOptions = {},
+  ): Promise<DataItemPage> {
+    const body: QueryReferencedRequest = {
+      dataCollectionId: collectionId,
+      referringItemId,
+      referringItemFieldName: fieldName,
+      ...environment(options),
+      ...(options.order && { order: options.order }),
+      ...(options.paging && { paging: { ...options.paging } }),
+      ...(options.cursorPaging && { cursorPaging: { ...options.cursorPaging } }),
+      ...(options.returnTotalCount !== undefined && { returnTotalCount: options.returnTotalCount }),
+      ...(options.fields && { fields: [...options.fields] }),
+    };
+    const result = await this.post(`${ITEMS}/query-referenced`, body, options);
+    const results = field<{ dataItem: DataItem }[]>(result, 'results');
+    return { dataItems: results.map((r) => r.dataItem), pagingMetadata: field(result, 'pagingMetadata') };
+  }
+
+  private async bulkWrite(
+    mode: 'insert' | 'update' | 'save',
+    collectionId: string,
+    items: readonly ItemData[],
+    options: BulkOptions,
+  ): Promise<BulkResult> {
+    const body: BulkItemsRequest = {
+      dataCollectionId: collectionId,
+      dataItems: items.map((data) => (mode === 'update' ? { id: data._id ?? null, data } : { data })),
+      ...environment(options),
+      ...(options.returnEntity !== undefined && { returnEntity: options.returnEntity }),
+    };
+    return bulkResult(await this.post(`${BULK}/${mode}`, body, options));
+  }
+
+  private async changeReferences(
+    mode: 'insert' | 'remove',
+    collectionId: string,
+    references: readonly DataItemReference[],
+    options: ItemOptions,
+  ): Promise<BulkReferenceResult> {
+    const body: BulkReferencesRequest = {
+      dataCollectionId: collectionId,
+      dataItemReferences: references.map((r) => ({ ...r })),
+      ...environment(options),
+    };
+    const result = await this.post(`${BULK}/${mode}-references`, body, options);
+    return { results: field(result, 'results'), bulkActionMetadata: field(result, 'bulkActionMetadata') };
+  }
+
+  private post(path: string, body: unknown, options: RequestOptions): Promise<Record<string, unknown>> {
+    return this.http.request('POST', path, { body, signal: options.signal });
+  }
+}
+
+function bulkResult(result: Record<string, unknown>): BulkResult {
+  return { results: field(result, 'results'), bulkActionMetadata: field(result, 'bulkActionMetadata') };
+}

@@ -1,0 +1,164 @@
+import { AppError } from '../contracts/errors.js';
+import { grants, type Scope } from '../contracts/scopes.js';
+import {
+  assertRestorable,
+  nextDueInPhase,
+  planRestoration,
+  type RestorationCollection,
+} from '../domain/backup.js';
+import { readManifest } from '../engine/manifest-io.js';
+import { JobFailure } from '../engine/job-failure.js';
+import type { BlobStore } from '../ports/blob-store.js';
+import type { Clock } from '../ports/clock.js';
+import type { SiteRecord, Storage } from '../ports/storage.js';
+import type { AdminService } from './admin-service.js';
+import type { Principal, SiteContext } from './auth-service.js';
+import type { BackupService } from './backup-service.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The caller's own key and the sites it may act on. */
+export interface SessionView {
+  readonly apiKey: {
+    readonly id: string;
+    readonly name: string;
+    readonly siteIds: readonly string[];
+    readonly scopes: readonly Scope[];
+    readonly createdAt: number;
+  };
+  /** Every site for an `admin` key; the key's own sites otherwise. */
+  readonly sites: readonly SiteRecord[];
+}
+
+/** A site's automatic backups: the effective settings and when the next one is due. */
+export interface BackupScheduleView {
+  readonly autoBackupIntervalDays: number;
+  readonly autoBackupRetention: number;
+  readonly nextAutoBackupAt: number;
+}
+
+/** What one destination of a restoration would go through. */
+export interface RestorePreviewEntry extends RestorationCollection {
+  /** Whether the destination exists now (a missing one is created by the restoration). */
+  readonly destinationExists: boolean;
+  /** LIVE items the destination holds now, all of which the restoration replaces. */
+  readonly itemsNowLive: number;
+  /** Items the backup holds for the source collection; null when its manifest cannot be read. */
+  readonly itemsInBackup: number | null;
+}
+
+export interface RestorePreview {
+  readonly backupId: string;
+  readonly snapshotAt: number | null;
+  readonly collections: readonly RestorePreviewEntry[];
+  /** Set when the backup's stored content cannot be read: the restoration would fail with this error. */
+  readonly problem: { readonly code: string; readonly message: string } | null;
+}
+
+/**
+ * Read-only views for people deciding what to do (the dashboard and any other client): who the caller
+ * is, when the next automatic backup is due, and what a restoration would change before it is asked for.
+ */
+export class OverviewService {
+  constructor(
+    private readonly storage: Storage,
+    private readonly blobs: BlobStore,
+    private readonly clock: Clock,
+    private readonly services: { readonly admin: AdminService; readonly backups: BackupService },
+  ) {}
+
+  /** @throws AppError UNAUTHENTICATED when the key was revoked meanwhile */
+  async session(principal: Principal): Promise<SessionView> {
+    const key = await this.storage.apiKeys.get(principal.keyId);
+    if (!key || key.revokedAt !== null) throw new AppError('UNAUTHENTICATED');
+    let sites: SiteRecord[];
+    if (grants(key.scopes, 'admin')) sites = await this.storage.sites.list();
+    else {
+      const found = await Promise.all(key.siteIds.map((id) => this.storage.sites.get(id)));
+      sites = found.filter((s): s is SiteRecord => s !== undefined);
+    }
+    return {
+      apiKey: {
+        id: key.id,
+        name: key.name,
+        siteIds: key.siteIds,
+        scopes: key.scopes,
+        createdAt: key.createdAt,
+      },
+      sites,
+    };
+  }
+
+  /**
+   * The next automatic backup falls on the first slot of the site's phase (creation time plus whole
+   * intervals) from now: the scheduler keeps that phase, and a slot missed while no scheduler ran is
+   * caught up at its next tick.
+   * @throws AppError SITE_NOT_FOUND
+   */
+  async backupSchedule(ctx: SiteContext): Promise<BackupScheduleView> {
+    const site = await this.storage.sites.get(ctx.siteId);
+    if (!site) throw new AppError('SITE_NOT_FOUND');
+    const settings = await this.services.admin.getSettings(ctx.siteId);
+    return {
+      ...settings,
+      nextAutoBackupAt: nextDueInPhase(
+        site.createdAt,
+        settings.autoBackupIntervalDays * DAY_MS,
+        this.clock(),
+      ),
+    };
+  }
+
+  /**
+   * What restoring a backup (all of it, or the collections named) would change, checked exactly as the
+   * restore request itself is, without starting anything.
+   * @throws AppError BACKUP_NOT_FOUND, BACKUP_NOT_READY, COLLECTION_NOT_IN_BACKUP, DUPLICATE_DESTINATION,
+   *   INVALID_ARGUMENT
+   */
+  async previewRestore(
+    ctx: SiteContext,
+    backupId: string,
+    requested: Parameters<typeof planRestoration>[1],
+  ): Promise<RestorePreview> {
+    const backup = await this.services.backups.getBackup(ctx, backupId);
+    assertRestorable(backup);
+    const plan = planRestoration(backup.collections, requested);
+    let inBackup: Map<string, number> | undefined;
+    let problem: RestorePreview['problem'] = null;
+    if (!backup.manifest) {
+      problem = { code: 'INTEGRITY_OBJECT_MISSING', message: `Backup ${backup.id} has no manifest.` };
+    } else {
+      try {
+        const manifest = await readManifest(this.blobs, backup.manifest, {
+          backupId: backup.id,
+          siteId: ctx.siteId,
+        });
+        inBackup = new Map(manifest.collections.map((c) => [c.id, c.itemCount]));
+      } catch (error) {
+        if (!(error instanceof JobFailure)) throw error;
+        problem = { code: error.code, message: error.message };
+      }
+    }
+    const collections = await Promise.all(
+      plan.map(async (entry): Promise<RestorePreviewEntry> => {
+        const destinationId = entry.restoreDestination.dataCollectionId;
+        let itemsNowLive: number | undefined;
+        try {
+          itemsNowLive = await this.storage.items.count(
+            { siteId: ctx.siteId, collectionId: destinationId, environment: 'LIVE' },
+            null,
+          );
+        } catch (error) {
+          if (!(error instanceof AppError && error.code === 'COLLECTION_NOT_FOUND')) throw error;
+        }
+        return {
+          ...entry,
+          destinationExists: itemsNowLive !== undefined,
+          itemsNowLive: itemsNowLive ?? 0,
+          itemsInBackup: inBackup?.get(entry.dataCollectionId) ?? null,
+        };
+      }),
+    );
+    return { backupId: backup.id, snapshotAt: backup.snapshotAt, collections, problem };
+  }
+}

@@ -1,0 +1,248 @@
+import type {
+  Backup,
+  Restoration,
+  RestorationCollectionInput,
+  RestorePreview,
+} from '../../../src/sdk/index.js';
+import { field, h, replace, table, type Child } from '../dom.js';
+import { count, kindOf } from '../format.js';
+import { announce, errorBox, runAction } from '../notices.js';
+import { noSite, pageHeading, type PageContext } from '../page.js';
+import { followRestoration } from './restorations-page.js';
+
+/** One collection's row in the wizard's choice step. */
+interface Choice {
+  readonly id: string;
+  readonly displayName: string;
+  readonly include: HTMLInputElement;
+  readonly destinationId: HTMLInputElement;
+  readonly destinationName: HTMLInputElement;
+}
+
+/**
+ * The restore wizard: choose a backup and its collections (each into itself or a new destination),
+ * review what will change, confirm, then follow the restoration to its end, with Undo.
+ */
+export async function restorePage(context: PageContext): Promise<void> {
+  const { client, main, params, signal } = context;
+  main.append(pageHeading('Restore a backup'));
+  if (!context.site) {
+    main.append(noSite(context));
+    return;
+  }
+  const ready = (await client.listBackups({ status: ['READY'], limit: 200, signal })).backups;
+  if (ready.length === 0) {
+    main.append(
+      h(
+        'p',
+        { class: 'notice' },
+        'No backup is READY to restore yet. ',
+        h('a', { href: '#/backups' }, 'Back up now'),
+        ' first.',
+      ),
+    );
+    return;
+  }
+  const wanted = params.get('backup');
+  const backup = ready.find((b) => b.id === wanted) ?? (wanted ? undefined : ready[0]);
+  const step = h('section', { class: 'wizard-step', 'aria-live': 'polite' });
+  const select = h(
+    'select',
+    {
+      name: 'backup',
+      onchange: (event) =>
+        context.navigate(`#/restore?backup=${encodeURIComponent((event.target as HTMLSelectElement).value)}`),
+    },
+    ready.map((b) =>
+      h(
+        'option',
+        { value: b.id, selected: b.id === backup?.id },
+        `${new Date(b.requestedDate).toLocaleString()} — ${kindOf(b)} — ${count(b.itemCount)} items`,
+      ),
+    ),
+  );
+  main.append(
+    h(
+      'ol',
+      { class: 'steps', 'aria-label': 'Steps' },
+      h('li', null, 'Choose'),
+      h('li', null, 'Review'),
+      h('li', null, 'Restore'),
+    ),
+    field('Backup to restore', select, 'Only READY backups can be restored.'),
+    step,
+  );
+  if (!backup) {
+    replace(
+      step,
+      errorBox(new Error(`Backup ${wanted ?? ''} is not READY (or does not exist); choose another one.`)),
+    );
+    return;
+  }
+  chooseStep(context, backup, step);
+}
+
+function chooseStep(context: PageContext, backup: Backup, step: HTMLElement): void {
+  const choices: Choice[] = backup.collections.map((c) => ({
+    id: c.id,
+    displayName: c.displayName,
+    include: h('input', { type: 'checkbox', checked: true, 'aria-label': `Restore ${c.id}` }),
+    destinationId: h('input', {
+      type: 'text',
+      placeholder: c.id,
+      'aria-label': `Destination id for ${c.id}`,
+      spellcheck: 'false',
+    }),
+    destinationName: h('input', {
+      type: 'text',
+      placeholder: c.displayName,
+      'aria-label': `Destination name for ${c.id}`,
+    }),
+  }));
+  const all = h('input', { type: 'checkbox', checked: true });
+  all.addEventListener('change', () => {
+    for (const c of choices) c.include.checked = all.checked;
+  });
+  const slot = h('div', { class: 'slot' });
+  const review = h('button', { type: 'submit', class: 'primary' }, 'Review the changes');
+  const form = h(
+    'form',
+    { class: 'card', 'aria-labelledby': 'choose-title' },
+    h('h2', { id: 'choose-title' }, '1. Choose collections'),
+    h(
+      'p',
+      null,
+      backup.snapshotDate
+        ? `The backup holds the data as it was on ${new Date(backup.snapshotDate).toLocaleString()}. `
+        : `The backup was requested on ${new Date(backup.requestedDate).toLocaleString()}. `,
+      'Each chosen collection is restored into itself, or into the destination you name (a new id creates a new collection; the original is left alone).',
+    ),
+    h('label', { class: 'check' }, all, ' All collections'),
+    table(
+      'Collections in the backup',
+      ['Restore', 'Collection', 'Destination id (optional)', 'Destination name (optional)'],
+      choices.map((c) => [
+        c.include,
+        [h('strong', null, c.id), c.displayName !== c.id ? ` (${c.displayName})` : ''],
+        c.destinationId,
+        c.destinationName,
+      ]),
+    ),
+    slot,
+    h('div', { class: 'actions' }, review),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const chosen = choices.filter((c) => c.include.checked);
+    if (chosen.length === 0) {
+      replace(slot, errorBox(new Error('Choose at least one collection to restore.')));
+      return;
+    }
+    const full =
+      chosen.length === choices.length &&
+      chosen.every((c) => !c.destinationId.value.trim() && !c.destinationName.value.trim());
+    const request: RestorationCollectionInput[] | undefined = full
+      ? undefined
+      : chosen.map((c) => {
+          const id = c.destinationId.value.trim();
+          const name = c.destinationName.value.trim();
+          return id || name
+            ? {
+                dataCollectionId: c.id,
+                restoreDestination: {
+                  ...(id && { dataCollectionId: id }),
+                  ...(name && { displayName: name }),
+                },
+              }
+            : { dataCollectionId: c.id };
+        });
+    void runAction(review, slot, async () => {
+      const preview = await context.client.previewRestore(backup.id, request, { signal: context.signal });
+      reviewStep(context, backup, request, preview, step, () => chooseStep(context, backup, step));
+    });
+  });
+  replace(step, form);
+}
+
+function reviewStep(
+  context: PageContext,
+  backup: Backup,
+  request: RestorationCollectionInput[] | undefined,
+  preview: RestorePreview,
+  step: HTMLElement,
+  back: () => void,
+): void {
+  const slot = h('div', { class: 'slot' });
+  const confirm = h('button', { type: 'button', class: 'primary' }, 'Restore now');
+  const rows = preview.collections.map((c): Child[] => {
+    const to = c.restoreDestination;
+    return [
+      c.dataCollectionId,
+      [
+        h('strong', null, to.dataCollectionId),
+        to.displayName !== to.dataCollectionId ? ` (${to.displayName})` : '',
+        c.destinationExists ? '' : [' ', h('span', { class: 'badge' }, 'new')],
+      ],
+      count(c.itemsNowLive),
+      c.itemsInBackup === null ? 'unknown' : count(c.itemsInBackup),
+    ];
+  });
+  const title = h('h2', { id: 'review-title', tabindex: -1 }, '2. Review what will change');
+  replace(
+    step,
+    h(
+      'div',
+      { class: 'card', role: 'group', 'aria-labelledby': 'review-title' },
+      title,
+      table(
+        'What the restoration changes, per destination',
+        ['From the backup', 'Into', 'Items live now', 'Items in the backup'],
+        rows,
+      ),
+      h(
+        'ul',
+        { class: 'plain' },
+        h(
+          'li',
+          null,
+          'Each destination will hold exactly the backup’s items: the items live there now are replaced, all at once, when the restoration completes. Sandbox items, fields and other collections are not touched.',
+        ),
+        h(
+          'li',
+          null,
+          'Before switching, safekeep takes a safety backup of everything it replaces, so you can undo this restoration afterwards (Undo, on the Restorations page).',
+        ),
+        h('li', null, 'Writes to these collections while the restoration runs are replaced too.'),
+      ),
+      preview.problem &&
+        errorBox(
+          new Error(
+            `This backup cannot be read: ${preview.problem.message} (${preview.problem.code}). Restoring it would fail.`,
+          ),
+        ),
+      slot,
+      h('div', { class: 'actions' }, h('button', { type: 'button', onclick: back }, 'Back'), confirm),
+    ),
+  );
+  title.focus();
+  confirm.addEventListener('click', () => {
+    void runAction(confirm, slot, async () => {
+      const restoration = request
+        ? await context.client.restorePartialBackup(backup.id, request, { signal: context.signal })
+        : await context.client.restoreBackup(backup.id, { signal: context.signal });
+      announce('Restoration started.');
+      progressStep(context, restoration, step);
+    });
+  });
+}
+
+function progressStep(context: PageContext, restoration: Restoration, step: HTMLElement): void {
+  const title = h('h2', { id: 'progress-title', tabindex: -1 }, '3. Restoring');
+  const body = h('div', { class: 'restoration-live' });
+  replace(step, h('div', { class: 'card', role: 'group', 'aria-labelledby': 'progress-title' }, title, body));
+  title.focus();
+  const titles = { PENDING: '3. Restoring', COMPLETED: '3. Restored', FAILED: '3. The restoration failed' };
+  followRestoration(context, restoration, body, (shown) => {
+    title.textContent = titles[shown.status];
+  });
+}
