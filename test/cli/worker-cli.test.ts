@@ -88,8 +88,9 @@ describe('safekeep worker and serve --no-worker', () => {
     const base = (await server.waitFor(/listening on (http:\/\/\S+)/))[1] ?? '';
     // Printed right after the address, possibly in a later chunk of output.
     await server.waitFor(/no worker: jobs, schedules and webhooks run in `safekeep worker` processes/);
+    const adminKey = (await server.waitFor(/^\s+(sk_\S+)$/m))[1] ?? '';
 
-    const site = cli('site', 'create', '--name', 'Split', '--json');
+    const site = cli('site', 'create', '--name', 'Split', '--json', '--url', base, '--key', adminKey);
     assert.equal(site.status, 0, site.stderr);
     const { siteId, apiKey } = JSON.parse(site.stdout) as { siteId: string; apiKey: string };
     const client = ['--url', base, '--key', apiKey, '--site', siteId, '--json'];
