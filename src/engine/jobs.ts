@@ -453,7 +453,10 @@ async function writeSafetyBackup(
       const targets = new Map(
         Object.entries(job.liveAtSwitch).map(([id, gen]) => [gen, id] as [number, string]),
       );
-      const snapshot = await deps.snapshots.openFrozen(frozen, targets, deps.policy, deps.clock());
+      // The safety backup holds live content as it was at the switch, which is when its row was created.
+      const switchedAt =
+        (await deps.backups.getBackup(restoration.siteId, safetyId))?.requestedAt ?? deps.clock();
+      const snapshot = await deps.snapshots.openFrozen(frozen, targets, deps.policy, switchedAt);
       let written;
       try {
         const { bases, known } = await loadBases(
@@ -463,6 +466,11 @@ async function writeSafetyBackup(
           snapshot.collections,
         );
         const plans = await planSnapshot(snapshot, bases);
+        await deps.backups.recordSnapshot(safetyId, lease.workerId, {
+          snapshotAt: switchedAt,
+          collections: snapshot.collections.map((c) => ({ id: c.id, displayName: c.displayName })),
+          itemsTotal: plans.reduce((n, p) => n + p.itemCount, 0),
+        });
         written = await writeSnapshot(
           deps,
           { siteId: restoration.siteId, backupId: safetyId },

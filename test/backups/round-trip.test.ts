@@ -182,6 +182,9 @@ describe(`backup round trip (seed ${seed}; replay with TEST_SEED=${seed})`, () =
     ).body.restoration;
     assert.equal(restoration.status, 'COMPLETED');
     assertSameContent((await contentOf(env, site.siteId)).Medium, beforeUndo.Medium, 'Medium restored');
+    const safety = (await call('GET', `/wix-data/v2/backups/${restoration.safetyBackupId}`)).body.backup;
+    assert.equal(safety.status, 'READY');
+    assert.equal(safety.snapshotDate, safety.requestedDate, 'it holds live content as of the switch');
     const undo = await call('POST', `/wix-data/v2/backups/${restoration.safetyBackupId}/restore`, {});
     assert.equal(undo.status, 200);
     await runJobs(env);
