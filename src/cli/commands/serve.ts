@@ -22,9 +22,8 @@ export async function serve(config: Config, args: readonly string[], io: CliIo):
   // One write, so that a reader (a supervisor, a test) sees the address and the key together.
   const banner = [
     `safekeep is listening on ${address}`,
-    config.databaseUrl
-      ? `data: PostgreSQL; backup storage in ${config.dataDir}`
-      : `data: ${config.dataDir} (SQLite database and backup storage)`,
+    ...whereDataLives(config),
+    `dashboard: ${address}/  API docs: ${address}/docs`,
   ];
   if (!safekeep.config.runWorker)
     banner.push('no worker: jobs, schedules and webhooks run in `safekeep worker` processes');
@@ -57,4 +56,17 @@ export async function serve(config: Config, args: readonly string[], io: CliIo):
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+/** Where this process keeps its data and backups, for the start-up banner (never a password). */
+export function whereDataLives(config: Config): string[] {
+  let database = `SQLite in ${config.dataDir}`;
+  if (config.databaseUrl) {
+    const url = new URL(config.databaseUrl);
+    database = `PostgreSQL at ${url.hostname}${url.port ? `:${url.port}` : ''}${url.pathname}`;
+  }
+  const backups = config.s3
+    ? `S3 bucket ${config.s3.bucket}${config.s3.prefix ? `/${config.s3.prefix}` : ''}${config.s3.endpoint ? ` at ${config.s3.endpoint}` : ''}`
+    : `${config.dataDir}/blobs`;
+  return [`data: ${database}`, `backups: ${backups}`];
 }
