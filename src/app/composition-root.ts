@@ -136,7 +136,7 @@ export async function openSafekeep(
   const storage = await openStorage(config, clock);
   const blobs = await openBlobStore(config);
   const cursorSecret = await storage.meta.setIfAbsent('cursor_secret', randomBytes(32).toString('base64url'));
-  const signer = await WebhookSigner.open(config.dataDir);
+  const signer = await WebhookSigner.open(storage.meta);
   let built: Background | undefined;
   const background = (logger: Logger = silent): Background => {
     if (built) return built;

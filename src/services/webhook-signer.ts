@@ -1,28 +1,21 @@
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPair,
-  randomBytes,
-  sign,
-  type KeyObject,
-} from 'node:crypto';
-import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createPrivateKey, createPublicKey, generateKeyPair, sign, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
+import type { MetaStore } from '../ports/storage.js';
 import type { OutboxEvent } from '../ports/webhook-store.js';
 
 const generateRsa = promisify(generateKeyPair);
 
-/** Where the key lives, relative to the data directory. */
-export const SIGNING_KEY_PATH = join('keys', 'webhook-signing-key.pem');
+/** The meta entry that holds the deployment's signing key (PKCS#8 PEM). */
+export const SIGNING_KEY_META = 'webhook_signing_key';
 
 function base64url(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64url');
 }
 
 /**
- * Signs webhook bodies as RS256 JWTs (backups-api.md §7) with the deployment's key pair, which is created
- * on first start and kept in the data directory, so receivers can pin the public key across restarts.
+ * Signs webhook bodies as RS256 JWTs (backups-api.md §7) with the deployment's key pair. The key is made
+ * on first start and kept in the database, so every process of a deployment — on any machine — signs
+ * with the same key, and receivers can pin the public key across restarts.
  */
 export class WebhookSigner {
   /** The public key as SPKI PEM: what `AppStrategy({ publicKey })` takes. */
@@ -33,36 +26,17 @@ export class WebhookSigner {
   }
 
   /**
-   * Loads the key pair of `dataDir`, creating it when there is none. Processes starting together on the
-   * same directory all end up with the same key: each writes its own temporary file and links it into
-   * place, and whichever link won is read back.
+   * Loads the deployment's key pair, creating it when there is none. Processes starting together all end
+   * up with the same key: each proposes one, and the first stored wins (`setIfAbsent`).
    */
-  static async open(dataDir: string): Promise<WebhookSigner> {
-    const path = join(dataDir, SIGNING_KEY_PATH);
-    const existing = await readPem(path);
-    if (existing !== undefined) return new WebhookSigner(createPrivateKey(existing));
-    await mkdir(join(dataDir, 'keys'), { recursive: true, mode: 0o700 });
-    const { privateKey } = await generateRsa('rsa', { modulusLength: 2048 });
-    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' });
-    const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-    const file = await open(temp, 'wx', 0o600);
-    try {
-      await file.writeFile(pem, 'utf8');
-      // The key must be whole on disk before any process can see it under its final name.
-      await file.sync();
-    } finally {
-      await file.close();
+  static async open(meta: Pick<MetaStore, 'get' | 'setIfAbsent'>): Promise<WebhookSigner> {
+    let pem = await meta.get(SIGNING_KEY_META);
+    if (pem === undefined) {
+      const { privateKey } = await generateRsa('rsa', { modulusLength: 2048 });
+      const proposed = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+      pem = await meta.setIfAbsent(SIGNING_KEY_META, proposed);
     }
-    try {
-      await link(temp, path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    } finally {
-      await unlink(temp);
-    }
-    const winner = await readPem(path);
-    if (winner === undefined) throw new Error(`webhook signing key ${path} vanished while it was created`);
-    return new WebhookSigner(createPrivateKey(winner));
+    return new WebhookSigner(createPrivateKey(pem));
   }
 
   /**
@@ -97,14 +71,5 @@ export class WebhookSigner {
     const input = `${base64url(JSON.stringify({ alg: 'RS256', typ: 'JWT' }))}.${base64url(JSON.stringify(claims))}`;
     const signature = sign('sha256', Buffer.from(input, 'utf8'), this.privateKey).toString('base64url');
     return `${input}.${signature}`;
-  }
-}
-
-async function readPem(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
   }
 }

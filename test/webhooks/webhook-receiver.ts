@@ -134,12 +134,16 @@ export async function testDeliverer(
   env: TestEnv,
   options: Partial<WebhookDelivererOptions> = {},
 ): Promise<WebhookDeliverer> {
-  return new WebhookDeliverer(env.safekeep.storage.webhooks, await WebhookSigner.open(env.dataDir), {
-    clock: env.clock.now,
-    logger: silent,
-    random: () => 0,
-    ...options,
-  });
+  return new WebhookDeliverer(
+    env.safekeep.storage.webhooks,
+    await WebhookSigner.open(env.safekeep.storage.meta),
+    {
+      clock: env.clock.now,
+      logger: silent,
+      random: () => 0,
+      ...options,
+    },
+  );
 }
 
 /** Subscribes `url` to both event types of a site through the admin API; returns the subscription id. */
