@@ -90,11 +90,18 @@ async function scaleoutFor(dataDir: string): Promise<Record<string, string>> {
 }
 
 export async function startTestEnv(
-  options: { env?: Record<string, string>; failpoint?: Failpoints; dataDir?: string; clock?: TestClock } = {},
+  options: {
+    env?: Record<string, string>;
+    failpoint?: Failpoints;
+    dataDir?: string;
+    clock?: TestClock;
+    /** The stack to run on; `testStack` unless a test needs a particular one (fault tests run both). */
+    stack?: 'embedded' | 'scaleout';
+  } = {},
 ): Promise<TestEnv> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'safekeep-test-'));
   const clock = options.clock ?? new TestClock();
-  const stackEnv = testStack === 'scaleout' ? await scaleoutFor(dataDir) : {};
+  const stackEnv = (options.stack ?? testStack) === 'scaleout' ? await scaleoutFor(dataDir) : {};
   const config = loadConfig({
     SAFEKEEP_DATA_DIR: dataDir,
     SAFEKEEP_WORKER_THREADS: '1',
