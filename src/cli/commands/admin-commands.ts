@@ -13,15 +13,14 @@ import { loadClientConfig, type Config } from '../../config.js';
 import {
   allScopes,
   siteScopes,
-  SafekeepApiError,
   SafekeepClient,
-  SafekeepConnectionError,
   WEBHOOK_EVENT_TYPES,
   type ApiKey,
   type Scope,
   type SiteSettingsPatch,
   type Webhook,
 } from '../../sdk/index.js';
+import { reportClientError } from '../client-errors.js';
 import { UsageError, type CliIo } from '../cli-io.js';
 
 /** What the commands need besides their arguments; tests and other callers may replace each part. */
@@ -376,21 +375,8 @@ async function withClient(
   try {
     return await run(client);
   } catch (error) {
-    if (error instanceof SafekeepApiError) {
-      io.err(`error: ${error.message} (${error.code}, HTTP ${error.status})`);
-      for (const v of error.fieldViolations) {
-        const line = `${v.field || 'request'}: ${v.description}`;
-        if (line !== error.message) io.err(`  ${line}`);
-      }
-      return 1;
-    }
-    if (error instanceof SafekeepConnectionError) {
-      io.err(`error: ${error.message}`);
-      io.err(
-        '  is `safekeep serve` running there? (To create an admin key without a server: safekeep key create --admin --local)',
-      );
-      return 1;
-    }
+    const code = reportClientError(error, io);
+    if (code !== undefined) return code;
     throw error;
   }
 }

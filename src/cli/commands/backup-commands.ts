@@ -6,9 +6,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadClientConfig } from '../../config.js';
 import {
-  SafekeepApiError,
   SafekeepClient,
-  SafekeepConnectionError,
   type Backup,
   type BackupStatus,
   type BackupType,
@@ -17,6 +15,7 @@ import {
   type RestorationCollectionInput,
   type RestorationStatus,
 } from '../../sdk/index.js';
+import { reportClientError } from '../client-errors.js';
 import { UsageError, type CliIo } from '../cli-io.js';
 import { ProgressBar, type Terminal } from '../progress-bar.js';
 
@@ -349,22 +348,8 @@ async function withClient(
   try {
     return await run(client);
   } catch (error) {
-    if (error instanceof SafekeepApiError) {
-      io.err(`error: ${error.message} (${error.code}, HTTP ${error.status})`);
-      for (const v of error.fieldViolations) {
-        const line = `${v.field || 'request'}: ${v.description}`;
-        // The server's message is usually the first violation already.
-        if (line !== error.message) io.err(`  ${line}`);
-      }
-      const pending = error.data.backupId;
-      if (error.code === 'BACKUP_ALREADY_IN_PROGRESS' && typeof pending === 'string')
-        io.err(`  the backup in progress: ${pending} (follow it with: safekeep backup get ${pending})`);
-      return 1;
-    }
-    if (error instanceof SafekeepConnectionError) {
-      io.err(`error: ${error.message}`);
-      return 1;
-    }
+    const code = reportClientError(error, io);
+    if (code !== undefined) return code;
     if (error instanceof WaitInterrupted) {
       io.err(error.message);
       return 130;
