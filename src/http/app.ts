@@ -14,6 +14,7 @@ import {
   type Principal,
   type SiteContext,
 } from '../services/auth-service.js';
+import { answerClientError } from './client-error.js';
 import { errorBody, statusOfCategory, toAppError } from './error-response.js';
 import { decodeGetQuery } from './get-query.js';
 
@@ -91,6 +92,17 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     frameworkErrors: (error, _request, reply) => {
       void sendError(reply, toAppError(error));
     },
+    // And so do requests Node's HTTP parser refuses before Fastify sees them.
+    clientErrorHandler: answerClientError,
+  });
+
+  // `Expect:` other than 100-continue: Node would answer 417 with an empty body; say what was wrong.
+  app.server.on('checkExpectation', (request: { headers: { expect?: string } }, response) => {
+    const error = new AppError('INVALID_ARGUMENT', 'Only "Expect: 100-continue" is supported.', {}, [
+      { field: 'expect', description: 'must be 100-continue or absent', violatedRule: 'VALIDATION' },
+    ]);
+    response.writeHead(417, { 'content-type': 'application/json', connection: 'close' });
+    response.end(JSON.stringify(errorBody(error)));
   });
 
   // Bodies are checked strictly (a string is not a number); query strings are coerced, since every query
