@@ -18,10 +18,13 @@ import { answerClientError } from './client-error.js';
 import { errorBody, statusOfCategory, toAppError } from './error-response.js';
 import { decodeGetQuery } from './get-query.js';
 
-/** Who may call a route: nobody needs a key, any key, or a key acting on a site with a scope. */
+/**
+ * Who may call a route: nobody needs a key, a key with a scope (`none`: any valid key, for routes that show
+ * a key only itself), or a key acting on a site with a scope. Every route says it explicitly.
+ */
 export type RouteAuth =
   | { readonly kind: 'public' }
-  | { readonly kind: 'key'; readonly scope?: Scope }
+  | { readonly kind: 'key'; readonly scope: Scope | 'none' }
   | { readonly kind: 'site'; readonly scope: Scope };
 
 /** A registered route and what it requires, for audits and tests. */
@@ -141,7 +144,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       if (Array.isArray(header)) throw invalidArgument('wix-site-id', 'send the header once');
       request.siteContext = await options.auth.resolveSite(principal, header);
       requireScope(principal, auth.scope);
-    } else if (auth.scope) {
+    } else if (auth.scope !== 'none') {
       requireScope(principal, auth.scope);
     }
   });
@@ -174,6 +177,9 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   app.addHook('onRoute', (route) => {
     const auth = route.config?.auth;
     if (!auth) throw new Error(`route ${String(route.method)} ${route.url} declares no auth`);
+    // Types say so too, but a route declared from plain JavaScript or a cast must not slip through.
+    if (auth.kind !== 'public' && !(auth as { scope?: unknown }).scope)
+      throw new Error(`route ${String(route.method)} ${route.url} declares no scope`);
     for (const method of [route.method].flat())
       declaredRoutes.push({ method, url: route.url, auth, schema: route.schema });
   });

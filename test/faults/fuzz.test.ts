@@ -117,7 +117,7 @@ describe('hostile input (fuzz)', () => {
       body: {
         siteId: site.siteId,
         url: 'http://127.0.0.1:9/hook',
-        eventTypes: ['wix.data.v2.backup_created'],
+        eventTypes: ['wix.data.v2.backup_backup_state_changed'],
       },
     });
     const session = await env.call('GET', '/_api/safekeep/v1/session', as);
@@ -140,7 +140,11 @@ describe('hostile input (fuzz)', () => {
       siteId: [site.siteId],
       siteIds: [site.siteId],
       scopes: [...siteScopes, 'admin'],
-      eventTypes: ['wix.data.v2.backup_created', 'wix.data.v2.restoration_completed', 'nope'],
+      eventTypes: [
+        'wix.data.v2.backup_backup_state_changed',
+        'wix.data.v2.backup_restoration_state_changed',
+        'nope',
+      ],
       url: ['http://127.0.0.1:9/hook', 'http://169.254.169.254/latest', 'file:///etc/passwd'],
       status: ['PENDING', 'READY', 'FAILED'],
     };
@@ -187,7 +191,9 @@ describe('hostile input (fuzz)', () => {
   it('answers every fuzzed request in-process with a 2xx/4xx in the spec shape, and does not leak memory', async () => {
     const seed = seedFor('6. Hostile input: fuzz');
     const total = size(5_000, 1_000_000);
-    const warmUp = Math.min(500, Math.floor(total / 10));
+    // The heap is measured after a warm-up: the JIT keeps compiling (code, feedback vectors) for the first
+    // few thousand requests, which is growth, but not a leak (heap snapshots at 5k and 45k: code only).
+    const warmUp = Math.max(500, Math.min(20_000, Math.floor(total / 10)));
     const doc = (await env.call('GET', '/openapi.json')).body as OpenApiPaths;
     const operations = operationsOf(doc);
     assert.ok(operations.length >= 59, `${operations.length} operations in the document`);
