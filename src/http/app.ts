@@ -16,6 +16,7 @@ import {
 } from '../services/auth-service.js';
 import { answerClientError } from './client-error.js';
 import { errorBody, statusOfCategory, toAppError } from './error-response.js';
+import { withKeysRedacted } from './log-redaction.js';
 import { decodeGetQuery } from './get-query.js';
 
 /**
@@ -86,7 +87,7 @@ export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
  */
 export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   const app = Fastify({
-    logger: options.logger,
+    logger: withKeysRedacted(options.logger),
     bodyLimit: options.bodyLimit,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
     return503OnClosing: true,
