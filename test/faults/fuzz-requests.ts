@@ -139,7 +139,11 @@ function stringOf(schema: JsonSchema, pool: readonly string[] | undefined): fc.A
   const random =
     schema.format === 'date-time'
       ? fc.date({ noInvalidDate: true }).map((d) => d.toISOString())
-      : fc.string({ minLength: min, maxLength: max, unit: 'grapheme' });
+      : fc.oneof(
+          { weight: 4, arbitrary: fc.string({ minLength: min, maxLength: max, unit: 'grapheme' }) },
+          // Control characters and NUL, which some databases refuse in text.
+          { weight: 1, arbitrary: fc.string({ minLength: min, maxLength: max, unit: 'binary-ascii' }) },
+        );
   return pool && pool.length > 0
     ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...pool) }, random)
     : random;

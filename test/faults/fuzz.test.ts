@@ -1,268 +1,78 @@
 /**
  * Issue 5, item 6 — hostile input. Schema-driven fuzzing of every route the OpenAPI document lists (the
  * document is generated from the schemas the server validates with): valid-ish requests and their
- * mutations, in-process for volume, and a sample over a real socket for what `inject` would normalise.
- * Pass: 0 crashes, 0 5xx, 0 unhandled rejections, every refusal in the spec's error shape, and the heap
- * (after a full GC) grows by under 10 % over the run.
+ * mutations, in-process for volume, a sample over a real socket for what `inject` would normalise, and a
+ * smaller run on PostgreSQL + S3. Pass: 0 crashes, 0 5xx, 0 unhandled rejections, every refusal in the
+ * spec's error shape, and the heap (after a full GC) grows by under 10 % over the run.
  */
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
-import { siteScopes } from '../../src/contracts/scopes.js';
-import { runJobs } from '../helpers/backup-helpers.js';
 import { assertErrorShape } from '../helpers/error-shape.js';
 import { reportFigures, seedFor, size } from '../helpers/fault-run.js';
-import { startTestEnv, type TestEnv, type TestSite } from '../helpers/harness.js';
-import {
-  hostileRequests,
-  operationsOf,
-  type FuzzKeys,
-  type FuzzRequest,
-  type OpenApiPaths,
-  type ValuePools,
-} from './fuzz-requests.js';
+import { startTestEnv, type TestEnv } from '../helpers/harness.js';
+import type { FuzzRequest } from './fuzz-requests.js';
 import { rawExchange, rawRequests } from './fuzz-raw-http.js';
+import { Failures, FuzzTarget, problemWith, type FuzzRun } from './fuzz-target.js';
 
 const P = '/wix-data/v2';
 
-/** A full garbage collection, whether or not node runs with --expose-gc. */
-const collectGarbage: () => void = (() => {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-})();
-
-function heapAfterGc(): number {
-  collectGarbage();
-  collectGarbage();
-  return process.memoryUsage().heapUsed;
+/** Unhandled rejections and uncaught exceptions while a describe block runs. */
+function watchUnhandled(): unknown[] {
+  const seen: unknown[] = [];
+  const on = (reason: unknown) => seen.push(reason);
+  before(() => {
+    process.on('unhandledRejection', on);
+    process.on('uncaughtException', on);
+  });
+  after(() => {
+    process.off('unhandledRejection', on);
+    process.off('uncaughtException', on);
+  });
+  return seen;
 }
 
-/** What went wrong with one response, or undefined when it is acceptable. */
-function problemWith(method: string, status: number, text: string): string | undefined {
-  if (status >= 500) return `status ${status}`;
-  if (status < 400 || method === 'HEAD' || status === 304) return undefined;
-  try {
-    assertErrorShape(JSON.parse(text));
-    return undefined;
-  } catch (error) {
-    return `error not in the spec's shape (${(error as Error).message.split('\n')[0]})`;
-  }
+function fiveXxOf(run: FuzzRun): number {
+  return [...run.statuses].filter(([s]) => s >= 500).reduce((n, [, c]) => n + c, 0);
 }
 
-/** Failures, kept distinct by what failed, with one example each. */
-class Failures {
-  readonly examples = new Map<string, string>();
-  count = 0;
-  add(kind: string, example: string): void {
-    this.count += 1;
-    if (this.examples.size < 40 && !this.examples.has(kind)) this.examples.set(kind, example.slice(0, 600));
-  }
-  describe(): string {
-    return [...this.examples].map(([k, e]) => `- ${k}\n  ${e}`).join('\n');
-  }
+function growthOf(run: FuzzRun): number {
+  return ((run.heapEnd - run.heapStart) / run.heapStart) * 100;
 }
 
-describe('hostile input (fuzz)', () => {
+describe('hostile input (fuzz, embedded)', () => {
   let env: TestEnv;
-  let site: TestSite;
-  let keys: FuzzKeys;
-  let pools: ValuePools;
-  let siteKeyId: string;
-  const rejections: unknown[] = [];
-  const onRejection = (reason: unknown) => rejections.push(reason);
+  let target: FuzzTarget;
+  let inProcess: FuzzRun | undefined;
+  let inProcessSeed = 0;
+  const rejections = watchUnhandled();
 
   before(async () => {
-    process.on('unhandledRejection', onRejection);
-    process.on('uncaughtException', onRejection);
     env = await startTestEnv({ env: { SAFEKEEP_BODY_LIMIT_MB: '2' } });
-    site = await env.createSite('Fuzzed site');
-    keys = { site: site.apiKey, admin: env.adminKey, siteId: site.siteId };
-    const as = { key: site.apiKey };
-    await env.call('POST', `${P}/collections`, {
-      ...as,
-      body: {
-        collection: {
-          id: 'Books',
-          fields: [
-            { key: 'title', type: 'TEXT' },
-            {
-              key: 'refs',
-              type: 'MULTI_REFERENCE',
-              typeMetadata: { multiReference: { referencedCollectionId: 'Books' } },
-            },
-          ],
-        },
-      },
-    });
-    await env.call('POST', `${P}/collections`, { ...as, body: { collection: { id: 'Authors' } } });
-    await seedItems();
-    const backup = await env.call('POST', `${P}/backups`, { ...as, body: {} });
-    assert.equal(backup.status, 200, backup.text);
-    await runJobs(env);
-    const restoration = await env.call('POST', `${P}/backups/${backup.body.backup.id}/restore`, {
-      ...as,
-      body: {},
-    });
-    assert.equal(restoration.status, 200, restoration.text);
-    await runJobs(env);
-    const spare = await env.call('POST', '/_api/safekeep/v1/api-keys', {
-      ...as,
-      body: { name: 'spare', siteIds: [site.siteId], scopes: ['data.read'] },
-    });
-    const hook = await env.call('POST', '/_api/safekeep/v1/webhooks', {
-      ...as,
-      body: {
-        siteId: site.siteId,
-        url: 'http://127.0.0.1:9/hook',
-        eventTypes: ['wix.data.v2.backup_backup_state_changed'],
-      },
-    });
-    const session = await env.call('GET', '/_api/safekeep/v1/session', as);
-    siteKeyId = session.body.apiKey.id as string;
-    const itemIds = ['book-1', 'book-2', 'author-1'];
-    pools = {
-      dataCollectionId: ['Books', 'Authors'],
-      referencedCollectionId: ['Books'],
-      id: [...itemIds, spare.body.apiKey?.id ?? 'spare', hook.body.webhook?.id ?? 'hook', site.siteId],
-      dataItemId: itemIds,
-      dataItemIds: itemIds,
-      referringItemId: itemIds,
-      referencedItemId: itemIds,
-      newReferencedItemIds: itemIds,
-      referringItemFieldName: ['refs'],
-      fieldName: ['title', 'refs', '_id', '_createdDate'],
-      field: ['refs'],
-      backupId: [backup.body.backup.id as string],
-      restorationId: [restoration.body.restoration.id as string],
-      siteId: [site.siteId],
-      siteIds: [site.siteId],
-      scopes: [...siteScopes, 'admin'],
-      eventTypes: [
-        'wix.data.v2.backup_backup_state_changed',
-        'wix.data.v2.backup_restoration_state_changed',
-        'nope',
-      ],
-      url: ['http://127.0.0.1:9/hook', 'http://169.254.169.254/latest', 'file:///etc/passwd'],
-      status: ['PENDING', 'READY', 'FAILED'],
-    };
+    target = await FuzzTarget.open(env);
   });
-
-  after(async () => {
-    process.off('unhandledRejection', onRejection);
-    process.off('uncaughtException', onRejection);
-    await env.close();
-  });
-
-  /** The fuzzed site's items, put back as they were (fuzzing removes and changes them). */
-  async function seedItems(): Promise<void> {
-    for (const id of ['Books', 'Authors'])
-      await env.call('POST', `${P}/collections`, { key: site.apiKey, body: { collection: { id } } });
-    await env.call('POST', `${P}/bulk/items/save`, {
-      key: site.apiKey,
-      body: {
-        dataCollectionId: 'Books',
-        dataItems: [
-          { id: 'book-1', data: { title: 'One', refs: [] } },
-          { id: 'book-2', data: { title: 'Two' } },
-        ],
-      },
-    });
-    await env.call('POST', `${P}/items/save`, {
-      key: site.apiKey,
-      body: { dataCollectionId: 'Authors', dataItem: { id: 'author-1', data: { name: 'A' } } },
-    });
-  }
-
-  /**
-   * The fuzzer may do anything the key allows except remove the ground it stands on: deleting the fuzzed
-   * site or revoking the fuzzing key would turn every later request into a shallow 401/404.
-   */
-  function spareTheGround(req: FuzzRequest): FuzzRequest {
-    const path = req.url.split('?')[0] ?? '';
-    const destroys =
-      req.method === 'DELETE' &&
-      (path.endsWith(`/sites/${site.siteId}`) || path.endsWith(`/api-keys/${siteKeyId}`));
-    return destroys ? { ...req, method: 'GET' } : req;
-  }
+  after(() => env.close());
 
   it('answers every fuzzed request in-process with a 2xx/4xx in the spec shape, and does not leak memory', async () => {
-    const seed = seedFor('6. Hostile input: fuzz');
+    inProcessSeed = seedFor('6. Hostile input: fuzz');
     const total = size(5_000, 1_000_000);
     // The heap is measured after a warm-up: the JIT keeps compiling (code, feedback vectors) for the first
     // few thousand requests, which is growth, but not a leak (heap snapshots at 5k and 45k: code only).
     const warmUp = Math.max(500, Math.min(20_000, Math.floor(total / 10)));
-    const doc = (await env.call('GET', '/openapi.json')).body as OpenApiPaths;
-    const operations = operationsOf(doc);
-    assert.ok(operations.length >= 59, `${operations.length} operations in the document`);
-    const failures = new Failures();
-    const statuses = new Map<number, number>();
-    const routesHit = new Set<string>();
-    let sent = 0;
-    let heapStart = 0;
-
-    await fc.assert(
-      fc.asyncProperty(hostileRequests(operations, pools, keys), async (generated) => {
-        const req = spareTheGround(generated);
-        // The harness logs every request's URL: that log is the test's memory, not the server's.
-        if (sent % 1000 === 0) env.requests.length = 0;
-        if (sent === warmUp) heapStart = heapAfterGc();
-        if (sent % 1000 === 999) await seedItems();
-        sent += 1;
-        let res;
-        try {
-          res = await env.app.inject({
-            method: req.method as 'GET',
-            url: req.url,
-            headers: req.headers,
-            ...(req.payload !== undefined && { payload: req.payload }),
-          });
-        } catch (error) {
-          failures.add(`inject threw: ${(error as Error).message}`, `${req.method} ${req.url.slice(0, 200)}`);
-          return;
-        }
-        statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
-        if (req.operation && !res.body.includes('ROUTE_NOT_FOUND')) routesHit.add(req.operation);
-        const problem = problemWith(req.method, res.statusCode, res.body);
-        if (problem)
-          failures.add(
-            `${problem}: ${req.mutation}`,
-            `${req.method} ${req.url.slice(0, 200)} ${JSON.stringify(req.headers).slice(0, 200)} ` +
-              `body=${req.payload?.slice(0, 200)} → ${res.statusCode} ${res.body.slice(0, 300)}`,
-          );
-      }),
-      { seed, numRuns: total, endOnFailure: true },
+    const run = await target.fuzzInProcess(total, inProcessSeed, warmUp);
+    inProcess = run;
+    console.log(
+      `# ${run.sent} requests, ${run.routesHit}/${run.operations} operations, ${fiveXxOf(run)} 5xx, ` +
+        `${run.failures.count} failures, heap ${run.heapStart} → ${run.heapEnd} (${growthOf(run).toFixed(1)} %); ` +
+        `statuses ${JSON.stringify(Object.fromEntries([...run.statuses].sort()))}`,
     );
-    env.requests.length = 0;
-    const heapEnd = heapAfterGc();
-    const growth = ((heapEnd - heapStart) / heapStart) * 100;
-    const fiveXx = [...statuses].filter(([s]) => s >= 500).reduce((n, [, c]) => n + c, 0);
-    const figures =
-      `${sent} requests over ${routesHit.size} of ${operations.length} operations; ${fiveXx} 5xx, ` +
-      `${failures.count} wrong-shape or failed, ${rejections.length} unhandled rejections, 0 crashes; ` +
-      `heap after GC ${(heapStart / 1e6).toFixed(1)} → ${(heapEnd / 1e6).toFixed(1)} MB ` +
-      `(${growth >= 0 ? '+' : ''}${growth.toFixed(1)} %)`;
-    console.log(`# ${figures}; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
-    reportFigures({
-      test: '6. Hostile input: fuzz',
-      proves:
-        'Schema-driven hostile requests on every route (wrong types, huge and deep bodies, bad JSON, path ' +
-        'and header tricks) get a 2xx/4xx in the spec error shape; no crash, no 5xx, no leak.',
-      ciSize: '5,000 requests (+ socket sample)',
-      ran: `${sent} requests`,
-      figures,
-      seed,
-    });
-    assert.equal(failures.count, 0, `failures:\n${failures.describe()}`);
+    assert.equal(run.failures.count, 0, `failures:\n${run.failures.describe()}`);
     assert.equal(rejections.length, 0, `unhandled: ${String(rejections[0])}`);
-    assert.equal(sent, total);
-    assert.ok(routesHit.size >= operations.length * 0.9, `${routesHit.size} operations reached`);
-    assert.ok(growth < 10, `heap grew ${growth.toFixed(1)} %`);
-    // The server still serves its site as before.
-    const health = await env.call('GET', '/healthz');
-    assert.equal(health.status, 200);
+    assert.equal(run.sent, total);
+    assert.ok(run.routesHit >= run.operations * 0.9, `${run.routesHit} operations reached`);
+    assert.ok(growthOf(run) < 10, `heap grew ${growthOf(run).toFixed(1)} %`);
+    assert.equal((await env.call('GET', '/healthz')).status, 200);
   });
 
   it('answers raw socket requests that inject would normalise, in the spec shape', async () => {
@@ -270,7 +80,7 @@ describe('hostile input (fuzz)', () => {
     const port = await env.listen();
     const failures = new Failures();
     let sent = 0;
-    for (const raw of rawRequests(keys)) {
+    for (const raw of rawRequests(target.keys)) {
       sent += 1;
       const res = await rawExchange(port, raw.text);
       const problem =
@@ -281,13 +91,7 @@ describe('hostile input (fuzz)', () => {
           `${raw.text.slice(0, 200)} → ${res.status} ${res.body.slice(0, 300)}`,
         );
     }
-    const doc = (await env.call('GET', '/openapi.json')).body as OpenApiPaths;
-    const sample = fc.sample(hostileRequests(operationsOf(doc), pools, keys), {
-      seed,
-      numRuns: size(300, 20_000),
-    });
-    for (const generated of sample) {
-      const req = spareTheGround(generated);
+    for (const req of fc.sample(target.requests(), { seed, numRuns: size(300, 20_000) })) {
       sent += 1;
       // A right Content-Length (a wrong one is among the raw cases): Node's client sends a DELETE's or an
       // OPTIONS' body without one, which the server would rightly read as the start of a next request.
@@ -304,6 +108,82 @@ describe('hostile input (fuzz)', () => {
     }
     console.log(`# socket: ${sent} requests, ${failures.count} failures`);
     assert.equal(failures.count, 0, `failures:\n${failures.describe()}`);
+    assert.equal(rejections.length, 0, `unhandled: ${String(rejections[0])}`);
+    assert.equal((await env.call('GET', '/healthz')).status, 200);
+    const run = inProcess;
+    assert.ok(run, 'the in-process run finished');
+    const figures =
+      `${run.sent} in-process requests over ${run.routesHit} of ${run.operations} operations + ${sent} over a ` +
+      `socket; ${fiveXxOf(run)} 5xx, ${run.failures.count + failures.count} wrong-shape, ${rejections.length} ` +
+      `unhandled rejections, 0 crashes; heap after GC ${(run.heapStart / 1e6).toFixed(1)} → ` +
+      `${(run.heapEnd / 1e6).toFixed(1)} MB (${growthOf(run) >= 0 ? '+' : ''}${growthOf(run).toFixed(1)} %)`;
+    reportFigures({
+      test: '6. Hostile input: fuzz',
+      proves:
+        'Schema-driven hostile requests on every route (wrong types, huge and deep bodies, bad JSON, path ' +
+        'and header tricks) get a 2xx/4xx in the spec error shape; no crash, no 5xx, no leak.',
+      ciSize: '5,000 requests in-process + 300 generated and ~440 raw over a socket; 500 on PostgreSQL',
+      ran: `${run.sent} + ${sent} requests`,
+      figures,
+      seed: inProcessSeed,
+    });
+  });
+});
+
+describe('hostile input (fuzz, PostgreSQL + S3)', () => {
+  let env: TestEnv;
+  let target: FuzzTarget;
+  const rejections = watchUnhandled();
+
+  before(async () => {
+    env = await startTestEnv({ stack: 'scaleout', env: { SAFEKEEP_BODY_LIMIT_MB: '2' } });
+    target = await FuzzTarget.open(env);
+  });
+  after(() => env.close());
+
+  // Regression: PostgreSQL refuses NUL characters in text; each of these was a 500 INTERNAL.
+  it('refuses NUL characters the database cannot hold with 400, saying so', async () => {
+    const { site } = target;
+    const admin = { key: env.adminKey };
+    const cases: [string, string, { key: string; body?: unknown; headers?: Record<string, string> }][] = [
+      [
+        'POST',
+        `${P}/items/query`,
+        { key: site.apiKey, body: { dataCollectionId: 'Books', query: { filter: { title: 'x\u0000' } } } },
+      ],
+      ['GET', `${P}/collections/a%00b`, { key: site.apiKey }],
+      ['GET', `/_api/safekeep/v1/sites/a%00b/settings`, admin],
+      ['POST', '/_api/safekeep/v1/sites', { ...admin, body: { name: 'a\u0000' } }],
+      [
+        'POST',
+        '/_api/safekeep/v1/api-keys',
+        { ...admin, body: { name: 'a\u0000', siteIds: [site.siteId], scopes: ['data.read'] } },
+      ],
+      ['POST', `${P}/backups`, { key: site.apiKey, body: {}, headers: { 'idempotency-key': 'a\u0000b' } }],
+      ['GET', '/_api/safekeep/v1/webhooks?siteId=a%00b', admin],
+      ['DELETE', '/_api/safekeep/v1/api-keys/a%00b', admin],
+      [
+        'POST',
+        `${P}/bulk/items/remove`,
+        { key: site.apiKey, body: { dataCollectionId: 'Books', dataItemIds: ['a\u0000'] } },
+      ],
+    ];
+    for (const [method, path, options] of cases) {
+      const res = await env.call(method, path, options);
+      assert.equal(res.status, 400, `${method} ${path}: ${res.text.slice(0, 200)}`);
+      assertErrorShape(res.body);
+    }
+  });
+
+  it('answers fuzzed requests in the spec shape on PostgreSQL too', async () => {
+    const seed = seedFor('6. Hostile input: fuzz (PostgreSQL)');
+    const total = size(500, 50_000);
+    const run = await target.fuzzInProcess(total, seed, Math.floor(total / 10));
+    console.log(
+      `# PostgreSQL: ${run.sent} requests, ${run.routesHit}/${run.operations} operations, ${fiveXxOf(run)} 5xx, ` +
+        `${run.failures.count} failures`,
+    );
+    assert.equal(run.failures.count, 0, `failures:\n${run.failures.describe()}`);
     assert.equal(rejections.length, 0, `unhandled: ${String(rejections[0])}`);
     assert.equal((await env.call('GET', '/healthz')).status, 200);
   });
