@@ -261,7 +261,7 @@ function withTrailingSlash(url: string): string {
 
 /**
  * Every variant of a probe: under both route families; the path id plain, percent-encoded byte by byte,
- * double-encoded, upper-cased, and with a trailing slash; body and query ids (those in `foreign`) plain
+ * double-encoded, upper-cased, with a trailing slash, and the whole route upper-cased; body and query ids (those in `foreign`) plain
  * and upper-cased.
  */
 export function variantsOf(probe: Probe, foreign: readonly string[]): ProbeRequest[] {
@@ -287,6 +287,9 @@ export function variantsOf(probe: Probe, foreign: readonly string[]): ProbeReque
       push('double-encoded', template.replace('{id}', percentEncodeAll(id).replace(/%/g, '%25')));
       push('upper-case', template.replace('{id}', encodeURIComponent(id.toUpperCase())));
       push('trailing slash', withTrailingSlash(template.replace('{id}', encodeURIComponent(id))));
+      const [path = '', query] = template.split(/\?(.*)/s);
+      const upperRoute = path.toUpperCase().replace('{ID}', encodeURIComponent(id));
+      push('route in upper case', query === undefined ? upperRoute : `${upperRoute}?${query}`);
     } else {
       push('plain', template);
       push('trailing slash', withTrailingSlash(template));
