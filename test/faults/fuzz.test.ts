@@ -122,7 +122,7 @@ describe('hostile input (fuzz, embedded)', () => {
       proves:
         'Schema-driven hostile requests on every route (wrong types, huge and deep bodies, bad JSON, path ' +
         'and header tricks) get a 2xx/4xx in the spec error shape; no crash, no 5xx, no leak.',
-      ciSize: '5,000 requests in-process + 300 generated and ~440 raw over a socket; 500 on PostgreSQL',
+      ciSize: '5,000 requests in-process + 300 generated and 449 raw over a socket',
       ran: `${run.sent} + ${sent} requests`,
       figures,
       seed: inProcessSeed,
@@ -183,6 +183,17 @@ describe('hostile input (fuzz, PostgreSQL + S3)', () => {
       `# PostgreSQL: ${run.sent} requests, ${run.routesHit}/${run.operations} operations, ${fiveXxOf(run)} 5xx, ` +
         `${run.failures.count} failures`,
     );
+    reportFigures({
+      test: '6. Hostile input: fuzz on PostgreSQL + S3',
+      proves:
+        'The same hostile requests on the scale-out stack, and NUL characters PostgreSQL cannot hold, get a 4xx.',
+      ciSize: '500 requests + 9 NUL cases',
+      ran: `${run.sent} requests + 9 NUL cases`,
+      figures:
+        `${run.sent} requests over ${run.routesHit} of ${run.operations} operations; ${fiveXxOf(run)} 5xx, ` +
+        `${run.failures.count} wrong-shape, ${rejections.length} unhandled rejections`,
+      seed,
+    });
     assert.equal(run.failures.count, 0, `failures:\n${run.failures.describe()}`);
     assert.equal(rejections.length, 0, `unhandled: ${String(rejections[0])}`);
     assert.equal((await env.call('GET', '/healthz')).status, 200);

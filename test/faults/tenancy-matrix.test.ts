@@ -397,7 +397,7 @@ describe('scope matrix: each single-scope key on every route', () => {
     const figures =
       `${requests} requests (${routes.length} routes × ${keys.size} single-scope keys); ` +
       `${denied} denied as declared, ${wrong.length} wrong; create-only key reached ${createOnly.length} routes ` +
-      `(${destructive.length} destructive)`;
+      `(${[...new Set(createOnly)].join(', ')}; ${destructive.length} destructive)`;
     console.log(`# ${figures}`);
     reportFigures({
       test: '7. Tenancy: scope matrix',
