@@ -101,7 +101,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   });
 
   // `Expect:` other than 100-continue: Node would answer 417 with an empty body; say what was wrong.
-  app.server.on('checkExpectation', (request: { headers: { expect?: string } }, response) => {
+  app.server.on('checkExpectation', (_request, response) => {
     const error = new AppError('INVALID_ARGUMENT', 'Only "Expect: 100-continue" is supported.', {}, [
       { field: 'expect', description: 'must be 100-continue or absent', violatedRule: 'VALIDATION' },
     ]);
