@@ -14,13 +14,18 @@ import {
   type Principal,
   type SiteContext,
 } from '../services/auth-service.js';
+import { answerClientError } from './client-error.js';
 import { errorBody, statusOfCategory, toAppError } from './error-response.js';
+import { withKeysRedacted } from './log-redaction.js';
 import { decodeGetQuery } from './get-query.js';
 
-/** Who may call a route: nobody needs a key, any key, or a key acting on a site with a scope. */
+/**
+ * Who may call a route: nobody needs a key, a key with a scope (`none`: any valid key, for routes that show
+ * a key only itself), or a key acting on a site with a scope. Every route says it explicitly.
+ */
 export type RouteAuth =
   | { readonly kind: 'public' }
-  | { readonly kind: 'key'; readonly scope?: Scope }
+  | { readonly kind: 'key'; readonly scope: Scope | 'none' }
   | { readonly kind: 'site'; readonly scope: Scope };
 
 /** A registered route and what it requires, for audits and tests. */
@@ -82,7 +87,7 @@ export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
  */
 export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   const app = Fastify({
-    logger: options.logger,
+    logger: withKeysRedacted(options.logger),
     bodyLimit: options.bodyLimit,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
     return503OnClosing: true,
@@ -91,6 +96,17 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     frameworkErrors: (error, _request, reply) => {
       void sendError(reply, toAppError(error));
     },
+    // And so do requests Node's HTTP parser refuses before Fastify sees them.
+    clientErrorHandler: answerClientError,
+  });
+
+  // `Expect:` other than 100-continue: Node would answer 417 with an empty body; say what was wrong.
+  app.server.on('checkExpectation', (_request, response) => {
+    const error = new AppError('INVALID_ARGUMENT', 'Only "Expect: 100-continue" is supported.', {}, [
+      { field: 'expect', description: 'must be 100-continue or absent', violatedRule: 'VALIDATION' },
+    ]);
+    response.writeHead(417, { 'content-type': 'application/json', connection: 'close' });
+    response.end(JSON.stringify(errorBody(error)));
   });
 
   // Bodies are checked strictly (a string is not a number); query strings are coerced, since every query
@@ -129,7 +145,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       if (Array.isArray(header)) throw invalidArgument('wix-site-id', 'send the header once');
       request.siteContext = await options.auth.resolveSite(principal, header);
       requireScope(principal, auth.scope);
-    } else if (auth.scope) {
+    } else if (auth.scope !== 'none') {
       requireScope(principal, auth.scope);
     }
   });
@@ -162,6 +178,9 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   app.addHook('onRoute', (route) => {
     const auth = route.config?.auth;
     if (!auth) throw new Error(`route ${String(route.method)} ${route.url} declares no auth`);
+    // Types say so too, but a route declared from plain JavaScript or a cast must not slip through.
+    if (auth.kind !== 'public' && !(auth as { scope?: unknown }).scope)
+      throw new Error(`route ${String(route.method)} ${route.url} declares no scope`);
     for (const method of [route.method].flat())
       declaredRoutes.push({ method, url: route.url, auth, schema: route.schema });
   });

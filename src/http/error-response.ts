@@ -152,8 +152,25 @@ export function toAppError(error: unknown): AppError {
       ? new AppError('PAYLOAD_TOO_LARGE', message)
       : new AppError('INVALID_ARGUMENT', message);
   }
+  if (isUnstorableText(error)) {
+    return new AppError(
+      'INVALID_ARGUMENT',
+      'A text value in the request contains a NUL character (U+0000), which the database cannot store or compare.',
+      {},
+      [{ field: 'request', description: 'text values must not contain U+0000', violatedRule: 'FORMAT' }],
+    );
+  }
   if (isStorageUnavailable(error)) return new AppError('STORAGE_UNAVAILABLE');
   return new AppError('INTERNAL');
+}
+
+/**
+ * Errors that mean a value the request carried cannot go into the database at all: PostgreSQL refuses
+ * NUL characters in text (22021) and in JSON strings it must read as text (22P05). SQLite accepts them.
+ */
+export function isUnstorableText(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === '22021' || code === '22P05';
 }
 
 /** Errors that mean the database could not answer now (busy, locked, disk full, connection lost). */

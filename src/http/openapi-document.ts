@@ -155,7 +155,7 @@ function operationOf(route: DeclaredRoute, info: OperationInfo | undefined, alia
   if (route.auth.kind === 'public') operation.security = [];
   else {
     operation.security = [{ apiKey: [] }];
-    if (route.auth.scope) operation['x-safekeep-scope'] = route.auth.scope;
+    if (route.auth.scope !== 'none') operation['x-safekeep-scope'] = route.auth.scope;
   }
   return operation;
 }

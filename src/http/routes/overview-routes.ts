@@ -24,7 +24,7 @@ export function registerOverviewRoutes(root: FastifyInstance, services: { overvi
   const { overview } = services;
 
   // Any valid key may read what it is: no scope to hold, and nothing about anyone else is shown.
-  app.get(`${adminPrefix}/session`, { config: { auth: { kind: 'key' } } }, async (req) => {
+  app.get(`${adminPrefix}/session`, { config: { auth: { kind: 'key', scope: 'none' } } }, async (req) => {
     const { apiKey, sites } = await overview.session(principalOf(req));
     return {
       apiKey: {
