@@ -323,6 +323,65 @@ describe('webhooks under a failing receiver', () => {
         await env.close();
       }
     });
+
+    it(`${stack}: a receiver that hangs on every delivery slot delays another receiver by at most its timeout`, async () => {
+      const env = await startTestEnv({ stack });
+      const pem = await publicKey(env);
+      const hanging = await startDedupReceiver(pem);
+      const healthy = await startDedupReceiver(pem);
+      hanging.behave = () => ({ hang: true, accept: true });
+      const stop = new AbortController();
+      let loop: Promise<void> | undefined;
+      const concurrency = 8;
+      const timeoutMs = 1500;
+      try {
+        const [slowSite, fastSite] = [await env.createSite('hung'), await env.createSite('healthy')];
+        await subscribe(env, slowSite, `http://127.0.0.1:${hanging.port}/in`);
+        await subscribe(env, fastSite, `http://127.0.0.1:${healthy.port}/in`);
+        for (let i = 0; i < concurrency + 2; i++) {
+          env.clock.advance(SECOND);
+          await createBackup(env, slowSite);
+          await runJobs(env);
+        }
+        const deliverer = new WebhookDeliverer(
+          env.safekeep.storage.webhooks,
+          await WebhookSigner.open(env.safekeep.storage.meta),
+          { clock: env.clock.now, logger: silent, pollMs: 10, timeoutMs, concurrency },
+        );
+        loop = deliverer.run(stop.signal);
+        const waitFor = async (what: string, done: () => boolean) => {
+          // A safety net against a hung test, not a performance limit.
+          const giveUp = performance.now() + 60_000;
+          while (!done()) {
+            assert.ok(performance.now() < giveUp, `never ${what}`);
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+        };
+        await waitFor('took every slot', () => hanging.open === concurrency);
+        const started = performance.now();
+        await createBackup(env, fastSite);
+        await waitFor('delivered to the healthy receiver', () => healthy.accepted.length > 0);
+        const waited = performance.now() - started;
+        const figures =
+          `with all ${concurrency} delivery slots held by a hanging receiver, another receiver's event waited ` +
+          `${waited.toFixed(0)} ms (delivery timeout ${timeoutMs} ms): head-of-line blocking bounded by the timeout`;
+        console.log(`# ${stack}: ${figures}`);
+        assert.ok(hanging.requests >= concurrency);
+        reportFigures({
+          test: `8. Webhooks: other receivers beside a hanging one (${stack})`,
+          proves: 'a receiver that never answers delays other receivers by at most one delivery timeout',
+          ciSize: `${concurrency + 2} hung events, 1 healthy`,
+          ran: `${concurrency + 2} hung events, 1 healthy`,
+          figures,
+        });
+      } finally {
+        stop.abort();
+        await loop;
+        await hanging.stop();
+        await healthy.stop();
+        await env.close();
+      }
+    });
   }
 
   it('refuses link-local and metadata receivers in every spelling, and names that resolve to them', async () => {
