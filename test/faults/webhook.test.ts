@@ -115,7 +115,7 @@ function chaos(random: () => number): () => Behaviour {
     if (r < 0.65) return { hang: true, accept: true };
     if (r < 0.7) return { hang: true, accept: false };
     // Slow: half of these answer after the deliverer's timeout, so the event comes again.
-    return { answer: 200, delayMs: Math.floor(random() * 600), accept: true };
+    return { answer: 200, delayMs: Math.floor(random() * 300), accept: true };
   };
 }
 
@@ -134,7 +134,7 @@ describe('webhooks under a failing receiver', () => {
       const random = seededRandom(seed);
       const env = await startTestEnv({ stack });
       const receiver = await startDedupReceiver(await publicKey(env));
-      const timeoutMs = 300;
+      const timeoutMs = 150;
       try {
         const sites: TestSite[] = [];
         for (let i = 0; i < siteCount; i++) {
@@ -151,7 +151,7 @@ describe('webhooks under a failing receiver', () => {
         await backupRound(env, sites, round++);
         while (env.clock.now() - downAt < HOUR) {
           if (env.clock.now() - downAt > 30 * MINUTE && round < 2) await backupRound(env, sites, round++);
-          env.clock.advance(10 * SECOND);
+          env.clock.advance(20 * SECOND);
           await drain(deliverer);
         }
         const downFailures = [...failures];
