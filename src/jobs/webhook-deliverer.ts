@@ -24,6 +24,11 @@ export interface WebhookDelivererOptions {
   readonly pollMs?: number;
   /** Deliveries in flight at once. */
   readonly concurrency?: number;
+  /**
+   * Deliveries in flight at once to one subscription (a quarter of `concurrency` by default), so that a
+   * receiver that hangs holds a few slots until its timeouts, never all of them.
+   */
+  readonly perWebhook?: number;
   /** A receiver that has not answered (status line and headers) by then has failed this attempt. */
   readonly timeoutMs?: number;
   /** How long a claim lasts; longer than `timeoutMs`, so an attempt in flight is never claimed twice. */
@@ -70,6 +75,7 @@ export class WebhookDeliverer {
   private readonly settings: typeof defaults;
   private readonly random: () => number;
   private readonly resolve: ResolveAll;
+  private readonly perWebhook: number;
 
   constructor(
     private readonly store: WebhookStore,
@@ -82,6 +88,7 @@ export class WebhookDeliverer {
     }
     this.random = options.random ?? Math.random;
     this.resolve = options.resolve ?? dnsLookup;
+    this.perWebhook = options.perWebhook ?? Math.max(1, Math.ceil(this.settings.concurrency / 4));
   }
 
   /** Delivers until `signal` aborts, keeping up to `concurrency` attempts in flight. */
@@ -97,6 +104,7 @@ export class WebhookDeliverer {
             this.options.clock(),
             this.settings.leaseMs,
             free,
+            this.perWebhook,
           );
           claimed = due.length;
           for (const delivery of due) {
@@ -123,6 +131,7 @@ export class WebhookDeliverer {
       this.options.clock(),
       this.settings.leaseMs,
       this.settings.concurrency,
+      this.perWebhook,
     );
     await Promise.all(due.map((delivery) => this.deliver(delivery, signal)));
     return due.length;

@@ -42,9 +42,16 @@ export interface WebhookStore {
   delete(id: string): Promise<boolean>;
   /**
    * Claims deliveries that are due and not leased, at most one per (webhook, entity) and only the earliest
-   * undelivered one of each, so that every entity's events arrive in order.
+   * undelivered one of each, so that every entity's events arrive in order; and, when `perWebhook` is given,
+   * never so many that one subscription would hold more than `perWebhook` leases at once.
    */
-  claimDue(workerId: string, now: number, leaseMs: number, limit: number): Promise<DueDelivery[]>;
+  claimDue(
+    workerId: string,
+    now: number,
+    leaseMs: number,
+    limit: number,
+    perWebhook?: number,
+  ): Promise<DueDelivery[]>;
   markDelivered(eventSeq: number, webhookId: string, workerId: string, at: number): Promise<void>;
   /** Records a failed attempt; `nextAttemptAt` null gives the delivery up. */
   markFailed(

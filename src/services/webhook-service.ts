@@ -18,6 +18,10 @@ export const MAX_WEBHOOK_URL = 2048;
 const forbiddenAddresses = new BlockList();
 forbiddenAddresses.addSubnet('169.254.0.0', 16, 'ipv4');
 forbiddenAddresses.addSubnet('fe80::', 10, 'ipv6');
+// 169.254/16 inside IPv6: IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d), which a translator may
+// carry to the IPv4 address. (IPv4-mapped ::ffff:a.b.c.d is matched against the IPv4 rule by BlockList.)
+forbiddenAddresses.addSubnet('::a9fe:0', 112, 'ipv6');
+forbiddenAddresses.addSubnet('64:ff9b::a9fe:0', 112, 'ipv6');
 forbiddenAddresses.addAddress('fd00:ec2::254', 'ipv6');
 const forbiddenNames = new Set(['metadata', 'metadata.google.internal']);
 

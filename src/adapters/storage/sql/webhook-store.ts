@@ -71,20 +71,34 @@ export class SqlWebhookStore implements WebhookStore {
     });
   }
 
-  async claimDue(workerId: string, now: number, leaseMs: number, limit: number): Promise<DueDelivery[]> {
+  async claimDue(
+    workerId: string,
+    now: number,
+    leaseMs: number,
+    limit: number,
+    perWebhook = Number.POSITIVE_INFINITY,
+  ): Promise<DueDelivery[]> {
     return this.db.transaction().execute(async (trx) => {
-      // The earliest PENDING delivery of each (webhook, entity); due and not leased by someone else.
-      const { rows } = await sql<{ event_seq: number; webhook_id: string }>`
-        SELECT d.event_seq, d.webhook_id FROM deliveries d
+      // The earliest PENDING delivery of each (webhook, entity); due and not leased by someone else. With
+      // the leases each webhook holds already, so that a receiver that hangs cannot take every slot.
+      const { rows } = await sql<{ event_seq: number; webhook_id: string; leased: number }>`
+        SELECT d.event_seq, d.webhook_id,
+          (SELECT COUNT(*) FROM deliveries f
+            WHERE f.webhook_id = d.webhook_id AND f.state = 'PENDING' AND f.lease_expires_at >= ${now}) AS leased
+        FROM deliveries d
         WHERE d.state = 'PENDING' AND d.next_attempt_at <= ${now}
           AND (d.lease_expires_at IS NULL OR d.lease_expires_at < ${now})
           AND NOT EXISTS (
             SELECT 1 FROM deliveries e
             WHERE e.webhook_id = d.webhook_id AND e.entity_id = d.entity_id AND e.state = 'PENDING' AND e.event_seq < d.event_seq)
         ORDER BY d.next_attempt_at, d.event_seq
-        LIMIT ${limit}`.execute(trx);
+        LIMIT ${Number.isFinite(perWebhook) ? limit * 4 : limit}`.execute(trx);
       const due: DueDelivery[] = [];
+      const taken = new Map<string, number>();
       for (const row of rows) {
+        if (due.length >= limit) break;
+        const holds = Number(row.leased) + (taken.get(row.webhook_id) ?? 0);
+        if (holds >= perWebhook) continue;
         const claimed = await trx
           .updateTable('deliveries')
           .set({ lease_owner: workerId, lease_expires_at: now + leaseMs })
@@ -107,6 +121,7 @@ export class SqlWebhookStore implements WebhookStore {
           .where('id', '=', row.webhook_id)
           .executeTakeFirst();
         if (!event || !hook) continue;
+        taken.set(row.webhook_id, (taken.get(row.webhook_id) ?? 0) + 1);
         due.push({
           eventSeq: Number(row.event_seq),
           webhookId: row.webhook_id,
