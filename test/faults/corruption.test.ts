@@ -9,7 +9,8 @@
  *   missing → INTEGRITY_OBJECT_MISSING; a directory in its place → INTEGRITY_OBJECT_UNREADABLE (folder
  *   only: S3 has no unreadable object);
  * - manifest edited → INTEGRITY_MANIFEST_CHECKSUM_MISMATCH; rewritten with the catalog's recorded checksum
- *   → INTEGRITY_MANIFEST_MISMATCH (it no longer agrees with the catalog's counts and sizes); replaced by
+ *   → INTEGRITY_MANIFEST_MISMATCH (it no longer agrees with the catalog's counts and sizes), or
+ *   INTEGRITY_MANIFEST_INVALID when what was written is not a manifest at all; replaced by
  *   another backup's or another site's manifest → INTEGRITY_OBJECT_SWAPPED;
  * - an extra object is no alarm: verification passes, the restoration never reads it, and garbage
  *   collection finds it unreferenced and removes it;
@@ -248,6 +249,21 @@ const structural: StructuralCase[] = [
       list.count -= dropped.count;
       forged.collections[0].itemCount -= dropped.count;
       const bytes = Buffer.from(JSON.stringify(forged));
+      const undo = await replace(f, f.target.manifestKey, bytes);
+      const recorded = f.target.record.manifest;
+      assert.ok(recorded);
+      await rewriteRecordedChecksum(f.env, f.target.record.id, { sha256: sha256(bytes), size: bytes.length });
+      return async () => {
+        await rewriteRecordedChecksum(f.env, f.target.record.id, recorded);
+        await undo();
+      };
+    },
+  },
+  {
+    name: 'manifest and its recorded checksum rewritten, not a manifest',
+    code: 'INTEGRITY_MANIFEST_INVALID',
+    async damage(f) {
+      const bytes = Buffer.from(JSON.stringify({ format: 'something else' }));
       const undo = await replace(f, f.target.manifestKey, bytes);
       const recorded = f.target.record.manifest;
       assert.ok(recorded);
