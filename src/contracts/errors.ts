@@ -74,7 +74,28 @@ export const errorRegistry = {
   },
   INTEGRITY_SIZE_MISMATCH: {
     category: 'BACKGROUND',
-    message: 'A stored object does not have its recorded size.',
+    message: 'A stored object is longer than its recorded size.',
+  },
+  INTEGRITY_OBJECT_TRUNCATED: {
+    category: 'BACKGROUND',
+    message: 'A stored object is shorter than its recorded size.',
+  },
+  INTEGRITY_OBJECT_EMPTY: { category: 'BACKGROUND', message: 'A stored object is empty.' },
+  INTEGRITY_OBJECT_SWAPPED: {
+    category: 'BACKGROUND',
+    message: 'A stored object belongs to another backup or site.',
+  },
+  INTEGRITY_MANIFEST_CHECKSUM_MISMATCH: {
+    category: 'BACKGROUND',
+    message: 'The backup manifest does not match the checksum recorded for it.',
+  },
+  INTEGRITY_MANIFEST_MISMATCH: {
+    category: 'BACKGROUND',
+    message: 'The backup manifest does not agree with what the catalog recorded for the backup.',
+  },
+  INTEGRITY_DECOMPRESSED_TOO_LARGE: {
+    category: 'BACKGROUND',
+    message: 'A stored chunk expands to more than its recorded size.',
   },
   INTEGRITY_OBJECT_MISSING: {
     category: 'BACKGROUND',

@@ -15,6 +15,11 @@ export interface ChunkRef {
   readonly count: number;
   readonly rawSize: number;
   readonly storedSize: number;
+  /**
+   * SHA-256 of the stored (compressed) bytes, hex. It catches changes that decode to the same content (an
+   * ignored header bit, a different window size). Absent in manifests written before it existed.
+   */
+  readonly storedHash?: string;
 }
 
 export interface ChunkList {
@@ -80,11 +85,14 @@ function chunkList(value: unknown, what: string): ChunkList {
       throw invalid(`${what}.chunks[${i}] has no valid hash`);
     const rawSize = count(c.rawSize, `${what}.chunks[${i}].rawSize`);
     if (rawSize > MAX_CHUNK_RAW_BYTES) throw invalid(`${what}.chunks[${i}] claims ${rawSize} bytes`);
+    if (c.storedHash !== undefined && (typeof c.storedHash !== 'string' || !HEX64.test(c.storedHash)))
+      throw invalid(`${what}.chunks[${i}] has no valid stored hash`);
     return {
       hash: c.hash,
       count: count(c.count, `${what}.chunks[${i}].count`),
       rawSize,
       storedSize: count(c.storedSize, `${what}.chunks[${i}].storedSize`),
+      ...(c.storedHash !== undefined && { storedHash: c.storedHash }),
     };
   });
   const total = count(value.count, `${what}.count`);

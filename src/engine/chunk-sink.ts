@@ -63,11 +63,11 @@ export class ChunkSink {
       return { ...known, count };
     }
     const rawSize = data.length;
-    const { stored, raw } = await this.codec.compress(data, this.level);
+    const { stored, raw, storedHash } = await this.codec.compress(data, this.level);
     stream.recycle?.(raw);
     await this.blobs.put(chunkKey(this.siteId, hash), stored);
     this.codec.recycle(stored);
-    const ref = { hash, count, rawSize, storedSize: stored.length };
+    const ref = { hash, count, rawSize, storedSize: stored.length, storedHash };
     this.known.set(hash, ref);
     this.used.set(hash, stored.length);
     return ref;

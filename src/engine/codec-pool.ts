@@ -32,7 +32,10 @@ export class CodecPool {
    * Compresses a chunk. `data` is moved to the worker, not copied, and comes back as `raw` (the same bytes)
    * so its buffer can be reused; hand `stored` back with {@link recycle} once it is written.
    */
-  async compress(data: Uint8Array, level: number): Promise<{ stored: Uint8Array; raw: Uint8Array }> {
+  async compress(
+    data: Uint8Array,
+    level: number,
+  ): Promise<{ stored: Uint8Array; raw: Uint8Array; storedHash: string }> {
     const spare = this.spares.pop();
     const transfer = [data.buffer as ArrayBuffer, ...(spare ? [spare] : [])];
     return this.pick().call('compress', { data, level, spare }, transfer);
@@ -58,6 +61,7 @@ export class CodecPool {
           hash: ref.hash,
           rawSize: ref.rawSize,
           storedSize: ref.storedSize,
+          storedHash: ref.storedHash,
           expectedCount: ref.count,
           ...extra,
         },

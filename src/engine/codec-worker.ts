@@ -25,6 +25,17 @@ class IntegrityError extends Error {
 /** Scratch space for compressing and decompressing, grown as needed and kept (see compress). */
 let scratch = new Uint8Array(0);
 
+/** Refuses a stored chunk whose length is not the recorded one, with a code for each way it differs. */
+function checkStoredSize(length: number, hash: string, storedSize: number): void {
+  if (length === storedSize) return;
+  const why = `chunk ${hash} is ${length} bytes, the manifest says ${storedSize}`;
+  if (length === 0) throw new IntegrityError('INTEGRITY_OBJECT_EMPTY', why);
+  throw new IntegrityError(
+    length < storedSize ? 'INTEGRITY_OBJECT_TRUNCATED' : 'INTEGRITY_SIZE_MISMATCH',
+    why,
+  );
+}
+
 /**
  * Checks a stored chunk against its manifest entry and returns its raw bytes: in `into` when given and
  * large enough, else in the scratch buffer (valid until the next call).
@@ -34,27 +45,31 @@ function verify(
   hash: string,
   rawSize: number,
   storedSize: number,
+  storedHash: string | undefined,
   into?: Uint8Array,
 ): Uint8Array {
-  if (stored.length !== storedSize) {
-    throw new IntegrityError(
-      'INTEGRITY_SIZE_MISMATCH',
-      `chunk ${hash} is ${stored.length} bytes, the manifest says ${storedSize}`,
-    );
-  }
+  checkStoredSize(stored.length, hash, storedSize);
   let declared: number | null;
   try {
     declared = getFrameContentSize(stored);
   } catch {
     throw new IntegrityError('INTEGRITY_DECOMPRESSION_FAILED', `chunk ${hash} is not a zstd frame`);
   }
-  if (declared !== rawSize) {
+  if (declared !== null && declared > rawSize) {
     throw new IntegrityError(
-      'INTEGRITY_DECOMPRESSION_FAILED',
+      'INTEGRITY_DECOMPRESSED_TOO_LARGE',
       `chunk ${hash} declares ${declared} bytes, the manifest says ${rawSize}`,
     );
   }
-  // Decompressing into a buffer of exactly the expected size refuses anything that would expand further.
+  if (declared !== rawSize) {
+    throw new IntegrityError(
+      'INTEGRITY_DECOMPRESSION_FAILED',
+      `chunk ${hash} declares ${declared ?? 'no'} bytes, the manifest says ${rawSize}`,
+    );
+  }
+  // Decompressing into a buffer of exactly the expected size refuses anything that would expand further
+  // (a frame that lies about its size, or more frames after it): zstd stops when the buffer is full, so a
+  // bomb costs at most the recorded size, itself at most MAX_CHUNK_RAW_BYTES.
   let raw: Uint8Array;
   if (into) {
     raw = into.subarray(0, rawSize);
@@ -66,9 +81,10 @@ function verify(
   try {
     written = dctx.decompress(raw, stored);
   } catch (error) {
+    const message = (error as Error).message;
     throw new IntegrityError(
-      'INTEGRITY_DECOMPRESSION_FAILED',
-      `chunk ${hash} does not decompress: ${(error as Error).message}`,
+      /too small/i.test(message) ? 'INTEGRITY_DECOMPRESSED_TOO_LARGE' : 'INTEGRITY_DECOMPRESSION_FAILED',
+      `chunk ${hash} does not decompress to its ${rawSize} bytes: ${message}`,
     );
   }
   if (written !== rawSize)
@@ -79,6 +95,13 @@ function verify(
   const actual = createHash('sha256').update(raw).digest('hex');
   if (actual !== hash)
     throw new IntegrityError('INTEGRITY_CHECKSUM_MISMATCH', `chunk ${hash} hashes to ${actual}`);
+  // Last, so that damage with a more specific code (size, frame, expansion, content) is reported as such.
+  if (storedHash !== undefined && createHash('sha256').update(stored).digest('hex') !== storedHash) {
+    throw new IntegrityError(
+      'INTEGRITY_CHECKSUM_MISMATCH',
+      `chunk ${hash} decodes correctly but its stored bytes do not match their recorded checksum`,
+    );
+  }
   return raw;
 }
 
@@ -141,7 +164,8 @@ serveWorker({
         : new Uint8Array(Math.max(size, 1 << 20));
     stored.set(scratch.subarray(0, size));
     const view = stored.subarray(0, size);
-    return transferable({ stored: view, raw: data }, [view.buffer, data.buffer as ArrayBuffer]);
+    const storedHash = createHash('sha256').update(view).digest('hex');
+    return transferable({ stored: view, raw: data, storedHash }, [view.buffer, data.buffer as ArrayBuffer]);
   },
 
   openItems({
@@ -149,6 +173,7 @@ serveWorker({
     hash,
     rawSize,
     storedSize,
+    storedHash,
     expectedCount,
     spare,
   }: {
@@ -156,11 +181,12 @@ serveWorker({
     hash: string;
     rawSize: number;
     storedSize: number;
+    storedHash?: string;
     expectedCount: number;
     spare?: ArrayBuffer;
   }) {
     const into = new Uint8Array(spare && spare.byteLength >= rawSize ? spare : new ArrayBuffer(rawSize));
-    const raw = verify(stored, hash, rawSize, storedSize, into);
+    const raw = verify(stored, hash, rawSize, storedSize, storedHash, into);
     const rows = itemRows(raw, hash, expectedCount);
     return transferable({ bytes: raw, rows }, [raw.buffer as ArrayBuffer]);
   },
@@ -170,6 +196,7 @@ serveWorker({
     hash,
     rawSize,
     storedSize,
+    storedHash,
     kind,
     expectedCount,
   }: {
@@ -177,10 +204,11 @@ serveWorker({
     hash: string;
     rawSize: number;
     storedSize: number;
+    storedHash?: string;
     kind: 'links' | 'ids';
     expectedCount: number;
   }) {
-    const raw = verify(stored, hash, rawSize, storedSize);
+    const raw = verify(stored, hash, rawSize, storedSize, storedHash);
     const all = lines(raw);
     if (all.length !== expectedCount) {
       throw new IntegrityError(

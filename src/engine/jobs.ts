@@ -11,7 +11,7 @@ import {
   type RestorationRecord,
 } from '../domain/backup.js';
 import type { ChunkPolicy } from '../domain/chunking.js';
-import { chunkKey, type ChunkRef, type Manifest, type ManifestCollection } from '../domain/manifest.js';
+import type { ChunkRef, Manifest, ManifestCollection } from '../domain/manifest.js';
 import type {
   BackupStore,
   SecondaryIndex,
@@ -21,14 +21,14 @@ import type {
   StagedLink,
   StagingStore,
 } from '../ports/backup-store.js';
-import { BlobStoreError, type BlobStore } from '../ports/blob-store.js';
+import type { BlobStore } from '../ports/blob-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { SnapshotSource } from '../ports/snapshot-source.js';
 import { loadBases, planSnapshot, writeSnapshot, type WrittenBackup } from './backup-runner.js';
 import type { CodecPool } from './codec-pool.js';
 import { JobFailure, jobErrorOf } from './job-failure.js';
 import { itemJson, type ItemChunk, type ItemRow } from './chunk-lines.js';
-import { readManifest } from './manifest-io.js';
+import { fetchChunk, readVerifiedManifest } from './backup-verifier.js';
 import { SimulatedCrash, type FailpointName, type Failpoints } from './failpoints.js';
 
 export interface EngineDeps {
@@ -131,24 +131,6 @@ async function complete(
     deps.clock(),
     await deps.retentionFor(siteId),
   );
-}
-
-/** Downloads a stored chunk, reporting damage with the integrity codes. */
-async function fetchChunk(blobs: BlobStore, siteId: string, ref: ChunkRef): Promise<Uint8Array> {
-  try {
-    // One byte more than recorded, so that a longer object is seen (and refused) as such.
-    return await blobs.get(chunkKey(siteId, ref.hash), ref.storedSize + 1);
-  } catch (error) {
-    if (error instanceof BlobStoreError) {
-      if (error.kind === 'NOT_FOUND')
-        throw new JobFailure('INTEGRITY_OBJECT_MISSING', `Chunk ${ref.hash} is missing.`);
-      if (error.kind === 'UNREADABLE')
-        throw new JobFailure('INTEGRITY_OBJECT_UNREADABLE', `Chunk ${ref.hash} cannot be read.`);
-      if (error.kind === 'FAILED')
-        throw new JobFailure('INTEGRITY_SIZE_MISMATCH', `Chunk ${ref.hash} is larger than recorded.`);
-    }
-    throw error;
-  }
 }
 
 /** Reads chunks in order with a little read-ahead; `use` sees each opened chunk. */
@@ -354,12 +336,9 @@ async function stageAndSwitch(
   await deps.staging.discard(restoration.id);
   await hit(deps, 'restore:staging-discarded');
   const backup = await deps.backups.getBackup(restoration.siteId, restoration.backupId);
-  if (!backup?.manifest)
+  if (!backup)
     throw new JobFailure('INTEGRITY_OBJECT_MISSING', `Backup ${restoration.backupId} has no manifest.`);
-  const manifest = await readManifest(deps.blobs, backup.manifest, {
-    backupId: backup.id,
-    siteId: backup.siteId,
-  });
+  const manifest = await readVerifiedManifest(deps.blobs, backup);
   await hit(deps, 'restore:manifest-read');
   const sources = restoration.collections.map((plan) => {
     const entry = manifest.collections.find((c) => c.id === plan.dataCollectionId);

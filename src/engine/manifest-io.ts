@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto';
-import type { ManifestRef } from '../domain/backup.js';
-import { decodeManifest, encodeManifest, manifestKey, type Manifest } from '../domain/manifest.js';
+import { AppError } from '../contracts/errors.js';
+import type { BackupRecord, ManifestRef } from '../domain/backup.js';
+import {
+  MANIFEST_FORMAT,
+  chunksOf,
+  decodeManifest,
+  encodeManifest,
+  manifestKey,
+  type Manifest,
+} from '../domain/manifest.js';
 import { BlobStoreError, type BlobStore } from '../ports/blob-store.js';
 import { JobFailure } from './job-failure.js';
 
@@ -11,9 +19,12 @@ function sha256(data: Uint8Array): string {
 }
 
 /**
- * Reads a manifest and checks it against the checksum the database holds, then its structure.
- * @throws JobFailure INTEGRITY_OBJECT_MISSING, INTEGRITY_SIZE_MISMATCH, INTEGRITY_CHECKSUM_MISMATCH,
- *   INTEGRITY_MANIFEST_INVALID, INTEGRITY_OBJECT_UNREADABLE
+ * Reads a manifest and checks it against the checksum the database holds, then its structure. Damage is
+ * told apart, one code per kind: empty, shorter, longer, another backup's or site's manifest, or edited.
+ * @throws JobFailure INTEGRITY_OBJECT_MISSING, INTEGRITY_OBJECT_EMPTY, INTEGRITY_OBJECT_TRUNCATED,
+ *   INTEGRITY_SIZE_MISMATCH, INTEGRITY_OBJECT_SWAPPED, INTEGRITY_MANIFEST_CHECKSUM_MISMATCH,
+ *   INTEGRITY_MANIFEST_INVALID
+ * @throws BlobStoreError UNREADABLE, UNAVAILABLE (reported as INTEGRITY_OBJECT_UNREADABLE, STORAGE_UNAVAILABLE)
  */
 export async function readManifest(
   blobs: BlobStore,
@@ -22,7 +33,8 @@ export async function readManifest(
 ): Promise<Manifest> {
   let bytes: Buffer;
   try {
-    bytes = await blobs.get(ref.key, Math.max(ref.size, 1));
+    // Up to the largest manifest, not just the recorded size, so that a swapped one can be recognised.
+    bytes = await blobs.get(ref.key, MAX_MANIFEST_BYTES);
   } catch (error) {
     if (error instanceof BlobStoreError && error.kind === 'NOT_FOUND') {
       throw new JobFailure(
@@ -38,19 +50,78 @@ export async function readManifest(
     }
     throw error;
   }
-  if (bytes.length !== ref.size) {
-    throw new JobFailure(
-      'INTEGRITY_SIZE_MISMATCH',
-      `The manifest of backup ${expected.backupId} is ${bytes.length} bytes, not ${ref.size}.`,
+  if (bytes.length !== ref.size || sha256(bytes) !== ref.sha256) throw damaged(bytes, ref, expected);
+  try {
+    return decodeManifest(bytes, expected);
+  } catch (error) {
+    // As a JobFailure, so that the job reports INTEGRITY_MANIFEST_INVALID rather than an internal error.
+    if (error instanceof AppError) throw new JobFailure(error.code, error.message);
+    throw error;
+  }
+}
+
+/** Why manifest bytes are not the recorded ones, as the most specific code that applies. */
+function damaged(
+  bytes: Buffer,
+  ref: ManifestRef,
+  expected: { backupId: string; siteId: string },
+): JobFailure {
+  const of = `The manifest of backup ${expected.backupId}`;
+  if (bytes.length === 0) return new JobFailure('INTEGRITY_OBJECT_EMPTY', `${of} is empty.`);
+  const owner = ownerOf(bytes);
+  if (owner && (owner.backupId !== expected.backupId || owner.siteId !== expected.siteId)) {
+    return new JobFailure(
+      'INTEGRITY_OBJECT_SWAPPED',
+      `${of} was replaced by the manifest of backup ${owner.backupId} of site ${owner.siteId}.`,
     );
   }
-  if (sha256(bytes) !== ref.sha256) {
-    throw new JobFailure(
-      'INTEGRITY_CHECKSUM_MISMATCH',
-      `The manifest of backup ${expected.backupId} does not match its checksum.`,
-    );
+  if (bytes.length < ref.size)
+    return new JobFailure('INTEGRITY_OBJECT_TRUNCATED', `${of} is ${bytes.length} bytes, not ${ref.size}.`);
+  if (bytes.length > ref.size)
+    return new JobFailure('INTEGRITY_SIZE_MISMATCH', `${of} is ${bytes.length} bytes, not ${ref.size}.`);
+  return new JobFailure(
+    'INTEGRITY_MANIFEST_CHECKSUM_MISMATCH',
+    `${of} does not match the checksum recorded when the backup completed.`,
+  );
+}
+
+/** The backup and site a manifest names, if the bytes are a manifest at all. */
+function ownerOf(bytes: Buffer): { backupId: string; siteId: string } | undefined {
+  try {
+    const raw = JSON.parse(bytes.toString('utf8')) as Record<string, unknown> | null;
+    if (raw?.format !== MANIFEST_FORMAT) return undefined;
+    const { backupId, siteId } = raw;
+    return typeof backupId === 'string' && typeof siteId === 'string' ? { backupId, siteId } : undefined;
+  } catch {
+    return undefined;
   }
-  return decodeManifest(bytes, expected);
+}
+
+/**
+ * Cross-checks a manifest with what the catalog recorded for its backup apart from the checksum: the item
+ * count, the stored size and the collections. A manifest rewritten together with its recorded checksum
+ * still has to agree with all of these, and a consistent forgery must then keep the same items and bytes.
+ * @throws JobFailure INTEGRITY_MANIFEST_MISMATCH
+ */
+export function checkManifestAgainstCatalog(manifest: Manifest, backup: BackupRecord): void {
+  const differs = (what: string, recorded: unknown, found: unknown) =>
+    new JobFailure(
+      'INTEGRITY_MANIFEST_MISMATCH',
+      `The manifest of backup ${backup.id} holds ${what} ${String(found)}, the catalog recorded ${String(recorded)}.`,
+    );
+  const items = manifest.collections.reduce((n, c) => n + c.itemCount, 0);
+  if (backup.itemCount !== null && items !== backup.itemCount)
+    throw differs('items:', backup.itemCount, items);
+  const stored = chunksOf(manifest).reduce((n, c) => n + c.storedSize, 0) + (backup.manifest?.size ?? 0);
+  if (backup.sizeBytes !== null && stored !== backup.sizeBytes)
+    throw differs('bytes:', backup.sizeBytes, stored);
+  const ids = (list: readonly { id: string }[]) =>
+    list
+      .map((c) => c.id)
+      .sort()
+      .join(',');
+  if (ids(manifest.collections) !== ids(backup.collections))
+    throw differs('collections', ids(backup.collections), ids(manifest.collections));
 }
 
 /**
