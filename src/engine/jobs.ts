@@ -129,7 +129,7 @@ async function complete(
       collectionStates: written.collectionStates,
     },
     deps.clock(),
-    await deps.retentionFor(siteId),
+    { ...(await deps.retentionFor(siteId)), afterDelete: () => hit(deps, 'retention:backup-deleted') },
   );
 }
 
@@ -471,6 +471,7 @@ async function writeSafetyBackup(
           collections: snapshot.collections.map((c) => ({ id: c.id, displayName: c.displayName })),
           itemsTotal: plans.reduce((n, p) => n + p.itemCount, 0),
         });
+        await hit(deps, 'restore:safety-snapshot-recorded');
         written = await writeSnapshot(
           deps,
           { siteId: restoration.siteId, backupId: safetyId },
@@ -479,6 +480,7 @@ async function writeSafetyBackup(
           {
             known,
             signal: lease.signal,
+            afterChunk: () => hit(deps, 'restore:safety-chunk-stored'),
             onItems: () => undefined,
           },
         );
