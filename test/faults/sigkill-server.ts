@@ -1,0 +1,12 @@
+/**
+ * A `safekeep serve` process for the SIGKILL test, started ahead of need: it loads the server's modules,
+ * then waits for a line on stdin before serving exactly as `safekeep serve` does. The test keeps one warm,
+ * so that a restart after a kill costs only the opening of the data, not Node's module loading.
+ */
+import { main } from '../../src/cli/main.js';
+import '../../src/cli/commands/serve.js';
+import '../../src/app/composition-root.js';
+
+await new Promise((resolve) => process.stdin.once('data', resolve));
+process.stdin.pause();
+process.exitCode = await main(['serve']);
