@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { cleanUpAfterCrash } from '../../src/app/composition-root.js';
+import { ON_DEMAND_LIMIT } from '../../src/domain/backup.js';
 import { failpointNames, SimulatedCrash, type FailpointName } from '../../src/engine/failpoints.js';
 import { reportFigures } from '../helpers/fault-run.js';
 import { startTestEnv, type TestEnv, type TestSite } from '../helpers/harness.js';
@@ -118,6 +119,8 @@ async function checkRestart(
     assert.equal((await call('GET', `${P}/backups/${r.safetyBackupId}`)).body.backup.status, 'READY');
   }
   assert.equal(await contentHash(env, site.siteId), state.target, 'live content after the takeover');
+  const onDemand = (await call('GET', `${P}/backups?status=READY&type=ON_DEMAND`)).body.backups as unknown[];
+  assert.equal(onDemand.length, ON_DEMAND_LIMIT, 'retention kept exactly the newest on-demand backups');
   const next = (await call('POST', `${P}/backups`, {})).body.backup.id as string;
   await drain(env);
   const nextBackup = (await call('GET', `${P}/backups/${next}`)).body.backup;

@@ -20,7 +20,7 @@ import { reportFigures, seedFor, size } from '../helpers/fault-run.js';
 import { startTestEnv, type TestSite } from '../helpers/harness.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 import { TestClock } from '../helpers/test-clock.js';
-import { unverifiableBackups } from './crash-scenario.js';
+import { tempFiles, unsettledGenerations, unverifiableBackups } from './crash-scenario.js';
 import { SigkillWriter } from './sigkill-writer.js';
 
 const P = '/wix-data/v2';
@@ -233,6 +233,8 @@ describe('SIGKILL of the server during backups and restorations, with a writer r
       }
       await writer.stop();
       const lost = await writer.lost();
+      // Every job has ended and each restart cleaned up after the kill before it: nothing may be left.
+      const leftTemp = tempFiles(dataDir);
       server.child.kill('SIGKILL');
       spare.child.kill('SIGKILL');
       await Promise.all([server.exited, spare.exited]);
@@ -246,6 +248,7 @@ describe('SIGKILL of the server during backups and restorations, with a writer r
       const interrupted =
         (await db.selectFrom('backups').select('id').where('attempts', '>=', 2).execute()).length +
         (await db.selectFrom('restorations').select('id').where('attempts', '>=', 2).execute()).length;
+      const leftGenerations = await unsettledGenerations(check);
       await check.close();
 
       const measured =
@@ -254,7 +257,7 @@ describe('SIGKILL of the server during backups and restorations, with a writer r
         `${figures.partial} partial restores, ${unverifiable.length} READY backups failing verification ` +
         `(of ${readyBackups}), ${figures.stuck} jobs PENDING after one lease, ${lost.length} acknowledged ` +
         `writes lost (of ${writer.acknowledged}; ${writer.failed} writes failed with the process), ` +
-        `${figures.failedJobs} jobs FAILED`;
+        `${figures.failedJobs} jobs FAILED, ${leftTemp.length} temp files and ${leftGenerations} orphan generations left`;
       console.log(`# ${measured}`);
       console.log(
         `# mean restart ${Math.round(restartMs / figures.kills)} ms, mean wait for the job after it ` +
@@ -274,6 +277,8 @@ describe('SIGKILL of the server during backups and restorations, with a writer r
       assert.deepEqual(problems, []);
       assert.deepEqual(unverifiable, [], 'READY backups failing verification');
       assert.deepEqual(lost, [], 'acknowledged writes lost');
+      assert.deepEqual(leftTemp, [], 'temp files left in the blob store');
+      assert.equal(leftGenerations, 0, 'generations left building or retiring');
       assert.deepEqual(writer.unexpected, [], 'writes answered with neither success nor a clean refusal');
       assert.ok(writer.acknowledged > 0, 'the writer wrote');
     } finally {
