@@ -29,6 +29,7 @@ import { TestClock } from '../helpers/test-clock.js';
 import {
   buildStart,
   contentHash,
+  embeddedChildEnv,
   orphanGenerations,
   phaseOf,
   prepare,
@@ -168,6 +169,7 @@ describe('crash points, enumerated', () => {
       dataDir: dir,
       clock: new TestClock(startedAt),
       failpoint: armedFailpoint(armed),
+      stack: 'embedded',
     });
     await prepare(dry, site, 'gc', () => drain(dry));
     await work(dry, armed);
@@ -206,14 +208,19 @@ describe('crash points, enumerated', () => {
         const dir = copy();
         const clock = new TestClock(startedAt);
         const armed: Armed = { nth, hits: 0, crashed: false, counts: new Map() };
-        const env = await startTestEnv({ dataDir: dir, clock, failpoint: armedFailpoint(armed) });
+        const env = await startTestEnv({
+          dataDir: dir,
+          clock,
+          failpoint: armedFailpoint(armed),
+          stack: 'embedded',
+        });
         const expect = await prepare(env, site, phaseOf(point), () => drain(env));
         armed.point = point;
         await work(env, armed);
         await env.close(true);
         assert.ok(armed.crashed, `${point} #${nth} was reached`);
         clock.advance(AFTER_LEASES);
-        const restarted = await startTestEnv({ dataDir: dir, clock });
+        const restarted = await startTestEnv({ dataDir: dir, clock, stack: 'embedded' });
         try {
           await cleanUpAfterCrash(restarted.safekeep);
           figures.runs += 1;
@@ -239,20 +246,19 @@ describe('crash points, enumerated', () => {
       const nth = (which === 'first' ? hits[0] : hits.at(-1)) ?? 1;
       const dir = copy();
       const clock = new TestClock(startedAt);
-      const env = await startTestEnv({ dataDir: dir, clock });
+      const env = await startTestEnv({ dataDir: dir, clock, stack: 'embedded' });
       const expect = await prepare(env, site, phaseOf(point), () => drain(env));
       await env.close(true);
       const clockFile = join(dir, 'clock');
       writeFileSync(clockFile, String(clock.current));
       const proc = spawn(process.execPath, [child], {
-        env: {
-          ...process.env,
+        env: embeddedChildEnv({
           SAFEKEEP_DATA_DIR: dir,
           SAFEKEEP_FAILPOINT: `${point}:${nth}`,
           SAFEKEEP_TEST_CLOCK_FILE: clockFile,
           SAFEKEEP_WORKER_THREADS: '1',
           SAFEKEEP_LOG_LEVEL: 'warn',
-        },
+        }),
       });
       let output = '';
       proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
@@ -262,7 +268,7 @@ describe('crash points, enumerated', () => {
       );
       assert.equal(signal, 'SIGKILL', `the worker died at ${point} #${nth}:\n${output}`);
       clock.advance(AFTER_LEASES);
-      const restarted = await startTestEnv({ dataDir: dir, clock });
+      const restarted = await startTestEnv({ dataDir: dir, clock, stack: 'embedded' });
       try {
         await cleanUpAfterCrash(restarted.safekeep);
         figures.runs += 1;

@@ -18,6 +18,18 @@ import type { TestEnv, TestSite } from '../helpers/harness.js';
 
 const P = '/wix-data/v2';
 
+/**
+ * The environment of a child process on the embedded stack: this process's, without anything that would
+ * point the child at PostgreSQL or S3 or arm a failpoint, plus `extra`.
+ */
+export function embeddedChildEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of Object.keys(env))
+    if (name === 'DATABASE_URL' || name.startsWith('SAFEKEEP_S3_') || name === 'SAFEKEEP_FAILPOINT')
+      delete env[name];
+  return { ...env, ...extra };
+}
+
 /** The phases of the scenario, in order; each failpoint belongs to one. */
 export const phases = ['backup', 'restore', 'gc'] as const;
 export type Phase = (typeof phases)[number];

@@ -20,7 +20,7 @@ import { reportFigures, seedFor, size } from '../helpers/fault-run.js';
 import { startTestEnv, type TestSite } from '../helpers/harness.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 import { TestClock } from '../helpers/test-clock.js';
-import { tempFiles, unsettledGenerations, unverifiableBackups } from './crash-scenario.js';
+import { embeddedChildEnv, tempFiles, unsettledGenerations, unverifiableBackups } from './crash-scenario.js';
 import { SigkillWriter } from './sigkill-writer.js';
 
 const P = '/wix-data/v2';
@@ -83,8 +83,7 @@ describe('SIGKILL of the server during backups and restorations, with a writer r
     writeFileSync(clockFile, String(now));
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const env = {
-      ...process.env,
+    const env = embeddedChildEnv({
       SAFEKEEP_DATA_DIR: dataDir,
       PORT: String(port),
       HOST: '127.0.0.1',
@@ -92,7 +91,7 @@ describe('SIGKILL of the server during backups and restorations, with a writer r
       SAFEKEEP_TEST_CLOCK_FILE: clockFile,
       SAFEKEEP_WORKER_THREADS: '1',
       SAFEKEEP_LOG_LEVEL: 'error',
-    };
+    });
     const warm = (): Server => {
       const child = spawn(process.execPath, [serverScript], { env });
       const server: Server = {
@@ -149,7 +148,15 @@ describe('SIGKILL of the server during backups and restorations, with a writer r
     writer.start();
 
     const backupState = new Map<string, string>();
-    const figures = { kills: 0, backups: 0, restorations: 0, partial: 0, stuck: 0, failedJobs: 0 };
+    const figures = {
+      kills: 0,
+      backups: 0,
+      restorations: 0,
+      partial: 0,
+      stuck: 0,
+      failedJobs: 0,
+      leftTempFiles: 0,
+    };
     let restartMs = 0;
     let jobWaitMs = 0;
     const problems: string[] = [];
@@ -195,6 +202,8 @@ describe('SIGKILL of the server during backups and restorations, with a writer r
         server.child.kill('SIGKILL');
         await server.exited;
         figures.kills += 1;
+        // What the kill left half-written; the restart's start-up cleanup must remove it.
+        if (tempFiles(dataDir).length > 0) figures.leftTempFiles += 1;
         // The restart: its clock is one lease (and a second) later, so the dead process's lease has lapsed.
         now += (LEASE_SECONDS + 1) * 1000;
         writeFileSync(clockFile, String(now));
@@ -239,7 +248,7 @@ describe('SIGKILL of the server during backups and restorations, with a writer r
       spare.child.kill('SIGKILL');
       await Promise.all([server.exited, spare.exited]);
 
-      const check = await startTestEnv({ dataDir, clock: new TestClock(now) });
+      const check = await startTestEnv({ dataDir, clock: new TestClock(now), stack: 'embedded' });
       const unverifiable = await unverifiableBackups(check);
       const readyBackups = (await check.call('GET', `${P}/backups?status=READY`, { key: site.apiKey })).body
         .backups.length as number;
@@ -257,7 +266,7 @@ describe('SIGKILL of the server during backups and restorations, with a writer r
         `${figures.partial} partial restores, ${unverifiable.length} READY backups failing verification ` +
         `(of ${readyBackups}), ${figures.stuck} jobs PENDING after one lease, ${lost.length} acknowledged ` +
         `writes lost (of ${writer.acknowledged}; ${writer.failed} writes failed with the process), ` +
-        `${figures.failedJobs} jobs FAILED, ${leftTemp.length} temp files and ${leftGenerations} orphan generations left`;
+        `${figures.failedJobs} jobs FAILED, ${leftTemp.length} temp files (${figures.leftTempFiles} kills left some, each removed at the restart) and ${leftGenerations} orphan generations left`;
       console.log(`# ${measured}`);
       console.log(
         `# mean restart ${Math.round(restartMs / figures.kills)} ms, mean wait for the job after it ` +
