@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { cleanUpAfterCrash } from '../../src/app/composition-root.js';
 import { ON_DEMAND_LIMIT } from '../../src/domain/backup.js';
+import { MAX_ATTEMPTS } from '../../src/jobs/job-worker.js';
 import { failpointNames, SimulatedCrash, type FailpointName } from '../../src/engine/failpoints.js';
 import { reportFigures } from '../helpers/fault-run.js';
 import { startTestEnv, type TestEnv, type TestSite } from '../helpers/harness.js';
@@ -54,6 +55,8 @@ const child = fileURLToPath(new URL('./crash-child.js', import.meta.url));
 interface Armed {
   point?: FailpointName;
   nth: number;
+  /** Crash at every hit from the nth on (a crash loop), not only at the nth. */
+  every?: boolean;
   hits: number;
   crashed: boolean;
   readonly counts: Map<FailpointName, number>;
@@ -62,7 +65,7 @@ interface Armed {
 function armedFailpoint(armed: Armed) {
   return (name: FailpointName): Promise<void> => {
     armed.counts.set(name, (armed.counts.get(name) ?? 0) + 1);
-    if (name === armed.point && ++armed.hits === armed.nth) {
+    if (name === armed.point && (++armed.hits === armed.nth || (armed.every && armed.hits > armed.nth))) {
       armed.crashed = true;
       return Promise.reject(new SimulatedCrash(`${name} #${armed.nth}`));
     }
@@ -230,6 +233,71 @@ describe('crash points, enumerated', () => {
         } finally {
           await restarted.close(true);
         }
+      }
+    });
+  }
+
+  // A crash loop: the same point on every attempt, until the job is given up (JOB_INTERRUPTED).
+  const loops: [FailpointName, 'backup' | 'restoration', string][] = [
+    ['backup:chunk-stored', 'backup', 'FAILED'],
+    ['restore:chunk-staged', 'restoration', 'FAILED'],
+    ['restore:safety-chunk-stored', 'restoration', 'COMPLETED'],
+  ];
+  for (const [point, kind, ends] of loops) {
+    it(`${point} on every attempt: the ${kind} ends ${ends} (JOB_INTERRUPTED), live data whole, start-up clean`, async () => {
+      const dir = copy();
+      const clock = new TestClock(startedAt);
+      const armed: Armed = { nth: 1, every: true, hits: 0, crashed: false, counts: new Map() };
+      let env = await startTestEnv({
+        dataDir: dir,
+        clock,
+        failpoint: armedFailpoint(armed),
+        stack: 'embedded',
+      });
+      const expect = await prepare(env, site, phaseOf(point), () => drain(env));
+      armed.point = point;
+      let crashes = 0;
+      try {
+        for (let attempt = 0; attempt <= MAX_ATTEMPTS; attempt++) {
+          armed.crashed = false;
+          await work(env, armed);
+          if (armed.crashed) crashes += 1;
+          await env.close(true);
+          clock.advance(AFTER_LEASES);
+          env = await startTestEnv({
+            dataDir: dir,
+            clock,
+            failpoint: armedFailpoint(armed),
+            stack: 'embedded',
+          });
+          await cleanUpAfterCrash(env.safekeep);
+        }
+        assert.equal(crashes, MAX_ATTEMPTS, 'one crash per attempt');
+        figures.runs += 1;
+        figures.failed += 1;
+        const path =
+          kind === 'backup'
+            ? `${P}/backups/${expect.backupId}`
+            : `${P}/backups/restorations/${expect.restorationId}`;
+        const job = (await env.call('GET', path, { key: site.apiKey })).body[kind];
+        assert.equal(job.status, ends);
+        assert.equal(job.error?.code, 'JOB_INTERRUPTED');
+        const state = expect.states[phaseOf(point)];
+        const live = await contentHash(env, site.siteId);
+        assert.equal(live, ends === 'COMPLETED' ? state?.target : state?.before, 'live content');
+        armed.point = undefined;
+        assert.equal(tempFiles(dir).length, 0, 'temp files');
+        assert.equal(await unsettledGenerations(env), 0, 'generations left building or retiring');
+        assert.deepEqual(await unverifiableBackups(env), [], 'READY backups');
+        const next = (await env.call('POST', `${P}/backups`, { key: site.apiKey, body: {} })).body.backup
+          .id as string;
+        await drain(env);
+        const status = (await env.call('GET', `${P}/backups/${next}`, { key: site.apiKey })).body.backup
+          .status;
+        assert.equal(status, 'READY', 'the next backup');
+        figures.failed -= 1;
+      } finally {
+        await env.close(true);
       }
     });
   }
