@@ -118,6 +118,15 @@ function fileClock(path: string): Clock {
   };
 }
 
+/**
+ * Removes what a crash can leave behind, at a worker's start: temp files of the blob store, and item sets
+ * (generations) of restorations that will not resume. Exported for the crash-point tests.
+ */
+export async function cleanUpAfterCrash(safekeep: Pick<Safekeep, 'blobs' | 'storage'>): Promise<void> {
+  await safekeep.blobs.cleanUp();
+  await safekeep.storage.maintenance.retireOrphanGenerations();
+}
+
 /** Exits the process at the nth hit of a named failpoint: a real crash, for fault tests. */
 function exitingFailpoint(spec: { name: string; nth: number }): Failpoints {
   let hits = 0;
@@ -171,7 +180,7 @@ export async function openSafekeep(
       logger,
       onWork: () => worker.nudge(),
     });
-    const gc = new GarbageCollector(storage.maintenance, blobs, clock, logger);
+    const gc = new GarbageCollector(storage.maintenance, blobs, clock, logger, undefined, failpoint);
     const deliverer = new WebhookDeliverer(storage.webhooks, signer, { clock, logger });
     built = { engine, worker, scheduler, gc, deliverer };
     return built;
@@ -221,9 +230,7 @@ export async function openSafekeep(
     async startBackground(logger) {
       running.push(runGenerationSweeper(storage.sweeper, { signal: stop.signal, logger }));
       if (!config.runWorker) return;
-      // Leftovers of a crash: temp files, and item sets of restorations that will not resume.
-      await blobs.cleanUp();
-      await storage.maintenance.retireOrphanGenerations();
+      await cleanUpAfterCrash({ blobs, storage });
       const { worker, scheduler, gc, deliverer } = background(logger);
       running.push(worker.run(stop.signal));
       running.push(scheduler.run(stop.signal, config.schedulerTickMs));

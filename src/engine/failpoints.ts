@@ -1,13 +1,17 @@
 /**
- * Named points between the durable steps of backups and restorations. Fault tests make a process stop at
- * any of them (in-process by throwing SimulatedCrash, or for real by exiting), then check that another
- * worker finishes or cleanly fails the job. In production they do nothing.
+ * Named points between the durable steps of backups, restorations, retention and garbage collection.
+ * Fault tests make a process stop at any of them (in-process by throwing SimulatedCrash, or for real by
+ * exiting), then check that another worker finishes or cleanly fails the job. In production they do
+ * nothing. The order of the list is the numbering of the crash points (test/faults/crash-points.test.ts
+ * enumerates it, so a point added here is covered there).
  */
 export const failpointNames = [
   'backup:snapshot-opened',
   'backup:snapshot-recorded',
   'backup:chunk-stored',
   'backup:manifest-published',
+  // Inside the transaction that marks a backup READY: after each backup beyond retention is marked deleted.
+  'retention:backup-deleted',
   'backup:completed',
   'restore:claimed',
   'restore:staging-discarded',
@@ -17,8 +21,14 @@ export const failpointNames = [
   'restore:links-staged',
   'restore:indexes-built',
   'restore:switched',
+  'restore:safety-snapshot-recorded',
+  'restore:safety-chunk-stored',
   'restore:safety-written',
   'restore:completed',
+  'gc:leased',
+  'gc:chunk-deleted',
+  'gc:manifest-deleted',
+  'gc:manifest-forgotten',
 ] as const;
 
 export type FailpointName = (typeof failpointNames)[number];

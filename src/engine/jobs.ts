@@ -129,7 +129,7 @@ async function complete(
       collectionStates: written.collectionStates,
     },
     deps.clock(),
-    await deps.retentionFor(siteId),
+    { ...(await deps.retentionFor(siteId)), afterDelete: () => hit(deps, 'retention:backup-deleted') },
   );
 }
 
@@ -450,6 +450,7 @@ async function writeSafetyBackup(
           collections: snapshot.collections.map((c) => ({ id: c.id, displayName: c.displayName })),
           itemsTotal: plans.reduce((n, p) => n + p.itemCount, 0),
         });
+        await hit(deps, 'restore:safety-snapshot-recorded');
         written = await writeSnapshot(
           deps,
           { siteId: restoration.siteId, backupId: safetyId },
@@ -458,6 +459,7 @@ async function writeSafetyBackup(
           {
             known,
             signal: lease.signal,
+            afterChunk: () => hit(deps, 'restore:safety-chunk-stored'),
             onItems: () => undefined,
           },
         );

@@ -3,6 +3,7 @@ import { chunksOf } from '../domain/manifest.js';
 import type { MaintenanceStore } from '../ports/backup-store.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { Clock } from '../ports/clock.js';
+import { noFailpoints, type Failpoints } from '../engine/failpoints.js';
 import { readManifest } from '../engine/manifest-io.js';
 import { sleep, type Logger } from './generation-sweep-task.js';
 
@@ -30,6 +31,8 @@ export class GarbageCollector {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly leaseMs: number = 10 * 60 * 1000,
+    /** Fault-test hooks between the deletes (see failpoints.ts). */
+    private readonly failpoint: Failpoints = noFailpoints,
   ) {}
 
   async collectAll(): Promise<GcReport> {
@@ -52,6 +55,7 @@ export class GarbageCollector {
   async collectSite(siteId: string): Promise<Omit<GcReport, 'sites' | 'skipped'> | undefined> {
     if (!(await this.store.acquireGcLease(siteId, this.owner, this.clock(), this.leaseMs))) return undefined;
     try {
+      await this.failpoint('gc:leased');
       const marked = new Set<string>();
       const liveKeys = new Set<string>();
       for (const { backupId, manifest } of await this.store.liveManifests(siteId)) {
@@ -74,17 +78,21 @@ export class GarbageCollector {
         const hash = blob.key.slice(blob.key.lastIndexOf('/') + 1);
         if (marked.has(hash)) continue;
         await this.blobs.delete(blob.key);
+        await this.failpoint('gc:chunk-deleted');
         chunksDeleted += 1;
         bytesFreed += blob.size;
       }
       for await (const blob of this.blobs.list(`sites/${siteId}/manifests`)) {
         if (liveKeys.has(blob.key)) continue;
         await this.blobs.delete(blob.key);
+        await this.failpoint('gc:manifest-deleted');
         manifestsDeleted += 1;
         bytesFreed += blob.size;
       }
-      for (const dead of await this.store.deadManifests(siteId))
+      for (const dead of await this.store.deadManifests(siteId)) {
         await this.store.forgetManifest(dead.backupId);
+        await this.failpoint('gc:manifest-forgotten');
+      }
       return { chunksDeleted, manifestsDeleted, bytesFreed };
     } finally {
       await this.store.releaseGcLease(siteId, this.owner);

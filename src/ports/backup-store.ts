@@ -56,6 +56,8 @@ export interface Retention {
   readonly onDemand: number;
   readonly schedule: number;
   readonly preRestore: number;
+  /** Fault tests only: called inside the completing transaction after each backup retention deletes. */
+  readonly afterDelete?: () => Promise<void>;
 }
 
 export interface BackupStore {

@@ -405,8 +405,11 @@ export class SqlBackupStore implements BackupStore {
         ).map((r) => r.backup_id),
       );
       // A backup a pending restoration reads is kept until that ends (the next retention pass takes it).
-      for (const old of beyondRetention(ready, keep))
-        if (!inUse.has(old.id)) await markDeleted(trx, old.id, at);
+      for (const old of beyondRetention(ready, keep)) {
+        if (inUse.has(old.id)) continue;
+        await markDeleted(trx, old.id, at);
+        await retention.afterDelete?.();
+      }
       return true;
     });
   }
