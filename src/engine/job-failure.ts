@@ -40,6 +40,8 @@ export function jobErrorOf(error: unknown): JobError {
           code: 'STORAGE_UNAVAILABLE',
           message: `The backup storage is unavailable: ${error.message}`,
         };
+      case 'IO_ERROR':
+        return { code: 'STORAGE_IO_ERROR', message: `The backup storage failed to write: ${error.message}` };
       case 'FAILED':
         return { code: 'STORAGE_UNAVAILABLE', message: error.message };
     }
