@@ -42,6 +42,7 @@ export async function armIoFaults(): Promise<IoFaults> {
   const proto = Object.getPrototypeOf(handle) as FileHandleMethods;
   await handle.close();
   await rm(probe, { force: true });
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be put back, and called with .apply
   const originals = { writeFile: proto.writeFile, sync: proto.sync };
   const seen = { write: 0, sync: 0 };
   let armed: { op: Op; nth: number } | undefined;

@@ -59,6 +59,22 @@ const sqliteEngine: SqlEngine = {
 };
 
 /**
+ * Kysely's ROLLBACK after a failed statement. SQLite itself rolls the whole transaction back on some errors
+ * (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM: https://www.sqlite.org/lang_transaction.html), and a second
+ * ROLLBACK then fails with "no transaction is active", an SQLITE_ERROR that would replace the real error
+ * (a full disk would read as a bug). Rolling back only what is still open keeps the real one.
+ */
+function rollbackIfOpen(raw: BetterSqlite3.Database): BetterSqlite3.Statement {
+  const statement = raw.prepare('rollback');
+  return new Proxy(statement, {
+    get(target, property, receiver) {
+      if (property !== 'run') return Reflect.get(target, property, receiver) as unknown;
+      return () => (raw.inTransaction ? target.run() : { changes: 0, lastInsertRowid: 0 });
+    },
+  });
+}
+
+/**
  * Kysely prepares every query afresh; preparing cost about a third of a small request's time. This keeps
  * the most recent statements by SQL text (Kysely never streams, so a statement is never busy when reused;
  * SQLite re-prepares them itself after a schema change).
@@ -69,6 +85,7 @@ function withStatementCache(raw: BetterSqlite3.Database, size = 500): BetterSqli
     get(target, property, receiver) {
       if (property !== 'prepare') return Reflect.get(target, property, receiver) as unknown;
       return (text: string) => {
+        if (text === 'rollback') return rollbackIfOpen(target);
         let statement = cache.get(text);
         if (statement) {
           cache.delete(text);
