@@ -13,6 +13,7 @@ import { SqliteItemStore } from './sqlite-item-store.js';
 import { openSqlite } from './sqlite-connection.js';
 import { SqliteLinkStore } from './sqlite-link-store.js';
 import { SqliteBulkAppender } from './sqlite-bulk-appender.js';
+import { SqliteDiskReserve } from './sqlite-disk-reserve.js';
 import { SqliteSnapshotSource } from './sqlite-snapshot-source.js';
 import { SqlBackupStore } from '../sql/backup-store.js';
 import { SqlRestorationStore } from '../sql/restoration-store.js';
@@ -136,6 +137,17 @@ export class SqliteStorage implements Storage {
     const claims = { supportsSkipLocked: false };
     this.backups = new SqlBackupStore(db, claims);
     this.restorations = new SqlRestorationStore(db, claims);
+    if (path !== ':memory:') {
+      // A job's failure is recorded even when the disk is full (see SqliteDiskReserve).
+      const reserve = new SqliteDiskReserve(`${path}-reserve`, 1024 * 1024);
+      reserve.hold();
+      this.reserve = reserve;
+      const { backups, restorations } = this;
+      const failBackup = backups.failBackup.bind(backups);
+      const failRestoration = restorations.failRestoration.bind(restorations);
+      backups.failBackup = (...args) => reserve.withRoom(() => failBackup(...args));
+      restorations.failRestoration = (...args) => reserve.withRoom(() => failRestoration(...args));
+    }
     this.staging = new SqlStagingStore(db, generations, sqliteEngine, new SqliteBulkAppender(db, raw));
     this.schedule = new SqlScheduleStore(db);
     this.maintenance = new SqlMaintenanceStore(db);
@@ -170,7 +182,10 @@ export class SqliteStorage implements Storage {
 
   async healthCheck(): Promise<void> {
     await sql`SELECT 1`.execute(this.db);
+    this.reserve?.hold();
   }
+
+  private reserve: SqliteDiskReserve | undefined;
 
   private checkpointer: Worker | undefined;
 
