@@ -4,7 +4,8 @@ import { rmSync, statSync, writeFileSync } from 'node:fs';
  * Room set aside on the database's disk so that a job can still record its own failure when the disk
  * fills: staging a restoration fills it, SQLite answers SQLITE_FULL, and marking the restoration FAILED
  * needs a few pages too. The reserve (a plain file beside the database) is given up at that moment and
- * taken again once there is room (at start-up and at each health check), as a ballast file would be.
+ * taken again once there is room (at start-up, at each health check and before each job is claimed), as a
+ * ballast file would be.
  */
 export class SqliteDiskReserve {
   constructor(

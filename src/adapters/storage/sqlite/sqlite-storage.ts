@@ -147,6 +147,11 @@ export class SqliteStorage implements Storage {
       const failRestoration = restorations.failRestoration.bind(restorations);
       backups.failBackup = (...args) => reserve.withRoom(() => failBackup(...args));
       restorations.failRestoration = (...args) => reserve.withRoom(() => failRestoration(...args));
+      // Each job starts with the reserve held again, if there is room for it by then.
+      const claimBackup = backups.claimBackup.bind(backups);
+      const claimRestoration = restorations.claimRestoration.bind(restorations);
+      backups.claimBackup = (...args) => (reserve.hold(), claimBackup(...args));
+      restorations.claimRestoration = (...args) => (reserve.hold(), claimRestoration(...args));
     }
     this.staging = new SqlStagingStore(db, generations, sqliteEngine, new SqliteBulkAppender(db, raw));
     this.schedule = new SqlScheduleStore(db);
