@@ -84,16 +84,18 @@ describe('PostgreSQL connections terminated at 10 points of backups and restorat
   /**
    * Runs queued jobs as the worker loop does: a step whose failure could not even be recorded (the first
    * query after the kill met another dead connection) throws out of runOne, which the loop logs and
-   * survives; the job then goes to the next claim once its lease lapses.
+   * survives; the job then goes to the next claim once its lease lapses. Under load a claim may still meet
+   * a dead pooled connection the pool has not yet seen close, so up to three further claims are allowed
+   * (MAX_ATTEMPTS caps them in production).
    */
   async function settle(): Promise<number> {
     const { worker } = env.safekeep.background();
     let reclaimed = 0;
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < 4; round++) {
       for (let n = 0; n < 10; n++) {
         try {
           if (!(await worker.runOne(new AbortController().signal))) break;
-          if (round === 1) reclaimed += 1;
+          if (round > 0) reclaimed += 1;
         } catch (error) {
           assert.equal((error as { code?: unknown }).code, 'ECONNRESET', String(error));
           loopErrors += 1;
