@@ -90,10 +90,11 @@ async function openStorage(config: Config, clock: Clock): Promise<Storage> {
   return SqliteStorage.open({ path: join(config.dataDir, 'safekeep.db'), now: clock });
 }
 
-async function openBlobStore(config: Config): Promise<BlobStore> {
+async function openBlobStore(config: Config, clock: Clock): Promise<BlobStore> {
   if (config.s3) {
     const { S3BlobStore } = await import('../adapters/blob-store/s3-blob-store.js');
-    return new S3BlobStore(config.s3);
+    // The deployment's clock decides which multipart uploads are old enough to be a crashed writer's.
+    return new S3BlobStore({ ...config.s3, clock });
   }
   const { FsBlobStore } = await import('../adapters/blob-store/fs-blob-store.js');
   return new FsBlobStore({ root: join(config.dataDir, 'blobs'), durable: config.fsync });
@@ -143,7 +144,7 @@ export async function openSafekeep(
   const clock = options.clock ?? (config.testClockFile ? fileClock(config.testClockFile) : Date.now);
   const failpoint = options.failpoint ?? (config.failpoint ? exitingFailpoint(config.failpoint) : undefined);
   const storage = await openStorage(config, clock);
-  const blobs = await openBlobStore(config);
+  const blobs = await openBlobStore(config, clock);
   const cursorSecret = await storage.meta.setIfAbsent('cursor_secret', randomBytes(32).toString('base64url'));
   const signer = await WebhookSigner.open(storage.meta);
   let built: Background | undefined;

@@ -63,6 +63,10 @@ export const errorRegistry = {
 
   // Failures of background work, reported in an entity's `error`.
   STORAGE_FULL: { category: 'BACKGROUND', message: 'The backup storage is full.' },
+  STORAGE_IO_ERROR: {
+    category: 'BACKGROUND',
+    message: 'The backup storage failed to write or flush data (an I/O error).',
+  },
   TIMED_OUT: { category: 'BACKGROUND', message: 'The job did not finish in time.' },
   JOB_INTERRUPTED: {
     category: 'BACKGROUND',

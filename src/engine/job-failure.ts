@@ -1,4 +1,4 @@
-import { errorRegistry, type ErrorCode } from '../contracts/errors.js';
+import { AppError, errorRegistry, type ErrorCode } from '../contracts/errors.js';
 import type { JobError } from '../domain/backup.js';
 import { BlobStoreError } from '../ports/blob-store.js';
 
@@ -24,6 +24,9 @@ export class JobFailure extends Error {
  */
 export function jobErrorOf(error: unknown): JobError {
   if (error instanceof JobFailure) return error.toJobError();
+  // A background-failure code raised below the engine (a manifest that does not decode) keeps its code.
+  if (error instanceof AppError && errorRegistry[error.code].category === 'BACKGROUND')
+    return { code: error.code, message: error.message };
   if (error instanceof BlobStoreError) {
     switch (error.kind) {
       case 'FULL':
@@ -40,6 +43,8 @@ export function jobErrorOf(error: unknown): JobError {
           code: 'STORAGE_UNAVAILABLE',
           message: `The backup storage is unavailable: ${error.message}`,
         };
+      case 'IO_ERROR':
+        return { code: 'STORAGE_IO_ERROR', message: `The backup storage failed to write: ${error.message}` };
       case 'FAILED':
         return { code: 'STORAGE_UNAVAILABLE', message: error.message };
     }

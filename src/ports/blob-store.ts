@@ -14,6 +14,8 @@ export type BlobErrorKind =
   | 'UNAVAILABLE'
   /** The object exists but cannot be read (permissions, I/O error). */
   | 'UNREADABLE'
+  /** Writing or flushing an object failed at the device (EIO, a failed fsync): nothing was written. */
+  | 'IO_ERROR'
   /** Any other permanent failure. */
   | 'FAILED';
 

@@ -32,6 +32,17 @@ function blobError(error: unknown, key: string): BlobStoreError {
   }
 }
 
+/**
+ * Maps a failure to write or flush an object: EIO from write() or fsync() means the device lost the data
+ * (after a failed fsync the page cache may already have dropped it, so retrying the fsync proves nothing);
+ * reads keep `blobError`'s UNREADABLE for EIO.
+ */
+function writeError(error: unknown, key: string): BlobStoreError {
+  if ((error as NodeJS.ErrnoException).code === 'EIO')
+    return new BlobStoreError('IO_ERROR', `${key}: ${(error as Error).message}`, { cause: error });
+  return blobError(error, key);
+}
+
 const safeKey = /^[A-Za-z0-9._@-]+(\/[A-Za-z0-9._@-]+)*$/;
 
 export interface FsBlobStoreOptions {
@@ -73,7 +84,7 @@ export class FsBlobStore implements BlobStore {
     } catch (error) {
       await handle.close().catch(() => undefined);
       await unlink(temp).catch(() => undefined);
-      throw blobError(error, key);
+      throw writeError(error, key);
     }
     await handle.close();
     return temp;
@@ -98,7 +109,7 @@ export class FsBlobStore implements BlobStore {
       await this.syncDir(dirname(target));
     } catch (error) {
       await unlink(temp).catch(() => undefined);
-      throw blobError(error, key);
+      throw writeError(error, key);
     }
   }
 
@@ -109,11 +120,19 @@ export class FsBlobStore implements BlobStore {
       await mkdir(dirname(target), { recursive: true });
       // link() fails with EEXIST instead of replacing: a create-only publish.
       await link(temp, target);
+    } catch (error) {
+      await unlink(temp).catch(() => undefined);
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw writeError(error, key);
+    }
+    try {
       await this.syncDir(dirname(target));
       return true;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw blobError(error, key);
+      // The object is linked but not durable, and the caller will treat it as not written: take it back
+      // (it is ours, link() just created it) so that no failed publish stays visible.
+      await unlink(target).catch(() => undefined);
+      throw writeError(error, key);
     } finally {
       await unlink(temp).catch(() => undefined);
     }

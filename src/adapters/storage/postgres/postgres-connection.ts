@@ -90,6 +90,10 @@ export function kyselyPool(pool: pg.Pool) {
   return {
     async connect(): Promise<pg.PoolClient> {
       try {
+        // Lets socket events already received be handled first, so that idle connections the server has
+        // just closed (a restart, pg_terminate_backend) leave the pool before one is handed out: otherwise
+        // each dead idle connection fails one query (and costs a job one attempt) after every such event.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         return await pool.connect();
       } catch (error) {
         throw markUnavailable(error);

@@ -13,6 +13,7 @@ import { SqliteItemStore } from './sqlite-item-store.js';
 import { openSqlite } from './sqlite-connection.js';
 import { SqliteLinkStore } from './sqlite-link-store.js';
 import { SqliteBulkAppender } from './sqlite-bulk-appender.js';
+import { SqliteDiskReserve } from './sqlite-disk-reserve.js';
 import { SqliteSnapshotSource } from './sqlite-snapshot-source.js';
 import { SqlBackupStore } from '../sql/backup-store.js';
 import { SqlRestorationStore } from '../sql/restoration-store.js';
@@ -59,6 +60,22 @@ const sqliteEngine: SqlEngine = {
 };
 
 /**
+ * Kysely's ROLLBACK after a failed statement. SQLite itself rolls the whole transaction back on some errors
+ * (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM: https://www.sqlite.org/lang_transaction.html), and a second
+ * ROLLBACK then fails with "no transaction is active", an SQLITE_ERROR that would replace the real error
+ * (a full disk would read as a bug). Rolling back only what is still open keeps the real one.
+ */
+function rollbackIfOpen(raw: BetterSqlite3.Database): BetterSqlite3.Statement {
+  const statement = raw.prepare('rollback');
+  return new Proxy(statement, {
+    get(target, property, receiver) {
+      if (property !== 'run') return Reflect.get(target, property, receiver) as unknown;
+      return () => (raw.inTransaction ? target.run() : { changes: 0, lastInsertRowid: 0 });
+    },
+  });
+}
+
+/**
  * Kysely prepares every query afresh; preparing cost about a third of a small request's time. This keeps
  * the most recent statements by SQL text (Kysely never streams, so a statement is never busy when reused;
  * SQLite re-prepares them itself after a schema change).
@@ -69,6 +86,7 @@ function withStatementCache(raw: BetterSqlite3.Database, size = 500): BetterSqli
     get(target, property, receiver) {
       if (property !== 'prepare') return Reflect.get(target, property, receiver) as unknown;
       return (text: string) => {
+        if (text === 'rollback') return rollbackIfOpen(target);
         let statement = cache.get(text);
         if (statement) {
           cache.delete(text);
@@ -119,6 +137,22 @@ export class SqliteStorage implements Storage {
     const claims = { supportsSkipLocked: false };
     this.backups = new SqlBackupStore(db, claims);
     this.restorations = new SqlRestorationStore(db, claims);
+    if (path !== ':memory:') {
+      // A job's failure is recorded even when the disk is full (see SqliteDiskReserve).
+      const reserve = new SqliteDiskReserve(`${path}-reserve`, 1024 * 1024);
+      reserve.hold();
+      this.reserve = reserve;
+      const { backups, restorations } = this;
+      const failBackup = backups.failBackup.bind(backups);
+      const failRestoration = restorations.failRestoration.bind(restorations);
+      backups.failBackup = (...args) => reserve.withRoom(() => failBackup(...args));
+      restorations.failRestoration = (...args) => reserve.withRoom(() => failRestoration(...args));
+      // Each job starts with the reserve held again, if there is room for it by then.
+      const claimBackup = backups.claimBackup.bind(backups);
+      const claimRestoration = restorations.claimRestoration.bind(restorations);
+      backups.claimBackup = (...args) => (reserve.hold(), claimBackup(...args));
+      restorations.claimRestoration = (...args) => (reserve.hold(), claimRestoration(...args));
+    }
     this.staging = new SqlStagingStore(db, generations, sqliteEngine, new SqliteBulkAppender(db, raw));
     this.schedule = new SqlScheduleStore(db);
     this.maintenance = new SqlMaintenanceStore(db);
@@ -153,7 +187,10 @@ export class SqliteStorage implements Storage {
 
   async healthCheck(): Promise<void> {
     await sql`SELECT 1`.execute(this.db);
+    this.reserve?.hold();
   }
+
+  private reserve: SqliteDiskReserve | undefined;
 
   private checkpointer: Worker | undefined;
 
