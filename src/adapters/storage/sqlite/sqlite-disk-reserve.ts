@@ -1,4 +1,8 @@
 import { rmSync, statSync, writeFileSync } from 'node:fs';
+import type { Kysely } from 'kysely';
+import { SqlBackupStore, type JobClaimOptions } from '../sql/backup-store.js';
+import { SqlRestorationStore } from '../sql/restoration-store.js';
+import type { Database } from '../sql/schema.js';
 
 /**
  * Room set aside on the database's disk so that a job can still record its own failure when the disk
@@ -45,5 +49,49 @@ export class SqliteDiskReserve {
       this.release();
       return write();
     }
+  }
+}
+
+/** The backup catalog with the reserve: each claim takes it back, a failure is recorded even on a full disk. */
+export class ReservedBackupStore extends SqlBackupStore {
+  constructor(
+    db: Kysely<Database>,
+    options: JobClaimOptions,
+    private readonly reserve: SqliteDiskReserve,
+  ) {
+    super(db, options);
+  }
+
+  override claimBackup(
+    ...args: Parameters<SqlBackupStore['claimBackup']>
+  ): ReturnType<SqlBackupStore['claimBackup']> {
+    this.reserve.hold();
+    return super.claimBackup(...args);
+  }
+
+  override failBackup(...args: Parameters<SqlBackupStore['failBackup']>): Promise<boolean> {
+    return this.reserve.withRoom(() => super.failBackup(...args));
+  }
+}
+
+/** The restoration catalog with the reserve (see ReservedBackupStore). */
+export class ReservedRestorationStore extends SqlRestorationStore {
+  constructor(
+    db: Kysely<Database>,
+    options: JobClaimOptions,
+    private readonly reserve: SqliteDiskReserve,
+  ) {
+    super(db, options);
+  }
+
+  override claimRestoration(
+    ...args: Parameters<SqlRestorationStore['claimRestoration']>
+  ): ReturnType<SqlRestorationStore['claimRestoration']> {
+    this.reserve.hold();
+    return super.claimRestoration(...args);
+  }
+
+  override failRestoration(...args: Parameters<SqlRestorationStore['failRestoration']>): Promise<boolean> {
+    return this.reserve.withRoom(() => super.failRestoration(...args));
   }
 }

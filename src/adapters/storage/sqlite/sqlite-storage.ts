@@ -13,7 +13,7 @@ import { SqliteItemStore } from './sqlite-item-store.js';
 import { openSqlite } from './sqlite-connection.js';
 import { SqliteLinkStore } from './sqlite-link-store.js';
 import { SqliteBulkAppender } from './sqlite-bulk-appender.js';
-import { SqliteDiskReserve } from './sqlite-disk-reserve.js';
+import { ReservedBackupStore, ReservedRestorationStore, SqliteDiskReserve } from './sqlite-disk-reserve.js';
 import { SqliteSnapshotSource } from './sqlite-snapshot-source.js';
 import { SqlBackupStore } from '../sql/backup-store.js';
 import { SqlRestorationStore } from '../sql/restoration-store.js';
@@ -135,23 +135,16 @@ export class SqliteStorage implements Storage {
     this.links = new SqliteLinkStore(db, now);
     // SQLite has one writer and no row locks: a claim is a compare-and-set inside a transaction.
     const claims = { supportsSkipLocked: false };
-    this.backups = new SqlBackupStore(db, claims);
-    this.restorations = new SqlRestorationStore(db, claims);
-    if (path !== ':memory:') {
+    if (path === ':memory:') {
+      this.backups = new SqlBackupStore(db, claims);
+      this.restorations = new SqlRestorationStore(db, claims);
+    } else {
       // A job's failure is recorded even when the disk is full (see SqliteDiskReserve).
       const reserve = new SqliteDiskReserve(`${path}-reserve`, 1024 * 1024);
       reserve.hold();
       this.reserve = reserve;
-      const { backups, restorations } = this;
-      const failBackup = backups.failBackup.bind(backups);
-      const failRestoration = restorations.failRestoration.bind(restorations);
-      backups.failBackup = (...args) => reserve.withRoom(() => failBackup(...args));
-      restorations.failRestoration = (...args) => reserve.withRoom(() => failRestoration(...args));
-      // Each job starts with the reserve held again, if there is room for it by then.
-      const claimBackup = backups.claimBackup.bind(backups);
-      const claimRestoration = restorations.claimRestoration.bind(restorations);
-      backups.claimBackup = (...args) => (reserve.hold(), claimBackup(...args));
-      restorations.claimRestoration = (...args) => (reserve.hold(), claimRestoration(...args));
+      this.backups = new ReservedBackupStore(db, claims, reserve);
+      this.restorations = new ReservedRestorationStore(db, claims, reserve);
     }
     this.staging = new SqlStagingStore(db, generations, sqliteEngine, new SqliteBulkAppender(db, raw));
     this.schedule = new SqlScheduleStore(db);
