@@ -13,17 +13,16 @@
  * that looks inside items parses each row once, in a LATERAL subquery (`doc`).
  * Every leaf is NULL-free so that NOT and OR behave as in two-valued logic.
  */
-import { sql, type RawBuilder } from 'kysely';
-import { fold } from '../sqlite/sqlite-item-sql.js';
+import { sql } from 'kysely';
+import { conditionJoiners, fold, sqlOps, type Sql } from '../sql/sql-conditions.js';
 import type { FieldPath } from '../../../domain/query/field-path.js';
 import type { FilterNode, FilterValue } from '../../../domain/query/filter.js';
 import type { SortKey } from '../../../domain/query/sort.js';
 import type { KeysetPosition } from '../../../ports/storage.js';
 
-type Sql = RawBuilder<unknown>;
-
 const TRUE = sql`TRUE`;
 const FALSE = sql`FALSE`;
+const { and, or, not } = conditionJoiners(TRUE, FALSE);
 
 /** Columns that mirror system fields, so that filters and sorts on them use indexes. */
 const systemColumns: Record<string, { column: string; type: 'string' | 'date' }> = {
@@ -35,24 +34,6 @@ const systemColumns: Record<string, { column: string; type: 'string' | 'date' }>
 function systemColumnOf(field: FieldPath) {
   return field.length === 1 ? systemColumns[field[0] ?? ''] : undefined;
 }
-
-function and(parts: Sql[]): Sql {
-  if (parts.length === 0) return TRUE;
-  if (parts.length === 1) return parts[0] ?? TRUE;
-  return sql`(${sql.join(parts, sql` AND `)})`;
-}
-
-function or(parts: Sql[]): Sql {
-  if (parts.length === 0) return FALSE;
-  if (parts.length === 1) return parts[0] ?? FALSE;
-  return sql`(${sql.join(parts, sql` OR `)})`;
-}
-
-function not(part: Sql): Sql {
-  return sql`(NOT ${part})`;
-}
-
-const sqlOps = { eq: sql`=`, ne: sql`<>`, lt: sql`<`, lte: sql`<=`, gt: sql`>`, gte: sql`>=` } as const;
 
 /** A JSON path as a text[] parameter. Paths are bound, never spliced into SQL. */
 function pathParam(path: readonly string[]): Sql {

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { FOLD_FUNCTION, fold } from './sqlite-item-sql.js';
+import { fold } from '../sql/sql-conditions.js';
+import { FOLD_FUNCTION } from './sqlite-item-sql.js';
 
 /** Opens a connection with safekeep's settings. Used by the storage and by worker threads that read. */
 export function openSqlite(

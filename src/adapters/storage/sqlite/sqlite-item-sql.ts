@@ -8,23 +8,19 @@
  * - `$hasSome`/`$hasAll` look inside arrays, and treat a single value as a one-element array.
  * Every leaf is NULL-free (0 or 1) so that NOT and OR behave as in two-valued logic.
  */
-import { sql, type RawBuilder } from 'kysely';
+import { sql } from 'kysely';
+import { conditionJoiners, fold, sqlOps, type Sql } from '../sql/sql-conditions.js';
 import type { FilterNode, FilterValue } from '../../../domain/query/filter.js';
 import type { FieldPath } from '../../../domain/query/field-path.js';
 import type { SortKey } from '../../../domain/query/sort.js';
 import type { KeysetPosition } from '../../../ports/storage.js';
 
-type Sql = RawBuilder<unknown>;
-
 const TRUE = sql`1`;
 const FALSE = sql`0`;
+const { and, or, not } = conditionJoiners(TRUE, FALSE);
 
 /** Name of the case-folding function the adapter registers on every connection. */
 export const FOLD_FUNCTION = 'sk_fold';
-
-export function fold(value: string): string {
-  return value.toLowerCase();
-}
 
 /** Columns that mirror system fields, so that filters and sorts on them use indexes. */
 const systemColumns: Record<string, { column: string; type: 'string' | 'date' }> = {
@@ -42,24 +38,6 @@ export function jsonPath(field: FieldPath): string {
 }
 
 const dateSuffix = '."$date"';
-
-function and(parts: Sql[]): Sql {
-  if (parts.length === 0) return TRUE;
-  if (parts.length === 1) return parts[0] ?? TRUE;
-  return sql`(${sql.join(parts, sql` AND `)})`;
-}
-
-function or(parts: Sql[]): Sql {
-  if (parts.length === 0) return FALSE;
-  if (parts.length === 1) return parts[0] ?? FALSE;
-  return sql`(${sql.join(parts, sql` OR `)})`;
-}
-
-function not(part: Sql): Sql {
-  return sql`(NOT ${part})`;
-}
-
-const sqlOps = { eq: sql`=`, ne: sql`<>`, lt: sql`<`, lte: sql`<=`, gt: sql`>`, gte: sql`>=` } as const;
 
 /** Leaf conditions on a JSON field. */
 class JsonField {
