@@ -1,3 +1,4 @@
+import { stopOnSignal } from '../stop-on-signal.js';
 import { parseArgs } from 'node:util';
 import { ensureBootstrapAdminKey, openSafekeep } from '../../app/composition-root.js';
 import type { Config } from '../../config.js';
@@ -38,23 +39,9 @@ export async function serve(config: Config, args: readonly string[], io: CliIo):
   }
   io.out(banner.join('\n'));
 
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        io.err(`${signal} again: exiting without waiting.`);
-        process.exit(1);
-      }
-      stopping = true;
-      io.out(`${signal}: finishing in-flight requests, then stopping.`);
-      void app
-        .close()
-        .then(() => safekeep.close())
-        .catch((error: unknown) => io.err(`error while stopping: ${String(error)}`))
-        .finally(resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+  await stopOnSignal(io, 'finishing in-flight requests, then stopping.', async () => {
+    await app.close();
+    await safekeep.close();
   });
 }
 

@@ -1,3 +1,4 @@
+import { stopOnSignal } from '../stop-on-signal.js';
 import { openSafekeep } from '../../app/composition-root.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../jobs/generation-sweep-task.js';
@@ -39,21 +40,5 @@ export async function worker(config: Config, io: CliIo): Promise<void> {
   const logger = lineLogger(config, io);
   await safekeep.startBackground(logger);
   io.out(`safekeep worker ${process.pid} is running (${safekeep.storage.capabilities.engine}; no HTTP)`);
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        io.err(`${signal} again: exiting without waiting.`);
-        process.exit(1);
-      }
-      stopping = true;
-      io.out(`${signal}: stopping the worker.`);
-      void safekeep
-        .close()
-        .catch((error: unknown) => io.err(`error while stopping: ${String(error)}`))
-        .finally(resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await stopOnSignal(io, 'stopping the worker.', () => safekeep.close());
 }
