@@ -85,7 +85,7 @@ const Paging = Type.Object(
 );
 const CursorPaging = Type.Object(
   {
-    limit: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 100 }), Type.Null()])),
+    limit: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 1000 }), Type.Null()])),
     cursor: Type.Optional(Type.Union([Type.String({ maxLength: 16384 }), Type.Null()])),
   },
   { additionalProperties: false },

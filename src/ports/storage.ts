@@ -147,6 +147,11 @@ export interface ItemQuery {
   readonly filter: FilterNode | null;
   readonly sort: readonly SortKey[];
   readonly limit: number;
+  /**
+   * The most item JSON a page may carry, in bytes: a page ends early (with `hasMore`) rather than exceed
+   * it, but always holds at least one item. No bound when absent.
+   */
+  readonly maxBytes?: number;
   /** Offset paging. */
   readonly offset?: number;
   /** Keyset paging: items strictly after (or, with `backwards`, before) this position. */

@@ -9,7 +9,7 @@ import type { CollectionSchema, EnvironmentSchema, QuerySchema } from '../contra
 /** Which item set a call works on: `LIVE` (default), `SANDBOX`, or `SANDBOX_PREFERRED` (the sandbox here). */
 export type Environment = Static<typeof EnvironmentSchema>;
 
-/** A query: `filter`, `sort`, `paging` (offset, ≤ 1000) or `cursorPaging` (≤ 100), `fields` to return. */
+/** A query: `filter`, `sort`, `paging` (offset, ≤ 1000) or `cursorPaging` (≤ 1000), `fields` to return. */
 export type ItemQuery = Static<typeof QuerySchema>;
 
 /** A filter in the Wix query language (`{ year: { $gt: 1950 } }`, `$and`, `$or`, `$not`, ...). */

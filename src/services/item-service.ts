@@ -23,7 +23,13 @@ import {
   type StoredItem,
 } from '../domain/item-codec.js';
 import { parseFieldPath } from '../domain/query/field-path.js';
-import { parseFilter } from '../domain/query/filter.js';
+import { parseFilter, type FilterNode } from '../domain/query/filter.js';
+import {
+  mayEmbedReferences,
+  referenceFieldsOf,
+  storeReferencesById,
+  type ReferenceField,
+} from '../domain/reference-fields.js';
 import { parseSort } from '../domain/query/sort.js';
 import type { Clock } from '../ports/clock.js';
 import type { ItemTarget, KeysetPosition, LinkRef, Storage } from '../ports/storage.js';
@@ -33,7 +39,12 @@ import { newItemId } from './ids.js';
 
 export const DEFAULT_PAGE = 50;
 export const MAX_OFFSET_PAGE = 1000;
-export const MAX_CURSOR_PAGE = 100;
+export const MAX_CURSOR_PAGE = 1000;
+/**
+ * The most item JSON one page of a query carries (16 MiB): a page of 1,000 items of 500 KB would be
+ * 500 MB, so a page ends early instead, with `hasNext` and a cursor that continues exactly after it.
+ */
+export const MAX_PAGE_BYTES = 16 * 1024 * 1024;
 
 export type BulkAction = 'INSERT' | 'UPDATE' | 'DELETE';
 
@@ -77,6 +88,26 @@ function errorOf(error: AppError): ItemError {
 
 function limitOf(raw: number | null | undefined, max: number): number {
   return raw === undefined || raw === null || raw === 0 ? DEFAULT_PAGE : Math.min(raw, max);
+}
+
+/** Whether a filter uses `$hasSome`/`$hasAll`, which mean something else on MULTI_REFERENCE fields. */
+function usesListOperators(node: FilterNode): boolean {
+  switch (node.kind) {
+    case 'and':
+    case 'or':
+      return node.nodes.some(usesListOperators);
+    case 'not':
+      return usesListOperators(node.node);
+    case 'hasSome':
+    case 'hasAll':
+      return true;
+    case 'compare':
+    case 'in':
+    case 'string':
+    case 'exists':
+    case 'linked':
+      return false;
+  }
 }
 
 /** Keeps `_id` and the named (possibly dotted) fields of an item's data. */
@@ -127,6 +158,28 @@ export class ItemService {
     };
   }
 
+  /** Reads one request item, with whole referenced items in REFERENCE fields stored by id. */
+  private async readInput(
+    target: ItemTarget,
+    dataItem: { id?: string | null; data?: unknown },
+  ): Promise<ItemInput> {
+    const [input] = await this.storeReferencesById(target, [
+      readItemInput(dataItem.id, dataItem.data, 'dataItem'),
+    ]);
+    return input as ItemInput;
+  }
+
+  /**
+   * Wix accepts a single reference written as the whole referenced item (`{ author: { _id: 'a1', … } }`)
+   * and stores its id, so that `eq('author', 'a1')` matches and `include('author')` expands it. The
+   * definition is read only when some field holds an object with an `_id`.
+   */
+  private async storeReferencesById(target: ItemTarget, inputs: ItemInput[]): Promise<ItemInput[]> {
+    if (!inputs.some((input) => mayEmbedReferences(input.fields))) return inputs;
+    const references = await this.referenceFields(target);
+    return inputs.map((input) => ({ ...input, fields: storeReferencesById(input.fields, references) }));
+  }
+
   /** Builds the stored form of an item to insert. */
   private fresh(ctx: SiteContext, input: ItemInput, now: number): StoredItem {
     return composeItem({
@@ -156,7 +209,7 @@ export class ItemService {
 
   async insert(ctx: SiteContext, request: SingleItemRequest): Promise<StoredItem> {
     const target = this.target(ctx, request);
-    const input = readItemInput(request.dataItem.id, request.dataItem.data, 'dataItem');
+    const input = await this.readInput(target, request.dataItem);
     const item = this.fresh(ctx, input, this.clock());
     return this.storage.items.write(target, async (tx) => {
       if ((await tx.findExisting([item.id])).size > 0) {
@@ -169,7 +222,7 @@ export class ItemService {
 
   async update(ctx: SiteContext, request: SingleItemRequest): Promise<StoredItem> {
     const target = this.target(ctx, request);
-    const input = readItemInput(request.dataItem.id, request.dataItem.data, 'dataItem');
+    const input = await this.readInput(target, request.dataItem);
     const id = input.id;
     if (id === undefined)
       throw invalidArgument('dataItem.id', 'the id of the item to update is required', 'REQUIRED_FIELD');
@@ -188,7 +241,7 @@ export class ItemService {
     request: SingleItemRequest,
   ): Promise<{ action: 'INSERTED' | 'UPDATED'; item: StoredItem }> {
     const target = this.target(ctx, request);
-    const input = readItemInput(request.dataItem.id, request.dataItem.data, 'dataItem');
+    const input = await this.readInput(target, request.dataItem);
     const now = this.clock();
     return this.storage.items.write(target, async (tx) => {
       const id = input.id;
@@ -232,7 +285,60 @@ export class ItemService {
   }
 
   async count(ctx: SiteContext, request: CountItemsRequest): Promise<number> {
-    return this.storage.items.count(this.target(ctx, request), parseFilter(request.filter));
+    const target = this.target(ctx, request);
+    return this.storage.items.count(target, await this.withLinkFilters(target, parseFilter(request.filter)));
+  }
+
+  /** The collection's declared reference fields. @throws AppError COLLECTION_NOT_FOUND */
+  private async referenceFields(target: ItemTarget): Promise<Map<string, ReferenceField>> {
+    const collection = await this.storage.collections.get(target.siteId, target.collectionId);
+    if (!collection) {
+      throw new AppError('COLLECTION_NOT_FOUND', `Collection ${target.collectionId} does not exist.`, {
+        dataCollectionId: target.collectionId,
+      });
+    }
+    return referenceFieldsOf(collection.fields);
+  }
+
+  /**
+   * Rewrites `$hasSome`/`$hasAll` on MULTI_REFERENCE fields into link lookups: those fields' values live in
+   * the link store, not in the item (Wix: "hasSome … items whose multi-reference field references any of
+   * the given items"). The definition is read only when the filter has such an operator.
+   */
+  private async withLinkFilters(target: ItemTarget, filter: FilterNode | null): Promise<FilterNode | null> {
+    if (filter === null || !usesListOperators(filter)) return filter;
+    const references = await this.referenceFields(target);
+    const rewrite = (node: FilterNode): FilterNode => {
+      switch (node.kind) {
+        case 'and':
+        case 'or':
+          return { kind: node.kind, nodes: node.nodes.map(rewrite) };
+        case 'not':
+          return { kind: 'not', node: rewrite(node.node) };
+        case 'hasSome':
+        case 'hasAll': {
+          const declared = node.field.length === 1 ? references.get(node.field[0] ?? '') : undefined;
+          if (!declared?.multiple) return node;
+          const toIds = node.values.flatMap((v) => (v.type === 'string' ? [v.value] : []));
+          // An id is a string: a list holding anything else can never be fully matched.
+          if (node.kind === 'hasAll' && toIds.length < node.values.length) return { kind: 'or', nodes: [] };
+          return {
+            kind: 'linked',
+            field: declared.key,
+            toCollectionId: declared.referencedCollectionId,
+            toIds,
+            all: node.kind === 'hasAll',
+          };
+        }
+        case 'compare':
+        case 'in':
+        case 'string':
+        case 'exists':
+        case 'linked':
+          return node;
+      }
+    };
+    return rewrite(filter);
   }
 
   async query(ctx: SiteContext, request: QueryItemsRequest): Promise<ItemList> {
@@ -279,12 +385,16 @@ export class ItemService {
       };
       offset = cursorMode ? 0 : (query.paging?.offset ?? 0);
     }
-    const filter = parseFilter(state.filter, token ? 'cursor.filter' : 'query.filter');
+    const filter = await this.withLinkFilters(
+      target,
+      parseFilter(state.filter, token ? 'cursor.filter' : 'query.filter'),
+    );
     const sort = parseSort(state.sort, token ? 'cursor.sort' : 'query.sort');
     const page = await this.storage.items.query(target, {
       filter,
       sort,
       limit: state.limit,
+      maxBytes: MAX_PAGE_BYTES,
       offset,
       after,
       backwards,
@@ -310,40 +420,87 @@ export class ItemService {
     };
   }
 
-  /** Attaches the referenced items of multi-reference fields, as Wix's `includeReferences` does. */
+  /**
+   * Attaches referenced items as Wix's `includeReferences` does: a REFERENCE field's id becomes the
+   * referenced item (an id whose item is gone stays as it is), a MULTI_REFERENCE field becomes the list of
+   * its linked items (at most `limit`, in link order).
+   * @throws AppError INVALID_ARGUMENT for a field that is not a reference field
+   */
   private async includeReferences(
     target: ItemTarget,
     items: StoredItem[],
     include: readonly { field: string; limit?: number }[] | undefined,
   ): Promise<StoredItem[]> {
     if (!include || include.length === 0 || items.length === 0) return items;
-    const resolved = await Promise.all(
-      include.map(async (inc, i) => ({
-        ...inc,
-        toCollectionId: await this.referencedCollection(target, inc.field, `includeReferences[${i}].field`),
-      })),
-    );
-    return Promise.all(
-      items.map(async (item) => {
-        const data = JSON.parse(item.json) as Record<string, unknown>;
-        for (const inc of resolved) {
-          const { items: referenced } = await this.storage.links.queryReferenced(
-            target,
-            inc.field,
-            item.id,
-            inc.toCollectionId,
-            {
-              limit: inc.limit ?? DEFAULT_PAGE,
-              offset: 0,
-              descending: false,
-              withTotal: false,
-            },
-          );
-          data[inc.field] = referenced.map((r) => JSON.parse(r.json) as unknown);
+    const references = await this.referenceFields(target);
+    const resolved = include.map((inc, i) => {
+      const declared = references.get(inc.field);
+      if (!declared) {
+        throw invalidArgument(
+          `includeReferences[${i}].field`,
+          `${inc.field} is not a REFERENCE or MULTI_REFERENCE field of ${target.collectionId}`,
+        );
+      }
+      return { ...inc, declared };
+    });
+    const parsed = items.map((item) => JSON.parse(item.json) as Record<string, unknown>);
+    for (const inc of resolved) {
+      const { declared } = inc;
+      if (!declared.multiple) {
+        const ids = parsed.flatMap((data) => (typeof data[inc.field] === 'string' ? [data[inc.field]] : []));
+        const found = await this.itemsById(
+          { ...target, collectionId: declared.referencedCollectionId },
+          ids as string[],
+        );
+        for (const data of parsed) {
+          const referenced = found.get(data[inc.field] as string);
+          if (referenced !== undefined) data[inc.field] = JSON.parse(referenced.json) as unknown;
         }
-        return { ...item, json: JSON.stringify(data) };
-      }),
-    );
+        continue;
+      }
+      for (const [i, item] of items.entries()) {
+        const { items: linked } = await this.storage.links.queryReferenced(
+          target,
+          inc.field,
+          item.id,
+          declared.referencedCollectionId,
+          { limit: inc.limit ?? DEFAULT_PAGE, offset: 0, descending: false, withTotal: false },
+        );
+        const data = parsed[i];
+        if (data) data[inc.field] = linked.map((r) => JSON.parse(r.json) as unknown);
+      }
+    }
+    return items.map((item, i) => ({ ...item, json: JSON.stringify(parsed[i]) }));
+  }
+
+  /** The items among `ids` of a collection (a missing collection holds none), read a bounded page at a time. */
+  private async itemsById(target: ItemTarget, ids: readonly string[]): Promise<Map<string, StoredItem>> {
+    const found = new Map<string, StoredItem>();
+    const distinct = [...new Set(ids)];
+    if (distinct.length === 0) return found;
+    const filter: FilterNode = {
+      kind: 'in',
+      field: ['_id'],
+      values: distinct.map((value) => ({ type: 'string', value })),
+    };
+    let after: KeysetPosition | undefined;
+    try {
+      for (;;) {
+        const page = await this.storage.items.query(target, {
+          filter,
+          sort: [],
+          limit: MAX_OFFSET_PAGE,
+          maxBytes: MAX_PAGE_BYTES,
+          after,
+        });
+        for (const item of page.items) found.set(item.id, item);
+        if (!page.hasMore || !page.last) return found;
+        after = page.last;
+      }
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'COLLECTION_NOT_FOUND') return found;
+      throw error;
+    }
   }
 
   async bulkWrite(
@@ -372,6 +529,14 @@ export class ItemService {
         const id = typeof dataItem.id === 'string' ? dataItem.id : null;
         results[index] = { action, id, originalIndex: index, error: errorOf(error) };
       }
+    });
+    const stored = await this.storeReferencesById(
+      target,
+      inputs.map(({ input }) => input),
+    );
+    stored.forEach((input, i) => {
+      const entry = inputs[i];
+      if (entry) entry.input = input;
     });
     await this.storage.items.write(target, async (tx) => {
       const existing = await tx.findExisting(

@@ -36,7 +36,21 @@ export type FilterNode =
       readonly op: StringOperator;
       readonly value: string;
     }
-  | { readonly kind: 'exists'; readonly field: FieldPath; readonly exists: boolean };
+  | { readonly kind: 'exists'; readonly field: FieldPath; readonly exists: boolean }
+  | LinkedNode;
+
+/**
+ * `$hasSome`/`$hasAll` on a MULTI_REFERENCE field, whose values live in the link store, not in the item:
+ * items linked through `field` to some (or all) of `toIds` in `toCollectionId` (same environment). The
+ * parser never produces it; the item service rewrites hasSome/hasAll nodes once it knows the field's type.
+ */
+export interface LinkedNode {
+  readonly kind: 'linked';
+  readonly field: string;
+  readonly toCollectionId: string;
+  readonly toIds: readonly string[];
+  readonly all: boolean;
+}
 
 const MAX_DEPTH = 16;
 const MAX_NODES = 500;

@@ -15,6 +15,7 @@
  */
 import { sql } from 'kysely';
 import { conditionJoiners, fold, sqlOps, type Sql } from '../sql/sql-conditions.js';
+import { linkedCondition, type FilterScope } from '../sql/link-filter.js';
 import type { FieldPath } from '../../../domain/query/field-path.js';
 import type { FilterNode, FilterValue } from '../../../domain/query/filter.js';
 import type { SortKey } from '../../../domain/query/sort.js';
@@ -44,6 +45,8 @@ function pathParam(path: readonly string[]): Sql {
 export class ItemSqlCompiler {
   /** Set once a compiled part reads inside items: the query must then provide `doc`. */
   usesDoc = false;
+
+  constructor(private readonly scope: FilterScope) {}
 
   private value(field: FieldPath): Sql {
     this.usesDoc = true;
@@ -157,6 +160,8 @@ export class ItemSqlCompiler {
         return or(node.nodes.map((n) => this.compile(n)));
       case 'not':
         return not(this.compile(node.node));
+      case 'linked':
+        return linkedCondition(node, sql.ref('i.id'), this.scope, TRUE, FALSE);
       case 'compare': {
         const column = systemColumnOf(node.field);
         return column

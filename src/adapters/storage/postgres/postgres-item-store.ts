@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
 import type { FilterNode } from '../../../domain/query/filter.js';
-import type { ItemPage, ItemQuery, ItemTarget, StoredItem } from '../../../ports/storage.js';
-import { itemTable, type ItemRow } from '../sql/schema.js';
-import { currentGeneration, SqliteItemStore } from '../sqlite/sqlite-item-store.js';
+import type { ItemPage, ItemQuery, ItemTarget } from '../../../ports/storage.js';
+import { itemTable } from '../sql/schema.js';
+import { currentGeneration, findItems, SqliteItemStore } from '../sqlite/sqlite-item-store.js';
+import { boundPage, inlineBytes, type SizedRow } from '../sql/byte-bounded-page.js';
 import {
   afterPosition,
   ItemSqlCompiler,
@@ -11,10 +12,6 @@ import {
   positionValues,
 } from './postgres-item-sql.js';
 
-function toItem(row: ItemRow): StoredItem {
-  return { id: row.id, createdAt: Number(row.created_at), updatedAt: Number(row.updated_at), json: row.data };
-}
-
 /**
  * Items on PostgreSQL. Writes are the SQLite store's (plain Kysely, portable: multi-row upserts with
  * ON CONFLICT, tombstones, links); reads compile the query language with the PostgreSQL compiler.
@@ -22,36 +19,43 @@ function toItem(row: ItemRow): StoredItem {
 export class PostgresItemStore extends SqliteItemStore {
   override async query(target: ItemTarget, query: ItemQuery): Promise<ItemPage> {
     const gen = await currentGeneration(this.db, target);
-    const compiler = new ItemSqlCompiler();
+    const compiler = new ItemSqlCompiler({ gen, target });
     const where = compiler.compile(query.filter);
     const keys = compiler.orderedKeys(query.sort, query.backwards ?? false);
     const terms = positionTerms(keys);
     const keyColumns = terms.map((term, i) => sql`${term} AS ${sql.ref(`k${i}`)}`);
     const position = query.after ? sql` AND ${afterPosition(keys, query.after)}` : sql``;
-    const { rows } = await sql<ItemRow & Record<string, unknown>>`
-      SELECT i.id, i.created_at, i.updated_at, i.data${keyColumns.length > 0 ? sql`, ${sql.join(keyColumns)}` : sql``}
+    // octet_length of a TOASTed value reads its header only; large items are fetched once the page is cut.
+    const inline = inlineBytes(query.limit, query.maxBytes);
+    const { rows } = await sql<SizedRow & Record<string, unknown>>`
+      SELECT i.id, i.created_at, i.updated_at, octet_length(i.data) AS bytes,
+        CASE WHEN octet_length(i.data) <= ${inline} THEN i.data END AS data${keyColumns.length > 0 ? sql`, ${sql.join(keyColumns)}` : sql``}
       FROM ${sql.table(itemTable(gen))} AS i${docOf(compiler)} WHERE ${where}${position}
       ORDER BY ${orderBy(keys)} LIMIT ${query.limit + 1} OFFSET ${query.offset ?? 0}`.execute(this.db);
-    const hasMore = rows.length > query.limit;
-    const page = rows.slice(0, query.limit);
-    if (query.backwards) page.reverse();
+    const { page, items, hasMore } = await boundPage(rows, query.limit, query.maxBytes, (ids) =>
+      findItems(this.db, gen, ids),
+    );
+    if (query.backwards) {
+      page.reverse();
+      items.reverse();
+    }
     const first = page[0];
     const last = page[page.length - 1];
     return {
-      items: page.map(toItem),
+      items: items.filter((item) => item !== undefined),
       hasMore,
       first: first && { values: positionValues(keys, first), id: first.id },
       last: last && { values: positionValues(keys, last), id: last.id },
-      total: query.withTotal ? await this.countMatching(gen, query.filter) : undefined,
+      total: query.withTotal ? await this.countMatching(gen, target, query.filter) : undefined,
     };
   }
 
   override async count(target: ItemTarget, filter: FilterNode | null): Promise<number> {
-    return this.countMatching(await currentGeneration(this.db, target), filter);
+    return this.countMatching(await currentGeneration(this.db, target), target, filter);
   }
 
-  private async countMatching(gen: number, filter: FilterNode | null): Promise<number> {
-    const compiler = new ItemSqlCompiler();
+  private async countMatching(gen: number, target: ItemTarget, filter: FilterNode | null): Promise<number> {
+    const compiler = new ItemSqlCompiler({ gen, target });
     const where = compiler.compile(filter);
     const { rows } = await sql<{
       n: number;

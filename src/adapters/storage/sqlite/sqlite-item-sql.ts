@@ -10,6 +10,7 @@
  */
 import { sql } from 'kysely';
 import { conditionJoiners, fold, sqlOps, type Sql } from '../sql/sql-conditions.js';
+import { linkedCondition, type FilterScope } from '../sql/link-filter.js';
 import type { FilterNode, FilterValue } from '../../../domain/query/filter.js';
 import type { FieldPath } from '../../../domain/query/field-path.js';
 import type { SortKey } from '../../../domain/query/sort.js';
@@ -166,15 +167,17 @@ function compareColumn(
   return sql`${ref} ${sqlOps[op]} ${bound}`;
 }
 
-export function compileFilter(node: FilterNode | null): Sql {
+export function compileFilter(node: FilterNode | null, scope: FilterScope): Sql {
   if (node === null) return TRUE;
   switch (node.kind) {
     case 'and':
-      return and(node.nodes.map(compileFilter));
+      return and(node.nodes.map((n) => compileFilter(n, scope)));
     case 'or':
-      return or(node.nodes.map(compileFilter));
+      return or(node.nodes.map((n) => compileFilter(n, scope)));
     case 'not':
-      return not(compileFilter(node.node));
+      return not(compileFilter(node.node, scope));
+    case 'linked':
+      return linkedCondition(node, sql.ref('id'), scope, TRUE, FALSE);
     case 'compare': {
       const column = systemColumnOf(node.field);
       return column

@@ -13,6 +13,7 @@ import type {
 import type { GenerationRegistry } from '../sql/generation-registry.js';
 import { itemTable, type Database, type ItemRow } from '../sql/schema.js';
 import { afterPosition, compileFilter, orderBy, orderedKeys } from './sqlite-item-sql.js';
+import { boundPage, inlineBytes, type SizedRow } from '../sql/byte-bounded-page.js';
 
 /** Rows per statement: well under SQLite's 32,766 bound parameters. */
 const ROWS_PER_STATEMENT = 500;
@@ -224,17 +225,24 @@ export class SqliteItemStore implements ItemStore {
   async query(target: ItemTarget, query: ItemQuery): Promise<ItemPage> {
     const gen = await currentGeneration(this.db, target);
     const table = sql.table(itemTable(gen));
-    const where = compileFilter(query.filter);
+    const where = compileFilter(query.filter, { gen, target });
     const keys = orderedKeys(query.sort, query.backwards ?? false);
     const keyColumns = keys.slice(0, -1).map((k, i) => sql`${k.expr} AS ${sql.ref(`k${i}`)}`);
     const position = query.after ? sql` AND ${afterPosition(keys, query.after)}` : sql``;
-    const { rows } = await sql<ItemRow & Record<string, unknown>>`
-      SELECT id, created_at, updated_at, data${keyColumns.length > 0 ? sql`, ${sql.join(keyColumns)}` : sql``}
+    // octet_length reads the size from the record header; large items' text is fetched once the page is cut.
+    const inline = inlineBytes(query.limit, query.maxBytes);
+    const { rows } = await sql<SizedRow & Record<string, unknown>>`
+      SELECT id, created_at, updated_at, octet_length(data) AS bytes,
+        CASE WHEN octet_length(data) <= ${inline} THEN data END AS data${keyColumns.length > 0 ? sql`, ${sql.join(keyColumns)}` : sql``}
       FROM ${table} WHERE ${where}${position}
       ORDER BY ${orderBy(keys)} LIMIT ${query.limit + 1} OFFSET ${query.offset ?? 0}`.execute(this.db);
-    const hasMore = rows.length > query.limit;
-    const page = rows.slice(0, query.limit);
-    if (query.backwards) page.reverse();
+    const { page, items, hasMore } = await boundPage(rows, query.limit, query.maxBytes, (ids) =>
+      findItems(this.db, gen, ids),
+    );
+    if (query.backwards) {
+      page.reverse();
+      items.reverse();
+    }
     const positionOf = (row: (typeof rows)[number]): KeysetPosition => ({
       values: keyColumns.map((_, i) => row[`k${i}`] ?? null),
       id: row.id,
@@ -242,21 +250,21 @@ export class SqliteItemStore implements ItemStore {
     const first = page[0];
     const last = page[page.length - 1];
     return {
-      items: page.map(toItem),
+      items: items.filter((item) => item !== undefined),
       hasMore,
       first: first && positionOf(first),
       last: last && positionOf(last),
-      total: query.withTotal ? await this.countIn(gen, query.filter) : undefined,
+      total: query.withTotal ? await this.countIn(gen, target, query.filter) : undefined,
     };
   }
 
   async count(target: ItemTarget, filter: FilterNode | null): Promise<number> {
-    return this.countIn(await currentGeneration(this.db, target), filter);
+    return this.countIn(await currentGeneration(this.db, target), target, filter);
   }
 
-  private async countIn(gen: number, filter: FilterNode | null): Promise<number> {
+  private async countIn(gen: number, target: ItemTarget, filter: FilterNode | null): Promise<number> {
     const { rows } = await sql<{ n: number }>`SELECT count(*) AS n FROM ${sql.table(itemTable(gen))}
-      WHERE ${compileFilter(filter)}`.execute(this.db);
+      WHERE ${compileFilter(filter, { gen, target })}`.execute(this.db);
     return Number(rows[0]?.n ?? 0);
   }
 

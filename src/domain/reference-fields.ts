@@ -1,0 +1,64 @@
+/**
+ * Reference fields of a collection definition, read the way Wix declares them: a `REFERENCE` field holds
+ * the id of one item of `typeMetadata.reference.referencedCollectionId` inside the item itself; a
+ * `MULTI_REFERENCE` field's links (`typeMetadata.multiReference.referencedCollectionId`) live apart from
+ * items, in the link store.
+ */
+export interface ReferenceField {
+  readonly key: string;
+  /** `true` for MULTI_REFERENCE (links stored apart), `false` for REFERENCE (an id inside the item). */
+  readonly multiple: boolean;
+  readonly referencedCollectionId: string;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The reference fields declared in a collection's `fields`, by key. Fields without a target are skipped. */
+export function referenceFieldsOf(fields: readonly Record<string, unknown>[]): Map<string, ReferenceField> {
+  const out = new Map<string, ReferenceField>();
+  for (const field of fields) {
+    const { key, type, typeMetadata } = field;
+    if (typeof key !== 'string' || !isPlainObject(typeMetadata)) continue;
+    const meta =
+      type === 'REFERENCE'
+        ? typeMetadata.reference
+        : type === 'MULTI_REFERENCE'
+          ? typeMetadata.multiReference
+          : undefined;
+    const target = isPlainObject(meta) ? meta.referencedCollectionId : undefined;
+    if (typeof target !== 'string' || target === '') continue;
+    out.set(key, { key, multiple: type === 'MULTI_REFERENCE', referencedCollectionId: target });
+  }
+  return out;
+}
+
+/** The id of a referenced item written whole (`{ _id: 'a1', … }`), as Wix accepts for a REFERENCE field. */
+function embeddedId(value: unknown): string | undefined {
+  return isPlainObject(value) && typeof value._id === 'string' ? value._id : undefined;
+}
+
+/** Whether any top-level field holds an object with an `_id`: only then can a reference need rewriting. */
+export function mayEmbedReferences(fields: Record<string, unknown>): boolean {
+  return Object.values(fields).some((value) => embeddedId(value) !== undefined);
+}
+
+/**
+ * Stores single references by id: a referenced item written whole into a REFERENCE field is replaced by its
+ * `_id` (Wix stores and returns the id; `include()` expands it again). Other fields are left as written.
+ */
+export function storeReferencesById(
+  fields: Record<string, unknown>,
+  references: ReadonlyMap<string, ReferenceField>,
+): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  for (const [key, value] of Object.entries(fields)) {
+    const id = embeddedId(value);
+    const declared = references.get(key);
+    if (id === undefined || !declared || declared.multiple) continue;
+    out ??= { ...fields };
+    out[key] = id;
+  }
+  return out ?? fields;
+}
