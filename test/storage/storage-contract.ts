@@ -352,6 +352,49 @@ export function runStorageContract(name: string, factory: StorageFactory): void 
       }
     });
 
+    it('ends a page at its byte bound, always with one item, and continues exactly in both directions', async () => {
+      await storage.collections.create(siteId, definition('Bytes'), at);
+      const random = seededRandom(20261203);
+      const rows = Array.from({ length: 60 }, (_, i) =>
+        item(`y${String(i).padStart(2, '0')}`, { s: 'z'.repeat(Math.floor(random() * 3000)) }),
+      );
+      await storage.items.write(live('Bytes'), (tx) => tx.insert(rows));
+      const size = new Map(rows.map((r) => [r.id, Buffer.byteLength(r.json)]));
+      const sort = parseSort([{ fieldName: '_id' }]);
+      const maxBytes = 6000;
+      for (const backwards of [false, true]) {
+        const seen: string[] = [];
+        let after: KeysetPosition | undefined;
+        let pages = 0;
+        for (;;) {
+          const page = await storage.items.query(live('Bytes'), {
+            filter: null,
+            sort,
+            limit: 25,
+            maxBytes,
+            after,
+            backwards,
+          });
+          pages += 1;
+          const bytes = page.items.reduce((sum, i) => sum + (size.get(i.id) ?? 0), 0);
+          assert.ok(page.items.length >= 1 && page.items.length <= 25);
+          assert.ok(page.items.length === 1 || bytes <= maxBytes, `page of ${bytes} bytes`);
+          for (const got of page.items) assert.equal(got.json, rows.find((r) => r.id === got.id)?.json);
+          if (backwards) seen.unshift(...page.items.map((i) => i.id));
+          else seen.push(...page.items.map((i) => i.id));
+          if (!page.hasMore) break;
+          after = backwards ? page.first : page.last;
+        }
+        const expected = rows.map((r) => r.id);
+        assert.deepEqual(seen, expected, backwards ? 'backwards' : 'forwards');
+        assert.ok(pages > 60 / 25 + 1, `the bound cut pages short (${pages} pages)`);
+      }
+      // An item larger than the whole budget still makes a page of its own.
+      const one = await storage.items.query(live('Bytes'), { filter: null, sort, limit: 25, maxBytes: 1 });
+      assert.equal(one.items.length, 1);
+      assert.equal(one.hasMore, true);
+    });
+
     it('keeps links apart from items: both ends must exist, and removing either end removes them', async () => {
       await storage.collections.create(siteId, definition('From'), at);
       await storage.collections.create(siteId, definition('To'), at);

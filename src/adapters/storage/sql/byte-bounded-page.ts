@@ -15,7 +15,9 @@ export interface SizedRow {
 
 /** The largest item JSON a page query carries inline: the byte budget shared by every row it may return. */
 export function inlineBytes(limit: number, maxBytes: number | undefined): number {
-  return maxBytes === undefined ? Number.MAX_SAFE_INTEGER : Math.floor(maxBytes / (limit + 1));
+  // Compared with octet_length, a 32-bit integer on PostgreSQL: the unbounded case stays inside its range.
+  const all = 2 ** 31 - 1;
+  return maxBytes === undefined ? all : Math.min(all, Math.floor(maxBytes / (limit + 1)));
 }
 
 function toItem(row: SizedRow & { data: string }): StoredItem {
