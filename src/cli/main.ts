@@ -24,11 +24,15 @@ Usage:
   safekeep backup create [--collections a,b] [--wait] [--json]
   safekeep backup list [--status S]... [--type T]... [--limit N] [--offset N] [--json]
   safekeep backup get ID [--json]
-  safekeep backup delete ID
+  safekeep backup delete ID [--yes]
   safekeep backup cancel ID
-  safekeep backup restore ID [--collections a,b] [--to a:a2,b:b2] [--wait] [--json]
+  safekeep backup restore ID [--collections a,b] [--to a:a2[:Display name],b:b2] [--yes] [--wait] [--json]
   safekeep restoration list [--status S]... [--json]
   safekeep restoration get ID [--json]
+  safekeep restoration undo ID [--yes] [--wait] [--json]   restore its safety backup
+  IDs may be shortened to their first characters (at least 4) when only one id starts with them.
+  restore, undo and delete ask on a terminal before they replace or delete anything; elsewhere they
+  need --yes.
 
 Configuration comes from the environment (PORT, HOST, SAFEKEEP_DATA_DIR, ...; see README.md).
 Exit codes: 0 done, 1 the server refused (or a --wait job ended FAILED or CANCELED), 2 a usage mistake.`;

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { backupCommand } from '../../src/cli/commands/backup-commands.js';
 import { formatElapsed, renderProgressLine } from '../../src/cli/progress-bar.js';
 
 const bin = join(process.cwd(), 'bin', 'safekeep.js');
@@ -228,7 +229,7 @@ describe('safekeep backup / restoration', () => {
 
   it('backup restore --to restores into a new collection and waits for it', async () => {
     const restoration = json(
-      server.run('backup', 'restore', backupId, '--to', 'Books:BooksCopy', '--wait', '--json'),
+      server.run('backup', 'restore', backupId, '--to', 'Books:BooksCopy', '--yes', '--wait', '--json'),
     );
     assert.equal(restoration.status, 'COMPLETED');
     assert.equal(restoration.backup.id, backupId);
@@ -247,13 +248,13 @@ describe('safekeep backup / restoration', () => {
       dataCollectionId: 'Authors',
       dataItem: { data: { title: 'Later' } },
     });
-    const partial = server.run('backup', 'restore', backupId, '--collections', 'Authors', '--wait');
+    const partial = server.run('backup', 'restore', backupId, '--collections', 'Authors', '--yes', '--wait');
     assert.equal(partial.status, 0, partial.stderr);
     assert.match(partial.stdout, /status\s+COMPLETED/);
     assert.match(partial.stdout, /^ {4}Authors -> Authors$/m);
     assert.deepEqual(await titlesIn('Authors'), ['Austen', 'Herbert']);
 
-    const started = json(server.run('backup', 'restore', backupId, '--json'));
+    const started = json(server.run('backup', 'restore', backupId, '--yes', '--json'));
     assert.equal(started.status, 'PENDING');
     assert.equal(started.restorationCollections.length, 2);
   });
@@ -284,6 +285,68 @@ describe('safekeep backup / restoration', () => {
     assert.match(shown.stdout, /safety backup +[0-9a-f-]{36} \(restore it to undo/);
   });
 
+  it('backup restore asks first: refused without a terminal or --yes, and a "no" at the prompt does nothing', async () => {
+    const before = json(server.run('restoration', 'list', '--json')).pagingMetadata.total;
+    const refused = server.run('backup', 'restore', backupId, '--collections', 'Authors');
+    assert.equal(refused.status, 2);
+    assert.match(
+      refused.stderr,
+      /Restore backup .* into Authors\?.*\nrefused: standard input is not a terminal; pass --yes/s,
+    );
+    const questions: string[] = [];
+    const lines: string[] = [];
+    const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+    const env = {
+      SAFEKEEP_URL: server.base,
+      SAFEKEEP_API_KEY: server.apiKey,
+      SAFEKEEP_SITE_ID: server.siteId,
+    };
+    const no = await backupCommand(['restore', backupId.slice(0, 6), '--to', 'Books:Elsewhere'], io, {
+      env,
+      confirm: (q) => Promise.resolve(questions.push(q) < 0),
+    });
+    assert.equal(no, 1);
+    assert.match(questions[0] ?? '', new RegExp(`^Restore backup ${backupId} .* into Elsewhere\\?`));
+    assert.ok(lines.includes('Nothing done.'));
+    assert.equal(json(server.run('restoration', 'list', '--json')).pagingMetadata.total, before);
+  });
+
+  it('backup restore --to takes a display name; restoration undo (by short id) puts back what it replaced', async () => {
+    const named = json(
+      server.run(
+        'backup',
+        'restore',
+        backupId,
+        '--to',
+        'Books:BooksNamed:Books (named copy)',
+        '--yes',
+        '--wait',
+        '--json',
+      ),
+    );
+    assert.deepEqual(named.restorationCollections[0].restoreDestination, {
+      dataCollectionId: 'BooksNamed',
+      displayName: 'Books (named copy)',
+    });
+    await server.api('POST', '/wix-data/v2/items', {
+      dataCollectionId: 'Authors',
+      dataItem: { data: { title: 'Newer' } },
+    });
+    const partial = json(
+      server.run('backup', 'restore', backupId, '--collections', 'Authors', '--yes', '--wait', '--json'),
+    );
+    assert.deepEqual(await titlesIn('Authors'), ['Austen', 'Herbert']);
+    const undone = json(
+      server.run('restoration', 'undo', partial.id.slice(0, 8), '--yes', '--wait', '--json'),
+    );
+    assert.equal(undone.status, 'COMPLETED');
+    assert.equal(undone.backup.id, partial.safetyBackupId);
+    assert.deepEqual(await titlesIn('Authors'), ['Austen', 'Herbert', 'Newer']);
+    const refused = server.run('restoration', 'undo', undone.id);
+    assert.equal(refused.status, 2, 'undo asks too');
+    assert.match(refused.stderr, /^Undo restoration /);
+  });
+
   it('backup cancel of a backup that is not PENDING exits 1 with BACKUP_NOT_CANCELABLE', () => {
     const run = server.run('backup', 'cancel', backupId);
     assert.equal(run.status, 1);
@@ -292,22 +355,30 @@ describe('safekeep backup / restoration', () => {
   });
 
   it('backup delete marks the backup DELETED, and it can no longer be restored', () => {
-    const run = server.run('backup', 'delete', backupId);
+    const refused = server.run('backup', 'delete', backupId);
+    assert.equal(refused.status, 2, 'no terminal to ask and no --yes: nothing is deleted');
+    assert.match(refused.stderr, /Delete backup .*\nrefused: standard input is not a terminal; pass --yes/);
+    assert.equal(json(server.run('backup', 'get', backupId, '--json')).status, 'READY');
+    const run = server.run('backup', 'delete', backupId.slice(0, 8), '--yes');
     assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(`Deleted backup ${backupId}\\.`));
     assert.match(run.stdout, /Deleted backup/);
     const got = json(server.run('backup', 'get', backupId, '--json'));
     assert.equal(got.status, 'DELETED');
     assert.ok(got.deletedDate);
-    assert.equal(server.run('backup', 'delete', backupId).status, 0, 'deleting again is fine');
-    const restore = server.run('backup', 'restore', backupId, '--wait');
+    assert.equal(server.run('backup', 'delete', backupId, '--yes').status, 0, 'deleting again is fine');
+    const restore = server.run('backup', 'restore', backupId, '--yes', '--wait');
     assert.equal(restore.status, 1);
     assert.match(restore.stderr, /BACKUP_NOT_READY/);
   });
 
   it("prints the server's message and code and exits 1 when the API refuses", () => {
     const malformed = server.run('backup', 'get', 'not-a-guid');
-    assert.equal(malformed.status, 1);
-    assert.match(malformed.stderr, /backupId: must be a GUID \(INVALID_ARGUMENT, HTTP 400\)/);
+    assert.equal(malformed.status, 2);
+    assert.match(
+      malformed.stderr,
+      /"not-a-guid" is not a backup id: give the full id or at least its first 4/,
+    );
     const missing = server.run('backup', 'get', '00000000-0000-4000-8000-000000000000', '--json');
     assert.equal(missing.status, 1);
     assert.equal(missing.stdout, '', 'no JSON document when there is no entity');
@@ -346,7 +417,12 @@ describe('safekeep backup / restoration', () => {
       [['backup', 'list', '--type', 'MANUAL'], /--type must be one of ON_DEMAND, AUTO/],
       [['backup', 'list', '--limit', 'many'], /--limit must be a whole number/],
       [['backup', 'create', '--collections', ','], /--collections needs at least one collection id/],
-      [['backup', 'restore', backupId, '--to', 'Books'], /--to takes source:destination pairs/],
+      [
+        ['backup', 'restore', backupId, '--to', 'Books'],
+        /--to takes source:destination\[:Display name\] pairs/,
+      ],
+      [['backup', 'get', 'ffffffff'], /no backup id starts with "ffffffff"/],
+      [['restoration', 'undo'], /usage: safekeep restoration undo ID/],
       [['backup', 'restore', backupId, '--to', 'A:B,A:C'], /--to names A twice/],
       [['restoration'], /usage:\n {2}safekeep restoration list/],
       [['restoration', 'get'], /usage: safekeep restoration get ID/],
@@ -363,7 +439,11 @@ describe('safekeep backup / restoration', () => {
     assert.match(noKey.stderr, /PORT must be an integer/);
     assert.match(noKey.stderr, /an API key is required: pass --key KEY or set SAFEKEEP_API_KEY/);
     const help = cli(['help'], cleanEnv({}));
-    assert.match(help.stdout, /safekeep backup restore ID \[--collections a,b\] \[--to a:a2,b:b2\]/);
+    assert.match(
+      help.stdout,
+      /safekeep backup restore ID \[--collections a,b\] \[--to a:a2\[:Display name\],b:b2\] \[--yes\]/,
+    );
+    assert.match(help.stdout, /safekeep restoration undo ID/);
     assert.match(help.stdout, /safekeep restoration get ID/);
   });
 });

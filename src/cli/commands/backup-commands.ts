@@ -17,6 +17,8 @@ import {
 } from '../../sdk/index.js';
 import { reportClientError } from '../client-errors.js';
 import { UsageError, type CliIo } from '../cli-io.js';
+import { confirmed, terminalConfirm, type Confirm } from '../confirm.js';
+import { resolveShortId } from '../short-id.js';
 import { ProgressBar, type Terminal } from '../progress-bar.js';
 
 /** Where a command draws its progress bar, and whether that is a terminal. */
@@ -31,6 +33,11 @@ export interface ClientCommandOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Where `--wait` draws its bar when it is a TTY (default: process.stdout). */
   readonly terminal?: CommandTerminal;
+  /**
+   * Asks the person before a restore or a delete (default: a prompt on the terminal, or nobody when
+   * standard input is not one — then only `--yes` lets such a command run).
+   */
+  readonly confirm?: Confirm;
 }
 
 const backupStatuses: readonly BackupStatus[] = ['PENDING', 'READY', 'FAILED', 'DELETED', 'CANCELED'];
@@ -45,9 +52,11 @@ export const backupUsage = `usage:
   safekeep backup create [--collections a,b] [--wait] [--json]
   safekeep backup list [--status S]... [--type T]... [--limit N] [--offset N] [--json]
   safekeep backup get ID [--json]
-  safekeep backup delete ID
+  safekeep backup delete ID [--yes]
   safekeep backup cancel ID
-  safekeep backup restore ID [--collections a,b] [--to a:a2,b:b2] [--wait] [--json]
+  safekeep backup restore ID [--collections a,b] [--to a:a2[:Display name],b:b2] [--yes] [--wait] [--json]
+ID is a full id or its first characters (at least 4) when only one id starts with them.
+restore and delete ask for confirmation on a terminal; elsewhere they need --yes.
 every command also takes --url URL, --key KEY and --site SITE_ID
 (defaults: SAFEKEEP_URL or http://127.0.0.1:$PORT, SAFEKEEP_API_KEY, SAFEKEEP_SITE_ID)`;
 
@@ -55,6 +64,8 @@ every command also takes --url URL, --key KEY and --site SITE_ID
 export const restorationUsage = `usage:
   safekeep restoration list [--status S]... [--limit N] [--offset N] [--json]
   safekeep restoration get ID [--json]
+  safekeep restoration undo ID [--yes] [--wait] [--json]   (restores the restoration's safety backup)
+ID is a full id or its first characters (at least 4) when only one id starts with them.
 every command also takes --url URL, --key KEY and --site SITE_ID`;
 
 const connection = {
@@ -63,6 +74,8 @@ const connection = {
   site: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 const json = { json: { type: 'boolean', default: false } } as const satisfies ParseArgsConfig['options'];
+const yes = { yes: { type: 'boolean', default: false } } as const satisfies ParseArgsConfig['options'];
+const wait = { wait: { type: 'boolean', default: false } } as const satisfies ParseArgsConfig['options'];
 const paging = {
   limit: { type: 'string' },
   offset: { type: 'string' },
@@ -137,59 +150,40 @@ export async function backupCommand(
     case 'get': {
       const { values, id } = parseWithId(rest, { ...connection, ...json }, 'backup get ID');
       return withClient(values, io, options, async (client) => {
-        printBackup(io, await client.getBackup(id), values.json);
+        printBackup(io, await client.getBackup(await backupIdOf(client, id)), values.json);
         return 0;
       });
     }
     case 'delete': {
-      const { values, id } = parseWithId(rest, connection, 'backup delete ID');
+      const { values, id } = parseWithId(rest, { ...connection, ...yes }, 'backup delete ID');
       return withClient(values, io, options, async (client) => {
-        await client.deleteBackup(id);
-        io.out(`Deleted backup ${id}.`);
+        const backup = await client.getBackup(await backupIdOf(client, id));
+        const question = `Delete backup ${backup.id} (${backup.trigger}, ${backup.requestedDate})? It can no longer be restored.`;
+        if (!(await confirmed(values.yes, confirmOf(options), question))) return declined(io);
+        await client.deleteBackup(backup.id);
+        io.out(`Deleted backup ${backup.id}.`);
         return 0;
       });
     }
     case 'cancel': {
       const { values, id } = parseWithId(rest, connection, 'backup cancel ID');
       return withClient(values, io, options, async (client) => {
-        await client.cancelBackup(id);
-        io.out(`Canceled backup ${id}.`);
+        const full = await backupIdOf(client, id);
+        await client.cancelBackup(full);
+        io.out(`Canceled backup ${full}.`);
         return 0;
       });
     }
     case 'restore': {
       const { values, id } = parseWithId(
         rest,
-        {
-          ...connection,
-          ...json,
-          collections: { type: 'string' },
-          to: { type: 'string' },
-          wait: { type: 'boolean', default: false },
-        },
+        { ...connection, ...json, ...yes, ...wait, collections: { type: 'string' }, to: { type: 'string' } },
         'backup restore ID',
       );
       const partial = restorationCollectionsOf(values.collections, values.to);
       return withClient(values, io, options, async (client) => {
-        const restoration = partial
-          ? await client.restorePartialBackup(id, partial)
-          : await client.restoreBackup(id);
-        if (!values.wait) {
-          printRestoration(io, restoration, values.json);
-          if (!values.json) io.out(`Follow it with: safekeep restoration get ${restoration.id}`);
-          return 0;
-        }
-        const final = await waitWithBar(
-          options,
-          values.json,
-          `restoration ${short(restoration.id)}`,
-          (onProgress, signal) =>
-            client.waitForRestoration(restoration.id, { onProgress, signal, intervalMs: WAIT_INTERVAL_MS }),
-        );
-        printRestoration(io, final, values.json);
-        return final.status === 'COMPLETED'
-          ? 0
-          : jobFailed(io, `restoration ${final.id}`, final.status, final.error);
+        const backup = await client.getBackup(await backupIdOf(client, id));
+        return restore(client, io, options, values, backup, partial);
       });
     }
     case undefined:
@@ -234,8 +228,34 @@ export async function restorationCommand(
     case 'get': {
       const { values, id } = parseWithId(rest, { ...connection, ...json }, 'restoration get ID');
       return withClient(values, io, options, async (client) => {
-        printRestoration(io, await client.getRestoration(id), values.json);
+        printRestoration(io, await client.getRestoration(await restorationIdOf(client, id)), values.json);
         return 0;
+      });
+    }
+    case 'undo': {
+      const { values, id } = parseWithId(
+        rest,
+        { ...connection, ...json, ...yes, ...wait },
+        'restoration undo ID',
+      );
+      return withClient(values, io, options, async (client) => {
+        const restoration = await client.getRestoration(await restorationIdOf(client, id));
+        if (restoration.status !== 'COMPLETED' || restoration.safetyBackupId === null) {
+          io.err(
+            `error: restoration ${restoration.id} is ${restoration.status}${restoration.safetyBackupId === null ? ' and has no safety backup' : ''}: only a COMPLETED restoration with a safety backup can be undone`,
+          );
+          return 1;
+        }
+        const safety = await client.getBackup(restoration.safetyBackupId);
+        return restore(
+          client,
+          io,
+          options,
+          values,
+          safety,
+          undefined,
+          `Undo restoration ${restoration.id}: `,
+        );
       });
     }
     case undefined:
@@ -244,6 +264,73 @@ export async function restorationCommand(
         action ? `unknown restoration command "${action}"\n${restorationUsage}` : restorationUsage,
       );
   }
+}
+
+/**
+ * Starts a restoration of `backup` (whole, or `partial`) once the person confirmed it, then prints it or
+ * waits for it with a bar.
+ */
+async function restore(
+  client: SafekeepClient,
+  io: CliIo,
+  options: ClientCommandOptions,
+  values: { json: boolean; yes: boolean; wait: boolean },
+  backup: Backup,
+  partial: RestorationCollectionInput[] | undefined,
+  lead = '',
+): Promise<number> {
+  const destinations = partial
+    ? partial.map((c) => c.restoreDestination?.dataCollectionId ?? c.dataCollectionId)
+    : backup.collections.map((c) => c.id);
+  const question =
+    `${lead}Restore backup ${backup.id} (${backup.trigger}, ${backup.snapshotDate ?? backup.requestedDate}) ` +
+    `into ${destinations.join(', ') || '(no collections)'}? Their live items are replaced by the backup's; ` +
+    `a safety backup keeps the current ones.`;
+  if (!(await confirmed(values.yes, confirmOf(options), question))) return declined(io);
+  const restoration = partial
+    ? await client.restorePartialBackup(backup.id, partial)
+    : await client.restoreBackup(backup.id);
+  if (!values.wait) {
+    printRestoration(io, restoration, values.json);
+    if (!values.json) io.out(`Follow it with: safekeep restoration get ${restoration.id}`);
+    return 0;
+  }
+  const final = await waitWithBar(
+    options,
+    values.json,
+    `restoration ${short(restoration.id)}`,
+    (onProgress, signal) =>
+      client.waitForRestoration(restoration.id, { onProgress, signal, intervalMs: WAIT_INTERVAL_MS }),
+  );
+  printRestoration(io, final, values.json);
+  return final.status === 'COMPLETED'
+    ? 0
+    : jobFailed(io, `restoration ${final.id}`, final.status, final.error);
+}
+
+function confirmOf(options: ClientCommandOptions): Confirm {
+  return 'confirm' in options ? options.confirm : terminalConfirm();
+}
+
+function declined(io: CliIo): number {
+  io.err('Nothing done.');
+  return 1;
+}
+
+/** The full id of a backup given whole or by its first characters (any status). */
+function backupIdOf(client: SafekeepClient, typed: string): Promise<string> {
+  return resolveShortId(typed, 'backup', async (offset, limit) => {
+    const page = await client.listBackups({ offset, limit });
+    return { ids: page.backups.map((b) => b.id), total: page.pagingMetadata.total };
+  });
+}
+
+/** The full id of a restoration given whole or by its first characters. */
+function restorationIdOf(client: SafekeepClient, typed: string): Promise<string> {
+  return resolveShortId(typed, 'restoration', async (offset, limit) => {
+    const page = await client.listRestorations({ offset, limit });
+    return { ids: page.restorations.map((r) => r.id), total: page.pagingMetadata.total };
+  });
 }
 
 // ---- arguments -------------------------------------------------------------------------------------
@@ -312,13 +399,17 @@ function restorationCollectionsOf(
   to: string | undefined,
 ): RestorationCollectionInput[] | undefined {
   if (collections === undefined && to === undefined) return undefined;
-  const destinations = new Map<string, string>();
+  const destinations = new Map<string, { dataCollectionId: string; displayName?: string }>();
   for (const pair of to === undefined ? [] : list(to, '--to')) {
-    const match = /^([^:]+):([^:]+)$/.exec(pair);
+    // source:destination, optionally :Display name (which may itself hold colons).
+    const match = /^([^:]+):([^:]+)(?::(.+))?$/.exec(pair);
     if (!match?.[1] || !match[2])
-      throw new UsageError(`--to takes source:destination pairs, e.g. --to Books:BooksCopy, not "${pair}"`);
+      throw new UsageError(
+        `--to takes source:destination[:Display name] pairs, e.g. --to "Books:BooksCopy:Books (copy)", not "${pair}"`,
+      );
     if (destinations.has(match[1])) throw new UsageError(`--to names ${match[1]} twice`);
-    destinations.set(match[1], match[2]);
+    const displayName = match[3]?.trim();
+    destinations.set(match[1], { dataCollectionId: match[2], ...(displayName && { displayName }) });
   }
   const sources = [
     ...new Set([
@@ -330,7 +421,7 @@ function restorationCollectionsOf(
     const destination = destinations.get(id);
     return destination === undefined
       ? { dataCollectionId: id }
-      : { dataCollectionId: id, restoreDestination: { dataCollectionId: destination } };
+      : { dataCollectionId: id, restoreDestination: destination };
   });
 }
 
