@@ -14,7 +14,7 @@ Usage:
   Talking to a running server through its API (--url URL, --key KEY; defaults SAFEKEEP_URL or
   http://127.0.0.1:$PORT, SAFEKEEP_API_KEY):
   safekeep site create --name NAME [--json]        a site and an API key with every site scope
-  safekeep site list|delete|settings …             (safekeep site help)
+  safekeep site list|delete|settings …             (safekeep site help; delete asks, or --yes)
   safekeep key create --site ID --scopes a,b [--json]
   safekeep key create --admin [--json]             a key for every site
   safekeep key list [--json] | key revoke KEY_ID

@@ -152,8 +152,19 @@ describe('safekeep CLI', () => {
       assert.match(api(apiKey, 'webhook', 'public-key').stdout, /BEGIN PUBLIC KEY/);
       assert.equal(api(adminKey, 'webhook', 'delete', hook.id).status, 0);
 
-      assert.equal(api(adminKey, 'site', 'delete', siteId).status, 0);
-      const gone = api(adminKey, 'site', 'delete', siteId);
+      const unconfirmed = api(adminKey, 'site', 'delete', siteId);
+      assert.equal(unconfirmed.status, 2, 'no terminal to ask and no --yes');
+      assert.match(
+        unconfirmed.stderr,
+        /Delete site .*\nrefused: standard input is not a terminal; pass --yes/,
+      );
+      assert.equal(
+        json(api(apiKey, 'webhook', 'list', '--site', siteId, '--json')).length,
+        0,
+        'site still there',
+      );
+      assert.equal(api(adminKey, 'site', 'delete', siteId, '--yes').status, 0);
+      const gone = api(adminKey, 'site', 'delete', siteId, '--yes');
       assert.equal(gone.status, 1);
       assert.match(gone.stderr, /SITE_NOT_FOUND/);
     });

@@ -21,6 +21,7 @@ import {
   type Webhook,
 } from '../../sdk/index.js';
 import { reportClientError } from '../client-errors.js';
+import { confirmed, terminalConfirm, type Confirm } from '../confirm.js';
 import { UsageError, type CliIo } from '../cli-io.js';
 
 /** What the commands need besides their arguments; tests and other callers may replace each part. */
@@ -29,6 +30,8 @@ export interface AdminCommandOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** The server's configuration, for `key create --local` only (read lazily: only that command needs it). */
   readonly serverConfig?: () => Config;
+  /** Asks the person before a delete (default: the terminal's prompt; nobody when stdin is not one). */
+  readonly confirm?: Confirm;
 }
 
 const connection = {
@@ -43,7 +46,8 @@ its own sites); defaults: SAFEKEEP_URL or http://127.0.0.1:$PORT, SAFEKEEP_API_K
 export const siteUsage = `usage:
   safekeep site create --name NAME [--json]     a site, plus a key with every site scope
   safekeep site list [--json]
-  safekeep site delete SITE_ID                  its data, backups and stored content go with it
+  safekeep site delete SITE_ID [--yes]          its data, backups and stored content go with it
+                                                (asks on a terminal; elsewhere needs --yes)
   safekeep site settings SITE_ID [--interval-days N|default] [--retention N|default] [--json]
 ${connectionHelp}`;
 
@@ -108,8 +112,18 @@ export async function siteCommand(
       });
     }
     case 'delete': {
-      const { values, id } = parseWithId(rest, connection, 'site delete SITE_ID');
+      const { values, id } = parseWithId(
+        rest,
+        { ...connection, yes: { type: 'boolean', default: false } },
+        'site delete SITE_ID',
+      );
       return withClient(values, io, options, async (client) => {
+        const question = `Delete site ${id} with all its collections, items, backups and stored content? This cannot be undone.`;
+        const ask = 'confirm' in options ? options.confirm : terminalConfirm();
+        if (!(await confirmed(values.yes, ask, question))) {
+          io.err('Nothing done.');
+          return 1;
+        }
         await client.sites.delete(id);
         io.out(values.json ? JSON.stringify({ deleted: id }) : `Deleted site ${id}.`);
         return 0;
