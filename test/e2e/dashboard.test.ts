@@ -339,6 +339,163 @@ describe('dashboard in a browser', () => {
     await page.getByText('No backup matches the filters.').waitFor();
   });
 
+  /** The Restore page's backup picker: its chosen value and every option's value and text. */
+  const picker = async () => {
+    const select = page.getByLabel('Backup to restore');
+    await select.waitFor();
+    return {
+      value: await select.inputValue(),
+      options: await select
+        .locator('option')
+        .evaluateAll((options) =>
+          options.map((o) => ({ value: String(o.value), text: String(o.textContent) })),
+        ),
+    };
+  };
+  /** Opens the Restore page from the menu, from another page (the wizard keeps the same address). */
+  const openRestorePage = async () => {
+    await go('#/restorations', 'Restorations');
+    await page.getByRole('link', { name: 'Restore', exact: true }).click();
+    await heading().filter({ hasText: 'Restore a backup' }).waitFor();
+  };
+
+  it('preselects no safety backup: with only safety backups READY, it asks which to restore', async () => {
+    const [undo, first] = (await api.listRestorations()).restorations;
+    assert.ok(undo?.safetyBackupId && first?.safetyBackupId);
+    await openRestorePage();
+    const { value, options } = await picker();
+    assert.equal(value, '', 'nothing is preselected');
+    await page
+      .getByText('Choose the backup to restore above. Every READY backup is a safety backup')
+      .waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Review the changes' }).count(), 0);
+    for (const r of [undo, first]) {
+      const option = options.find((o) => o.value === r.safetyBackupId);
+      assert.ok(option, `safety backup of ${r.id} is offered`);
+      assert.match(option.text, new RegExp(`Safety backup before restoration ${r.id.slice(0, 8)} · `));
+      assert.match(option.text, new RegExp(` · id ${String(r.safetyBackupId).slice(0, 8)}$`));
+    }
+    await shoot('restore-only-safety-desktop');
+  });
+
+  let crateBackupId = '';
+  let firstRestorationId = '';
+
+  it('restores twice with the default choice, which is never the safety backup of the restore before', async () => {
+    await api.collections.create({ id: 'Crates', displayName: 'Crates' });
+    await api.items.bulkInsert(
+      'Crates',
+      Array.from({ length: 300 }, (_, i) => ({ _id: `c${String(i).padStart(3, '0')}`, title: `Crate ${i}` })),
+    );
+    crateBackupId = (await api.createBackup()).id;
+    assert.equal((await api.waitForBackup(crateBackupId, { intervalMs: 100 })).status, 'READY');
+    await api.items.truncate('Crates');
+    assert.equal(await api.items.count('Crates'), 0, 'broken');
+
+    await openRestorePage();
+    assert.equal((await picker()).value, crateBackupId);
+    await page.getByRole('button', { name: 'Review the changes' }).click();
+    await page.getByRole('button', { name: 'Restore now' }).click();
+    await page.getByRole('heading', { name: '3. Restored' }).waitFor();
+    assert.equal(await api.items.count('Crates'), 300, 'the first restore repaired it');
+    const restoration = (await api.listRestorations()).restorations[0];
+    assert.equal(restoration?.backup.id, crateBackupId);
+    firstRestorationId = restoration.id;
+    const safetyBackupId = String(restoration.safetyBackupId);
+    const newestReady = (await api.listBackups({ status: ['READY'] })).backups[0];
+    assert.equal(newestReady?.id, safetyBackupId, 'the safety backup (Crates empty) is the newest READY one');
+    await page.getByText(`Safety backup (restore it to undo): ${safetyBackupId}`).waitFor();
+
+    // The second visit: the default is the on-demand backup again, not the safety backup just taken.
+    await openRestorePage();
+    const { value, options } = await picker();
+    assert.equal(value, crateBackupId);
+    assert.notEqual(value, safetyBackupId);
+    const chosen = options.find((o) => o.value === crateBackupId);
+    assert.match(
+      String(chosen?.text),
+      new RegExp(` · On demand · [\\d,]+ items · id ${crateBackupId.slice(0, 8)}$`),
+    );
+    const safety = options.find((o) => o.value === safetyBackupId);
+    assert.match(
+      String(safety?.text),
+      new RegExp(`Safety backup before restoration ${restoration.id.slice(0, 8)} · `),
+    );
+    await page.locator('.chosen-backup').getByText(crateBackupId).waitFor();
+    await shoot('restore-picker-desktop');
+
+    await page.getByRole('button', { name: 'Review the changes' }).click();
+    await page.getByRole('button', { name: 'Restore now' }).click();
+    await page.getByRole('heading', { name: '3. Restored' }).waitFor();
+    const second = (await api.listRestorations()).restorations[0];
+    assert.equal(second?.backup.id, crateBackupId, 'the default restored the on-demand backup');
+    assert.equal(await api.items.count('Crates'), 300, 'the collection keeps its 300 items');
+    assert.deepEqual((await titles('Crates')).slice(0, 2), ['Crate 0', 'Crate 1']);
+  });
+
+  it('links safety backups and restorations both ways, with whole ids to copy and one date format', async () => {
+    const [second, first] = (await api.listRestorations()).restorations;
+    assert.equal(first?.id, firstRestorationId);
+    const safetyBackupId = String(first.safetyBackupId);
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+
+    await go('#/backups', 'Backups');
+    const safetyRow = page
+      .getByRole('row')
+      .filter({ has: page.locator(`[data-backup-id="${safetyBackupId}"]`) });
+    assert.match(
+      await safetyRow.innerText(),
+      new RegExp(`Safety \\(before a restore\\)\\s*before restoration\\s*${first.id}`),
+    );
+    // The id shows short, yet the element holds all of it.
+    const idCode = safetyRow.locator('code.id').first();
+    assert.equal(await idCode.innerText(), safetyBackupId);
+    assert.equal(await idCode.getAttribute('title'), safetyBackupId);
+    assert.ok(await idCode.evaluate((e) => e.scrollWidth > e.clientWidth), 'shown short');
+    await safetyRow.getByRole('button', { name: `Copy id ${safetyBackupId}` }).click();
+    await page.getByRole('status').filter({ hasText: 'Id copied.' }).waitFor();
+    assert.equal(await page.evaluate(() => window.navigator.clipboard.readText()), safetyBackupId);
+    const crateRow = page
+      .getByRole('row')
+      .filter({ has: page.locator(`[data-backup-id="${crateBackupId}"]`) });
+    const listDate = await crateRow.locator('time').first().innerText();
+    assert.match(listDate, /\d{1,2}:\d{2}:\d{2}/, 'with seconds');
+    await shoot('backups-linked-desktop');
+
+    // Backup → its restoration, marked and focused.
+    await safetyRow.getByRole('link', { name: first.id }).click();
+    await page.waitForURL(new RegExp(`#/restorations\\?id=${first.id}$`));
+    const linked = page.locator('tr.linked');
+    await linked.locator(`[data-restoration-id="${first.id}"]`).waitFor();
+    assert.equal(await linked.count(), 1);
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-current')), 'true');
+    const fromCell = linked.locator('td[data-label="From backup"]');
+    assert.equal(await fromCell.locator('time').innerText(), listDate, 'one date format');
+    await shoot('restorations-linked-desktop');
+    // The undo-able second restoration's row names its own safety backup.
+    const secondRow = page
+      .getByRole('row')
+      .filter({ has: page.locator(`[data-restoration-id="${second?.id}"]`) });
+    await secondRow.getByRole('link', { name: String(second?.safetyBackupId) }).waitFor();
+
+    // Restoration → its safety backup, marked and focused.
+    await linked
+      .locator('td[data-label="Safety backup"]')
+      .getByRole('link', { name: safetyBackupId })
+      .click();
+    await page.waitForURL(new RegExp(`#/backups\\?id=${safetyBackupId}$`));
+    await page.locator(`tr.linked [data-backup-id="${safetyBackupId}"]`).waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-current')), 'true');
+
+    // The picker writes dates the same way.
+    await openRestorePage();
+    const { options } = await picker();
+    assert.ok(
+      options.find((o) => o.value === crateBackupId)?.text.startsWith(`${listDate} · `),
+      'the picker and the list write dates alike',
+    );
+  });
+
   it('fits every page into 360 px without sideways scrolling', async () => {
     await page.setViewportSize({ width: 360, height: 780 });
     const pages: [string, string | RegExp, string][] = [

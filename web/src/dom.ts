@@ -76,11 +76,15 @@ export function field(
   );
 }
 
-/** A table whose cells name their column (`data-label`), so narrow screens can show each row as a card. */
+/**
+ * A table whose cells name their column (`data-label`), so narrow screens can show each row as a card.
+ * `rowProps` gives a row its attributes (to mark the one a link pointed at).
+ */
 export function table(
   caption: string,
   columns: readonly string[],
   rows: readonly (readonly Child[])[],
+  rowProps: (index: number) => Props | null = () => null,
 ): HTMLElement {
   return h(
     'div',
@@ -101,11 +105,15 @@ export function table(
       h(
         'tbody',
         null,
-        rows.map((cells) =>
+        rows.map((cells, index) =>
           h(
             'tr',
-            null,
-            cells.map((cell, i) => h('td', { 'data-label': columns[i] ?? '' }, cell)),
+            rowProps(index),
+            // One wrapper per cell: on narrow screens a cell is a two-column grid (its label, then its
+            // content), and loose pieces of content (a date, then an id) would each take a grid cell.
+            cells.map((cell, i) =>
+              h('td', { 'data-label': columns[i] ?? '' }, h('div', { class: 'cell' }, cell)),
+            ),
           ),
         ),
       ),

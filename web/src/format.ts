@@ -1,14 +1,23 @@
 import type { Backup, Progress } from '../../src/sdk/index.js';
 import { h } from './dom.js';
+import { announce } from './notices.js';
 
+/**
+ * The dashboard's one date format, to the second (two backups a few seconds apart must read apart), in
+ * the person's locale. Every date on every page goes through `dateText` or `when`.
+ */
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+
+/** A timestamp as text in the dashboard's one format, for places that take no markup (an `<option>`). */
+export function dateText(iso: string): string {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : dateFormat.format(date);
+}
 
 /** A timestamp for people, in a `<time>` that keeps the exact value; a dash when unset. */
 export function when(iso: string | null | undefined): HTMLElement | string {
   if (!iso) return '—';
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return iso;
-  return h('time', { datetime: iso, title: iso }, dateFormat.format(date));
+  return h('time', { datetime: iso, title: iso }, dateText(iso));
 }
 
 /** A byte count for people (int64 strings as the API sends them). */
@@ -63,12 +72,60 @@ export function kindOf(backup: Backup): string {
   return `${backup.type === 'AUTO' ? 'Automatic' : 'On demand'}${backup.type === 'AUTO' ? ` · ${triggerNames[backup.trigger]}` : ''}`;
 }
 
+/**
+ * A backup's name in a picker: a safety backup names the restoration it was taken before (it holds what
+ * that restoration replaced, so restoring it undoes that restoration, which is rarely what a person
+ * picking "a backup" wants); any other backup says what took it.
+ * @param restorationId the restoration whose safety backup it is, when known
+ */
+export function backupLabel(backup: Backup, restorationId: string | undefined): string {
+  if (backup.trigger !== 'PRE_RESTORE') return backup.trigger === 'SCHEDULE' ? 'Scheduled' : 'On demand';
+  return restorationId
+    ? `Safety backup before restoration ${shortIdText(restorationId)}`
+    : 'Safety backup before a restoration';
+}
+
 /** A status as a badge (the text is the status itself, so colour is never the only sign). */
 export function statusBadge(status: string): HTMLElement {
   return h('span', { class: `badge status-${status.toLowerCase()}` }, status);
 }
 
-/** A short form of an id, with the whole id on hover and for screen readers. */
-export function shortId(id: string): HTMLElement {
-  return h('code', { title: id, class: 'id' }, id.length > 13 ? `${id.slice(0, 8)}…` : id);
+/** The short form of an id people read (its first 8 characters), for text that takes no markup. */
+export function shortIdText(id: string): string {
+  return id.length > 13 ? id.slice(0, 8) : id;
+}
+
+/**
+ * An id as people see it: the short form on screen, yet the element holds the whole id (CSS cuts it
+ * short), so one click selects all of it and copying takes all of it; the whole id is also its title, the
+ * screen-reader text, and what the Copy button copies. With `href`, the id is a link there.
+ */
+export function shortId(id: string, href?: string): HTMLElement {
+  const code = h('code', { title: id, class: id.length > 13 ? 'id long' : 'id' }, id);
+  const copy = h(
+    'button',
+    { type: 'button', class: 'copy-id', 'aria-label': `Copy id ${id}`, title: 'Copy the whole id' },
+    'Copy',
+  );
+  copy.addEventListener('click', () => {
+    void copyText(id).then((copied) => {
+      if (copied) {
+        announce('Id copied.');
+        return;
+      }
+      // No clipboard (a page served over plain HTTP has none): select it for Ctrl+C instead.
+      window.getSelection()?.selectAllChildren(code);
+      announce('Id selected: press Ctrl+C to copy it.');
+    });
+  });
+  return h('span', { class: 'id-ref' }, href ? h('a', { href, class: 'id-link' }, code) : code, copy);
+}
+
+async function copyText(text: string): Promise<boolean> {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -222,7 +222,10 @@ async function render(): Promise<void> {
     }
     main.append(errorBox(error));
   }
-  if (!controller.signal.aborted) main.querySelector<HTMLElement>('h1')?.focus();
+  // A page opened from a link to one entry marks that entry (`data-focus`): focus goes there, so it is
+  // scrolled into view and read out; otherwise to the heading.
+  if (!controller.signal.aborted)
+    (main.querySelector<HTMLElement>('[data-focus]') ?? main.querySelector<HTMLElement>('h1'))?.focus();
 }
 
 async function boot(): Promise<void> {

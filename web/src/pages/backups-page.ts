@@ -6,16 +6,21 @@ import {
   type SafekeepClient,
 } from '../../../src/sdk/index.js';
 import { confirmDialog, field, h, replace, table, type Child } from '../dom.js';
-import { bytes, count, kindOf, progressView, shortId, statusBadge, when } from '../format.js';
+import { bytes, count, dateText, kindOf, progressView, shortId, statusBadge, when } from '../format.js';
 import { announce, runAction, showError } from '../notices.js';
 import { noSite, pageHeading, type PageContext } from '../page.js';
+import { safetyRestorations } from '../safety-restorations.js';
 
 const statuses: readonly BackupStatus[] = ['PENDING', 'READY', 'FAILED', 'CANCELED', 'DELETED'];
 const PAGE_SIZE = 25;
 /** How often a pending backup is read while the page shows it. */
 export const POLL_MS = 1000;
 
-/** The backups of the site: list, filters, "Back up now", delete, cancel, and live progress. */
+/**
+ * The backups of the site: list, filters, "Back up now", delete, cancel, and live progress. A safety
+ * backup links to the restoration it was taken before. `#/backups?id=…` (where other pages link to a
+ * backup) marks that backup and moves focus to it, listing it first when the list would not show it.
+ */
 export async function backupsPage(context: PageContext): Promise<void> {
   const { client, main, params, signal } = context;
   main.append(pageHeading('Backups'));
@@ -37,6 +42,9 @@ export async function backupsPage(context: PageContext): Promise<void> {
   const refresh = h('button', { type: 'button' }, 'Refresh');
   let limit = PAGE_SIZE;
   const followed = new Set<string>();
+  const linkedId = params.get('id');
+  /** Safety backup id → the restoration it was taken before. */
+  const before = new Map<string, string>();
 
   const reload = async (): Promise<void> => {
     const page = await client.listBackups({
@@ -45,8 +53,17 @@ export async function backupsPage(context: PageContext): Promise<void> {
       ...(chosenType && { type: [chosenType] }),
       signal,
     });
-    renderList(page.backups, page.pagingMetadata.total);
-    for (const backup of page.backups) if (backup.status === 'PENDING') follow(backup);
+    let backups = page.backups;
+    if (linkedId && !backups.some((b) => b.id === linkedId)) {
+      try {
+        backups = [await client.getBackup(linkedId, { signal }), ...backups];
+      } catch (error) {
+        if (!signal.aborted) showError(errors, error);
+      }
+    }
+    await safetyRestorations(client, backups, signal, before);
+    renderList(backups, page.backups.length, page.pagingMetadata.total);
+    for (const backup of backups) if (backup.status === 'PENDING') follow(backup);
   };
 
   /** Reads a pending backup until it ends, updating its row; then shows the list as it now is. */
@@ -73,7 +90,7 @@ export async function backupsPage(context: PageContext): Promise<void> {
       });
   };
 
-  const renderList = (backups: readonly Backup[], total: number): void => {
+  const renderList = (backups: readonly Backup[], listed: number, total: number): void => {
     if (backups.length === 0) {
       replace(
         listSlot,
@@ -94,9 +111,13 @@ export async function backupsPage(context: PageContext): Promise<void> {
         'Backups, newest first',
         ['Requested', 'Type', 'Status', 'Finished', 'Size', 'Items', 'Collections', 'Actions'],
         rows,
+        (i) =>
+          backups[i]?.id === linkedId
+            ? { class: 'linked', 'data-focus': '', tabindex: -1, 'aria-current': 'true' }
+            : null,
       ),
-      h('p', { class: 'paging' }, `${backups.length} of ${total} backups`),
-      backups.length < total &&
+      h('p', { class: 'paging' }, `${listed} of ${total} backups`),
+      listed < total &&
         h(
           'button',
           {
@@ -152,7 +173,7 @@ export async function backupsPage(context: PageContext): Promise<void> {
                   h(
                     'p',
                     null,
-                    `The backup requested ${new Date(b.requestedDate).toLocaleString()} can no longer be restored once deleted.`,
+                    `The backup requested ${dateText(b.requestedDate)} can no longer be restored once deleted.`,
                   ),
                   b.status === 'PENDING' && h('p', null, 'It is still running: it will be stopped first.'),
                 ],
@@ -183,9 +204,25 @@ export async function backupsPage(context: PageContext): Promise<void> {
       );
     }
     if (b.error) status.push(h('span', { class: 'row-error' }, `${b.error.message} (${b.error.code})`));
+    const kind: Child[] = [kindOf(b)];
+    if (b.trigger === 'PRE_RESTORE') {
+      const restorationId = before.get(b.id);
+      kind.push(
+        h(
+          'span',
+          { class: 'before-restoration' },
+          restorationId
+            ? [
+                'before restoration ',
+                shortId(restorationId, `#/restorations?id=${encodeURIComponent(restorationId)}`),
+              ]
+            : 'before a restoration',
+        ),
+      );
+    }
     return [
       [when(b.requestedDate), ' ', shortId(b.id)],
-      kindOf(b),
+      h('span', { class: 'kind-cell' }, kind),
       h('span', { class: 'status-cell', 'data-backup-id': b.id, 'data-status': b.status }, status),
       when(b.finishedDate ?? b.deletedDate),
       bytes(b.sizeInBytes),

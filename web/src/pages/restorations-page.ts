@@ -1,11 +1,46 @@
-import type { Restoration } from '../../../src/sdk/index.js';
+import type { Backup, Restoration } from '../../../src/sdk/index.js';
 import { confirmDialog, h, replace, table, type Child } from '../dom.js';
 import { kindOf, progressView, shortId, statusBadge, when } from '../format.js';
 import { announce, errorBox, runAction, showError } from '../notices.js';
 import { noSite, pageHeading, type PageContext } from '../page.js';
+import { safetyRestorations } from '../safety-restorations.js';
 import { POLL_MS } from './backups-page.js';
 
 const PAGE_SIZE = 25;
+
+/** A link to one backup on the Backups page, which marks it. */
+function backupLink(id: string): HTMLElement {
+  return shortId(id, `#/backups?id=${encodeURIComponent(id)}`);
+}
+
+/** A link to one restoration on the Restorations page, which marks it. */
+function restorationLink(id: string): HTMLElement {
+  return shortId(id, `#/restorations?id=${encodeURIComponent(id)}`);
+}
+
+/** Where a restoration's safety backup is: a link once it exists. */
+function safetyBackupCell(r: Restoration): Child {
+  if (r.safetyBackupId) return backupLink(r.safetyBackupId);
+  return r.status === 'PENDING' ? 'Not taken yet' : '—';
+}
+
+/** The backup a restoration restored: when, what kind, its id, and for a safety backup its restoration. */
+function fromBackupCell(backup: Backup, before: ReadonlyMap<string, string>): Child[] {
+  const restorationId = before.get(backup.id);
+  return [
+    when(backup.requestedDate),
+    h('br'),
+    kindOf(backup),
+    h('br'),
+    backupLink(backup.id),
+    backup.trigger === 'PRE_RESTORE' &&
+      h(
+        'span',
+        { class: 'before-restoration' },
+        restorationId ? ['before restoration ', restorationLink(restorationId)] : 'before a restoration',
+      ),
+  ];
+}
 
 function destinations(r: Restoration): string {
   return r.restorationCollections
@@ -62,12 +97,13 @@ export function followRestoration(
       h(
         'p',
         null,
-        'Status: ',
-        h('span', { 'data-restoration-id': r.id, 'data-status': r.status }, statusBadge(r.status)),
-        ' ',
+        'Restoration ',
         shortId(r.id),
+        ' ',
+        h('span', { 'data-restoration-id': r.id, 'data-status': r.status }, statusBadge(r.status)),
       ),
       h('p', null, `Collections: ${destinations(r)}`),
+      r.safetyBackupId && h('p', null, 'Safety backup (restore it to undo): ', backupLink(r.safetyBackupId)),
     ];
     if (r.status === 'PENDING') parts.push(progressView(r.progress, 'Progress of the restoration'));
     if (r.status === 'COMPLETED') {
@@ -113,9 +149,13 @@ export function followRestoration(
     });
 }
 
-/** The site's restorations, newest first, with live progress and Undo. */
+/**
+ * The site's restorations, newest first, with live progress and Undo; each links to the backup it
+ * restored and to its safety backup. `#/restorations?id=…` (where other pages link to a restoration)
+ * marks that restoration and moves focus to it, listing it first when the list would not show it.
+ */
 export async function restorationsPage(context: PageContext): Promise<void> {
-  const { client, main, signal } = context;
+  const { client, main, params, signal } = context;
   main.append(pageHeading('Restorations'));
   if (!context.site) {
     main.append(noSite(context));
@@ -125,10 +165,28 @@ export async function restorationsPage(context: PageContext): Promise<void> {
   const listSlot = h('div', { class: 'list' });
   let limit = PAGE_SIZE;
   const followed = new Set<string>();
+  const linkedId = params.get('id');
+  /** Safety backup id → the restoration it was taken before. */
+  const before = new Map<string, string>();
 
   const reload = async (): Promise<void> => {
     const page = await client.listRestorations({ limit, signal });
-    if (page.restorations.length === 0) {
+    let restorations = page.restorations;
+    if (linkedId && !restorations.some((r) => r.id === linkedId)) {
+      try {
+        restorations = [await client.getRestoration(linkedId, { signal }), ...restorations];
+      } catch (error) {
+        if (!signal.aborted) showError(errors, error);
+      }
+    }
+    for (const r of restorations) if (r.safetyBackupId) before.set(r.safetyBackupId, r.id);
+    await safetyRestorations(
+      client,
+      restorations.map((r) => r.backup),
+      signal,
+      before,
+    );
+    if (restorations.length === 0) {
       replace(
         listSlot,
         h(
@@ -145,8 +203,12 @@ export async function restorationsPage(context: PageContext): Promise<void> {
       listSlot,
       table(
         'Restorations, newest first',
-        ['Requested', 'Status', 'From backup', 'Collections', 'Finished', 'Actions'],
-        page.restorations.map((r) => row(r)),
+        ['Requested', 'Status', 'From backup', 'Collections', 'Finished', 'Safety backup', 'Actions'],
+        restorations.map((r) => row(r)),
+        (i) =>
+          restorations[i]?.id === linkedId
+            ? { class: 'linked', 'data-focus': '', tabindex: -1, 'aria-current': 'true' }
+            : null,
       ),
       h('p', { class: 'paging' }, `${page.restorations.length} of ${page.pagingMetadata.total} restorations`),
       page.restorations.length < page.pagingMetadata.total &&
@@ -162,7 +224,7 @@ export async function restorationsPage(context: PageContext): Promise<void> {
           'Show more',
         ),
     );
-    for (const r of page.restorations) if (r.status === 'PENDING') follow(r);
+    for (const r of restorations) if (r.status === 'PENDING') follow(r);
   };
 
   const follow = (r: Restoration): void => {
@@ -220,9 +282,10 @@ export async function restorationsPage(context: PageContext): Promise<void> {
     return [
       [when(r.requestedDate), ' ', shortId(r.id)],
       h('span', { class: 'status-cell', 'data-restoration-id': r.id, 'data-status': r.status }, status),
-      [when(r.backup.requestedDate), h('br'), kindOf(r.backup)],
+      fromBackupCell(r.backup, before),
       destinations(r),
       when(r.finishedDate),
+      safetyBackupCell(r),
       h('span', { class: 'row-actions' }, actions),
     ];
   };

@@ -5,9 +5,10 @@ import type {
   RestorePreview,
 } from '../../../src/sdk/index.js';
 import { field, h, replace, table, type Child } from '../dom.js';
-import { count, kindOf } from '../format.js';
+import { backupLabel, count, dateText, shortId, shortIdText } from '../format.js';
 import { announce, errorBox, runAction } from '../notices.js';
 import { noSite, pageHeading, type PageContext } from '../page.js';
+import { safetyRestorations } from '../safety-restorations.js';
 import { followRestoration } from './restorations-page.js';
 
 /** One collection's row in the wizard's choice step. */
@@ -43,8 +44,19 @@ export async function restorePage(context: PageContext): Promise<void> {
     );
     return;
   }
+  const before = await safetyRestorations(client, ready, signal);
   const wanted = params.get('backup');
-  const backup = ready.find((b) => b.id === wanted) ?? (wanted ? undefined : ready[0]);
+  // The list is newest first. The default is never a safety backup: it holds what a restoration
+  // replaced, so right after a restore the newest READY backup is the very state just restored away from.
+  const backup = wanted ? ready.find((b) => b.id === wanted) : ready.find((b) => b.trigger !== 'PRE_RESTORE');
+  const option = (b: Backup) =>
+    h(
+      'option',
+      { value: b.id, selected: b.id === backup?.id, title: b.id },
+      `${dateText(b.requestedDate)} · ${backupLabel(b, before.get(b.id))} · ${count(b.itemCount)} items · id ${shortIdText(b.id)}`,
+    );
+  const regular = ready.filter((b) => b.trigger !== 'PRE_RESTORE');
+  const safety = ready.filter((b) => b.trigger === 'PRE_RESTORE');
   const step = h('section', { class: 'wizard-step', 'aria-live': 'polite' });
   const select = h(
     'select',
@@ -53,13 +65,10 @@ export async function restorePage(context: PageContext): Promise<void> {
       onchange: (event) =>
         context.navigate(`#/restore?backup=${encodeURIComponent((event.target as HTMLSelectElement).value)}`),
     },
-    ready.map((b) =>
-      h(
-        'option',
-        { value: b.id, selected: b.id === backup?.id },
-        `${new Date(b.requestedDate).toLocaleString()} — ${kindOf(b)} — ${count(b.itemCount)} items`,
-      ),
-    ),
+    !backup && h('option', { value: '', selected: true, disabled: true }, 'Choose a backup…'),
+    regular.length > 0 && h('optgroup', { label: 'Backups' }, regular.map(option)),
+    safety.length > 0 &&
+      h('optgroup', { label: 'Safety backups (restoring one undoes its restoration)' }, safety.map(option)),
   );
   main.append(
     h(
@@ -69,20 +78,42 @@ export async function restorePage(context: PageContext): Promise<void> {
       h('li', null, 'Review'),
       h('li', null, 'Restore'),
     ),
-    field('Backup to restore', select, 'Only READY backups can be restored.'),
+    field(
+      'Backup to restore',
+      select,
+      'Only READY backups can be restored, newest first. A safety backup holds what a restoration replaced.',
+    ),
     step,
   );
-  if (!backup) {
+  if (!backup && wanted) {
     replace(
       step,
-      errorBox(new Error(`Backup ${wanted ?? ''} is not READY (or does not exist); choose another one.`)),
+      errorBox(new Error(`Backup ${wanted} is not READY (or does not exist); choose another one.`)),
     );
     return;
   }
-  chooseStep(context, backup, step);
+  if (!backup) {
+    replace(
+      step,
+      h(
+        'p',
+        { class: 'notice', 'data-choose-prompt': '' },
+        'Choose the backup to restore above. Every READY backup is a safety backup: restoring one undoes the restoration it was taken before, which is only what you want to take back a restoration. To restore data as it is now later, ',
+        h('a', { href: '#/backups' }, 'back up now'),
+        ' first.',
+      ),
+    );
+    return;
+  }
+  chooseStep(context, backup, before.get(backup.id), step);
 }
 
-function chooseStep(context: PageContext, backup: Backup, step: HTMLElement): void {
+function chooseStep(
+  context: PageContext,
+  backup: Backup,
+  restorationId: string | undefined,
+  step: HTMLElement,
+): void {
   const choices: Choice[] = backup.collections.map((c) => ({
     id: c.id,
     displayName: c.displayName,
@@ -111,10 +142,23 @@ function chooseStep(context: PageContext, backup: Backup, step: HTMLElement): vo
     h('h2', { id: 'choose-title' }, '1. Choose collections'),
     h(
       'p',
+      { class: 'chosen-backup' },
+      'Chosen: ',
+      backup.trigger === 'PRE_RESTORE' && restorationId
+        ? [
+            'Safety backup before restoration ',
+            shortId(restorationId, `#/restorations?id=${encodeURIComponent(restorationId)}`),
+          ]
+        : backupLabel(backup, restorationId),
+      ' · backup ',
+      shortId(backup.id),
+    ),
+    h(
+      'p',
       null,
       backup.snapshotDate
-        ? `The backup holds the data as it was on ${new Date(backup.snapshotDate).toLocaleString()}. `
-        : `The backup was requested on ${new Date(backup.requestedDate).toLocaleString()}. `,
+        ? `The backup holds the data as it was on ${dateText(backup.snapshotDate)}. `
+        : `The backup was requested on ${dateText(backup.requestedDate)}. `,
       'Each chosen collection is restored into itself, or into the destination you name (a new id creates a new collection; the original is left alone).',
     ),
     h('label', { class: 'check' }, all, ' All collections'),
@@ -158,7 +202,9 @@ function chooseStep(context: PageContext, backup: Backup, step: HTMLElement): vo
         });
     void runAction(review, slot, async () => {
       const preview = await context.client.previewRestore(backup.id, request, { signal: context.signal });
-      reviewStep(context, backup, request, preview, step, () => chooseStep(context, backup, step));
+      reviewStep(context, backup, request, preview, step, () =>
+        chooseStep(context, backup, restorationId, step),
+      );
     });
   });
   replace(step, form);
