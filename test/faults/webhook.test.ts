@@ -7,12 +7,13 @@
 import assert from 'node:assert/strict';
 import type { LookupAddress } from 'node:dns';
 import { describe, it } from 'node:test';
+import { WebhookAddressPolicy } from '../../src/domain/webhook-address-policy.js';
 import { WebhookDeliverer } from '../../src/jobs/webhook-deliverer.js';
 import type { WebhookStore } from '../../src/ports/webhook-store.js';
 import { WebhookSigner } from '../../src/services/webhook-signer.js';
 import { assertErrorShape } from '../helpers/error-shape.js';
 import { reportFigures, seedFor, size } from '../helpers/fault-run.js';
-import { startTestEnv, type TestEnv, type TestSite } from '../helpers/harness.js';
+import { loopbackHooks, startTestEnv, type TestEnv, type TestSite } from '../helpers/harness.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 import { createBackup, drain, runJobs, subscribe } from '../webhooks/webhook-receiver.js';
 import { startDedupReceiver, type Behaviour } from './webhook-dedup-receiver.js';
@@ -64,6 +65,7 @@ async function watchedDeliverer(
     clock: env.clock.now,
     logger: silent,
     concurrency: 8,
+    policy: new WebhookAddressPolicy(env.safekeep.config.webhookAllowedCidrs),
     ...options,
     resolve: (host, _options, callback) => {
       resolutions.push(env.clock.now());
@@ -132,7 +134,7 @@ describe('webhooks under a failing receiver', () => {
     it(`${stack}: every event exactly once and in order per entity through an hour down, 500s, hangs and slow answers`, async () => {
       const seed = seedFor(`8. Webhooks: failing receiver (${stack})`);
       const random = seededRandom(seed);
-      const env = await startTestEnv({ stack });
+      const env = await startTestEnv({ stack, env: loopbackHooks });
       const receiver = await startDedupReceiver(await publicKey(env));
       const timeoutMs = 150;
       try {
@@ -245,7 +247,7 @@ describe('webhooks under a failing receiver', () => {
     });
 
     it(`${stack}: backups finish while deliveries hang, as fast as with a healthy receiver`, async () => {
-      const env = await startTestEnv({ stack });
+      const env = await startTestEnv({ stack, env: loopbackHooks });
       const pem = await publicKey(env);
       const hanging = await startDedupReceiver(pem);
       const healthy = await startDedupReceiver(pem);
@@ -325,7 +327,7 @@ describe('webhooks under a failing receiver', () => {
     });
 
     it(`${stack}: a receiver that hangs holds a few delivery slots, and another receiver is served at once`, async () => {
-      const env = await startTestEnv({ stack });
+      const env = await startTestEnv({ stack, env: loopbackHooks });
       const pem = await publicKey(env);
       const hanging = await startDedupReceiver(pem);
       const healthy = await startDedupReceiver(pem);
@@ -394,7 +396,7 @@ describe('webhooks under a failing receiver', () => {
 
   it('refuses link-local and metadata receivers in every spelling, and names that resolve to them', async () => {
     // Stack-neutral: the check is in the service and the deliverer, before any storage is involved.
-    const env = await startTestEnv({ stack: 'embedded' });
+    const env = await startTestEnv({ stack: 'embedded', env: loopbackHooks });
     try {
       const site = await env.createSite();
       const refused = [
