@@ -6,7 +6,7 @@ import type { LookupFunction } from 'node:net';
 import { hostname } from 'node:os';
 import type { Clock } from '../ports/clock.js';
 import type { DueDelivery, WebhookStore } from '../ports/webhook-store.js';
-import { WebhookAddressPolicy } from '../domain/webhook-address-policy.js';
+import type { WebhookAddressPolicy } from '../domain/webhook-address-policy.js';
 import { urlRefusal } from '../services/webhook-service.js';
 import type { WebhookSigner } from '../services/webhook-signer.js';
 import { sleep, type Logger } from './generation-sweep-task.js';
@@ -43,8 +43,8 @@ export interface WebhookDelivererOptions {
   readonly random?: () => number;
   /** Name resolution (`dns.lookup` by default). */
   readonly resolve?: ResolveAll;
-  /** The address rules every connection is checked against (no range allowed beyond the defaults if unset). */
-  readonly policy?: WebhookAddressPolicy;
+  /** The address rules every attempt is checked against (the deployment's, from its config). */
+  readonly policy: WebhookAddressPolicy;
 }
 
 const defaults = {
@@ -97,7 +97,7 @@ export class WebhookDeliverer {
     }
     this.random = options.random ?? Math.random;
     this.resolve = options.resolve ?? dnsLookup;
-    this.policy = options.policy ?? new WebhookAddressPolicy();
+    this.policy = options.policy;
     this.perWebhook = options.perWebhook ?? Math.max(1, Math.ceil(this.settings.concurrency / 4));
   }
 
