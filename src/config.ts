@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { parseCidr } from './domain/webhook-address-policy.js';
 
 /**
  * The deployment's configuration, parsed once at start from the environment. Nothing else reads
@@ -32,6 +33,11 @@ export interface Config {
   readonly fsync: boolean;
   /** Runs jobs, the scheduler, webhook deliveries and garbage collection in this process. */
   readonly runWorker: boolean;
+  /**
+   * IPv4 and IPv6 CIDRs webhooks may be sent to although they are loopback, private or otherwise not
+   * public (SAFEKEEP_WEBHOOK_ALLOWED_CIDRS, comma-separated); empty by default.
+   */
+  readonly webhookAllowedCidrs: readonly string[];
   /**
    * Tests only: a file holding the current time as epoch milliseconds, read instead of the system clock
    * (SAFEKEEP_TEST_CLOCK_FILE), so that a test can move the time of child processes (a simulated week of
@@ -132,6 +138,21 @@ function s3Of(
   };
 }
 
+function cidrsOf(raw: string | undefined, problems: string[]): string[] {
+  const entries = (raw ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  const bad = entries.filter((entry) => parseCidr(entry) === undefined);
+  if (bad.length > 0) {
+    problems.push(
+      `SAFEKEEP_WEBHOOK_ALLOWED_CIDRS must be comma-separated IPv4 or IPv6 CIDRs (like 127.0.0.0/8,fd00::/8), not ${bad.map((b) => `"${b}"`).join(', ')}`,
+    );
+    return [];
+  }
+  return entries;
+}
+
 function failpointOf(raw: string | undefined, problems: string[]): { name: string; nth: number } | undefined {
   if (!raw) return undefined;
   const match = /^([a-z]+:[a-z-]+)(?::(\d+))?$/.exec(raw);
@@ -209,6 +230,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     gcIntervalMs: integer('SAFEKEEP_GC_INTERVAL_MINUTES', 10, 1, 1440) * 60 * 1000,
     fsync: boolean('SAFEKEEP_FSYNC', true),
     runWorker: boolean('SAFEKEEP_RUN_WORKER', true),
+    webhookAllowedCidrs: cidrsOf(env.SAFEKEEP_WEBHOOK_ALLOWED_CIDRS, problems),
     failpoint: failpointOf(env.SAFEKEEP_FAILPOINT, problems),
     testClockFile: env.SAFEKEEP_TEST_CLOCK_FILE ? resolve(cwd, env.SAFEKEEP_TEST_CLOCK_FILE) : undefined,
   };

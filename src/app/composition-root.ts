@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Config } from '../config.js';
 import { ON_DEMAND_LIMIT, PRE_RESTORE_RETENTION } from '../domain/backup.js';
 import { defaultChunkPolicy } from '../domain/chunking.js';
+import { WebhookAddressPolicy } from '../domain/webhook-address-policy.js';
 import { CodecPool } from '../engine/codec-pool.js';
 import type { EngineDeps } from '../engine/jobs.js';
 import type { Failpoints } from '../engine/failpoints.js';
@@ -64,6 +65,11 @@ export interface Safekeep {
   readonly services: Services;
   /** The job engine, worker, scheduler, collector and webhook deliverer (created on first call). */
   background(logger?: Logger): Background;
+  /**
+   * The start-up check of webhook subscriptions against the address rules (run by `startBackground`):
+   * blocks the ones now refused, logging a warning for each, and unblocks the rest.
+   */
+  checkWebhooks(logger: Logger): Promise<void>;
   /** Builds the HTTP app (not listening). */
   createHttpApp(logger?: FastifyServerOptions['logger']): FastifyInstance;
   /**
@@ -147,6 +153,7 @@ export async function openSafekeep(
   const blobs = await openBlobStore(config, clock);
   const cursorSecret = await storage.meta.setIfAbsent('cursor_secret', randomBytes(32).toString('base64url'));
   const signer = await WebhookSigner.open(storage.meta);
+  const webhookPolicy = new WebhookAddressPolicy(config.webhookAllowedCidrs);
   let built: Background | undefined;
   const background = (logger: Logger = silent): Background => {
     if (built) return built;
@@ -182,7 +189,11 @@ export async function openSafekeep(
       onWork: () => worker.nudge(),
     });
     const gc = new GarbageCollector(storage.maintenance, blobs, clock, logger, undefined, failpoint);
-    const deliverer = new WebhookDeliverer(storage.webhooks, signer, { clock, logger });
+    const deliverer = new WebhookDeliverer(storage.webhooks, signer, {
+      clock,
+      logger,
+      policy: webhookPolicy,
+    });
     built = { engine, worker, scheduler, gc, deliverer };
     return built;
   };
@@ -200,7 +211,7 @@ export async function openSafekeep(
     items: new ItemService(storage, clock, new CursorCodec(cursorSecret)),
     collections: new CollectionService(storage, clock),
     backups: new BackupService(storage, clock, () => built?.worker.nudge()),
-    webhooks: new WebhookService(storage, clock, signer),
+    webhooks: new WebhookService(storage, clock, signer, webhookPolicy),
   };
   const stop = new AbortController();
   const running: Promise<void>[] = [];
@@ -228,7 +239,12 @@ export async function openSafekeep(
         },
       });
     },
+    async checkWebhooks(logger) {
+      await services.webhooks.checkSubscriptions(logger);
+    },
     async startBackground(logger) {
+      // Every process, serving or working: each warns about what it would refuse.
+      await services.webhooks.checkSubscriptions(logger);
       running.push(runGenerationSweeper(storage.sweeper, { signal: stop.signal, logger }));
       if (!config.runWorker) return;
       await cleanUpAfterCrash({ blobs, storage });

@@ -155,6 +155,14 @@ export const componentSchemas = {
     url: Type.String(),
     eventTypes: Type.Array(Type.String()),
     createdDate: Timestamp,
+    status: Type.Union([Type.Literal('ACTIVE'), Type.Literal('BLOCKED')], {
+      description:
+        "BLOCKED: the webhook address rules refuse the URL's address (loopback, private, link-local, metadata…); " +
+        'its events are kept, not sent, until the operator allows the range (SAFEKEEP_WEBHOOK_ALLOWED_CIDRS).',
+    }),
+    blockedReason: Type.Optional(
+      Type.String({ description: 'Which address and range are refused; only when status is BLOCKED.' }),
+    ),
   }),
 } satisfies Record<string, TSchema>;
 

@@ -2,6 +2,8 @@ import type { GenerationSweeper } from '../ports/storage.js';
 
 export interface Logger {
   info(obj: object, msg?: string): void;
+  /** Falls back to `error` when absent. */
+  warn?(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
 }
 

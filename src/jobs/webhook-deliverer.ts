@@ -6,7 +6,8 @@ import type { LookupFunction } from 'node:net';
 import { hostname } from 'node:os';
 import type { Clock } from '../ports/clock.js';
 import type { DueDelivery, WebhookStore } from '../ports/webhook-store.js';
-import { isForbiddenWebhookAddress, isForbiddenWebhookHost } from '../services/webhook-service.js';
+import type { WebhookAddressPolicy } from '../domain/webhook-address-policy.js';
+import { urlRefusal } from '../services/webhook-service.js';
 import type { WebhookSigner } from '../services/webhook-signer.js';
 import { sleep, type Logger } from './generation-sweep-task.js';
 
@@ -42,6 +43,8 @@ export interface WebhookDelivererOptions {
   readonly random?: () => number;
   /** Name resolution (`dns.lookup` by default). */
   readonly resolve?: ResolveAll;
+  /** The address rules every attempt is checked against (the deployment's, from its config). */
+  readonly policy: WebhookAddressPolicy;
 }
 
 const defaults = {
@@ -54,14 +57,19 @@ const defaults = {
   giveUpAfterMs: 25 * 3_600_000,
 };
 
-/** An attempt that must not be repeated: the receiver's address is one webhooks never go to. */
+/** The receiver's address is one the address rules refuse: the subscription is blocked. */
 class ForbiddenAddressError extends Error {
   override readonly name = 'ForbiddenAddressError';
 }
 
-/** The outcome of one attempt: delivered, to retry, or given up for good. */
+/**
+ * The outcome of one attempt: delivered, to retry, given up for good, or not made because the address
+ * rules refuse the receiver (then the subscription is blocked and the delivery kept).
+ */
 type Attempt =
-  { readonly ok: true } | { readonly ok: false; readonly error: string; readonly permanent: boolean };
+  | { readonly ok: true }
+  | { readonly ok: false; readonly error: string; readonly permanent: boolean }
+  | { readonly ok: false; readonly blocked: string };
 
 /**
  * Sends the outbox's due webhook deliveries (backups-api.md §7): each as an RS256 JWT in a POST, a few
@@ -76,6 +84,7 @@ export class WebhookDeliverer {
   private readonly random: () => number;
   private readonly resolve: ResolveAll;
   private readonly perWebhook: number;
+  private readonly policy: WebhookAddressPolicy;
 
   constructor(
     private readonly store: WebhookStore,
@@ -88,6 +97,7 @@ export class WebhookDeliverer {
     }
     this.random = options.random ?? Math.random;
     this.resolve = options.resolve ?? dnsLookup;
+    this.policy = options.policy;
     this.perWebhook = options.perWebhook ?? Math.max(1, Math.ceil(this.settings.concurrency / 4));
   }
 
@@ -155,6 +165,17 @@ export class WebhookDeliverer {
         await store.markDelivered(delivery.eventSeq, delivery.webhookId, this.workerId, now);
         return;
       }
+      if ('blocked' in result) {
+        // Held, not failed: the delivery waits, untried, until the subscription is unblocked.
+        await store.setBlocked(delivery.webhookId, result.blocked);
+        await store.release(delivery.eventSeq, delivery.webhookId, this.workerId);
+        (options.logger.warn ?? options.logger.error).call(
+          options.logger,
+          { webhookId: delivery.webhookId, url: delivery.url, reason: result.blocked },
+          'webhook subscription blocked: its deliveries are held until the address is allowed',
+        );
+        return;
+      }
       let next: number | null;
       if (result.permanent || now - delivery.event.createdAt > this.settings.giveUpAfterMs) next = null;
       // Stopping is not the receiver's fault: try again as soon as a worker runs.
@@ -183,15 +204,19 @@ export class WebhookDeliverer {
     } catch {
       return { ok: false, error: 'the subscription URL is not valid', permanent: true };
     }
-    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || isForbiddenWebhookHost(url.hostname))
-      return { ok: false, error: 'the subscription URL is not allowed', permanent: true };
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      return { ok: false, error: 'the subscription URL is not http or https', permanent: true };
+    // Checked at every attempt: a literal address is never looked up, so this is its only check here.
+    const refusal = urlRefusal(this.policy, delivery.url);
+    if (refusal !== undefined) return { ok: false, blocked: refusal };
     const body = this.signer.signEvent(delivery.event, this.options.clock());
     try {
       const status = await this.post(url, body, signal);
       if (status >= 200 && status < 300) return { ok: true };
+      // A redirect is never followed (it could point anywhere): like any other non-2xx, it is retried.
       return { ok: false, error: `the receiver answered HTTP ${status}`, permanent: false };
     } catch (error) {
-      if (error instanceof ForbiddenAddressError) return { ok: false, error: error.message, permanent: true };
+      if (error instanceof ForbiddenAddressError) return { ok: false, blocked: error.message };
       return { ok: false, error: describe(error), permanent: false };
     }
   }
@@ -233,20 +258,23 @@ export class WebhookDeliverer {
   }
 
   /**
-   * Resolves the receiver's host and refuses it when any of its addresses is link-local or a metadata
-   * endpoint; the connection then goes to the address checked here, so a later DNS answer cannot swap it.
+   * Resolves the receiver's host and refuses it when the address rules refuse any of its addresses; the
+   * connection then goes to the address checked here, so a later DNS answer cannot swap it.
    */
   private readonly guardedLookup: LookupFunction = (host, options, callback) => {
     this.resolve(host, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error, '', 0);
       const first = addresses[0];
       if (!first) return callback(new Error(`${host} has no address`), '', 0);
-      if (addresses.some((a) => isForbiddenWebhookAddress(a.address)))
-        return callback(
-          new ForbiddenAddressError(`${host} resolves to a link-local or cloud metadata address`),
-          '',
-          0,
-        );
+      for (const { address } of addresses) {
+        const refusal = this.policy.addressRefusal(address);
+        if (refusal !== undefined)
+          return callback(
+            new ForbiddenAddressError(`${host} resolves to a refused address: ${refusal}`),
+            '',
+            0,
+          );
+      }
       if (options.all) callback(null, addresses);
       else callback(null, first.address, first.family);
     });

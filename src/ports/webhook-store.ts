@@ -6,6 +6,12 @@ export interface WebhookRecord {
   readonly url: string;
   readonly eventTypes: readonly string[];
   readonly createdAt: number;
+  /**
+   * Set when the webhook address rules refuse the URL's address (at start-up for a literal address or a
+   * refused name, at delivery for a name that resolves to a refused address): its deliveries are kept but
+   * not attempted until the subscription is unblocked.
+   */
+  readonly blockedReason?: string | undefined;
 }
 
 /** One event, as written to the outbox in the transaction of the change it reports. */
@@ -40,10 +46,13 @@ export interface WebhookStore {
   list(siteIds?: readonly string[]): Promise<WebhookRecord[]>;
   /** Deletes a subscription and its undelivered deliveries. */
   delete(id: string): Promise<boolean>;
+  /** Blocks a subscription (deliveries held, none dropped) with a reason, or unblocks it (`null`). */
+  setBlocked(id: string, reason: string | null): Promise<void>;
   /**
    * Claims deliveries that are due and not leased, at most one per (webhook, entity) and only the earliest
    * undelivered one of each, so that every entity's events arrive in order; and, when `perWebhook` is given,
-   * never so many that one subscription would hold more than `perWebhook` leases at once.
+   * never so many that one subscription would hold more than `perWebhook` leases at once. Deliveries of a
+   * blocked subscription are never claimed.
    */
   claimDue(
     workerId: string,
@@ -53,6 +62,8 @@ export interface WebhookStore {
     perWebhook?: number,
   ): Promise<DueDelivery[]>;
   markDelivered(eventSeq: number, webhookId: string, workerId: string, at: number): Promise<void>;
+  /** Gives a claimed delivery back untried (its subscription was just blocked): no attempt is counted. */
+  release(eventSeq: number, webhookId: string, workerId: string): Promise<void>;
   /** Records a failed attempt; `nextAttemptAt` null gives the delivery up. */
   markFailed(
     eventSeq: number,

@@ -69,12 +69,22 @@ export interface Webhook {
   readonly url: string;
   readonly eventTypes: readonly string[];
   readonly createdDate: string;
+  /**
+   * `BLOCKED` when the server's webhook address rules refuse the URL's address: its events are kept but not
+   * sent until the operator allows the range.
+   */
+  readonly status: 'ACTIVE' | 'BLOCKED';
+  /** Which address and range are refused; only when `status` is `BLOCKED`. */
+  readonly blockedReason?: string;
 }
 
 /** What to subscribe. */
 export interface WebhookInput {
   readonly siteId: string;
-  /** An https:// (or, for local receivers, http://) URL. */
+  /**
+   * An https:// or http:// URL at a public address (loopback, private and other special ranges only when
+   * the operator allows them).
+   */
   readonly url: string;
   readonly eventTypes: readonly string[];
 }

@@ -1,7 +1,8 @@
-import { BlockList, isIP } from 'node:net';
 import { eventTypes as knownEventTypes } from '../contracts/backups-api.js';
 import { AppError, invalidArgument } from '../contracts/errors.js';
 import { grants } from '../contracts/scopes.js';
+import type { WebhookAddressPolicy } from '../domain/webhook-address-policy.js';
+import type { Logger } from '../jobs/generation-sweep-task.js';
 import type { Clock } from '../ports/clock.js';
 import type { Storage } from '../ports/storage.js';
 import type { WebhookRecord } from '../ports/webhook-store.js';
@@ -12,33 +13,23 @@ import type { WebhookSigner } from './webhook-signer.js';
 /** Longest subscription URL accepted. */
 export const MAX_WEBHOOK_URL = 2048;
 
-// Cloud metadata services answer on link-local addresses and hand out credentials; a webhook URL must never
-// make the server call them on a subscriber's behalf. Loopback and private ranges stay allowed: a
-// self-hosted receiver often lives next to the server.
-const forbiddenAddresses = new BlockList();
-forbiddenAddresses.addSubnet('169.254.0.0', 16, 'ipv4');
-forbiddenAddresses.addSubnet('fe80::', 10, 'ipv6');
-// 169.254/16 inside IPv6: IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d), which a translator may
-// carry to the IPv4 address. (IPv4-mapped ::ffff:a.b.c.d is matched against the IPv4 rule by BlockList.)
-forbiddenAddresses.addSubnet('::a9fe:0', 112, 'ipv6');
-forbiddenAddresses.addSubnet('64:ff9b::a9fe:0', 112, 'ipv6');
-forbiddenAddresses.addAddress('fd00:ec2::254', 'ipv6');
-const forbiddenNames = new Set(['metadata', 'metadata.google.internal']);
-
-/** Whether an IP address (v4, v6 or v4-mapped v6) is link-local or a cloud metadata endpoint. */
-export function isForbiddenWebhookAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 0) return false;
-  return forbiddenAddresses.check(address, family === 4 ? 'ipv4' : 'ipv6');
+/** The host of a stored subscription URL, or undefined when it is no longer a valid http(s) URL. */
+function hostOf(url: string): string | undefined {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.hostname : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
-/** Whether a URL host (a name, an IPv4 address or a bracketed IPv6 address) must never receive webhooks. */
-export function isForbiddenWebhookHost(hostname: string): boolean {
-  const host = hostname
-    .replace(/^\[|\]$/g, '')
-    .replace(/\.$/, '')
-    .toLowerCase();
-  return forbiddenNames.has(host) || isForbiddenWebhookAddress(host);
+/**
+ * Why the address rules refuse a stored subscription's URL by itself (a literal address or a refused
+ * name), or undefined when only its resolved addresses can tell.
+ */
+export function urlRefusal(policy: WebhookAddressPolicy, url: string): string | undefined {
+  const host = hostOf(url);
+  return host === undefined ? 'the URL is not a valid http or https URL' : policy.hostRefusal(host);
 }
 
 /** A request to subscribe a URL to a site's events, as the admin API receives it. */
@@ -48,7 +39,7 @@ export interface CreateWebhookRequest {
   readonly eventTypes: unknown;
 }
 
-function checkUrl(raw: unknown): string {
+function checkUrl(raw: unknown, policy: WebhookAddressPolicy): string {
   if (typeof raw !== 'string' || raw.length === 0)
     throw invalidArgument('url', 'must be an http or https URL', 'REQUIRED_FIELD');
   if (raw.length > MAX_WEBHOOK_URL)
@@ -62,8 +53,13 @@ function checkUrl(raw: unknown): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw invalidArgument('url', 'must use http or https', 'FORMAT');
   if (url.hostname === '') throw invalidArgument('url', 'must name a host', 'FORMAT');
-  if (isForbiddenWebhookHost(url.hostname))
-    throw invalidArgument('url', 'must not point at a link-local or cloud metadata address', 'OTHER');
+  const refusal = policy.hostRefusal(url.hostname);
+  if (refusal !== undefined)
+    throw invalidArgument(
+      'url',
+      `must point at a public address: ${refusal} (the operator can allow a range with SAFEKEEP_WEBHOOK_ALLOWED_CIDRS)`,
+      'OTHER',
+    );
   return raw;
 }
 
@@ -90,6 +86,7 @@ export class WebhookService {
     private readonly storage: Storage,
     private readonly clock: Clock,
     private readonly signer: WebhookSigner,
+    private readonly policy: WebhookAddressPolicy,
   ) {}
 
   /** The PEM public key receivers verify webhook bodies with. */
@@ -108,7 +105,7 @@ export class WebhookService {
     const webhook: WebhookRecord = {
       id: newGuid(),
       siteId,
-      url: checkUrl(request.url),
+      url: checkUrl(request.url, this.policy),
       eventTypes: checkEventTypes(request.eventTypes),
       createdAt: this.clock(),
     };
@@ -117,12 +114,44 @@ export class WebhookService {
   }
 
   /**
-   * The subscriptions of one site, or of every site the caller administers.
+   * The subscriptions of one site, or of every site the caller administers; `blockedReason` is set on the
+   * ones the address rules hold.
    * @throws AppError SITE_NOT_FOUND
    */
   async list(siteId: string | undefined, by: Principal): Promise<WebhookRecord[]> {
-    if (siteId !== undefined) return this.storage.webhooks.list([await this.administeredSite(siteId, by)]);
-    return this.storage.webhooks.list(grants(by.scopes, 'admin') ? undefined : by.siteIds);
+    const hooks =
+      siteId !== undefined
+        ? await this.storage.webhooks.list([await this.administeredSite(siteId, by)])
+        : await this.storage.webhooks.list(grants(by.scopes, 'admin') ? undefined : by.siteIds);
+    // This process's rules first: they hold whatever the stored flag says (another process may run with
+    // other settings, or not have checked yet); a name blocked at delivery keeps its stored reason.
+    return hooks.map((hook) => {
+      const blockedReason = urlRefusal(this.policy, hook.url) ?? hook.blockedReason;
+      return { ...hook, blockedReason };
+    });
+  }
+
+  /**
+   * The start-up check: blocks every subscription whose URL the address rules now refuse, and unblocks
+   * the others (a name blocked at delivery is checked again at its next delivery), so that deliveries held
+   * for a range the operator has since allowed resume. Nothing is deleted. Logs one warning per blocked
+   * subscription; returns them.
+   */
+  async checkSubscriptions(logger: Logger): Promise<WebhookRecord[]> {
+    const blocked: WebhookRecord[] = [];
+    for (const hook of await this.storage.webhooks.list()) {
+      const reason = urlRefusal(this.policy, hook.url);
+      if ((reason ?? null) !== (hook.blockedReason ?? null))
+        await this.storage.webhooks.setBlocked(hook.id, reason ?? null);
+      if (reason === undefined) continue;
+      blocked.push({ ...hook, blockedReason: reason });
+      (logger.warn ?? logger.error).call(
+        logger,
+        { webhookId: hook.id, siteId: hook.siteId, url: hook.url, reason },
+        'webhook subscription blocked: its deliveries are held until the address is allowed',
+      );
+    }
+    return blocked;
   }
 
   /**

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { assertErrorShape } from '../helpers/error-shape.js';
 import { reportFigures, seedFor, size } from '../helpers/fault-run.js';
-import { startTestEnv, type TestEnv } from '../helpers/harness.js';
+import { loopbackHooks, startTestEnv, type TestEnv } from '../helpers/harness.js';
 import type { FuzzRequest } from './fuzz-requests.js';
 import { rawExchange, rawRequests } from './fuzz-raw-http.js';
 import { Failures, FuzzTarget, problemWith, type FuzzRun } from './fuzz-target.js';
@@ -49,7 +49,7 @@ describe('hostile input (fuzz, embedded)', () => {
   const rejections = watchUnhandled();
 
   before(async () => {
-    env = await startTestEnv({ env: { SAFEKEEP_BODY_LIMIT_MB: '2' } });
+    env = await startTestEnv({ env: { SAFEKEEP_BODY_LIMIT_MB: '2', ...loopbackHooks } });
     target = await FuzzTarget.open(env);
   });
   after(() => env.close());
@@ -136,7 +136,10 @@ describe('hostile input (fuzz, PostgreSQL + S3)', () => {
   const rejections = watchUnhandled();
 
   before(async () => {
-    env = await startTestEnv({ stack: 'scaleout', env: { SAFEKEEP_BODY_LIMIT_MB: '2' } });
+    env = await startTestEnv({
+      stack: 'scaleout',
+      env: { SAFEKEEP_BODY_LIMIT_MB: '2', ...loopbackHooks },
+    });
     target = await FuzzTarget.open(env);
   });
   after(() => env.close());

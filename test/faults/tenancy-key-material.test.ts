@@ -14,7 +14,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { reportFigures } from '../helpers/fault-run.js';
-import { startTestEnv, type TestEnv } from '../helpers/harness.js';
+import { loopbackHooks, startTestEnv, type TestEnv } from '../helpers/harness.js';
 
 const D = '/wix-data/v2';
 const A = '/_api/safekeep/v1';
@@ -167,7 +167,7 @@ for (const stack of ['embedded', 'scaleout'] as const) {
     };
 
     before(async () => {
-      env = await startTestEnv({ stack });
+      env = await startTestEnv({ stack, env: loopbackHooks });
       app = env.safekeep.createHttpApp({ level: 'trace', stream });
       await app.ready();
       // First call: the background (worker, deliverer) logs to this logger.

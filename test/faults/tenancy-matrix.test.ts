@@ -13,7 +13,13 @@ import { buildHttpApp, type DeclaredRoute } from '../../src/http/app.js';
 import { contentOf, runJobs } from '../helpers/backup-helpers.js';
 import { assertErrorShape } from '../helpers/error-shape.js';
 import { reportFigures } from '../helpers/fault-run.js';
-import { startTestEnv, type ApiResponse, type TestEnv, type TestSite } from '../helpers/harness.js';
+import {
+  loopbackHooks,
+  startTestEnv,
+  type ApiResponse,
+  type TestEnv,
+  type TestSite,
+} from '../helpers/harness.js';
 import { percentEncodeAll } from './fuzz-requests.js';
 import {
   aliasOf,
@@ -77,7 +83,7 @@ describe('tenancy matrix: site B seen with site A keys', () => {
   const own = 'MineOfA';
 
   before(async () => {
-    env = await startTestEnv();
+    env = await startTestEnv({ env: loopbackHooks });
     siteA = await env.createSite('Site A');
     const bName = 'Site B 5e1d-name';
     siteB = await env.createSite(bName);

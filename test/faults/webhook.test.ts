@@ -7,12 +7,13 @@
 import assert from 'node:assert/strict';
 import type { LookupAddress } from 'node:dns';
 import { describe, it } from 'node:test';
+import { WebhookAddressPolicy } from '../../src/domain/webhook-address-policy.js';
 import { WebhookDeliverer } from '../../src/jobs/webhook-deliverer.js';
 import type { WebhookStore } from '../../src/ports/webhook-store.js';
 import { WebhookSigner } from '../../src/services/webhook-signer.js';
 import { assertErrorShape } from '../helpers/error-shape.js';
 import { reportFigures, seedFor, size } from '../helpers/fault-run.js';
-import { startTestEnv, type TestEnv, type TestSite } from '../helpers/harness.js';
+import { loopbackHooks, startTestEnv, type TestEnv, type TestSite } from '../helpers/harness.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 import { createBackup, drain, runJobs, subscribe } from '../webhooks/webhook-receiver.js';
 import { startDedupReceiver, type Behaviour } from './webhook-dedup-receiver.js';
@@ -64,6 +65,7 @@ async function watchedDeliverer(
     clock: env.clock.now,
     logger: silent,
     concurrency: 8,
+    policy: new WebhookAddressPolicy(env.safekeep.config.webhookAllowedCidrs),
     ...options,
     resolve: (host, _options, callback) => {
       resolutions.push(env.clock.now());
@@ -132,7 +134,7 @@ describe('webhooks under a failing receiver', () => {
     it(`${stack}: every event exactly once and in order per entity through an hour down, 500s, hangs and slow answers`, async () => {
       const seed = seedFor(`8. Webhooks: failing receiver (${stack})`);
       const random = seededRandom(seed);
-      const env = await startTestEnv({ stack });
+      const env = await startTestEnv({ stack, env: loopbackHooks });
       const receiver = await startDedupReceiver(await publicKey(env));
       const timeoutMs = 150;
       try {
@@ -245,7 +247,7 @@ describe('webhooks under a failing receiver', () => {
     });
 
     it(`${stack}: backups finish while deliveries hang, as fast as with a healthy receiver`, async () => {
-      const env = await startTestEnv({ stack });
+      const env = await startTestEnv({ stack, env: loopbackHooks });
       const pem = await publicKey(env);
       const hanging = await startDedupReceiver(pem);
       const healthy = await startDedupReceiver(pem);
@@ -273,7 +275,14 @@ describe('webhooks under a failing receiver', () => {
         const deliverer = new WebhookDeliverer(
           env.safekeep.storage.webhooks,
           await WebhookSigner.open(env.safekeep.storage.meta),
-          { clock: env.clock.now, logger: silent, pollMs: 10, timeoutMs: 10 * MINUTE, concurrency: 8 },
+          {
+            clock: env.clock.now,
+            logger: silent,
+            pollMs: 10,
+            timeoutMs: 10 * MINUTE,
+            concurrency: 8,
+            policy: new WebhookAddressPolicy(env.safekeep.config.webhookAllowedCidrs),
+          },
         );
         loop = deliverer.run(stop.signal);
         const timed = async (site: TestSite) => {
@@ -325,7 +334,7 @@ describe('webhooks under a failing receiver', () => {
     });
 
     it(`${stack}: a receiver that hangs holds a few delivery slots, and another receiver is served at once`, async () => {
-      const env = await startTestEnv({ stack });
+      const env = await startTestEnv({ stack, env: loopbackHooks });
       const pem = await publicKey(env);
       const hanging = await startDedupReceiver(pem);
       const healthy = await startDedupReceiver(pem);
@@ -347,7 +356,14 @@ describe('webhooks under a failing receiver', () => {
         const deliverer = new WebhookDeliverer(
           env.safekeep.storage.webhooks,
           await WebhookSigner.open(env.safekeep.storage.meta),
-          { clock: env.clock.now, logger: silent, pollMs: 10, timeoutMs, concurrency },
+          {
+            clock: env.clock.now,
+            logger: silent,
+            pollMs: 10,
+            timeoutMs,
+            concurrency,
+            policy: new WebhookAddressPolicy(env.safekeep.config.webhookAllowedCidrs),
+          },
         );
         loop = deliverer.run(stop.signal);
         const waitFor = async (what: string, done: () => boolean) => {
@@ -393,8 +409,12 @@ describe('webhooks under a failing receiver', () => {
   }
 
   it('refuses link-local and metadata receivers in every spelling, and names that resolve to them', async () => {
-    // Stack-neutral: the check is in the service and the deliverer, before any storage is involved.
-    const env = await startTestEnv({ stack: 'embedded' });
+    // Stack-neutral: the check is in the service and the deliverer, before any storage is involved. The
+    // operator allows loopback, one private /16 and ::1, so those are receivers; 169.254/16 stays refused.
+    const env = await startTestEnv({
+      stack: 'embedded',
+      env: { SAFEKEEP_WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8,10.1.0.0/16,::1/128' },
+    });
     try {
       const site = await env.createSite();
       const refused = [
@@ -431,7 +451,10 @@ describe('webhooks under a failing receiver', () => {
           continue;
         }
         assert.equal(assertErrorShape(res.body), 'INVALID_ARGUMENT');
-        assert.match(res.text, /link-local or cloud metadata/);
+        assert.match(
+          res.text,
+          /must point at a public address: .*(169\.254\.0\.0\/16|fe80::\/10|fc00::\/7|::\/96|cloud metadata)/,
+        );
       }
       assert.deepEqual(accepted, [], 'every link-local spelling is refused');
       for (const url of [
@@ -468,6 +491,7 @@ describe('webhooks under a failing receiver', () => {
           {
             clock: env.clock.now,
             logger: silent,
+            policy: new WebhookAddressPolicy(env.safekeep.config.webhookAllowedCidrs),
             resolve: (_host, _options, callback) => {
               lookups += 1;
               callback(null, answer);
@@ -479,26 +503,43 @@ describe('webhooks under a failing receiver', () => {
         assert.equal(await drain(deliverer), 2, 'delivered while the name resolved to loopback');
         assert.equal(receiver.requests, 2);
         let refusedAttempts = 0;
-        for (const addresses of bad) {
+        const quiet = { info: () => undefined, error: () => undefined, warn: () => undefined };
+        for (const [i, addresses] of bad.entries()) {
+          // As at a restart: a name blocked at delivery is unblocked, to be checked again at its next one.
+          if (i > 0) await env.safekeep.checkWebhooks(quiet);
           answer = addresses;
           const before = lookups;
           await createBackup(env, rebound);
           await runJobs(env);
           refusedAttempts += await drain(deliverer);
           assert.ok(lookups > before, 'the name was resolved again for this attempt');
+          const [hook] = await env.safekeep.storage.webhooks.list([rebound.siteId]);
+          assert.match(hook?.blockedReason ?? '', /resolves to a refused address/, 'blocked at delivery');
         }
         assert.equal(receiver.requests, 2, 'nothing reached the receiver once the name pointed elsewhere');
         env.clock.advance(48 * HOUR);
         answer = [{ address: '127.0.0.1', family: 4 }];
         const retried = await drain(deliverer);
-        assert.equal(retried, 0, 'a refused delivery is given up, not retried');
+        assert.equal(retried, 0, 'a blocked subscription is not retried');
+        // Kept, not lost: after the start-up check, the name resolves to an allowed address and the events
+        // held for the three rebound backups go.
+        await env.safekeep.checkWebhooks(quiet);
+        const held = await drain(deliverer);
+        const outbox = [...(await outboxOf(env, [rebound])).values()].flat();
+        assert.ok(held >= 6, `${held} held events delivered (two per backup at least)`);
+        assert.deepEqual(
+          receiver.accepted.map((e) => e.id).sort(),
+          [...outbox].sort(),
+          'every event of the site arrived, none lost',
+        );
+        assert.equal(receiver.requests, outbox.length, 'each once');
         reportFigures({
           test: '8. Webhooks: link-local and metadata receivers refused',
           proves:
             'no webhook is ever sent to 169.254/16, fe80::/10 or a metadata endpoint, however spelled or resolved',
           ciSize: `${refused.length} URL spellings, 3 rebinding answers`,
           ran: `${refused.length} URL spellings, 3 rebinding answers`,
-          figures: `${refused.length}/${refused.length} spellings refused with INVALID_ARGUMENT; ${refusedAttempts} attempts to 3 rebound answers refused before connecting, ${retried} retried`,
+          figures: `${refused.length}/${refused.length} spellings refused with INVALID_ARGUMENT; ${refusedAttempts} attempts to 3 rebound answers refused before connecting, ${retried} retried while blocked, ${held} held events delivered once allowed`,
         });
       } finally {
         await receiver.stop();

@@ -65,6 +65,12 @@ export const testStack: 'embedded' | 'scaleout' = (() => {
   return raw;
 })();
 
+/**
+ * The environment setting that lets webhooks reach receivers on 127.0.0.1 (refused by default, like every
+ * loopback and private address): for tests whose receivers run in the test process.
+ */
+export const loopbackHooks = { SAFEKEEP_WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' } as const;
+
 /** Scale-out servers of each environment, by data directory, so that a restarted environment finds its data. */
 const scaleout = new Map<string, { env: Record<string, string>; close(): Promise<void> }>();
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AppStrategy, createClient } from '@wix/sdk';
 import * as backups from '@wix/auto_sdk_data_backups';
-import { startTestEnv, type TestEnv, type TestSite } from '../helpers/harness.js';
+import { loopbackHooks, startTestEnv, type TestEnv, type TestSite } from '../helpers/harness.js';
 import {
   createBackup,
   decodeWebhook,
@@ -23,7 +23,7 @@ describe('webhook deliveries through the Wix SDK', () => {
   let publicKey: string;
 
   before(async () => {
-    env = await startTestEnv();
+    env = await startTestEnv({ env: loopbackHooks });
     receiver = await startReceiver();
     site = await env.createSite();
     const asSite = { key: site.apiKey };

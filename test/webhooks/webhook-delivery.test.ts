@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { LookupAddress } from 'node:dns';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { startTestEnv, type TestEnv, type TestSite } from '../helpers/harness.js';
+import { loopbackHooks, startTestEnv, type TestEnv, type TestSite } from '../helpers/harness.js';
 import {
   createBackup,
   decodeWebhook,
@@ -23,7 +23,7 @@ describe('webhook delivery', () => {
   let receiver: WebhookReceiver;
 
   beforeEach(async () => {
-    env = await startTestEnv();
+    env = await startTestEnv({ env: loopbackHooks });
     site = await env.createSite();
     receiver = await startReceiver();
   });
@@ -218,7 +218,7 @@ describe('webhook delivery', () => {
     assert.equal(await drain(await testDeliverer(env)), 0);
   });
 
-  it('refuses, for good, a host that resolves to a link-local address', async () => {
+  it('refuses a host that resolves to a link-local address, blocking its subscription', async () => {
     await env.safekeep.storage.webhooks.create({
       id: 'rebound',
       siteId: site.siteId,
@@ -239,6 +239,10 @@ describe('webhook delivery', () => {
     assert.deepEqual(lookups, ['hooks.rebinding.test']);
     env.clock.advance(2 * HOUR);
     assert.equal(await deliverer.runOnce(), 0, 'not retried');
+    assert.match(
+      (await env.safekeep.storage.webhooks.get('rebound'))?.blockedReason ?? '',
+      /resolves to a refused address: 169\.254\.169\.254 is in 169\.254\.0\.0\/16/,
+    );
   });
 
   it('resolves names itself and delivers to an allowed address', async () => {
@@ -266,6 +270,10 @@ describe('webhook delivery', () => {
     assert.ok(performance.now() - started < 100, 'refused before any connection attempt');
     env.clock.advance(2 * HOUR);
     assert.equal(await deliverer.runOnce(), 0);
+    assert.match(
+      (await env.safekeep.storage.webhooks.get('metadata'))?.blockedReason ?? '',
+      /169\.254\.0\.0\/16/,
+    );
   });
 
   it('runs as a loop beside the job worker, and a hanging receiver does not hold up backups', async () => {

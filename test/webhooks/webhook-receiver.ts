@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WebhookAddressPolicy } from '../../src/domain/webhook-address-policy.js';
 import { WebhookDeliverer, type WebhookDelivererOptions } from '../../src/jobs/webhook-deliverer.js';
 import { WebhookSigner } from '../../src/services/webhook-signer.js';
 import type { TestEnv } from '../helpers/harness.js';
@@ -129,7 +130,10 @@ export async function drain(deliverer: WebhookDeliverer): Promise<number> {
 
 const silent = { info: () => undefined, error: () => undefined };
 
-/** A deliverer on the environment's storage and signing key, with test settings (no jitter by default). */
+/**
+ * A deliverer on the environment's storage and signing key, with its address rules from the environment's
+ * config (SAFEKEEP_WEBHOOK_ALLOWED_CIDRS), and test settings (no jitter by default).
+ */
 export async function testDeliverer(
   env: TestEnv,
   options: Partial<WebhookDelivererOptions> = {},
@@ -141,6 +145,7 @@ export async function testDeliverer(
       clock: env.clock.now,
       logger: silent,
       random: () => 0,
+      policy: new WebhookAddressPolicy(env.safekeep.config.webhookAllowedCidrs),
       ...options,
     },
   );

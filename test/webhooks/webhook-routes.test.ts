@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { assertErrorShape } from '../helpers/error-shape.js';
-import { startTestEnv, type TestEnv, type TestSite } from '../helpers/harness.js';
+import { loopbackHooks, startTestEnv, type TestEnv, type TestSite } from '../helpers/harness.js';
 
 const P = '/_api/safekeep/v1/webhooks';
 const BACKUP = 'wix.data.v2.backup_backup_state_changed';
@@ -15,7 +15,7 @@ describe('webhook admin routes', () => {
   let hookOfB: string;
 
   before(async () => {
-    env = await startTestEnv();
+    env = await startTestEnv({ env: loopbackHooks });
     siteA = await env.createSite('Site A');
     siteB = await env.createSite('Site B');
     const created = await env.call('POST', P, {
@@ -38,7 +38,15 @@ describe('webhook admin routes', () => {
     });
     assert.equal(res.status, 200, res.text);
     const { webhook } = res.body;
-    assert.deepEqual(Object.keys(webhook).sort(), ['createdDate', 'eventTypes', 'id', 'siteId', 'url']);
+    assert.deepEqual(Object.keys(webhook).sort(), [
+      'createdDate',
+      'eventTypes',
+      'id',
+      'siteId',
+      'status',
+      'url',
+    ]);
+    assert.equal(webhook.status, 'ACTIVE', 'blockedReason only comes with BLOCKED');
     assert.equal(webhook.siteId, siteA.siteId);
     assert.equal(webhook.url, 'https://hooks.example.com/a?token=1');
     assert.deepEqual(webhook.eventTypes, [BACKUP, RESTORATION]);
@@ -156,8 +164,10 @@ describe('webhook admin routes', () => {
     assert.ok(!res.body.publicKey.includes('PRIVATE'));
   });
 
-  it('refuses link-local and cloud metadata hosts with 400 naming url', async () => {
+  it('refuses link-local, cloud metadata, private and unallowed loopback hosts with 400 naming url', async () => {
     for (const url of [
+      'http://[::1]/x',
+      'http://10.0.0.5/x',
       'http://169.254.169.254/latest/meta-data/',
       'http://169.254.0.1:8080/hook',
       'https://[fe80::1]/hook',
@@ -175,12 +185,8 @@ describe('webhook admin routes', () => {
       assert.equal(assertErrorShape(res.body), 'INVALID_ARGUMENT');
       assert.equal(res.body.details.validationError.fieldViolations[0].field, 'url', url);
     }
-    for (const url of [
-      'http://127.0.0.1:8080/hook',
-      'http://[::1]/x',
-      'https://hooks.example.com/',
-      'http://10.0.0.5/x',
-    ]) {
+    // This environment allows 127.0.0.0/8 (SAFEKEEP_WEBHOOK_ALLOWED_CIDRS), so loopback IPv4 passes.
+    for (const url of ['http://127.0.0.1:8080/hook', 'http://localhost:9/z', 'https://hooks.example.com/']) {
       const res = await create(siteA.apiKey, { siteId: siteA.siteId, url, eventTypes: [BACKUP] });
       assert.equal(res.status, 200, `${url}: ${res.text}`);
     }

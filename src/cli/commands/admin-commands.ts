@@ -402,5 +402,6 @@ function keyLine(k: ApiKey): string {
 }
 
 function webhookLine(w: Webhook): string {
-  return `${w.id}  site ${w.siteId}  ${w.url}  [${w.eventTypes.join(',')}]`;
+  const line = `${w.id}  site ${w.siteId}  ${w.url}  [${w.eventTypes.join(',')}]`;
+  return w.status === 'BLOCKED' ? `${line}  BLOCKED: ${w.blockedReason ?? ''}` : line;
 }

@@ -19,6 +19,8 @@ function webhookBody(webhook: WebhookRecord) {
     url: webhook.url,
     eventTypes: [...webhook.eventTypes],
     createdDate: iso(webhook.createdAt),
+    status: webhook.blockedReason === undefined ? 'ACTIVE' : 'BLOCKED',
+    ...(webhook.blockedReason !== undefined && { blockedReason: webhook.blockedReason }),
   };
 }
 

@@ -328,13 +328,21 @@ async function webhooksSection(context: PageContext, site: Site, section: HTMLEl
         ? h('p', { class: 'empty' }, 'No subscriptions.')
         : table(
             'Webhook subscriptions',
-            ['URL', 'Events', 'Created', 'Actions'],
+            ['URL', 'Status', 'Events', 'Created', 'Actions'],
             hooks.map((w) => hookRow(w)),
           ),
     );
   };
   const hookRow = (w: Webhook): Child[] => [
     h('code', { class: 'url' }, w.url),
+    w.status === 'BLOCKED'
+      ? h(
+          'div',
+          { class: 'status-cell' },
+          h('span', { class: 'badge status-blocked' }, 'blocked'),
+          h('small', { class: 'blocked-reason' }, w.blockedReason ?? ''),
+        )
+      : h('span', { class: 'badge status-active' }, 'active'),
     w.eventTypes.map((t) => t.replace('wix.data.v2.backup_', '')).join(', '),
     when(w.createdDate),
     h(

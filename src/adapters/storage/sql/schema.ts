@@ -208,6 +208,8 @@ export interface WebhooksTable {
   /** JSON array of event types. */
   event_types: string;
   created_at: number;
+  /** Why deliveries are held: the URL's address is refused (migration 0005). NULL when not blocked. */
+  blocked_reason: string | null;
 }
 
 /** The outbox: one row per event, written in the transaction of the state change it reports. */

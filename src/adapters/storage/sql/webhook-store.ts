@@ -1,6 +1,17 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { DueDelivery, OutboxEvent, WebhookRecord, WebhookStore } from '../../../ports/webhook-store.js';
-import type { Database, EventsTable } from './schema.js';
+import type { Database, EventsTable, WebhooksTable } from './schema.js';
+
+function toWebhook(row: Selectable<WebhooksTable>): WebhookRecord {
+  return {
+    id: row.id,
+    siteId: row.site_id,
+    url: row.url,
+    eventTypes: JSON.parse(row.event_types) as string[],
+    createdAt: Number(row.created_at),
+    blockedReason: row.blocked_reason ?? undefined,
+  };
+}
 
 function toEvent(row: Selectable<EventsTable>): OutboxEvent {
   return {
@@ -28,21 +39,14 @@ export class SqlWebhookStore implements WebhookStore {
         url: webhook.url,
         event_types: JSON.stringify(webhook.eventTypes),
         created_at: webhook.createdAt,
+        blocked_reason: webhook.blockedReason ?? null,
       })
       .execute();
   }
 
   async get(id: string): Promise<WebhookRecord | undefined> {
     const row = await this.db.selectFrom('webhooks').selectAll().where('id', '=', id).executeTakeFirst();
-    return (
-      row && {
-        id: row.id,
-        siteId: row.site_id,
-        url: row.url,
-        eventTypes: JSON.parse(row.event_types) as string[],
-        createdAt: Number(row.created_at),
-      }
-    );
+    return row && toWebhook(row);
   }
 
   async list(siteIds?: readonly string[]): Promise<WebhookRecord[]> {
@@ -50,13 +54,15 @@ export class SqlWebhookStore implements WebhookStore {
     let query = this.db.selectFrom('webhooks').selectAll().orderBy('created_at').orderBy('id');
     if (siteIds) query = query.where('site_id', 'in', siteIds);
     const rows = await query.execute();
-    return rows.map((row) => ({
-      id: row.id,
-      siteId: row.site_id,
-      url: row.url,
-      eventTypes: JSON.parse(row.event_types) as string[],
-      createdAt: Number(row.created_at),
-    }));
+    return rows.map(toWebhook);
+  }
+
+  async setBlocked(id: string, reason: string | null): Promise<void> {
+    await this.db
+      .updateTable('webhooks')
+      .set({ blocked_reason: reason === null ? null : reason.slice(0, 500) })
+      .where('id', '=', id)
+      .execute();
   }
 
   async delete(id: string): Promise<boolean> {
@@ -88,6 +94,7 @@ export class SqlWebhookStore implements WebhookStore {
         FROM deliveries d
         WHERE d.state = 'PENDING' AND d.next_attempt_at <= ${now}
           AND (d.lease_expires_at IS NULL OR d.lease_expires_at < ${now})
+          AND NOT EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id AND w.blocked_reason IS NOT NULL)
           AND NOT EXISTS (
             SELECT 1 FROM deliveries e
             WHERE e.webhook_id = d.webhook_id AND e.entity_id = d.entity_id AND e.state = 'PENDING' AND e.event_seq < d.event_seq)
@@ -144,6 +151,16 @@ export class SqlWebhookStore implements WebhookStore {
         lease_owner: null,
         lease_expires_at: null,
       }))
+      .where('event_seq', '=', eventSeq)
+      .where('webhook_id', '=', webhookId)
+      .where('lease_owner', '=', workerId)
+      .execute();
+  }
+
+  async release(eventSeq: number, webhookId: string, workerId: string): Promise<void> {
+    await this.db
+      .updateTable('deliveries')
+      .set({ lease_owner: null, lease_expires_at: null })
       .where('event_seq', '=', eventSeq)
       .where('webhook_id', '=', webhookId)
       .where('lease_owner', '=', workerId)

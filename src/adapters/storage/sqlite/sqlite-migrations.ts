@@ -213,4 +213,11 @@ export const sqliteMigrations: Record<string, Migration> = {
       ]);
     },
   },
+  // Why a subscription's deliveries are held (its address is refused by the webhook address rules); NULL
+  // while it may be delivered to. Set and cleared by the server's start-up check and by the deliverer.
+  '0005-webhook-blocked': {
+    async up(db) {
+      await run(db, [`ALTER TABLE webhooks ADD COLUMN blocked_reason TEXT`]);
+    },
+  },
 };
