@@ -116,11 +116,22 @@ for (const stack of ['embedded', 'scaleout'] as const) {
       assert.equal(after?.data.title, 'new');
       assert.equal((await env.call('GET', path, as())).body.dataItem.data.title, 'new');
 
+      // Ids that hold U+FFFD but name nothing stay not found, wherever the U+FFFD is.
+      for (const missing of ['\ufffdid', 'id\ufffd\ufffd\ufffdy', item.id.slice(0, -1)]) {
+        const res = await env.call(
+          'GET',
+          `${P}/items/${encodeURIComponent(missing)}?dataCollectionId=Old`,
+          as(),
+        );
+        assert.equal(res.status, 404, `${JSON.stringify(missing)}: ${res.text}`);
+      }
+
       const removed = await env.call('POST', `${P}/items/remove`, {
         ...as(),
         body: { dataCollectionId: 'Old', dataItemId: item.id },
       });
       assert.equal(removed.status, 200, removed.text);
+      assert.equal(removed.body.dataItem.id, item.id);
       assert.equal(await shown(), undefined, 'the item is gone');
       assert.deepEqual(await storedRows(env, site.siteId, 'Old'), [], 'no row is left behind');
       const again = await env.call('POST', `${P}/items/remove`, {

@@ -191,8 +191,9 @@ interface ShownIdMatch {
  * accepted ids with lone surrogates; better-sqlite3 stored their WTF-8 bytes, which read back with U+FFFD
  * for each bad byte, so neither the original spelling nor the shown one matched the stored bytes and the
  * item could be neither updated nor removed. Only ids that hold U+FFFD and were not found as they are get
- * here: the rows sharing the text before the first U+FFFD (an index range) are read back and compared as
- * shown.
+ * here. One pass reads just the ids (the id index) in the ranges sharing each id's text before its first
+ * U+FFFD — the whole index when an id starts with one — and compares them as shown; each match is then read
+ * through the key that binds to its stored bytes.
  */
 export async function findByShownIds(
   db: Kysely<Database>,
@@ -200,23 +201,27 @@ export async function findByShownIds(
   ids: readonly string[],
 ): Promise<Map<string, ShownIdMatch>> {
   const found = new Map<string, ShownIdMatch>();
+  const wanted = new Set(ids.filter((id) => id.includes(REPLACEMENT)));
+  if (wanted.size === 0) return found;
   const table = sql.table(itemTable(gen));
-  for (const id of new Set(ids)) {
-    const cut = id.indexOf(REPLACEMENT);
-    if (cut < 0) continue;
-    const prefix = id.slice(0, cut);
-    const { rows } = await sql<ItemRow & { raw: Uint8Array }>`SELECT id, CAST(id AS BLOB) AS raw, created_at,
-      updated_at, data FROM ${table} WHERE id >= ${prefix} AND id < ${`${prefix}\u{10FFFF}`}`.execute(db);
-    for (const row of rows) {
-      if (row.id !== id || isUtf8(row.raw)) continue;
-      const storedKey = decodeWtf8(row.raw);
-      if (storedKey === undefined) continue;
-      const { rows: same } = await sql<{ n: number }>`SELECT count(*) AS n FROM ${table}
-        WHERE id = ${storedKey}`.execute(db);
-      if (Number(same[0]?.n ?? 0) !== 1) continue;
-      found.set(id, { item: toItem(row), storedKey });
-      break;
-    }
+  const prefixes = [...new Set([...wanted].map((id) => id.slice(0, id.indexOf(REPLACEMENT))))];
+  const ranges = prefixes.includes('')
+    ? sql`1`
+    : sql.join(
+        prefixes.map((p) => sql`(id >= ${p} AND id < ${`${p}\u{10FFFF}`})`),
+        sql` OR `,
+      );
+  const { rows: candidates } = await sql<{ id: string; raw: Uint8Array }>`SELECT id, CAST(id AS BLOB) AS raw
+    FROM ${table} WHERE ${ranges}`.execute(db);
+  for (const candidate of candidates) {
+    if (!wanted.has(candidate.id) || found.has(candidate.id) || isUtf8(candidate.raw)) continue;
+    const storedKey = decodeWtf8(candidate.raw);
+    if (storedKey === undefined) continue;
+    const { rows } = await sql<ItemRow>`SELECT id, created_at, updated_at, data FROM ${table}
+      WHERE id = ${storedKey}`.execute(db);
+    const row = rows[0];
+    if (rows.length === 1 && row)
+      found.set(candidate.id, { item: { ...toItem(row), id: candidate.id }, storedKey });
   }
   return found;
 }
