@@ -236,6 +236,8 @@ export class FuzzTarget {
 /** What the probes of the integer and Unicode rules found. */
 export interface LimitRun {
   readonly sent: number;
+  /** Operations of the document that carry an integer or a string to probe. */
+  readonly operations: number;
   readonly refusalsExpected: number;
   readonly failures: Failures;
 }
@@ -277,6 +279,7 @@ export async function probeLimits(target: FuzzTarget): Promise<LimitRun> {
   }
   return {
     sent: probes.length,
+    operations: new Set(probes.map((p) => p.request.operation)).size,
     refusalsExpected: probes.filter((p) => p.refusal).length,
     failures,
   };

@@ -135,6 +135,18 @@ describe('hostile input (fuzz, embedded)', () => {
     console.log(
       `# limits: ${run.sent} probes, ${run.refusalsExpected} must be refused, ${run.failures.count} failures`,
     );
+    reportFigures({
+      test: '6. Hostile input: integer limits and lone surrogates (embedded)',
+      proves:
+        'Every integer of every route at and past each limit (0, −1, the bound and one past it, 2^53, 2^53 + 1, ' +
+        '2^63, 2^64, 1e308; body, query string and .r) and a lone surrogate in every string, property name and ' +
+        'free-form object: never a 5xx, and 400 naming the field and rule for every invalid one.',
+      ciSize: 'every probe (fixed set)',
+      ran: `${run.sent} probes`,
+      figures:
+        `${run.sent} probes over ${run.operations} operations; ${run.refusalsExpected} refusals checked for field ` +
+        `and rule; ${run.failures.count} failures`,
+    });
     assert.equal(run.failures.count, 0, `failures:\n${run.failures.describe()}`);
     assert.ok(run.refusalsExpected >= 500, `${run.refusalsExpected} refusals probed`);
     assert.equal(rejections.length, 0, `unhandled: ${String(rejections[0])}`);
@@ -216,6 +228,18 @@ describe('hostile input (fuzz, PostgreSQL + S3)', () => {
     console.log(
       `# PostgreSQL limits: ${run.sent} probes, ${run.refusalsExpected} must be refused, ${run.failures.count} failures`,
     );
+    reportFigures({
+      test: '6. Hostile input: integer limits and lone surrogates (PostgreSQL + S3)',
+      proves:
+        'Every integer of every route at and past each limit (0, −1, the bound and one past it, 2^53, 2^53 + 1, ' +
+        '2^63, 2^64, 1e308; body, query string and .r) and a lone surrogate in every string, property name and ' +
+        'free-form object: never a 5xx, and 400 naming the field and rule for every invalid one.',
+      ciSize: 'every probe (fixed set)',
+      ran: `${run.sent} probes`,
+      figures:
+        `${run.sent} probes over ${run.operations} operations; ${run.refusalsExpected} refusals checked for field ` +
+        `and rule; ${run.failures.count} failures`,
+    });
     assert.equal(run.failures.count, 0, `failures:\n${run.failures.describe()}`);
     assert.ok(run.refusalsExpected >= 500, `${run.refusalsExpected} refusals probed`);
     assert.equal(rejections.length, 0, `unhandled: ${String(rejections[0])}`);

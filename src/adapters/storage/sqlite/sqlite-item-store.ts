@@ -287,10 +287,9 @@ class SqliteItemWriteTx implements ItemWriteTx {
 
   async remove(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    for (const part of chunks(
-      ids.map((id) => this.keyOf(id)),
-      ROWS_PER_STATEMENT,
-    )) {
+    // Tombstones and links get the stored bytes too, so an incremental backup sees the same id go.
+    const keys = ids.map((id) => this.keyOf(id));
+    for (const part of chunks(keys, ROWS_PER_STATEMENT)) {
       await sql`DELETE FROM ${this.table} WHERE id IN (${sql.join(part)})`.execute(this.trx);
       if (this.target.environment === 'LIVE') {
         // Tombstones tell the next incremental backup which ids went away.
