@@ -4,6 +4,7 @@
  */
 import Type, { type Static } from 'typebox';
 import type { BackupRecord, RestorationRecord } from '../domain/backup.js';
+import { RequestInteger } from './request-integer.js';
 
 const Guid = Type.String({ minLength: 1, maxLength: 100 });
 const statuses = ['PENDING', 'READY', 'FAILED', 'DELETED', 'CANCELED'] as const;
@@ -12,8 +13,8 @@ const restorationStatuses = ['PENDING', 'COMPLETED', 'FAILED'] as const;
 
 const Paging = Type.Object(
   {
-    limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
-    offset: Type.Optional(Type.Integer({ minimum: 0 })),
+    limit: Type.Optional(RequestInteger({ minimum: 0, maximum: 1000 })),
+    offset: Type.Optional(RequestInteger({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

@@ -4,6 +4,7 @@
  * properties listed in `wixAccepted`, which Wix clients send and which change nothing here.
  */
 import Type, { type Static, type TSchema } from 'typebox';
+import { RequestInteger } from './request-integer.js';
 
 export const EnvironmentSchema = Type.Union([
   Type.Literal('LIVE'),
@@ -51,7 +52,10 @@ export const DataItemSchema = Type.Object(
 );
 
 const IncludedReference = Type.Object(
-  { field: Type.String({ minLength: 1 }), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) },
+  {
+    field: Type.String({ minLength: 1 }),
+    limit: Type.Optional(RequestInteger({ minimum: 1, maximum: 1000 })),
+  },
   { additionalProperties: false },
 );
 
@@ -78,14 +82,14 @@ export type CollectionRequest = Static<typeof CollectionRequest>;
 
 const Paging = Type.Object(
   {
-    limit: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 1000 }), Type.Null()])),
-    offset: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+    limit: Type.Optional(Type.Union([RequestInteger({ minimum: 0, maximum: 1000 }), Type.Null()])),
+    offset: Type.Optional(Type.Union([RequestInteger({ minimum: 0 }), Type.Null()])),
   },
   { additionalProperties: false },
 );
 const CursorPaging = Type.Object(
   {
-    limit: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 1000 }), Type.Null()])),
+    limit: Type.Optional(Type.Union([RequestInteger({ minimum: 0, maximum: 1000 }), Type.Null()])),
     cursor: Type.Optional(Type.Union([Type.String({ maxLength: 16384 }), Type.Null()])),
   },
   { additionalProperties: false },
@@ -184,7 +188,7 @@ export const CollectionSchema = Type.Object(
     fields: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }), { maxItems: 1000 })),
     permissions: Type.Optional(Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()])),
     views: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }), { maxItems: 100 })),
-    revision: Type.Optional(Type.Union([Type.String(), Type.Integer(), Type.Null()])),
+    revision: Type.Optional(Type.Union([Type.String(), RequestInteger(), Type.Null()])),
     createdDate: Type.Optional(Json),
     updatedDate: Type.Optional(Json),
     capabilities: Type.Optional(Json),

@@ -18,6 +18,8 @@ import { answerClientError } from './client-error.js';
 import { errorBody, statusOfCategory, toAppError } from './error-response.js';
 import { withKeysRedacted } from './log-redaction.js';
 import { decodeGetQuery } from './get-query.js';
+import { illFormedTextIn } from './ill-formed-text.js';
+import { unboundedNumbers } from './schema-bounds.js';
 
 /**
  * Who may call a route: nobody needs a key, a key with a scope (`none`: any valid key, for routes that show
@@ -79,6 +81,32 @@ export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
   const status = statusOfCategory[error.category];
   if (error.code === 'STORAGE_UNAVAILABLE') void reply.header('retry-after', '5');
   return reply.code(status).type('application/json').send(errorBody(error));
+}
+
+/**
+ * One rule for text on every route: every string a request carries — in the body, the query string (`.r`
+ * included) and the path, at any depth, property names and item data included — must be well-formed UTF-16.
+ * JSON can spell a lone surrogate (`"\ud800"`); storage cannot keep one (SQLite stores its WTF-8 bytes and
+ * reads them back as U+FFFD, PostgreSQL stores U+FFFD), so an id holding one could never be found again.
+ * Header values need no check: Node reads them as Latin-1, which cannot spell a surrogate.
+ * @throws AppError INVALID_ARGUMENT naming the field
+ */
+function refuseIllFormedText(request: FastifyRequest): void {
+  const parts: [string, unknown][] = [
+    ['path', request.params],
+    ['query', request.query],
+    ['body', request.body],
+  ];
+  for (const [part, value] of parts) {
+    const where = illFormedTextIn(value, '');
+    if (where === undefined) continue;
+    const field = where === '' || where === '*' ? part : where;
+    throw invalidArgument(
+      field,
+      'is not well-formed Unicode: it holds a lone UTF-16 surrogate (\\uD800–\\uDFFF without its pair)',
+      'FORMAT',
+    );
+  }
 }
 
 /**
@@ -157,6 +185,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       // A POST without a body (curl -X POST) is an empty request, so the schema names what is missing.
       request.body = {};
     }
+    refuseIllFormedText(request);
     done();
   });
 
@@ -181,6 +210,15 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     // Types say so too, but a route declared from plain JavaScript or a cast must not slip through.
     if (auth.kind !== 'public' && !(auth as { scope?: unknown }).scope)
       throw new Error(`route ${String(route.method)} ${route.url} declares no scope`);
+    // And so is an integer no bound keeps inside what storage and JSON numbers can hold.
+    for (const part of ['body', 'querystring', 'params', 'headers'] as const) {
+      const unbounded = unboundedNumbers(route.schema?.[part]);
+      if (unbounded.length > 0)
+        throw new Error(
+          `route ${String(route.method)} ${route.url}: ${part} ${unbounded.join(', ')} is a number without ` +
+            'bounds within ±MAX_REQUEST_INTEGER (build it with RequestInteger)',
+        );
+    }
     for (const method of [route.method].flat())
       declaredRoutes.push({ method, url: route.url, auth, schema: route.schema });
   });

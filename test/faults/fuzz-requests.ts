@@ -29,6 +29,7 @@ export interface JsonSchema {
 interface Parameter {
   readonly name: string;
   readonly in: 'path' | 'query' | 'header';
+  readonly required?: boolean;
   readonly schema?: JsonSchema;
 }
 
@@ -143,6 +144,16 @@ function stringOf(schema: JsonSchema, pool: readonly string[] | undefined): fc.A
           { weight: 4, arbitrary: fc.string({ minLength: min, maxLength: max, unit: 'grapheme' }) },
           // Control characters and NUL, which some databases refuse in text.
           { weight: 1, arbitrary: fc.string({ minLength: min, maxLength: max, unit: 'binary-ascii' }) },
+          // A lone UTF-16 surrogate, which JSON can spell and storage cannot keep (issue 10, item 3).
+          {
+            weight: 1,
+            arbitrary: fc
+              .tuple(fc.string({ maxLength: max }), fc.integer({ min: 0xd800, max: 0xdfff }))
+              .map(
+                ([text, unit]) =>
+                  `${text.slice(0, Math.floor(text.length / 2))}${String.fromCharCode(unit)}${text.slice(Math.floor(text.length / 2))}`,
+              ),
+          },
         );
   return pool && pool.length > 0
     ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...pool) }, random)
@@ -384,6 +395,22 @@ function segmentFor(name: string, pools: ValuePools): fc.Arbitrary<string> {
   );
 }
 
+/**
+ * `encodeURIComponent`, except that a lone surrogate (which it refuses) is written as the percent-encoded
+ * bytes of its WTF-8 form, as a careless client would send it.
+ */
+export function encodeLoosely(value: string): string {
+  return value.replace(
+    /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|[^\ud800-\udfff]+|[\ud800-\udbff][\udc00-\udfff]/g,
+    (part) => {
+      const unit = part.charCodeAt(0);
+      if (part.length === 1 && unit >= 0xd800 && unit <= 0xdfff)
+        return `%${(0xe0 | (unit >> 12)).toString(16)}%${(0x80 | ((unit >> 6) & 0x3f)).toString(16)}%${(0x80 | (unit & 0x3f)).toString(16)}`.toUpperCase();
+      return encodeURIComponent(part);
+    },
+  );
+}
+
 /** Every byte as a `%XX` escape, even where no escape is needed. */
 export function percentEncodeAll(value: string): string {
   return [...Buffer.from(value)].map((b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`).join('');
@@ -414,7 +441,7 @@ function queryFor(op: FuzzOperation, pools: ValuePools): fc.Arbitrary<string> {
                 .chain((p) =>
                   valueOf(p.schema ?? {}, pools, p.name.split('.').pop()).map(
                     (v) =>
-                      `${encodeURIComponent(p.name)}=${encodeURIComponent(typeof v === 'string' ? v : JSON.stringify(v))}`,
+                      `${encodeURIComponent(p.name)}=${encodeLoosely(typeof v === 'string' ? v : JSON.stringify(v))}`,
                   ),
                 ),
             },

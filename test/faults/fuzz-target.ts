@@ -10,6 +10,7 @@ import { siteScopes } from '../../src/contracts/scopes.js';
 import { runJobs } from '../helpers/backup-helpers.js';
 import { assertErrorShape } from '../helpers/error-shape.js';
 import type { TestEnv, TestSite } from '../helpers/harness.js';
+import { limitProbes } from './fuzz-limits.js';
 import {
   hostileRequests,
   operationsOf,
@@ -230,6 +231,58 @@ export class FuzzTarget {
       heapEnd,
     };
   }
+}
+
+/** What the probes of the integer and Unicode rules found. */
+export interface LimitRun {
+  readonly sent: number;
+  /** Operations of the document that carry an integer or a string to probe. */
+  readonly operations: number;
+  readonly refusalsExpected: number;
+  readonly failures: Failures;
+}
+
+/**
+ * Sends every probe of the integer and Unicode rules (`fuzz-limits.ts`) in-process: none may answer 5xx,
+ * and a probe past a limit must be refused with 400 INVALID_ARGUMENT naming the probed field and rule.
+ */
+export async function probeLimits(target: FuzzTarget): Promise<LimitRun> {
+  const failures = new Failures();
+  const probes = limitProbes(target.operations, target.pools, target.keys);
+  for (const { request, refusal } of probes) {
+    const res = await target.env.app.inject({
+      method: request.method as 'GET',
+      url: request.url,
+      headers: request.headers,
+      ...(request.payload !== undefined && { payload: request.payload }),
+    });
+    const example = `${request.method} ${request.url.slice(0, 160)} body=${request.payload?.slice(0, 160)} → ${res.statusCode} ${res.body.slice(0, 300)}`;
+    const problem = problemWith(request.method, res.statusCode, res.body);
+    if (problem) {
+      failures.add(`${problem}: ${request.mutation}`, example);
+      continue;
+    }
+    if (!refusal) continue;
+    const violations = (
+      JSON.parse(res.body || '{}') as {
+        details?: { validationError?: { fieldViolations?: { field: string; violatedRule: string }[] } };
+      }
+    ).details?.validationError?.fieldViolations;
+    const named = violations?.some(
+      (v) => v.field === refusal.field && refusal.rules.includes(v.violatedRule),
+    );
+    if (res.statusCode !== 400 || !named)
+      failures.add(
+        `not refused as ${refusal.field} ${refusal.rules.join('/')}: ${request.mutation}`,
+        example,
+      );
+  }
+  return {
+    sent: probes.length,
+    operations: new Set(probes.map((p) => p.request.operation)).size,
+    refusalsExpected: probes.filter((p) => p.refusal).length,
+    failures,
+  };
 }
 
 /** The fixture's collections and items, put back as they were (fuzzing removes and changes them). */

@@ -14,7 +14,7 @@ import { reportFigures, seedFor, size } from '../helpers/fault-run.js';
 import { loopbackHooks, startTestEnv, type TestEnv } from '../helpers/harness.js';
 import type { FuzzRequest } from './fuzz-requests.js';
 import { rawExchange, rawRequests } from './fuzz-raw-http.js';
-import { Failures, FuzzTarget, problemWith, type FuzzRun } from './fuzz-target.js';
+import { Failures, FuzzTarget, probeLimits, problemWith, type FuzzRun } from './fuzz-target.js';
 
 const P = '/wix-data/v2';
 
@@ -128,6 +128,30 @@ describe('hostile input (fuzz, embedded)', () => {
       seed: inProcessSeed,
     });
   });
+
+  // Issue 10, item 3: paging.offset ≥ 2^63 answered 500, and an id with a lone surrogate got stuck.
+  it('refuses integers past every limit and ill-formed text on every route, naming the field', async () => {
+    const run = await probeLimits(target);
+    console.log(
+      `# limits: ${run.sent} probes, ${run.refusalsExpected} must be refused, ${run.failures.count} failures`,
+    );
+    reportFigures({
+      test: '6. Hostile input: integer limits and lone surrogates (embedded)',
+      proves:
+        'Every integer of every route at and past each limit (0, −1, the bound and one past it, 2^53, 2^53 + 1, ' +
+        '2^63, 2^64, 1e308; body, query string and .r) and a lone surrogate in every string, property name and ' +
+        'free-form object: never a 5xx, and 400 naming the field and rule for every invalid one.',
+      ciSize: 'every probe (fixed set)',
+      ran: `${run.sent} probes`,
+      figures:
+        `${run.sent} probes over ${run.operations} operations; ${run.refusalsExpected} refusals checked for field ` +
+        `and rule; ${run.failures.count} failures`,
+    });
+    assert.equal(run.failures.count, 0, `failures:\n${run.failures.describe()}`);
+    assert.ok(run.refusalsExpected >= 500, `${run.refusalsExpected} refusals probed`);
+    assert.equal(rejections.length, 0, `unhandled: ${String(rejections[0])}`);
+    assert.equal((await env.call('GET', '/healthz')).status, 200);
+  });
 });
 
 describe('hostile input (fuzz, PostgreSQL + S3)', () => {
@@ -198,6 +222,29 @@ describe('hostile input (fuzz, PostgreSQL + S3)', () => {
       seed,
     });
     assert.equal(run.failures.count, 0, `failures:\n${run.failures.describe()}`);
+    assert.equal(rejections.length, 0, `unhandled: ${String(rejections[0])}`);
+    assert.equal((await env.call('GET', '/healthz')).status, 200);
+  });
+
+  it('refuses integers past every limit and ill-formed text on every route on PostgreSQL too', async () => {
+    const run = await probeLimits(target);
+    console.log(
+      `# PostgreSQL limits: ${run.sent} probes, ${run.refusalsExpected} must be refused, ${run.failures.count} failures`,
+    );
+    reportFigures({
+      test: '6. Hostile input: integer limits and lone surrogates (PostgreSQL + S3)',
+      proves:
+        'Every integer of every route at and past each limit (0, −1, the bound and one past it, 2^53, 2^53 + 1, ' +
+        '2^63, 2^64, 1e308; body, query string and .r) and a lone surrogate in every string, property name and ' +
+        'free-form object: never a 5xx, and 400 naming the field and rule for every invalid one.',
+      ciSize: 'every probe (fixed set)',
+      ran: `${run.sent} probes`,
+      figures:
+        `${run.sent} probes over ${run.operations} operations; ${run.refusalsExpected} refusals checked for field ` +
+        `and rule; ${run.failures.count} failures`,
+    });
+    assert.equal(run.failures.count, 0, `failures:\n${run.failures.describe()}`);
+    assert.ok(run.refusalsExpected >= 500, `${run.refusalsExpected} refusals probed`);
     assert.equal(rejections.length, 0, `unhandled: ${String(rejections[0])}`);
     assert.equal((await env.call('GET', '/healthz')).status, 200);
   });

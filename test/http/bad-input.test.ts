@@ -318,4 +318,237 @@ describe('bad input', () => {
       'COLLECTION_NOT_FOUND',
     );
   });
+
+  // Issue 10, item 3: an offset of 2^63 or more answered 500 (SQLite "datatype mismatch"), one past 2^53
+  // answered 200 with a rounded offset.
+  it('refuses paging offsets past 2^53 − 1 on items query, backups list and restorations list, naming the field', async () => {
+    const r = (value: unknown) => `.r=${Buffer.from(JSON.stringify(value)).toString('base64url')}`;
+    const offsets = [
+      '9007199254740992',
+      '9007199254740993',
+      '9223372036854775807',
+      '9223372036854775808',
+      '18446744073709551616',
+      '1e308',
+    ];
+    for (const offset of offsets) {
+      const asJson = (o: string) => JSON.parse(`{"offset":${o}}`) as unknown;
+      const cases: [string, string, unknown, string][] = [
+        [
+          'GET',
+          `${P}/items/query?dataCollectionId=Books&query.paging.offset=${offset}`,
+          undefined,
+          'query.paging.offset',
+        ],
+        [
+          'GET',
+          `${P}/items/query?${r({ dataCollectionId: 'Books', query: { paging: asJson(offset) } })}`,
+          undefined,
+          'query.paging.offset',
+        ],
+        ['POST', `${P}/items/query`, undefined, 'query.paging.offset'],
+        ['GET', `${P}/backups?paging.offset=${offset}`, undefined, 'paging.offset'],
+        ['GET', `${P}/backups?${r({ paging: asJson(offset) })}`, undefined, 'paging.offset'],
+        ['GET', `${P}/backups/restorations?paging.offset=${offset}`, undefined, 'paging.offset'],
+        ['GET', `/data/v2/backups/restorations?${r({ paging: asJson(offset) })}`, undefined, 'paging.offset'],
+        ['GET', `${P}/collections?paging.offset=${offset}`, undefined, 'paging.offset'],
+      ];
+      for (const [method, path, , field] of cases) {
+        // The POST body is written as text: 2^53 + 1 and beyond are not JavaScript numbers.
+        const init =
+          method === 'POST'
+            ? {
+                rawBody: `{"dataCollectionId":"Books","query":{"paging":{"offset":${offset}}}}`,
+                headers: { 'content-type': 'application/json' },
+              }
+            : {};
+        const res = await expect4xx(method, path, init, 400, 'INVALID_ARGUMENT');
+        const violation = res.body.details.validationError.fieldViolations[0];
+        assert.equal(violation.field, field, `${method} ${path}`);
+        assert.equal(violation.violatedRule, 'MAX', `${method} ${path}`);
+      }
+    }
+    // The largest offset storage can be asked for is answered (with nothing).
+    const max = Number.MAX_SAFE_INTEGER;
+    for (const path of [
+      `${P}/items/query?dataCollectionId=Books&query.paging.offset=${max}`,
+      `${P}/backups?paging.offset=${max}`,
+      `${P}/backups/restorations?paging.offset=${max}`,
+    ]) {
+      const res = await env.call('GET', path, { key: site.apiKey });
+      assert.equal(res.status, 200, `${path}: ${res.text.slice(0, 200)}`);
+      assert.equal(res.body.pagingMetadata.offset, max, path);
+      assert.equal(res.body.pagingMetadata.count, 0, path);
+    }
+    const post = await env.call('POST', `${P}/items/query`, {
+      key: site.apiKey,
+      body: { dataCollectionId: 'Books', query: { paging: { offset: max } } },
+    });
+    assert.equal(post.status, 200, post.text.slice(0, 200));
+    assert.equal(post.body.pagingMetadata.offset, max);
+    // Item data is content, not a request integer: large numbers in it are kept as they are.
+    const big = await env.call('POST', `${P}/items`, {
+      key: site.apiKey,
+      rawBody:
+        '{"dataCollectionId":"Books","dataItem":{"id":"big-number","data":{"n":9223372036854775808,"m":1e308}}}',
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(big.status, 200, big.text.slice(0, 200));
+    const removed = await env.call('POST', `${P}/items/remove`, {
+      key: site.apiKey,
+      body: { dataCollectionId: 'Books', dataItemId: 'big-number' },
+    });
+    assert.equal(removed.status, 200);
+  });
+
+  // Issue 10, item 3: an id holding a lone surrogate was accepted, and the item could then be neither
+  // updated nor removed.
+  it('refuses ids and text holding a lone UTF-16 surrogate on every item operation, naming the field', async () => {
+    const lone = 'id\ud800x';
+    const r = (value: unknown) => `.r=${Buffer.from(JSON.stringify(value)).toString('base64url')}`;
+    const cases: [string, string, unknown, string][] = [
+      ['POST', `${P}/items`, { dataCollectionId: 'Books', dataItem: { id: lone, data: {} } }, 'dataItem.id'],
+      [
+        'POST',
+        `${P}/items`,
+        { dataCollectionId: 'Books', dataItem: { data: { _id: lone } } },
+        'dataItem.data._id',
+      ],
+      [
+        'POST',
+        `${P}/items`,
+        { dataCollectionId: 'Books', dataItem: { id: 'ok', data: { title: `a\udc00` } } },
+        'dataItem.data.title',
+      ],
+      [
+        'POST',
+        `${P}/items`,
+        { dataCollectionId: 'Books', dataItem: { id: 'ok', data: { [`t\ud800`]: 1 } } },
+        'dataItem.data.t\ufffd',
+      ],
+      [
+        'POST',
+        `${P}/items/save`,
+        { dataCollectionId: 'Books', dataItem: { id: lone, data: {} } },
+        'dataItem.id',
+      ],
+      [
+        'POST',
+        `${P}/items/update`,
+        { dataCollectionId: 'Books', dataItem: { id: lone, data: {} } },
+        'dataItem.id',
+      ],
+      [
+        'PUT',
+        `${P}/items/keep`,
+        { dataCollectionId: 'Books', dataItem: { id: lone, data: {} } },
+        'dataItem.id',
+      ],
+      ['POST', `${P}/items/remove`, { dataCollectionId: 'Books', dataItemId: lone }, 'dataItemId'],
+      [
+        'GET',
+        `${P}/items/keep?${r({ dataCollectionId: 'Books', dataItemId: lone })}`,
+        undefined,
+        'dataItemId',
+      ],
+      [
+        'DELETE',
+        `${P}/items/keep?${r({ dataCollectionId: 'Books', dataItemId: lone })}`,
+        undefined,
+        'dataItemId',
+      ],
+      [
+        'GET',
+        `${P}/items/query?${r({ dataCollectionId: 'Books', query: { filter: { _id: lone } } })}`,
+        undefined,
+        'query.filter._id',
+      ],
+      [
+        'POST',
+        `${P}/items/query`,
+        { dataCollectionId: 'Books', query: { sort: [{ fieldName: lone }] } },
+        'query.sort[0].fieldName',
+      ],
+      [
+        'POST',
+        `${P}/bulk/items/insert`,
+        {
+          dataCollectionId: 'Books',
+          dataItems: [
+            { id: 'fine', data: {} },
+            { id: lone, data: {} },
+          ],
+        },
+        'dataItems[1].id',
+      ],
+      [
+        'POST',
+        `${P}/bulk/items/save`,
+        { dataCollectionId: 'Books', dataItems: [{ id: lone, data: {} }] },
+        'dataItems[0].id',
+      ],
+      [
+        'POST',
+        `${P}/bulk/items/update`,
+        { dataCollectionId: 'Books', dataItems: [{ id: lone, data: {} }] },
+        'dataItems[0].id',
+      ],
+      [
+        'POST',
+        `${P}/bulk/items/remove`,
+        { dataCollectionId: 'Books', dataItemIds: ['keep', lone] },
+        'dataItemIds[1]',
+      ],
+      ['POST', `${P}/items/count`, { dataCollectionId: `Books${'\udfff'}` }, 'dataCollectionId'],
+      ['POST', `${P}/collections`, { collection: { id: lone } }, 'collection.id'],
+      [
+        'POST',
+        `${P}/backups/not-a-backup/partial-restore`,
+        { restorationCollections: [{ dataCollectionId: lone }] },
+        'restorationCollections[0].dataCollectionId',
+      ],
+      [
+        'POST',
+        '/_api/safekeep/v1/api-keys',
+        { name: lone, siteIds: [site.siteId], scopes: ['data.read'] },
+        'name',
+      ],
+    ];
+    for (const [method, path, body, field] of cases) {
+      const res = await expect4xx(method, path, body === undefined ? {} : { body }, 400, 'INVALID_ARGUMENT');
+      const violation = res.body.details.validationError.fieldViolations[0];
+      assert.equal(violation.field, field, `${method} ${path}`);
+      assert.equal(violation.violatedRule, 'FORMAT', `${method} ${path}`);
+    }
+    // Nothing was written: the collection still holds only what it held.
+    const list = await env.call('POST', `${P}/items/query`, {
+      key: site.apiKey,
+      body: { dataCollectionId: 'Books', query: { paging: { limit: 1000 } } },
+    });
+    assert.equal(list.status, 200);
+    for (const item of list.body.dataItems as { id: string }[]) {
+      assert.notEqual(item.id, 'fine', 'a refused bulk wrote nothing');
+      assert.notEqual(item.id, 'ok');
+    }
+    // A surrogate pair (an emoji) is well formed and welcome.
+    const emoji = await env.call('POST', `${P}/items`, {
+      key: site.apiKey,
+      body: { dataCollectionId: 'Books', dataItem: { id: 'id\ud83d\ude00x', data: { t: '\ud83d\ude00' } } },
+    });
+    assert.equal(emoji.status, 200, emoji.text.slice(0, 200));
+    const got = await env.call(
+      'GET',
+      `${P}/items/${encodeURIComponent('id\ud83d\ude00x')}?dataCollectionId=Books`,
+      {
+        key: site.apiKey,
+      },
+    );
+    assert.equal(got.status, 200);
+    assert.equal(got.body.dataItem.data.t, '\ud83d\ude00');
+    const gone = await env.call('POST', `${P}/items/remove`, {
+      key: site.apiKey,
+      body: { dataCollectionId: 'Books', dataItemId: 'id\ud83d\ude00x' },
+    });
+    assert.equal(gone.status, 200);
+  });
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import Type from 'typebox';
+import { RequestInteger } from '../../src/contracts/request-integer.js';
 import { buildHttpApp } from '../../src/http/app.js';
 import { openApiPath } from '../../src/http/openapi-document.js';
 import { documentedPath, operations } from '../../src/http/openapi-operations.js';
@@ -116,7 +117,7 @@ describe('OpenAPI document', () => {
           '/late/:id',
           {
             config: { auth: { kind: 'key', scope: 'admin' } },
-            schema: { body: Type.Object({ n: Type.Integer() }) },
+            schema: { body: Type.Object({ n: RequestInteger({ minimum: 0 }) }) },
           },
           () => ({}),
         );
@@ -124,7 +125,11 @@ describe('OpenAPI document', () => {
     });
     const res = await app.inject({ method: 'GET', url: '/openapi.json' });
     const late = res.json().paths['/late/{id}'].post;
-    assert.equal(late.requestBody.content['application/json'].schema.properties.n.type, 'integer');
+    assert.deepEqual(late.requestBody.content['application/json'].schema.properties.n, {
+      type: 'integer',
+      minimum: 0,
+      maximum: Number.MAX_SAFE_INTEGER,
+    });
     assert.deepEqual(late.parameters[0], {
       name: 'id',
       in: 'path',

@@ -1,6 +1,8 @@
 /** Meta-tests over the route table: every route declares who may call it. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import Type from 'typebox';
+import { RequestInteger } from '../../src/contracts/request-integer.js';
 import { buildHttpApp } from '../../src/http/app.js';
 import { startTestEnv, type TestEnv } from '../helpers/harness.js';
 
@@ -52,5 +54,38 @@ describe('route table', () => {
         }),
       /declares no auth/,
     );
+  });
+
+  it('refuses to build an app with a route whose integers are not bounded within ±(2^53 − 1)', () => {
+    const build = (n: ReturnType<typeof Type.Integer>) =>
+      buildHttpApp({
+        auth: env.safekeep.services.auth,
+        bodyLimit: 1024,
+        logger: false,
+        routes: (app) => {
+          app.post(
+            '/numbers',
+            {
+              config: { auth: { kind: 'public' } },
+              schema: { body: Type.Object({ page: Type.Object({ n: Type.Union([n, Type.Null()]) }) }) },
+            },
+            () => ({}),
+          );
+        },
+      });
+    assert.throws(() => build(Type.Integer()), /body \/page\/n is a number without bounds/);
+    assert.throws(() => build(Type.Integer({ minimum: 0, maximum: 2 ** 63 })), /without bounds/);
+    assert.doesNotThrow(() => build(RequestInteger({ minimum: 0 })));
+  });
+
+  it('bounds every integer of every route within ±(2^53 − 1) (RequestInteger)', () => {
+    for (const route of env.app.declaredRoutes) {
+      for (const part of ['body', 'querystring', 'params'] as const) {
+        const text = JSON.stringify(route.schema?.[part] ?? {});
+        for (const match of text.matchAll(/"type":"integer"[^}]*/g)) {
+          assert.match(match[0], /"maximum":\d+/, `${route.method} ${route.url} ${part}: ${match[0]}`);
+        }
+      }
+    }
   });
 });

@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { AppError } from '../../contracts/errors.js';
+import { RequestInteger } from '../../contracts/request-integer.js';
 import { grants } from '../../contracts/scopes.js';
 import type { SiteRecord } from '../../ports/storage.js';
 import type { AdminService, ApiKeyView } from '../../services/admin-service.js';
@@ -79,8 +80,8 @@ export function registerAdminRoutes(root: FastifyInstance, services: { admin: Ad
         params: IdParams,
         body: Type.Object(
           {
-            autoBackupIntervalDays: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
-            autoBackupRetention: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+            autoBackupIntervalDays: Type.Optional(Type.Union([RequestInteger(), Type.Null()])),
+            autoBackupRetention: Type.Optional(Type.Union([RequestInteger(), Type.Null()])),
           },
           { additionalProperties: false },
         ),

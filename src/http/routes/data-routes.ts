@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { invalidArgument } from '../../contracts/errors.js';
+import { RequestInteger } from '../../contracts/request-integer.js';
 import {
   BulkItemsRequest,
   BulkReferencesRequest,
@@ -56,8 +57,8 @@ const CollectionListQuery = Type.Object(
     paging: Type.Optional(
       Type.Object(
         {
-          limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
-          offset: Type.Optional(Type.Integer({ minimum: 0 })),
+          limit: Type.Optional(RequestInteger({ minimum: 0, maximum: 1000 })),
+          offset: Type.Optional(RequestInteger({ minimum: 0 })),
         },
         { additionalProperties: false },
       ),

@@ -17,6 +17,9 @@ import {
  * ON CONFLICT, tombstones, links); reads compile the query language with the PostgreSQL compiler.
  */
 export class PostgresItemStore extends SqliteItemStore {
+  // The pg driver stored U+FFFD for a lone surrogate, so an id shows as it is stored and is found as it is.
+  protected override readonly byShownIds = undefined;
+
   override async query(target: ItemTarget, query: ItemQuery): Promise<ItemPage> {
     const gen = await currentGeneration(this.db, target);
     const compiler = new ItemSqlCompiler({ gen, target });

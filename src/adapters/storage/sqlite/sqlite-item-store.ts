@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { sql, type Kysely } from 'kysely';
 import { AppError } from '../../../contracts/errors.js';
 import type { FilterNode } from '../../../domain/query/filter.js';
@@ -143,7 +144,93 @@ export async function findItems(
   return found;
 }
 
+/** How better-sqlite3 reads back each byte of stored text that is not UTF-8. */
+const REPLACEMENT = '\uFFFD';
+
+/**
+ * Decodes generalized UTF-8 (WTF-8: surrogate code points allowed, which is how better-sqlite3 stores a
+ * JavaScript string holding a lone surrogate) into the string that binds to exactly these bytes; undefined
+ * for bytes no JavaScript string encodes to.
+ */
+export function decodeWtf8(bytes: Uint8Array): string | undefined {
+  let out = '';
+  for (let i = 0; i < bytes.length;) {
+    const b = bytes[i] ?? 0;
+    const need =
+      b < 0x80
+        ? 0
+        : b >= 0xc2 && b <= 0xdf
+          ? 1
+          : b >= 0xe0 && b <= 0xef
+            ? 2
+            : b >= 0xf0 && b <= 0xf4
+              ? 3
+              : -1;
+    if (need < 0 || i + need >= bytes.length) return undefined;
+    let cp = need === 0 ? b : b & (0x3f >> need);
+    for (let k = 1; k <= need; k++) {
+      const c = bytes[i + k] ?? 0;
+      if ((c & 0xc0) !== 0x80) return undefined;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if ((need === 2 && cp < 0x800) || (need === 3 && (cp < 0x10000 || cp > 0x10ffff))) return undefined;
+    out += String.fromCodePoint(cp);
+    i += need + 1;
+  }
+  return out;
+}
+
+/** An item found by the spelling the API shows for an id stored as non-UTF-8 bytes, and the key of those bytes. */
+interface ShownIdMatch {
+  readonly item: StoredItem;
+  /** The string that binds to the stored id bytes (it holds the lone surrogates an older release stored). */
+  readonly storedKey: string;
+}
+
+/**
+ * Items whose stored id is not UTF-8, found by the id as the API shows it. Releases before the Unicode rule
+ * accepted ids with lone surrogates; better-sqlite3 stored their WTF-8 bytes, which read back with U+FFFD
+ * for each bad byte, so neither the original spelling nor the shown one matched the stored bytes and the
+ * item could be neither updated nor removed. Only ids that hold U+FFFD and were not found as they are get
+ * here. One pass reads just the ids (the id index) in the ranges sharing each id's text before its first
+ * U+FFFD — the whole index when an id starts with one — and compares them as shown; each match is then read
+ * through the key that binds to its stored bytes.
+ */
+export async function findByShownIds(
+  db: Kysely<Database>,
+  gen: number,
+  ids: readonly string[],
+): Promise<Map<string, ShownIdMatch>> {
+  const found = new Map<string, ShownIdMatch>();
+  const wanted = new Set(ids.filter((id) => id.includes(REPLACEMENT)));
+  if (wanted.size === 0) return found;
+  const table = sql.table(itemTable(gen));
+  const prefixes = [...new Set([...wanted].map((id) => id.slice(0, id.indexOf(REPLACEMENT))))];
+  const ranges = prefixes.includes('')
+    ? sql`1`
+    : sql.join(
+        prefixes.map((p) => sql`(id >= ${p} AND id < ${`${p}\u{10FFFF}`})`),
+        sql` OR `,
+      );
+  const { rows: candidates } = await sql<{ id: string; raw: Uint8Array }>`SELECT id, CAST(id AS BLOB) AS raw
+    FROM ${table} WHERE ${ranges}`.execute(db);
+  for (const candidate of candidates) {
+    if (!wanted.has(candidate.id) || found.has(candidate.id) || isUtf8(candidate.raw)) continue;
+    const storedKey = decodeWtf8(candidate.raw);
+    if (storedKey === undefined) continue;
+    const { rows } = await sql<ItemRow>`SELECT id, created_at, updated_at, data FROM ${table}
+      WHERE id = ${storedKey}`.execute(db);
+    const row = rows[0];
+    if (rows.length === 1 && row)
+      found.set(candidate.id, { item: { ...toItem(row), id: candidate.id }, storedKey });
+  }
+  return found;
+}
+
 class SqliteItemWriteTx implements ItemWriteTx {
+  /** Ids found by their shown spelling, and the keys that bind to their stored bytes. */
+  private readonly storedKeys = new Map<string, string>();
+
   constructor(
     private readonly trx: Kysely<Database>,
     private readonly target: ItemTarget,
@@ -152,14 +239,28 @@ class SqliteItemWriteTx implements ItemWriteTx {
     private readonly seq: number,
     private readonly generations: GenerationRegistry,
     private readonly now: () => number,
+    private readonly byShownIds: typeof findByShownIds | undefined,
   ) {}
 
   private get table() {
     return sql.table(itemTable(this.gen));
   }
 
-  findExisting(ids: readonly string[]): Promise<Map<string, StoredItem>> {
-    return findItems(this.trx, this.gen, ids);
+  async findExisting(ids: readonly string[]): Promise<Map<string, StoredItem>> {
+    const found = await findItems(this.trx, this.gen, ids);
+    const missing = ids.filter((id) => !found.has(id) && id.includes(REPLACEMENT));
+    if (missing.length > 0 && this.byShownIds) {
+      for (const [id, match] of await this.byShownIds(this.trx, this.gen, missing)) {
+        found.set(id, match.item);
+        this.storedKeys.set(id, match.storedKey);
+      }
+    }
+    return found;
+  }
+
+  /** The key that addresses an id's stored bytes (the id itself, unless it was found as shown). */
+  private keyOf(id: string): string {
+    return this.storedKeys.get(id) ?? id;
   }
 
   async insert(items: readonly StoredItem[]): Promise<void> {
@@ -177,7 +278,9 @@ class SqliteItemWriteTx implements ItemWriteTx {
           data = excluded.data, seq = excluded.seq`
       : sql``;
     for (const part of chunks(items, ROWS_PER_STATEMENT)) {
-      const values = part.map((i) => sql`(${i.id}, ${i.createdAt}, ${i.updatedAt}, ${i.json}, ${this.seq})`);
+      const values = part.map(
+        (i) => sql`(${this.keyOf(i.id)}, ${i.createdAt}, ${i.updatedAt}, ${i.json}, ${this.seq})`,
+      );
       await sql`INSERT INTO ${this.table} (id, created_at, updated_at, data, seq)
         VALUES ${sql.join(values)}${conflict}`.execute(this.trx);
     }
@@ -185,7 +288,9 @@ class SqliteItemWriteTx implements ItemWriteTx {
 
   async remove(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    for (const part of chunks(ids, ROWS_PER_STATEMENT)) {
+    // Tombstones and links get the stored bytes too, so an incremental backup sees the same id go.
+    const keys = ids.map((id) => this.keyOf(id));
+    for (const part of chunks(keys, ROWS_PER_STATEMENT)) {
       await sql`DELETE FROM ${this.table} WHERE id IN (${sql.join(part)})`.execute(this.trx);
       if (this.target.environment === 'LIVE') {
         // Tombstones tell the next incremental backup which ids went away.
@@ -217,9 +322,17 @@ export class SqliteItemStore implements ItemStore {
     private readonly now: () => number,
   ) {}
 
+  /**
+   * Finds items by the spelling the API shows for ids stored as non-UTF-8 bytes (SQLite only: PostgreSQL
+   * stored U+FFFD itself, so the shown spelling is the stored one and matches as it is).
+   */
+  protected readonly byShownIds: typeof findByShownIds | undefined = findByShownIds;
+
   async get(target: ItemTarget, id: string): Promise<StoredItem | undefined> {
     const gen = await currentGeneration(this.db, target);
-    return (await findItems(this.db, gen, [id])).get(id);
+    const found = (await findItems(this.db, gen, [id])).get(id);
+    if (found || !id.includes(REPLACEMENT) || !this.byShownIds) return found;
+    return (await this.byShownIds(this.db, gen, [id])).get(id)?.item;
   }
 
   async query(target: ItemTarget, query: ItemQuery): Promise<ItemPage> {
@@ -271,7 +384,7 @@ export class SqliteItemStore implements ItemStore {
   async write<T>(target: ItemTarget, work: (tx: ItemWriteTx) => Promise<T>): Promise<T> {
     return this.db.transaction().execute(async (trx) => {
       const { gen, seq } = await beginWrite(trx, target);
-      return work(new SqliteItemWriteTx(trx, target, gen, seq, this.generations, this.now));
+      return work(new SqliteItemWriteTx(trx, target, gen, seq, this.generations, this.now, this.byShownIds));
     });
   }
 }
