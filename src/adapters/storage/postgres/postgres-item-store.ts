@@ -35,8 +35,12 @@ export class PostgresItemStore extends SqliteItemStore {
         CASE WHEN octet_length(i.data) <= ${inline} THEN i.data END AS data${keyColumns.length > 0 ? sql`, ${sql.join(keyColumns)}` : sql``}
       FROM ${sql.table(itemTable(gen))} AS i${docOf(compiler)} WHERE ${where}${position}
       ORDER BY ${orderBy(keys)} LIMIT ${query.limit + 1} OFFSET ${query.offset ?? 0}`.execute(this.db);
-    const { page, items, hasMore } = await boundPage(rows, query.limit, query.maxBytes, (ids) =>
-      findItems(this.db, gen, ids),
+    const { page, items, hasMore } = await boundPage(rows, query.limit, query.maxBytes, (large) =>
+      findItems(
+        this.db,
+        gen,
+        large.map((r) => r.id),
+      ),
     );
     if (query.backwards) {
       page.reverse();

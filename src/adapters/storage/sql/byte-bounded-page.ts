@@ -27,7 +27,8 @@ function toItem(row: SizedRow & { data: string }): StoredItem {
 /**
  * Cuts `rows` (already ordered, at most `limit + 1` of them) to a page of at most `limit` items whose JSON
  * adds up to at most `maxBytes` — always at least one item, so paging never stalls — and fills in the
- * items that were too large to carry inline. An item removed between the two reads keeps its row in
+ * items that were too large to carry inline (`fetch` reads them again, keyed by the id the first read
+ * returned). An item removed between the two reads keeps its row in
  * `page` with no entry in `items`, so callers still take the page's cursors from `page` and continue
  * exactly where it ends.
  * @returns the page's rows in `rows`' order, their items (`undefined` where removed meanwhile), and
@@ -37,7 +38,7 @@ export async function boundPage<R extends SizedRow>(
   rows: readonly R[],
   limit: number,
   maxBytes: number | undefined,
-  fetch: (ids: readonly string[]) => Promise<Map<string, StoredItem>>,
+  fetch: (rows: readonly R[]) => Promise<Map<string, StoredItem>>,
 ): Promise<{ page: R[]; items: (StoredItem | undefined)[]; hasMore: boolean }> {
   let kept = 0;
   let total = 0;
@@ -48,7 +49,7 @@ export async function boundPage<R extends SizedRow>(
     kept += 1;
   }
   const page = rows.slice(0, kept);
-  const missing = page.filter((r) => r.data === null).map((r) => r.id);
+  const missing = page.filter((r) => r.data === null);
   const fetched = missing.length > 0 ? await fetch(missing) : new Map<string, StoredItem>();
   const items = page.map((row) =>
     row.data === null ? fetched.get(row.id) : toItem({ ...row, data: row.data }),

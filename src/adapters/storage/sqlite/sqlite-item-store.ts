@@ -344,14 +344,18 @@ export class SqliteItemStore implements ItemStore {
     const position = query.after ? sql` AND ${afterPosition(keys, query.after)}` : sql``;
     // octet_length reads the size from the record header; large items' text is fetched once the page is cut.
     const inline = inlineBytes(query.limit, query.maxBytes);
-    const { rows } = await sql<SizedRow & Record<string, unknown>>`
-      SELECT id, created_at, updated_at, octet_length(data) AS bytes,
+    const { rows } = await sql<SizedRow & { rid: number } & Record<string, unknown>>`
+      SELECT rid, id, created_at, updated_at, octet_length(data) AS bytes,
         CASE WHEN octet_length(data) <= ${inline} THEN data END AS data${keyColumns.length > 0 ? sql`, ${sql.join(keyColumns)}` : sql``}
       FROM ${table} WHERE ${where}${position}
       ORDER BY ${orderBy(keys)} LIMIT ${query.limit + 1} OFFSET ${query.offset ?? 0}`.execute(this.db);
-    const { page, items, hasMore } = await boundPage(rows, query.limit, query.maxBytes, (ids) =>
-      findItems(this.db, gen, ids),
-    );
+    // Large items are read again by rowid: an id an older release stored as non-UTF-8 bytes would not
+    // match the text it reads back as.
+    const { page, items, hasMore } = await boundPage(rows, query.limit, query.maxBytes, async (large) => {
+      const { rows: full } = await sql<ItemRow>`SELECT id, created_at, updated_at, data FROM ${table}
+        WHERE rid IN (${sql.join(large.map((r) => r.rid))})`.execute(this.db);
+      return new Map(full.map((row) => [row.id, toItem(row)]));
+    });
     if (query.backwards) {
       page.reverse();
       items.reverse();
