@@ -4,7 +4,13 @@ import { parseFieldPath } from '../domain/query/field-path.js';
 import { parseFilter } from '../domain/query/filter.js';
 import { parseSort } from '../domain/query/sort.js';
 import type { Clock } from '../ports/clock.js';
-import type { CollectionDefinition, CollectionRecord, CollectionView, Storage } from '../ports/storage.js';
+import type {
+  CollectionDefinition,
+  CollectionRecord,
+  CollectionView,
+  DeletedCollectionRecord,
+  Storage,
+} from '../ports/storage.js';
 import type { SiteContext } from './auth-service.js';
 
 /** Wix field types (the Data Collections API's `Type` enum). */
@@ -173,11 +179,18 @@ function notFound(id: string): AppError {
   return new AppError('COLLECTION_NOT_FOUND', `Collection ${id} does not exist.`, { dataCollectionId: id });
 }
 
-/** The Data Collections API (data-api.md §3). */
+/** A collection in the bin, with the instant its window ends. */
+export interface DeletedCollection extends DeletedCollectionRecord {
+  readonly expiresAt: number;
+}
+
+/** The Data Collections API (data-api.md §3), and the bin of deleted collections. */
 export class CollectionService {
   constructor(
     private readonly storage: Storage,
     private readonly clock: Clock,
+    /** How long a deleted collection stays restorable (SAFEKEEP_COLLECTION_BIN_DAYS). */
+    private readonly binRetentionMs: number,
   ) {}
 
   async create(ctx: SiteContext, raw: Record<string, unknown>): Promise<CollectionRecord> {
@@ -216,7 +229,25 @@ export class CollectionService {
     return this.storage.collections.update(ctx.siteId, definition, expected, this.clock());
   }
 
+  /** Deletes into the bin: restorable for the retention window. */
   async delete(ctx: SiteContext, id: string): Promise<void> {
     if (!(await this.storage.collections.delete(ctx.siteId, id))) throw notFound(id);
+  }
+
+  /**
+   * Wix's Restore Data Collection: brings back the most recently deleted copy whole.
+   * @throws AppError WDE0025, COLLECTION_ALREADY_EXISTS
+   */
+  async restoreDeleted(ctx: SiteContext, id: string): Promise<CollectionRecord> {
+    return this.storage.collections.restoreDeleted(ctx.siteId, id, this.clock() - this.binRetentionMs);
+  }
+
+  /** The site's restorable deleted collections, newest deletion first. */
+  async listDeleted(ctx: SiteContext): Promise<DeletedCollection[]> {
+    const deleted = await this.storage.collections.listDeleted(
+      ctx.siteId,
+      this.clock() - this.binRetentionMs,
+    );
+    return deleted.map((c) => ({ ...c, expiresAt: c.deletedAt + this.binRetentionMs }));
   }
 }
