@@ -29,6 +29,8 @@ Usage:
   safekeep backup restore ID [--collections a,b] [--to a:a2,b:b2] [--wait] [--json]
   safekeep restoration list [--status S]... [--json]
   safekeep restoration get ID [--json]
+  safekeep collection deleted [--json]             deleted collections that can still be restored
+  safekeep collection restore ID [--json]          bring a deleted collection back whole
 
 Configuration comes from the environment (PORT, HOST, SAFEKEEP_DATA_DIR, ...; see README.md).
 Exit codes: 0 done, 1 the server refused (or a --wait job ended FAILED or CANCELED), 2 a usage mistake.`;
@@ -65,6 +67,8 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
         return await (await import('./commands/backup-commands.js')).backupCommand(args, io);
       case 'restoration':
         return await (await import('./commands/backup-commands.js')).restorationCommand(args, io);
+      case 'collection':
+        return await (await import('./commands/collection-commands.js')).collectionCommand(args, io);
       default:
         throw new UsageError(`unknown command "${command}"\n\n${usage}`);
     }
