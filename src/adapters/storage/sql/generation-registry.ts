@@ -81,6 +81,14 @@ export class GenerationRegistry implements GenerationSweeper {
   }
 
   async expireBin(deletedBefore: number, maxEntries: number): Promise<number> {
+    // The sweeper asks every few seconds; most of the time nothing is due, and no transaction is needed.
+    const any = await this.db
+      .selectFrom('collection_bin')
+      .select('id')
+      .where('deleted_at', '<', deletedBefore)
+      .limit(1)
+      .executeTakeFirst();
+    if (!any) return 0;
     return this.db.transaction().execute(async (trx) => {
       const due = await trx
         .selectFrom('collection_bin')
