@@ -74,6 +74,24 @@ export const verbatimProperties = [
 
 const MAX_FIELDS = 1000;
 const MAX_VIEWS = 100;
+/** As for items: deeper definitions are refused rather than overflowing the stack when stored. */
+const MAX_DEFINITION_DEPTH = 64;
+
+/**
+ * Refuses a value nesting deeper than MAX_DEFINITION_DEPTH. Iterative, so a hostile depth (20,000 levels)
+ * is measured without recursion.
+ * @throws AppError INVALID_ARGUMENT
+ */
+function checkDepth(value: unknown, where: string): void {
+  const pending: [unknown, number][] = [[value, 1]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [node, depth] = next;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > MAX_DEFINITION_DEPTH)
+      throw invalidArgument(where, `nests deeper than ${MAX_DEFINITION_DEPTH} levels`, 'MAX');
+    for (const child of Object.values(node)) pending.push([child, depth + 1]);
+  }
+}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -142,6 +160,7 @@ function readViews(raw: unknown): CollectionView[] {
  * @throws AppError INVALID_ARGUMENT
  */
 export function readCollection(raw: Record<string, unknown>): CollectionDefinition {
+  checkDepth(raw, 'collection');
   const id = checkCollectionId(raw.id, 'collection.id');
   if (raw.collectionType !== undefined && raw.collectionType !== 'NATIVE') {
     throw invalidArgument('collection.collectionType', 'only NATIVE collections can be created here');
