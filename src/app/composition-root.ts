@@ -209,7 +209,7 @@ export async function openSafekeep(
       blobs,
     ),
     items: new ItemService(storage, clock, new CursorCodec(cursorSecret)),
-    collections: new CollectionService(storage, clock),
+    collections: new CollectionService(storage, clock, config.collectionBinMs),
     backups: new BackupService(storage, clock, () => built?.worker.nudge()),
     webhooks: new WebhookService(storage, clock, signer, webhookPolicy),
   };
@@ -233,7 +233,10 @@ export async function openSafekeep(
           registerAdminRoutes(app, services);
           registerBackupRoutes(app, services);
           registerWebhookRoutes(app, services);
-          registerOverviewRoutes(app, { overview: new OverviewService(storage, blobs, clock, services) });
+          registerOverviewRoutes(app, {
+            overview: new OverviewService(storage, blobs, clock, services),
+            collections: services.collections,
+          });
           registerDashboardRoutes(app);
           registerOpenApiRoutes(app);
         },
@@ -245,7 +248,13 @@ export async function openSafekeep(
     async startBackground(logger) {
       // Every process, serving or working: each warns about what it would refuse.
       await services.webhooks.checkSubscriptions(logger);
-      running.push(runGenerationSweeper(storage.sweeper, { signal: stop.signal, logger }));
+      running.push(
+        runGenerationSweeper(storage.sweeper, {
+          signal: stop.signal,
+          logger,
+          binCutoff: () => clock() - config.collectionBinMs,
+        }),
+      );
       if (!config.runWorker) return;
       await cleanUpAfterCrash({ blobs, storage });
       const { worker, scheduler, gc, deliverer } = background(logger);

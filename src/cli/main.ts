@@ -29,6 +29,8 @@ Usage:
   safekeep backup restore ID [--collections a,b] [--to a:a2[:Display name],b:b2] [--yes] [--wait] [--json]
   safekeep restoration list [--status S]... [--json]
   safekeep restoration get ID [--json]
+  safekeep collection deleted [--json]             deleted collections that can still be restored
+  safekeep collection restore ID [--json]          bring a deleted collection back whole
   safekeep restoration undo ID [--yes] [--wait] [--json]   restore its safety backup
   IDs may be shortened to their first characters (at least 4) when only one id starts with them.
   restore, undo and delete ask on a terminal before they replace or delete anything; elsewhere they
@@ -69,6 +71,8 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
         return await (await import('./commands/backup-commands.js')).backupCommand(args, io);
       case 'restoration':
         return await (await import('./commands/backup-commands.js')).restorationCommand(args, io);
+      case 'collection':
+        return await (await import('./commands/collection-commands.js')).collectionCommand(args, io);
       default:
         throw new UsageError(`unknown command "${command}"\n\n${usage}`);
     }

@@ -209,3 +209,10 @@ export const CollectionWriteRequest = Type.Object(
   { additionalProperties: false },
 );
 export type CollectionWriteRequest = Static<typeof CollectionWriteRequest>;
+
+/** Restore Data Collection: the Wix SDK repeats the path's id in the body; a body is optional. */
+export const RestoreCollectionRequest = Type.Object(
+  { dataCollectionId: Type.Optional(CollectionId) },
+  { additionalProperties: false },
+);
+export type RestoreCollectionRequest = Static<typeof RestoreCollectionRequest>;

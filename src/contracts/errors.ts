@@ -32,6 +32,10 @@ export const errorRegistry = {
   ROUTE_NOT_FOUND: { category: 'NOT_FOUND', message: 'No such route.' },
   WDE0073: { category: 'NOT_FOUND', message: 'Item not found.' },
   WDE0074: { category: 'CONFLICT', message: 'An item with this id already exists.' },
+  WDE0025: {
+    category: 'NOT_FOUND',
+    message: 'The collection was deleted too long ago to be restored, or never existed.',
+  },
   COLLECTION_ALREADY_EXISTS: { category: 'CONFLICT', message: 'A collection with this id already exists.' },
   REVISION_MISMATCH: { category: 'CONFLICT', message: 'The collection was changed since it was read.' },
   WDE0109: { category: 'TOO_LARGE', message: 'The item is larger than 500 KB.' },

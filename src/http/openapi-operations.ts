@@ -41,6 +41,7 @@ export type Tag = (typeof tags)[number]['name'];
 export const aliasPrefixes: readonly (readonly [alias: string, documented: string])[] = [
   ['/_api/cloud-data/v2', '/wix-data/v2'],
   ['/data/v2/backups', '/wix-data/v2/backups'],
+  ['/data/v2/collections/restore', '/wix-data/v2/collections/restore'],
 ];
 
 const D = '/wix-data/v2';
@@ -137,7 +138,21 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
     operationId: 'deleteDataCollection',
     tag: 'Data collections',
     summary: 'Delete a collection with its items in both environments and its links',
+    description:
+      'The collection stays restorable for the retention window (SAFEKEEP_COLLECTION_BIN_DAYS, 30 days by ' +
+      'default) through Restore Data Collection.',
     response: 'Empty',
+    wildcard: 'dataCollectionId',
+  },
+  [`POST ${D}/collections/restore/*`]: {
+    operationId: 'restoreDataCollection',
+    tag: 'Data collections',
+    summary: 'Bring back a recently deleted collection whole',
+    description:
+      'Definition, LIVE and SANDBOX items and links in both directions come back in one step, from the ' +
+      'most recently deleted copy. 404 WDE0025 when no copy was deleted within the retention window (or ' +
+      'the id never existed); 409 COLLECTION_ALREADY_EXISTS while a collection has that id.',
+    response: 'RestoredCollection',
     wildcard: 'dataCollectionId',
   },
 
@@ -280,6 +295,15 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
     tag: 'Overview',
     summary: 'When the next automatic backup of the site is due',
     response: 'BackupSchedule',
+  },
+  [`GET ${A}/deleted-collections`]: {
+    operationId: 'listDeletedCollections',
+    tag: 'Overview',
+    summary: "The site's deleted collections that can still be restored, newest deletion first",
+    description:
+      'Each with its deletion date and the date its retention window ends (then it is purged). Restore one ' +
+      'with Restore Data Collection.',
+    response: 'DeletedCollections',
   },
   [`POST ${A}/backups/:backupId/restore-preview`]: {
     operationId: 'previewRestore',

@@ -218,6 +218,19 @@ export const responses = {
     pagingMetadata: ref('ItemPagingMetadata'),
   }),
   Collection: Type.Object({ collection: ref('Collection') }),
+  RestoredCollection: Type.Object({ dataCollection: ref('Collection') }),
+  DeletedCollections: Type.Object({
+    deletedCollections: Type.Array(
+      Type.Object({
+        collection: ref('Collection'),
+        deletedDate: Timestamp,
+        expirationDate: Type.String({
+          format: 'date-time',
+          description: 'When the retention window ends and the collection is purged.',
+        }),
+      }),
+    ),
+  }),
   Collections: Type.Object({
     collections: Type.Array(ref('Collection')),
     pagingMetadata: Type.Object({ count: Count, offset: Count, total: Count, hasNext: Type.Boolean() }),

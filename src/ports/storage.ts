@@ -108,6 +108,11 @@ export interface CollectionRecord extends CollectionDefinition {
   readonly updatedAt: number;
 }
 
+/** A deleted collection in the bin (see docs/ARCHITECTURE.md, "The collection bin"). */
+export interface DeletedCollectionRecord extends CollectionRecord {
+  readonly deletedAt: number;
+}
+
 export interface CollectionStore {
   /** @throws AppError COLLECTION_ALREADY_EXISTS */
   create(siteId: string, definition: CollectionDefinition, at: number): Promise<CollectionRecord>;
@@ -129,8 +134,21 @@ export interface CollectionStore {
     expectedRevision: number,
     at: number,
   ): Promise<CollectionRecord>;
-  /** Deletes the collection, its items in both environments and its links. False if it did not exist. */
+  /**
+   * Deletes the collection, its items in both environments and its links: they leave the site at once and
+   * wait in the bin (the collection row, its generations, its links both ways) until `restoreDeleted` or
+   * until the sweeper expires them. A copy of the same id already in the bin is dropped (only the newest
+   * can ever be restored). False if the collection did not exist.
+   */
   delete(siteId: string, id: string): Promise<boolean>;
+  /** The site's collections in the bin deleted at or after `deletedSince`, newest deletion first. */
+  listDeleted(siteId: string, deletedSince: number): Promise<DeletedCollectionRecord[]>;
+  /**
+   * Brings back the most recently deleted copy of `id` — definition, items of both environments, links both
+   * ways — in one transaction, if it was deleted at or after `deletedSince`.
+   * @throws AppError WDE0025 (no such copy), COLLECTION_ALREADY_EXISTS (a collection has that id now)
+   */
+  restoreDeleted(siteId: string, id: string, deletedSince: number): Promise<CollectionRecord>;
 }
 
 /** Which item set an operation works on. */
@@ -240,6 +258,11 @@ export interface LinkStore {
 export interface GenerationSweeper {
   /** Deletes up to about `maxRows` rows of retired generations; returns how many were deleted. */
   sweep(maxRows: number): Promise<number>;
+  /**
+   * Empties the bin of collections deleted before `deletedBefore`, at most `maxEntries` in one short
+   * transaction: their rows go and their generations are RETIRED, for `sweep` to reclaim. Returns how many.
+   */
+  expireBin(deletedBefore: number, maxEntries: number): Promise<number>;
 }
 
 export interface Storage {

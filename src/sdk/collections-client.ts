@@ -1,8 +1,9 @@
 import type { CollectionWriteRequest } from '../contracts/data-api.js';
-import type { Collection, CollectionInput, CollectionPage } from './data-types.js';
+import type { Collection, CollectionInput, CollectionPage, DeletedCollection } from './data-types.js';
 import { field, pathId, type HttpTransport, type RequestOptions } from './http-transport.js';
 
 const COLLECTIONS = '/wix-data/v2/collections';
+const DELETED = '/_api/safekeep/v1/deleted-collections';
 
 /** Which page of collections `list` returns. */
 export interface ListCollectionsOptions extends RequestOptions {
@@ -55,11 +56,31 @@ export class CollectionsClient {
   }
 
   /**
-   * Deletes a collection with its items in both environments and its links.
+   * Deletes a collection with its items in both environments and its links. It stays restorable with
+   * `restoreDeleted` for the deployment's retention window (30 days by default).
    * @throws SafekeepApiError 404 `COLLECTION_NOT_FOUND`
    */
   async delete(id: string, options: RequestOptions = {}): Promise<void> {
     await this.http.request('DELETE', `${COLLECTIONS}/${pathId(id)}`, { signal: options.signal });
+  }
+
+  /**
+   * Wix's Restore Data Collection: brings back the most recently deleted copy of a collection whole
+   * (definition, items of both environments, links both ways).
+   * @throws SafekeepApiError 404 `WDE0025` (none deleted within the window), 409 `COLLECTION_ALREADY_EXISTS`
+   */
+  async restoreDeleted(id: string, options: RequestOptions = {}): Promise<Collection> {
+    const result = await this.http.request('POST', `${COLLECTIONS}/restore/${pathId(id)}`, {
+      body: { dataCollectionId: id },
+      signal: options.signal,
+    });
+    return field(result, 'dataCollection');
+  }
+
+  /** The site's deleted collections that can still be restored, newest deletion first. */
+  async listDeleted(options: RequestOptions = {}): Promise<readonly DeletedCollection[]> {
+    const result = await this.http.request('GET', DELETED, { signal: options.signal });
+    return field(result, 'deletedCollections');
   }
 }
 

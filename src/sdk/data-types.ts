@@ -145,6 +145,15 @@ export interface Collection {
   readonly [property: string]: unknown;
 }
 
+/** A deleted collection that Restore Data Collection can still bring back (the collection bin). */
+export interface DeletedCollection {
+  /** The collection as it was when it was deleted. */
+  readonly collection: Collection;
+  readonly deletedDate: string;
+  /** When its retention window ends; then it is purged. */
+  readonly expirationDate: string;
+}
+
 /** A page of collections, ordered by id. */
 export interface CollectionPage {
   readonly collections: readonly Collection[];

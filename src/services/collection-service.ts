@@ -4,7 +4,13 @@ import { parseFieldPath } from '../domain/query/field-path.js';
 import { parseFilter } from '../domain/query/filter.js';
 import { parseSort } from '../domain/query/sort.js';
 import type { Clock } from '../ports/clock.js';
-import type { CollectionDefinition, CollectionRecord, CollectionView, Storage } from '../ports/storage.js';
+import type {
+  CollectionDefinition,
+  CollectionRecord,
+  CollectionView,
+  DeletedCollectionRecord,
+  Storage,
+} from '../ports/storage.js';
 import type { SiteContext } from './auth-service.js';
 
 /** Wix field types (the Data Collections API's `Type` enum). */
@@ -68,6 +74,24 @@ export const verbatimProperties = [
 
 const MAX_FIELDS = 1000;
 const MAX_VIEWS = 100;
+/** As for items: deeper definitions are refused rather than overflowing the stack when stored. */
+const MAX_DEFINITION_DEPTH = 64;
+
+/**
+ * Refuses a value nesting deeper than MAX_DEFINITION_DEPTH. Iterative, so a hostile depth (20,000 levels)
+ * is measured without recursion.
+ * @throws AppError INVALID_ARGUMENT
+ */
+function checkDepth(value: unknown, where: string): void {
+  const pending: [unknown, number][] = [[value, 1]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [node, depth] = next;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > MAX_DEFINITION_DEPTH)
+      throw invalidArgument(where, `nests deeper than ${MAX_DEFINITION_DEPTH} levels`, 'MAX');
+    for (const child of Object.values(node)) pending.push([child, depth + 1]);
+  }
+}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -136,6 +160,7 @@ function readViews(raw: unknown): CollectionView[] {
  * @throws AppError INVALID_ARGUMENT
  */
 export function readCollection(raw: Record<string, unknown>): CollectionDefinition {
+  checkDepth(raw, 'collection');
   const id = checkCollectionId(raw.id, 'collection.id');
   if (raw.collectionType !== undefined && raw.collectionType !== 'NATIVE') {
     throw invalidArgument('collection.collectionType', 'only NATIVE collections can be created here');
@@ -173,11 +198,18 @@ function notFound(id: string): AppError {
   return new AppError('COLLECTION_NOT_FOUND', `Collection ${id} does not exist.`, { dataCollectionId: id });
 }
 
-/** The Data Collections API (data-api.md §3). */
+/** A collection in the bin, with the instant its window ends. */
+export interface DeletedCollection extends DeletedCollectionRecord {
+  readonly expiresAt: number;
+}
+
+/** The Data Collections API (data-api.md §3), and the bin of deleted collections. */
 export class CollectionService {
   constructor(
     private readonly storage: Storage,
     private readonly clock: Clock,
+    /** How long a deleted collection stays restorable (SAFEKEEP_COLLECTION_BIN_DAYS). */
+    private readonly binRetentionMs: number,
   ) {}
 
   async create(ctx: SiteContext, raw: Record<string, unknown>): Promise<CollectionRecord> {
@@ -216,7 +248,25 @@ export class CollectionService {
     return this.storage.collections.update(ctx.siteId, definition, expected, this.clock());
   }
 
+  /** Deletes into the bin: restorable for the retention window. */
   async delete(ctx: SiteContext, id: string): Promise<void> {
     if (!(await this.storage.collections.delete(ctx.siteId, id))) throw notFound(id);
+  }
+
+  /**
+   * Wix's Restore Data Collection: brings back the most recently deleted copy whole.
+   * @throws AppError WDE0025, COLLECTION_ALREADY_EXISTS
+   */
+  async restoreDeleted(ctx: SiteContext, id: string): Promise<CollectionRecord> {
+    return this.storage.collections.restoreDeleted(ctx.siteId, id, this.clock() - this.binRetentionMs);
+  }
+
+  /** The site's restorable deleted collections, newest deletion first. */
+  async listDeleted(ctx: SiteContext): Promise<DeletedCollection[]> {
+    const deleted = await this.storage.collections.listDeleted(
+      ctx.siteId,
+      this.clock() - this.binRetentionMs,
+    );
+    return deleted.map((c) => ({ ...c, expiresAt: c.deletedAt + this.binRetentionMs }));
   }
 }

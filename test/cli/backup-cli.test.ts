@@ -406,6 +406,40 @@ describe('safekeep backup / restoration', () => {
     );
   });
 
+  it('collection deleted lists a deleted collection and collection restore brings it back', async () => {
+    await server.api('POST', '/wix-data/v2/collections', {
+      collection: { id: 'Scratch', displayName: 'Notes' },
+    });
+    await server.api('POST', '/wix-data/v2/items', {
+      dataCollectionId: 'Scratch',
+      dataItem: { data: { title: 'Kept' } },
+    });
+    assert.equal(
+      server.run('collection', 'deleted').stdout.trim(),
+      'No deleted collections can be restored.',
+    );
+    await server.api('DELETE', '/wix-data/v2/collections/Scratch');
+    const listed = server.run('collection', 'deleted');
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.match(listed.stdout, /^Scratch {2}Notes {2}deleted \S+Z {2}restorable until \S+Z$/m);
+    assert.deepEqual(
+      json(server.run('collection', 'deleted', '--json')).map(
+        (d: { collection: { id: string } }) => d.collection.id,
+      ),
+      ['Scratch'],
+    );
+    const restored = server.run('collection', 'restore', 'Scratch');
+    assert.equal(restored.status, 0, restored.stderr);
+    assert.match(restored.stdout, /Restored collection Scratch \(Notes\)/);
+    assert.deepEqual(await titlesIn('Scratch'), ['Kept']);
+    const again = server.run('collection', 'restore', 'Scratch');
+    assert.equal(again.status, 1);
+    assert.match(again.stderr, /WDE0025/);
+    const usage = server.run('collection', 'restore');
+    assert.equal(usage.status, 2);
+    assert.match(usage.stderr, /usage: safekeep collection restore ID/);
+  });
+
   it('exits 2 on usage mistakes and configuration problems', () => {
     const cases: [string[], RegExp][] = [
       [['backup'], /usage:\n {2}safekeep backup create/],

@@ -148,6 +148,16 @@ export function probesFor(b: ForeignSite, own: string): Probe[] {
   }
   add(`GET ${D}/collections/*`, 'path.dataCollectionId', { path: `${D}/collections/{id}`, id: coll });
   add(`DELETE ${D}/collections/*`, 'path.dataCollectionId', { path: `${D}/collections/{id}`, id: coll });
+  add(`POST ${D}/collections/restore/*`, 'path.dataCollectionId', {
+    path: `${D}/collections/restore/{id}`,
+    id: coll,
+    body: {},
+  });
+  add(`POST /data/v2/collections/restore/*`, 'path.dataCollectionId', {
+    path: `/data/v2/collections/restore/{id}`,
+    id: coll,
+    body: {},
+  });
   add(`PUT ${D}/collections`, 'body.collection.id', {
     path: `${D}/collections`,
     body: { collection: { id: coll, revision: '1', fields: [] } },
@@ -225,6 +235,7 @@ export function listingsFor(): { route: string; path: string; body?: unknown; ex
     { route: `GET ${A}/webhooks/public-key`, path: `${A}/webhooks/public-key`, expect: 200 },
     { route: `GET ${A}/session`, path: `${A}/session`, expect: 200 },
     { route: `GET ${A}/backup-schedule`, path: `${A}/backup-schedule`, expect: 200 },
+    { route: `GET ${A}/deleted-collections`, path: `${A}/deleted-collections`, expect: 200 },
     { route: `GET ${A}/sites`, path: `${A}/sites`, expect: 403 },
     { route: `POST ${A}/sites`, path: `${A}/sites`, body: { name: 'x' }, expect: 403 },
   ];

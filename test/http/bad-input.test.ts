@@ -300,6 +300,14 @@ describe('bad input', () => {
       { body: { dataCollectionId: 'Books', dataItem: { data: { nested } } } },
       400,
     );
+    // A definition nested 20,000 levels deep (sent as text: JSON.stringify would overflow first).
+    const deepDefinition = await env.call('POST', `${P}/collections`, {
+      key: site.apiKey,
+      rawBody: `{"collection":{"id":"Deep","permissions":{"a":${'['.repeat(20_000)}1${']'.repeat(20_000)}}}}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(deepDefinition.status, 400, deepDefinition.text);
+    assert.equal(assertErrorShape(deepDefinition.body), 'INVALID_ARGUMENT');
     const kept = await env.call('GET', `${P}/items/keep?dataCollectionId=Books`, { key: site.apiKey });
     assert.equal(kept.body.dataItem.data.title, 'kept');
     const sites = await env.call('GET', '/_api/safekeep/v1/sites', { key: env.adminKey });

@@ -180,6 +180,12 @@ describe('SafekeepClient: admin API and extensions', () => {
     const scoped = admin.withSite(site.id);
     await scoped.collections.create({ id: 'Books' });
     await scoped.collections.create({ id: 'Authors' });
+    await scoped.collections.create({ id: 'Gone' });
+    await scoped.collections.delete('Gone');
+    assert.deepEqual(
+      (await scoped.collections.listDeleted()).map((d) => d.collection.id),
+      ['Gone'],
+    );
     await scoped.items.bulkInsert('Books', [{ title: 'Dune' }, { title: 'Emma' }, { title: 'Ulysses' }]);
     await scoped.items.insert('Authors', { name: 'Austen' });
     const backup = await scoped.createBackup();

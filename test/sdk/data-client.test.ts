@@ -83,6 +83,23 @@ describe('SafekeepClient: items and collections', () => {
     await client.collections.delete('@app/Notes');
     await rejectsWith(client.collections.get('@app/Notes'), 404, 'COLLECTION_NOT_FOUND');
     await rejectsWith(client.collections.delete('@app/Notes'), 404, 'COLLECTION_NOT_FOUND');
+
+    // Deleted collections wait in the bin: listed, and restored whole.
+    const [deleted] = await client.collections.listDeleted();
+    assert.equal(deleted?.collection.id, '@app/Notes');
+    assert.equal(
+      Date.parse(deleted?.expirationDate ?? '') - Date.parse(deleted?.deletedDate ?? ''),
+      30 * 24 * 3600 * 1000,
+    );
+    const restored = await client.collections.restoreDeleted('@app/Notes');
+    assert.deepEqual(restored, app);
+    assert.deepEqual(await client.collections.listDeleted(), []);
+    await rejectsWith(client.collections.restoreDeleted('@app/Notes'), 404, 'WDE0025');
+    await client.collections.delete('@app/Notes');
+    await client.collections.create({ id: '@app/Notes', displayName: 'Notes again' });
+    await rejectsWith(client.collections.restoreDeleted('@app/Notes'), 409, 'COLLECTION_ALREADY_EXISTS');
+    await client.collections.delete('@app/Notes');
+    await rejectsWith(client.collections.restoreDeleted('Never'), 404, 'WDE0025');
   });
 
   it('inserts, gets, updates, saves and removes items', async () => {

@@ -50,6 +50,7 @@ describe('PostgreSQL storage operations', () => {
       assert.deepEqual(
         rows.map((r) => r.name),
         Object.keys(postgresMigrations).sort(),
+        'every migration ran exactly once',
       );
       // Each process wrote to the one migrated schema.
       assert.equal((await storage.sites.list()).length, 4);

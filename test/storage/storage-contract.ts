@@ -472,6 +472,103 @@ export function runStorageContract(name: string, factory: StorageFactory): void 
       assert.equal(await storage.sweeper.sweep(100), 0, 'nothing is left to sweep');
     });
 
+    it('keeps a deleted collection in the bin, whole, until it is restored or expires', async () => {
+      const bin = 'site-bin';
+      await storage.sites.create({
+        id: bin,
+        name: 'Bin',
+        createdAt: at,
+        settings: { autoBackupIntervalDays: null, autoBackupRetention: null },
+      });
+      const target = (collectionId: string, environment: 'LIVE' | 'SANDBOX' = 'LIVE'): ItemTarget => ({
+        siteId: bin,
+        collectionId,
+        environment,
+      });
+      const linksOf = async (t: ItemTarget) =>
+        (await storage.links.listFrom(t)).map((l) => `${l.fromId}>${l.toCollectionId}/${l.toId}`);
+      const ids = async (t: ItemTarget) =>
+        (await storage.items.query(t, { filter: null, sort: [], limit: 100 })).items.map((i) => i.json);
+      await storage.collections.create(bin, definition('A', { displayName: 'Alpha' }), at);
+      await storage.collections.create(bin, definition('B'), at);
+      await storage.items.write(target('A'), (tx) => tx.insert([item('a1', { n: 1 }), item('a2', { n: 2 })]));
+      await storage.items.write(target('A', 'SANDBOX'), (tx) => tx.insert([item('s1', { n: 3 })]));
+      await storage.items.write(target('B'), (tx) => tx.insert([item('b1', {})]));
+      const ref = (fromId: string, toCollectionId: string, toId: string) => ({
+        field: 'refs',
+        fromId,
+        toCollectionId,
+        toId,
+      });
+      await storage.links.insert(target('A'), [ref('a1', 'B', 'b1')]);
+      await storage.links.insert(target('B'), [ref('b1', 'A', 'a2')]);
+      const before = { live: await ids(target('A')), sandbox: await ids(target('A', 'SANDBOX')) };
+
+      assert.equal(await storage.collections.delete(bin, 'A'), true);
+      assert.equal(await storage.collections.get(bin, 'A'), undefined);
+      assert.deepEqual(await linksOf(target('B')), [], 'links into a deleted collection are not visible');
+      const listed = await storage.collections.listDeleted(bin, 0);
+      assert.deepEqual(
+        listed.map((c) => [c.id, c.displayName]),
+        [['A', 'Alpha']],
+      );
+      assert.ok((listed[0]?.deletedAt ?? 0) > 0);
+      // The sweeper leaves binned item sets alone.
+      for (let round = 0; round < 100 && (await storage.sweeper.sweep(1000)) > 0; round++);
+
+      const restored = await storage.collections.restoreDeleted(bin, 'A', 0);
+      assert.equal(restored.displayName, 'Alpha');
+      assert.deepEqual(await ids(target('A')), before.live);
+      assert.deepEqual(await ids(target('A', 'SANDBOX')), before.sandbox);
+      assert.deepEqual(await linksOf(target('A')), ['a1>B/b1']);
+      assert.deepEqual(await linksOf(target('B')), ['b1>A/a2']);
+      assert.deepEqual(await storage.collections.listDeleted(bin, 0), []);
+      assert.equal(await code(storage.collections.restoreDeleted(bin, 'A', 0)), 'WDE0025');
+      assert.equal(await code(storage.collections.restoreDeleted(bin, 'Never', 0)), 'WDE0025');
+
+      // Deleted twice: the newest copy comes back. A collection with the id blocks the restore (409),
+      // and the copy stays in the bin.
+      await storage.collections.delete(bin, 'A');
+      await storage.collections.create(bin, definition('A', { displayName: 'Second' }), at);
+      await storage.items.write(target('A'), (tx) => tx.insert([item('x', {})]));
+      assert.equal(await code(storage.collections.restoreDeleted(bin, 'A', 0)), 'COLLECTION_ALREADY_EXISTS');
+      await storage.collections.delete(bin, 'A');
+      assert.deepEqual(
+        (await storage.collections.listDeleted(bin, 0)).map((c) => c.displayName),
+        ['Second'],
+        'one copy per id: the newest',
+      );
+      await storage.collections.create(bin, definition('A', { displayName: 'Third' }), at);
+      assert.equal(await code(storage.collections.restoreDeleted(bin, 'A', 0)), 'COLLECTION_ALREADY_EXISTS');
+      assert.equal((await storage.collections.listDeleted(bin, 0)).length, 1);
+      await storage.collections.delete(bin, 'A');
+      assert.equal((await storage.collections.restoreDeleted(bin, 'A', 0)).displayName, 'Third');
+      await storage.collections.delete(bin, 'A');
+
+      // Outside the window: not restorable, then purged by the sweeper.
+      const future = Date.now() + 1000 * 24 * 3600 * 1000;
+      assert.equal(await code(storage.collections.restoreDeleted(bin, 'A', future)), 'WDE0025');
+      assert.deepEqual(await storage.collections.listDeleted(bin, future), []);
+      assert.ok((await storage.sweeper.expireBin(future, 100)) >= 1);
+      assert.deepEqual(await storage.collections.listDeleted(bin, 0), []);
+      let swept = 0;
+      for (let round = 0; round < 100; round++) {
+        const n = await storage.sweeper.sweep(1000);
+        if (n === 0) break;
+        swept += n;
+      }
+      assert.ok(swept > 0, 'the expired generations were reclaimed');
+      assert.equal(await code(storage.collections.restoreDeleted(bin, 'A', 0)), 'WDE0025');
+      assert.deepEqual(await linksOf(target('B')), []);
+
+      // Deleting a site empties its bin.
+      await storage.collections.delete(bin, 'B');
+      assert.equal((await storage.collections.listDeleted(bin, 0)).length, 1);
+      await storage.sites.delete(bin);
+      assert.deepEqual(await storage.collections.listDeleted(bin, 0), []);
+      assert.equal(await code(storage.collections.restoreDeleted(bin, 'B', 0)), 'WDE0025');
+    });
+
     it('deleting a site removes its collections', async () => {
       await storage.sites.create({
         id: 'site-3',

@@ -17,6 +17,7 @@ import {
   QueryReferencedRequest,
   RemoveItemQuery,
   ReplaceReferencesRequest,
+  RestoreCollectionRequest,
   SingleItemRequest,
 } from '../../contracts/data-api.js';
 import type { CollectionService } from '../../services/collection-service.js';
@@ -32,6 +33,12 @@ import {
 
 /** Route prefixes of the Data API: the one the Wix SDK uses on a non-Wix host, and the documented one. */
 export const dataPrefixes = ['/_api/cloud-data/v2', '/wix-data/v2'] as const;
+
+/**
+ * Restore Data Collection is also served where the Backups API's own Wix-SDK prefix is (`/data/v2`), the
+ * path the backups contract names for it.
+ */
+export const restoreCollectionPrefixes = [...dataPrefixes, '/data/v2'] as const;
 
 const read = { auth: { kind: 'site', scope: 'data.read' } } as const;
 const write = { auth: { kind: 'site', scope: 'data.write' } } as const;
@@ -297,5 +304,21 @@ export function registerDataRoutes(
       await collections.delete(siteOf(req), pathRest(req, 'dataCollectionId'));
       return {};
     });
+  }
+
+  // Restore Data Collection: the most recently deleted copy, whole (backups-api.md §6.6).
+  for (const prefix of restoreCollectionPrefixes) {
+    app.post(
+      `${prefix}/collections/restore/*`,
+      { config: manage, schema: { body: Type.Optional(RestoreCollectionRequest) } },
+      async (req) => {
+        const id = pathRest(req, 'dataCollectionId');
+        const inBody = req.body?.dataCollectionId;
+        if (inBody !== undefined && inBody !== id) {
+          throw invalidArgument('dataCollectionId', 'differs from the id in the path');
+        }
+        return { dataCollection: collectionBody(await collections.restoreDeleted(siteOf(req), id)) };
+      },
+    );
   }
 }

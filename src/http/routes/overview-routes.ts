@@ -2,9 +2,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { PartialRestoreRequest } from '../../contracts/backups-api.js';
+import type { CollectionService } from '../../services/collection-service.js';
 import type { OverviewService } from '../../services/overview-service.js';
 import { principalOf, siteOf } from '../app.js';
-import { iso } from '../render.js';
+import { collectionBody, iso } from '../render.js';
 import { adminPrefix } from './admin-routes.js';
 
 /** `POST …/restore-preview`: the body of a partial restore, or `{}` for a full one. */
@@ -19,9 +20,25 @@ const BackupParams = Type.Object({ backupId: Type.String({ minLength: 1, maxLeng
  * Admin-extension views (data-api.md §4 is extended by these): the caller's own key, the next automatic
  * backup, and a restore's effect before it is asked for. The dashboard needs them; any client may use them.
  */
-export function registerOverviewRoutes(root: FastifyInstance, services: { overview: OverviewService }): void {
+export function registerOverviewRoutes(
+  root: FastifyInstance,
+  services: { overview: OverviewService; collections: CollectionService },
+): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { overview } = services;
+  const { overview, collections } = services;
+
+  // The collection bin: what Restore Data Collection can still bring back, and until when.
+  app.get(
+    `${adminPrefix}/deleted-collections`,
+    { config: { auth: { kind: 'site', scope: 'data.read' } } },
+    async (req) => ({
+      deletedCollections: (await collections.listDeleted(siteOf(req))).map((c) => ({
+        collection: collectionBody(c),
+        deletedDate: iso(c.deletedAt),
+        expirationDate: iso(c.expiresAt),
+      })),
+    }),
+  );
 
   // Any valid key may read what it is: no scope to hold, and nothing about anyone else is shown.
   app.get(`${adminPrefix}/session`, { config: { auth: { kind: 'key', scope: 'none' } } }, async (req) => {

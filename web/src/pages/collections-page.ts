@@ -1,6 +1,7 @@
-import type { Collection, DataItem, Environment } from '../../../src/sdk/index.js';
-import { h, table, type Child } from '../dom.js';
+import type { Collection, DataItem, DeletedCollection, Environment } from '../../../src/sdk/index.js';
+import { h, replace, table, type Child } from '../dom.js';
 import { count, when } from '../format.js';
+import { announce, runAction } from '../notices.js';
 import { noSite, pageHeading, type PageContext } from '../page.js';
 
 const ITEMS_PER_PAGE = 20;
@@ -11,7 +12,10 @@ function collectionHref(id: string, environment: Environment = 'LIVE', page = 0)
   return `#/collection?${query.toString()}`;
 }
 
-/** The site's collections with their LIVE and SANDBOX item counts. */
+/**
+ * The site's collections with their LIVE and SANDBOX item counts, and below them the deleted collections
+ * that can still be restored (the collection bin), each with a "Restore" button for keys that may.
+ */
 export async function collectionsPage(context: PageContext): Promise<void> {
   const { client, main, params, signal } = context;
   main.append(pageHeading('Collections'));
@@ -20,19 +24,38 @@ export async function collectionsPage(context: PageContext): Promise<void> {
     return;
   }
   const offset = Math.max(0, Number(params.get('offset') ?? 0) || 0);
-  const page = await client.collections.list({ limit: COLLECTIONS_PER_PAGE, offset, signal });
-  if (page.collections.length === 0) {
-    main.append(
-      h(
-        'p',
-        { class: 'empty' },
-        'This site has no collections yet. Create them through the API (see the API docs).',
-      ),
+  const list = h('div');
+  const errors = h('div', { class: 'errors' });
+  const bin = h('section', { 'aria-labelledby': 'deleted-collections' });
+  main.append(list, errors, bin);
+
+  const reload = async (): Promise<void> => {
+    const [page, deleted] = await Promise.all([
+      client.collections.list({ limit: COLLECTIONS_PER_PAGE, offset, signal }),
+      client.collections.listDeleted({ signal }),
+    ]);
+    replace(list, await collectionsTable(context, page.collections, offset, page.pagingMetadata.total));
+    replace(bin, deletedTable(context, deleted, errors, reload));
+  };
+  await reload();
+}
+
+async function collectionsTable(
+  context: PageContext,
+  collections: readonly Collection[],
+  offset: number,
+  total: number,
+): Promise<Child> {
+  const { client, signal } = context;
+  if (collections.length === 0) {
+    return h(
+      'p',
+      { class: 'empty' },
+      'This site has no collections yet. Create them through the API (see the API docs).',
     );
-    return;
   }
   const counted = await Promise.all(
-    page.collections.map(async (c: Collection) => {
+    collections.map(async (c: Collection) => {
       const [live, sandbox] = await Promise.all([
         client.items.count(c.id, undefined, { environment: 'LIVE', signal }),
         client.items.count(c.id, undefined, { environment: 'SANDBOX', signal }),
@@ -56,8 +79,7 @@ export async function collectionsPage(context: PageContext): Promise<void> {
     String(c.fields.length),
     when(c.updatedDate),
   ]);
-  const { total } = page.pagingMetadata;
-  main.append(
+  return [
     table('Collections', ['Collection', 'Name', 'Live items', 'Sandbox items', 'Fields', 'Updated'], rows),
     h(
       'nav',
@@ -68,11 +90,57 @@ export async function collectionsPage(context: PageContext): Promise<void> {
           { href: `#/collections?offset=${Math.max(0, offset - COLLECTIONS_PER_PAGE)}`, class: 'button' },
           'Previous',
         ),
-      h('span', null, `Collections ${offset + 1}–${offset + page.collections.length} of ${total}`),
-      offset + page.collections.length < total &&
+      h('span', null, `Collections ${offset + 1}–${offset + collections.length} of ${total}`),
+      offset + collections.length < total &&
         h('a', { href: `#/collections?offset=${offset + COLLECTIONS_PER_PAGE}`, class: 'button' }, 'Next'),
     ),
-  );
+  ];
+}
+
+/** The collection bin: deleted collections, when they were deleted, until when they can come back. */
+function deletedTable(
+  context: PageContext,
+  deleted: readonly DeletedCollection[],
+  errors: Element,
+  reload: () => Promise<void>,
+): Child {
+  if (deleted.length === 0) return null;
+  const mayRestore = context.can('collections.manage');
+  const rows = deleted.map((d): Child[] => [
+    h('code', null, d.collection.id),
+    d.collection.displayName,
+    when(d.deletedDate),
+    when(d.expirationDate),
+    mayRestore &&
+      h(
+        'button',
+        {
+          type: 'button',
+          'aria-label': `Restore collection ${d.collection.id}`,
+          onclick: (event) =>
+            void runAction(event.currentTarget as HTMLButtonElement, errors, async () => {
+              await context.client.collections.restoreDeleted(d.collection.id);
+              announce(`Collection ${d.collection.id} restored with its items and references.`);
+              await reload();
+            }),
+        },
+        'Restore',
+      ),
+  ]);
+  return [
+    h('h2', { id: 'deleted-collections' }, 'Deleted collections'),
+    h(
+      'p',
+      null,
+      'A deleted collection keeps its items (live and sandbox) and references until its retention window ' +
+        'ends; restoring brings it back whole.',
+    ),
+    table(
+      'Deleted collections',
+      ['Collection', 'Name', 'Deleted', 'Restorable until', ...(mayRestore ? ['Actions'] : [])],
+      rows.map((row) => (mayRestore ? row : row.slice(0, 4))),
+    ),
+  ];
 }
 
 /** One collection's items, a page at a time, in either environment. */

@@ -215,6 +215,33 @@ export const postgresMigrations: Record<string, Migration> = {
       ]);
     },
   },
+  '0004-collection-bin': {
+    // Deleted collections wait here for their retention window (docs/ARCHITECTURE.md, "The collection bin").
+    // Nothing existing changes: collections deleted before this version were retired and are gone.
+    async up(db) {
+      await run(db, [
+        `CREATE TABLE collection_bin (
+          site_id TEXT COLLATE "C" NOT NULL,
+          id TEXT COLLATE "C" NOT NULL,
+          display_name TEXT COLLATE "C" NOT NULL,
+          collection_type TEXT COLLATE "C" NOT NULL,
+          fields TEXT COLLATE "C" NOT NULL,
+          permissions TEXT COLLATE "C",
+          views TEXT COLLATE "C" NOT NULL,
+          extra TEXT COLLATE "C" NOT NULL,
+          revision BIGINT NOT NULL,
+          created_at BIGINT NOT NULL,
+          updated_at BIGINT NOT NULL,
+          live_gen BIGINT NOT NULL,
+          sandbox_gen BIGINT NOT NULL,
+          live_version BIGINT NOT NULL DEFAULT 0,
+          deleted_at BIGINT NOT NULL,
+          PRIMARY KEY (site_id, id)
+        )`,
+        `CREATE INDEX collection_bin_deleted ON collection_bin (deleted_at)`,
+      ]);
+    },
+  },
   // Why a subscription's deliveries are held (its address is refused by the webhook address rules); NULL
   // while it may be delivered to. Set and cleared by the server's start-up check and by the deliverer.
   '0005-webhook-blocked': {

@@ -138,7 +138,7 @@ export class PostgresStorage implements Storage {
     this.sites = new SqlSiteStore(db, generations);
     this.apiKeys = new SqlApiKeyStore(db);
     this.meta = new SqlMetaStore(db);
-    this.collections = new SqlCollectionStore(db, generations);
+    this.collections = new SqlCollectionStore(db, generations, now);
     this.items = new PostgresItemStore(db, generations, now);
     this.links = new SqliteLinkStore(db, now);
     // Many processes claim jobs at once: each locks the row it claims and skips rows others hold.

@@ -5,6 +5,7 @@ import type {
   CollectionRecord,
   CollectionStore,
   CollectionView,
+  DeletedCollectionRecord,
 } from '../../../ports/storage.js';
 import type { CollectionsTable, Database } from './schema.js';
 import type { GenerationRegistry } from './generation-registry.js';
@@ -40,6 +41,8 @@ export class SqlCollectionStore implements CollectionStore {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly generations: GenerationRegistry,
+    /** When a deletion happened, for the bin's retention window. */
+    private readonly now: () => number,
   ) {}
 
   async create(siteId: string, definition: CollectionDefinition, at: number): Promise<CollectionRecord> {
@@ -168,16 +171,80 @@ export class SqlCollectionStore implements CollectionStore {
 
   async delete(siteId: string, id: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      const current = await trx
-        .selectFrom('collections')
-        .select(['live_gen', 'sandbox_gen'])
+      // DELETE … RETURNING: of two deleters racing on PostgreSQL, exactly one gets the row.
+      const removed = await trx
+        .deleteFrom('collections')
         .where('site_id', '=', siteId)
         .where('id', '=', id)
+        .returningAll()
         .executeTakeFirst();
-      if (!current) return false;
-      await trx.deleteFrom('collections').where('site_id', '=', siteId).where('id', '=', id).execute();
-      await this.generations.retire(trx, [current.live_gen, current.sandbox_gen]);
+      if (!removed) return false;
+      // Only the newest deleted copy of an id can ever be restored, so an older one is dropped now.
+      const older = await trx
+        .deleteFrom('collection_bin')
+        .where('site_id', '=', siteId)
+        .where('id', '=', id)
+        .returning(['live_gen', 'sandbox_gen'])
+        .executeTakeFirst();
+      if (older) await this.generations.retire(trx, [older.live_gen, older.sandbox_gen]);
+      await trx
+        .insertInto('collection_bin')
+        .values({ ...removed, deleted_at: this.now() })
+        .execute();
+      // The generations stay, and so do the links in both directions (rows keyed by generation): they are
+      // invisible while no collection points at the generations, and visible again after a restore.
+      await this.generations.bin(trx, [removed.live_gen, removed.sandbox_gen]);
       return true;
+    });
+  }
+
+  async listDeleted(siteId: string, deletedSince: number): Promise<DeletedCollectionRecord[]> {
+    const rows = await this.db
+      .selectFrom('collection_bin')
+      .selectAll()
+      .where('site_id', '=', siteId)
+      .where('deleted_at', '>=', deletedSince)
+      .orderBy('deleted_at', 'desc')
+      .orderBy('id')
+      .execute();
+    return rows.map(({ deleted_at, ...row }) => ({ ...toRecord(row), deletedAt: Number(deleted_at) }));
+  }
+
+  async restoreDeleted(siteId: string, id: string, deletedSince: number): Promise<CollectionRecord> {
+    return this.db.transaction().execute(async (trx) => {
+      const binned = await trx
+        .deleteFrom('collection_bin')
+        .where('site_id', '=', siteId)
+        .where('id', '=', id)
+        .where('deleted_at', '>=', deletedSince)
+        .returningAll()
+        .executeTakeFirst();
+      if (!binned) {
+        throw new AppError(
+          'WDE0025',
+          `Collection ${id} was not deleted within the retention window (or never existed); it cannot be restored.`,
+          { dataCollectionId: id },
+        );
+      }
+      const { deleted_at: _deletedAt, ...row } = binned;
+      // Its links may have changed while it was deleted (a referenced collection truncated): the next backup
+      // must read it again rather than reuse an older backup's copy.
+      const restored = { ...row, live_version: Number(row.live_version) + 1 };
+      const inserted = await trx
+        .insertInto('collections')
+        .values(restored)
+        .onConflict((oc) => oc.columns(['site_id', 'id']).doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) {
+        // Rolls back the bin row's removal too: the deleted copy stays restorable.
+        throw new AppError(
+          'COLLECTION_ALREADY_EXISTS',
+          `A collection ${id} exists now; delete or rename it before restoring the deleted one.`,
+          { dataCollectionId: id },
+        );
+      }
+      await this.generations.unbin(trx, [row.live_gen, row.sandbox_gen]);
+      return toRecord(restored);
     });
   }
 }

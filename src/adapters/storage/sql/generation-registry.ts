@@ -7,8 +7,9 @@ import type { SqlEngine } from './sql-engine.js';
 
 /**
  * Generations are the item sets of collections (docs/ARCHITECTURE.md, "Generations"). A collection row
- * points at one ACTIVE generation per environment; truncating, deleting or restoring makes a new one and
- * RETIRES the old, whose rows the sweeper reclaims in small batches later.
+ * points at one ACTIVE generation per environment; truncating or restoring makes a new one and RETIRES the
+ * old, whose rows the sweeper reclaims in small batches later. Deleting a collection BINS its generations
+ * until its bin entry is restored or expires (then they are retired too).
  */
 export class GenerationRegistry implements GenerationSweeper {
   constructor(
@@ -45,8 +46,26 @@ export class GenerationRegistry implements GenerationSweeper {
    * collections referring to them are marked changed (their next backup reads their links again).
    */
   async retire(trx: Kysely<Database>, gens: readonly number[]): Promise<void> {
+    await this.setState(trx, gens, 'RETIRED');
+  }
+
+  /** Puts generations of a deleted collection in the bin: kept whole, invisible, never swept. */
+  async bin(trx: Kysely<Database>, gens: readonly number[]): Promise<void> {
+    await this.setState(trx, gens, 'BINNED');
+  }
+
+  /** Takes binned generations back (their collection was restored); links into them are visible again. */
+  async unbin(trx: Kysely<Database>, gens: readonly number[]): Promise<void> {
+    await this.setState(trx, gens, 'ACTIVE');
+  }
+
+  private async setState(
+    trx: Kysely<Database>,
+    gens: readonly number[],
+    state: GenerationState,
+  ): Promise<void> {
     if (gens.length === 0) return;
-    await trx.updateTable('generations').set({ state: 'RETIRED' }).where('id', 'in', gens).execute();
+    await trx.updateTable('generations').set({ state }).where('id', 'in', gens).execute();
     await trx
       .updateTable('collections')
       .set((eb) => ({ live_version: eb('live_version', '+', 1) }))
@@ -61,8 +80,45 @@ export class GenerationRegistry implements GenerationSweeper {
       .execute();
   }
 
+  async expireBin(deletedBefore: number, maxEntries: number): Promise<number> {
+    // The sweeper asks every few seconds; most of the time nothing is due, and no transaction is needed.
+    const any = await this.db
+      .selectFrom('collection_bin')
+      .select('id')
+      .where('deleted_at', '<', deletedBefore)
+      .limit(1)
+      .executeTakeFirst();
+    if (!any) return 0;
+    return this.db.transaction().execute(async (trx) => {
+      const due = await trx
+        .selectFrom('collection_bin')
+        .select(['site_id', 'id'])
+        .where('deleted_at', '<', deletedBefore)
+        .orderBy('deleted_at')
+        .limit(maxEntries)
+        .execute();
+      let expired = 0;
+      for (const entry of due) {
+        // Deleted again here (not by the select) so that a restore racing on PostgreSQL wins or loses whole.
+        const gone = await trx
+          .deleteFrom('collection_bin')
+          .where('site_id', '=', entry.site_id)
+          .where('id', '=', entry.id)
+          .where('deleted_at', '<', deletedBefore)
+          .returning(['live_gen', 'sandbox_gen'])
+          .executeTakeFirst();
+        if (!gone) continue;
+        await this.retire(trx, [gone.live_gen, gone.sandbox_gen]);
+        expired += 1;
+      }
+      return expired;
+    });
+  }
+
+  /** Retires every generation of a site, those of its binned collections included (they go with it). */
   async retireSite(trx: Kysely<Database>, siteId: string): Promise<void> {
     await trx.updateTable('generations').set({ state: 'RETIRED' }).where('site_id', '=', siteId).execute();
+    await trx.deleteFrom('collection_bin').where('site_id', '=', siteId).execute();
   }
 
   /**

@@ -60,9 +60,19 @@ export interface CollectionsTable {
 
 /**
  * ACTIVE: a collection points at it. BUILDING: a restoration is filling it. RETIRING: replaced by a
- * restoration and frozen until its safety backup is written. RETIRED: nothing needs it; the sweeper reclaims it.
+ * restoration and frozen until its safety backup is written. BINNED: its collection was deleted and waits in
+ * the bin (`collection_bin`) for a restore or its expiry. RETIRED: nothing needs it; the sweeper reclaims it.
  */
-export type GenerationState = 'ACTIVE' | 'BUILDING' | 'RETIRING' | 'RETIRED';
+export type GenerationState = 'ACTIVE' | 'BUILDING' | 'RETIRING' | 'BINNED' | 'RETIRED';
+
+/**
+ * A deleted collection, kept for its retention window: the collection row as it was (its generations, now
+ * BINNED, included) and when it was deleted. One per collection id: a newer deletion of the same id replaces
+ * the older copy, which could never be restored any more. Its links stay in `links`, keyed by generation.
+ */
+export interface CollectionBinTable extends CollectionsTable {
+  deleted_at: number;
+}
 
 export interface GenerationsTable {
   id: Generated<number>;
@@ -108,6 +118,7 @@ export interface Database {
   api_keys: ApiKeysTable;
   api_key_sites: ApiKeySitesTable;
   collections: CollectionsTable;
+  collection_bin: CollectionBinTable;
   generations: GenerationsTable;
   links: LinksTable;
 }

@@ -213,6 +213,33 @@ export const sqliteMigrations: Record<string, Migration> = {
       ]);
     },
   },
+  '0004-collection-bin': {
+    // Deleted collections wait here for their retention window (docs/ARCHITECTURE.md, "The collection bin").
+    // Nothing existing changes: collections deleted before this version were retired and are gone.
+    async up(db) {
+      await run(db, [
+        `CREATE TABLE collection_bin (
+          site_id TEXT NOT NULL,
+          id TEXT NOT NULL,
+          display_name TEXT NOT NULL,
+          collection_type TEXT NOT NULL,
+          fields TEXT NOT NULL,
+          permissions TEXT,
+          views TEXT NOT NULL,
+          extra TEXT NOT NULL,
+          revision INTEGER NOT NULL,
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL,
+          live_gen INTEGER NOT NULL,
+          sandbox_gen INTEGER NOT NULL,
+          live_version INTEGER NOT NULL DEFAULT 0,
+          deleted_at INTEGER NOT NULL,
+          PRIMARY KEY (site_id, id)
+        )`,
+        `CREATE INDEX collection_bin_deleted ON collection_bin (deleted_at)`,
+      ]);
+    },
+  },
   // Why a subscription's deliveries are held (its address is refused by the webhook address rules); NULL
   // while it may be delivered to. Set and cleared by the server's start-up check and by the deliverer.
   '0005-webhook-blocked': {

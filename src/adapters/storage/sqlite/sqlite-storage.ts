@@ -130,7 +130,7 @@ export class SqliteStorage implements Storage {
     this.sites = new SqlSiteStore(db, generations);
     this.apiKeys = new SqlApiKeyStore(db);
     this.meta = new SqlMetaStore(db);
-    this.collections = new SqlCollectionStore(db, generations);
+    this.collections = new SqlCollectionStore(db, generations, now);
     this.items = new SqliteItemStore(db, generations, now);
     this.links = new SqliteLinkStore(db, now);
     // SQLite has one writer and no row locks: a claim is a compare-and-set inside a transaction.
