@@ -199,7 +199,7 @@ export async function openSafekeep(
     ),
     items: new ItemService(storage, clock, new CursorCodec(cursorSecret)),
     collections: new CollectionService(storage, clock),
-    backups: new BackupService(storage, clock, () => built?.worker.nudge()),
+    backups: new BackupService(storage, clock, () => built?.worker.nudge(), blobs),
     webhooks: new WebhookService(storage, clock, signer),
   };
   const stop = new AbortController();

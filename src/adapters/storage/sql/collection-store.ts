@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import { AppError } from '../../../contracts/errors.js';
 import type {
   CollectionDefinition,
@@ -167,17 +167,23 @@ export class SqlCollectionStore implements CollectionStore {
   }
 
   async delete(siteId: string, id: string): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      const current = await trx
-        .selectFrom('collections')
-        .select(['live_gen', 'sandbox_gen'])
-        .where('site_id', '=', siteId)
-        .where('id', '=', id)
-        .executeTakeFirst();
-      if (!current) return false;
-      await trx.deleteFrom('collections').where('site_id', '=', siteId).where('id', '=', id).execute();
-      await this.generations.retire(trx, [current.live_gen, current.sandbox_gen]);
-      return true;
-    });
+    return this.db.transaction().execute((trx) => this.deleteIn(trx, siteId, id));
+  }
+
+  /**
+   * A collection delete inside the caller's transaction. It is the one way a collection is deleted: the
+   * undo of a restoration deletes the collections that restoration created through it, in its switch.
+   */
+  async deleteIn(trx: Transaction<Database>, siteId: string, id: string): Promise<boolean> {
+    const current = await trx
+      .selectFrom('collections')
+      .select(['live_gen', 'sandbox_gen'])
+      .where('site_id', '=', siteId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!current) return false;
+    await trx.deleteFrom('collections').where('site_id', '=', siteId).where('id', '=', id).execute();
+    await this.generations.retire(trx, [current.live_gen, current.sandbox_gen]);
+    return true;
   }
 }

@@ -213,4 +213,11 @@ export const sqliteMigrations: Record<string, Migration> = {
       ]);
     },
   },
+  '0003-restore-definitions': {
+    // What a restoration does to an existing destination's definition (MERGE or BACKUP); older rows merge,
+    // which is what they would have been asked for had the option existed.
+    async up(db) {
+      await run(db, [`ALTER TABLE restorations ADD COLUMN definition_mode TEXT NOT NULL DEFAULT 'MERGE'`]);
+    },
+  },
 };
