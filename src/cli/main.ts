@@ -26,7 +26,8 @@ Usage:
   safekeep backup get ID [--json]
   safekeep backup delete ID
   safekeep backup cancel ID
-  safekeep backup restore ID [--collections a,b] [--to a:a2,b:b2] [--wait] [--json]
+  safekeep backup restore ID [--collections a,b] [--to a:a2[:Display name],b:b2] [--definitions merge|backup]
+                             [--wait] [--json]
   safekeep restoration list [--status S]... [--json]
   safekeep restoration get ID [--json]
 

@@ -232,14 +232,34 @@ describe('safekeep backup / restoration', () => {
     );
     assert.equal(restoration.status, 'COMPLETED');
     assert.equal(restoration.backup.id, backupId);
-    assert.deepEqual(restoration.restorationCollections, [
-      {
-        dataCollectionId: 'Books',
-        restoreDestination: { dataCollectionId: 'BooksCopy', displayName: 'Books' },
-      },
-    ]);
+    assert.equal(restoration.restorationCollections.length, 1);
+    assert.equal(restoration.restorationCollections[0].dataCollectionId, 'Books');
+    assert.equal(restoration.restorationCollections[0].restoreDestination.dataCollectionId, 'BooksCopy');
+    // A copy under a new id is named apart from its source (backups-api.md §6.1).
+    assert.match(
+      restoration.restorationCollections[0].restoreDestination.displayName,
+      /^Books \(restored \d{4}-\d{2}-\d{2}\)$/,
+    );
     assert.match(restoration.safetyBackupId, /^[0-9a-f-]{36}$/);
     assert.deepEqual(await titlesIn('BooksCopy'), ['Dune', 'Emma', 'Ulysses']);
+    const named = json(
+      server.run(
+        'backup',
+        'restore',
+        backupId,
+        '--to',
+        'Books:BooksNamed:My books',
+        '--definitions',
+        'backup',
+        '--wait',
+        '--json',
+      ),
+    );
+    assert.equal(named.status, 'COMPLETED');
+    assert.deepEqual(named.restorationCollections[0].restoreDestination, {
+      dataCollectionId: 'BooksNamed',
+      displayName: 'My books',
+    });
   });
 
   it('backup restore --collections restores in place, and a full restore undoes later writes', async () => {
@@ -269,17 +289,17 @@ describe('safekeep backup / restoration', () => {
       await new Promise((r) => setTimeout(r, 100));
       listed = json(server.run('restoration', 'list', '--json'));
     }
-    assert.equal(listed.pagingMetadata.total, 3);
+    assert.equal(listed.pagingMetadata.total, 4);
     assert.deepEqual(
       listed.restorations.map((r: { status: string }) => r.status),
-      ['COMPLETED', 'COMPLETED', 'COMPLETED'],
+      ['COMPLETED', 'COMPLETED', 'COMPLETED', 'COMPLETED'],
     );
     const newest = listed.restorations[0];
     assert.deepEqual(json(server.run('restoration', 'get', newest.id, '--json')), newest);
     const human = server.run('restoration', 'list', '--status', 'COMPLETED');
     assert.equal(human.status, 0, human.stderr);
     assert.match(human.stdout, /Books->BooksCopy/);
-    assert.match(human.stdout, /^3 restorations$/m);
+    assert.match(human.stdout, /^4 restorations$/m);
     const shown = server.run('restoration', 'get', newest.id);
     assert.match(shown.stdout, /safety backup +[0-9a-f-]{36} \(restore it to undo/);
   });
@@ -346,8 +366,12 @@ describe('safekeep backup / restoration', () => {
       [['backup', 'list', '--type', 'MANUAL'], /--type must be one of ON_DEMAND, AUTO/],
       [['backup', 'list', '--limit', 'many'], /--limit must be a whole number/],
       [['backup', 'create', '--collections', ','], /--collections needs at least one collection id/],
-      [['backup', 'restore', backupId, '--to', 'Books'], /--to takes source:destination pairs/],
+      [
+        ['backup', 'restore', backupId, '--to', 'Books'],
+        /--to takes source:destination\[:Display name\] pairs/,
+      ],
       [['backup', 'restore', backupId, '--to', 'A:B,A:C'], /--to names A twice/],
+      [['backup', 'restore', backupId, '--definitions', 'mine'], /--definitions takes merge or backup/],
       [['restoration'], /usage:\n {2}safekeep restoration list/],
       [['restoration', 'get'], /usage: safekeep restoration get ID/],
       [['backup', 'list', '--url', 'ftp://example.com'], /--url must be an http:\/\/ or https:\/\/ URL/],
@@ -363,7 +387,10 @@ describe('safekeep backup / restoration', () => {
     assert.match(noKey.stderr, /PORT must be an integer/);
     assert.match(noKey.stderr, /an API key is required: pass --key KEY or set SAFEKEEP_API_KEY/);
     const help = cli(['help'], cleanEnv({}));
-    assert.match(help.stdout, /safekeep backup restore ID \[--collections a,b\] \[--to a:a2,b:b2\]/);
+    assert.match(
+      help.stdout,
+      /safekeep backup restore ID \[--collections a,b\] \[--to a:a2\[:Display name\],b:b2\] \[--definitions merge\|backup\]/,
+    );
     assert.match(help.stdout, /safekeep restoration get ID/);
   });
 });

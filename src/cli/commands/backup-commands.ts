@@ -47,7 +47,8 @@ export const backupUsage = `usage:
   safekeep backup get ID [--json]
   safekeep backup delete ID
   safekeep backup cancel ID
-  safekeep backup restore ID [--collections a,b] [--to a:a2,b:b2] [--wait] [--json]
+  safekeep backup restore ID [--collections a,b] [--to a:a2[:Display name],b:b2] [--definitions merge|backup]
+                             [--wait] [--json]
 every command also takes --url URL, --key KEY and --site SITE_ID
 (defaults: SAFEKEEP_URL or http://127.0.0.1:$PORT, SAFEKEEP_API_KEY, SAFEKEEP_SITE_ID)`;
 
@@ -165,15 +166,17 @@ export async function backupCommand(
           ...json,
           collections: { type: 'string' },
           to: { type: 'string' },
+          definitions: { type: 'string' },
           wait: { type: 'boolean', default: false },
         },
         'backup restore ID',
       );
       const partial = restorationCollectionsOf(values.collections, values.to);
+      const restoreOptions = definitionModeOf(values.definitions);
       return withClient(values, io, options, async (client) => {
         const restoration = partial
-          ? await client.restorePartialBackup(id, partial)
-          : await client.restoreBackup(id);
+          ? await client.restorePartialBackup(id, partial, restoreOptions)
+          : await client.restoreBackup(id, restoreOptions);
         if (!values.wait) {
           printRestoration(io, restoration, values.json);
           if (!values.json) io.out(`Follow it with: safekeep restoration get ${restoration.id}`);
@@ -303,6 +306,15 @@ function pagingOf(values: { limit?: string | undefined; offset?: string | undefi
   return { ...(limit !== undefined && { limit }), ...(offset !== undefined && { offset }) };
 }
 
+/** `--definitions merge|backup` as a restore option (the server's default, MERGE, when absent). */
+function definitionModeOf(raw: string | undefined): { definitionMode?: 'MERGE' | 'BACKUP' } {
+  if (raw === undefined) return {};
+  const mode = raw.toUpperCase();
+  if (mode !== 'MERGE' && mode !== 'BACKUP')
+    throw new UsageError(`--definitions takes merge or backup, not "${raw}"`);
+  return { definitionMode: mode };
+}
+
 /**
  * The collections of a partial restore: those of `--collections`, plus the sources of `--to src:dest`
  * pairs, each into itself unless `--to` names its destination. Undefined (a full restore) without either.
@@ -312,13 +324,19 @@ function restorationCollectionsOf(
   to: string | undefined,
 ): RestorationCollectionInput[] | undefined {
   if (collections === undefined && to === undefined) return undefined;
-  const destinations = new Map<string, string>();
+  const destinations = new Map<string, { dataCollectionId: string; displayName?: string }>();
   for (const pair of to === undefined ? [] : list(to, '--to')) {
-    const match = /^([^:]+):([^:]+)$/.exec(pair);
+    // source:destination, optionally :Display name (which may itself hold colons).
+    const match = /^([^:]+):([^:]+)(?::(.+))?$/.exec(pair);
     if (!match?.[1] || !match[2])
-      throw new UsageError(`--to takes source:destination pairs, e.g. --to Books:BooksCopy, not "${pair}"`);
+      throw new UsageError(
+        `--to takes source:destination[:Display name] pairs, e.g. --to Books:BooksCopy, not "${pair}"`,
+      );
     if (destinations.has(match[1])) throw new UsageError(`--to names ${match[1]} twice`);
-    destinations.set(match[1], match[2]);
+    destinations.set(match[1], {
+      dataCollectionId: match[2],
+      ...(match[3] !== undefined && { displayName: match[3] }),
+    });
   }
   const sources = [
     ...new Set([
@@ -330,7 +348,7 @@ function restorationCollectionsOf(
     const destination = destinations.get(id);
     return destination === undefined
       ? { dataCollectionId: id }
-      : { dataCollectionId: id, restoreDestination: { dataCollectionId: destination } };
+      : { dataCollectionId: id, restoreDestination: destination };
   });
 }
 
