@@ -47,7 +47,7 @@ describe('PostgreSQL storage operations', () => {
       );
       assert.deepEqual(
         rows.map((r) => r.name),
-        ['0001-data-store', '0002-backups'],
+        ['0001-data-store', '0002-backups', '0003-restore-definitions'],
       );
       // Each process wrote to the one migrated schema.
       assert.equal((await storage.sites.list()).length, 4);
