@@ -210,7 +210,7 @@ export async function openSafekeep(
     ),
     items: new ItemService(storage, clock, new CursorCodec(cursorSecret)),
     collections: new CollectionService(storage, clock, config.collectionBinMs),
-    backups: new BackupService(storage, clock, () => built?.worker.nudge()),
+    backups: new BackupService(storage, clock, () => built?.worker.nudge(), blobs),
     webhooks: new WebhookService(storage, clock, signer, webhookPolicy),
   };
   const stop = new AbortController();

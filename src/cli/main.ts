@@ -26,7 +26,8 @@ Usage:
   safekeep backup get ID [--json]
   safekeep backup delete ID [--yes]
   safekeep backup cancel ID
-  safekeep backup restore ID [--collections a,b] [--to a:a2[:Display name],b:b2] [--yes] [--wait] [--json]
+  safekeep backup restore ID [--collections a,b] [--to a:a2[:Display name],b:b2] [--definitions merge|backup]
+                             [--yes] [--wait] [--json]
   safekeep restoration list [--status S]... [--json]
   safekeep restoration get ID [--json]
   safekeep collection deleted [--json]             deleted collections that can still be restored

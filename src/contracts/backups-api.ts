@@ -75,10 +75,17 @@ export const RestorationIdQuery = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Extension (backups-api.md §6.2): what happens to an existing destination's definition. MERGE (default)
+ * keeps it and adds the backup's fields it lacks; BACKUP takes the backup's definition whole.
+ */
+export const DefinitionModeSchema = Type.Union([Type.Literal('MERGE'), Type.Literal('BACKUP')]);
+
 export const RestoreBackupRequest = Type.Object(
-  { backupId: Type.Optional(Type.String()) },
+  { backupId: Type.Optional(Type.String()), definitionMode: Type.Optional(DefinitionModeSchema) },
   { additionalProperties: false },
 );
+export type RestoreBackupRequest = Static<typeof RestoreBackupRequest>;
 
 const RestorationCollectionSchema = Type.Object(
   {
@@ -103,6 +110,7 @@ export const PartialRestoreRequest = Type.Object(
   {
     backupId: Type.Optional(Type.String()),
     restorationCollections: Type.Array(RestorationCollectionSchema, { minItems: 1, maxItems: 1000 }),
+    definitionMode: Type.Optional(DefinitionModeSchema),
   },
   { additionalProperties: false },
 );

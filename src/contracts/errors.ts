@@ -62,6 +62,10 @@ export const errorRegistry = {
     message: 'A restoration of this site is already in progress.',
   },
   BACKUP_IN_USE: { category: 'CONFLICT', message: 'A pending restoration is reading this backup.' },
+  DEFINITION_CONFLICT: {
+    category: 'CONFLICT',
+    message: 'A destination has a field the backup defines differently.',
+  },
   BACKUP_NOT_READY: { category: 'PRECONDITION', message: 'Only a READY backup can be restored.' },
   BACKUP_NOT_CANCELABLE: { category: 'PRECONDITION', message: 'Only a PENDING backup can be canceled.' },
 

@@ -63,6 +63,12 @@ export interface RestorationCollection {
   readonly restoreDestination: { readonly dataCollectionId: string; readonly displayName: string };
 }
 
+/**
+ * What a restoration does to an existing destination's definition (backups-api.md §6.2): MERGE keeps it and
+ * adds the backup's fields it lacks (a conflicting field refuses the restoration); BACKUP replaces it whole.
+ */
+export type DefinitionMode = 'MERGE' | 'BACKUP';
+
 export interface RestorationRecord {
   readonly id: string;
   readonly siteId: string;
@@ -73,6 +79,7 @@ export interface RestorationRecord {
   readonly finishedAt: number | null;
   readonly collections: readonly RestorationCollection[];
   readonly safetyBackupId: string | null;
+  readonly definitionMode: DefinitionMode;
   readonly progress: Progress | null;
   readonly error: JobError | null;
 }
@@ -125,10 +132,25 @@ export function beyondRetention<T extends { requestedAt: number; id: string }>(
   return readyNewestFirst.slice(keep);
 }
 
+/** What naming a restoration's destinations needs: the site's collections now, and the request's time. */
+export interface DestinationContext {
+  /** Collection id → display name, for every collection of the site. */
+  readonly existingNames: ReadonlyMap<string, string>;
+  readonly at: number;
+}
+
+/**
+ * The display name of a destination created under a new id when none was asked for (§6.1): one that
+ * tells the copy apart from its source, with the day of the restoration.
+ */
+export function copyDisplayName(sourceName: string, at: number): string {
+  return `${sourceName} (restored ${new Date(at).toISOString().slice(0, 10)})`;
+}
+
 /**
  * Resolves a restore request into its full list of collections (§6.1): a full restore is every backup
  * collection to itself; a partial one must name only backup collections, and no two entries may share a
- * destination. An empty destination display name means the name recorded in the backup.
+ * destination. An empty destination display name is resolved by §6.1's rule (see `context`).
  * @throws AppError INVALID_ARGUMENT, COLLECTION_NOT_IN_BACKUP, DUPLICATE_DESTINATION
  */
 export function planRestoration(
@@ -139,11 +161,17 @@ export function planRestoration(
         restoreDestination?: { dataCollectionId?: unknown; displayName?: unknown } | null;
       }[]
     | undefined,
+  context: DestinationContext = { existingNames: new Map(), at: 0 },
 ): RestorationCollection[] {
+  // §6.1: an existing destination keeps its name, one created under its source's id takes the backup's,
+  // one created under a new id a name that tells the copy apart.
+  const nameOf = (source: CollectionRef, destId: string) =>
+    context.existingNames.get(destId) ??
+    (destId === source.id ? source.displayName : copyDisplayName(source.displayName, context.at));
   if (requested === undefined) {
     return backupCollections.map((c) => ({
       dataCollectionId: c.id,
-      restoreDestination: { dataCollectionId: c.id, displayName: c.displayName },
+      restoreDestination: { dataCollectionId: c.id, displayName: nameOf(c, c.id) },
     }));
   }
   if (requested.length === 0)
@@ -189,7 +217,7 @@ export function planRestoration(
       dataCollectionId: sourceId,
       restoreDestination: {
         dataCollectionId: destId,
-        displayName: typeof name === 'string' && name.length > 0 ? name : source.displayName,
+        displayName: typeof name === 'string' && name.length > 0 ? name : nameOf(source, destId),
       },
     };
   });

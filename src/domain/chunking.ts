@@ -40,6 +40,9 @@ export interface BuiltChunk {
   readonly hash: string;
   readonly data: Uint8Array;
   readonly count: number;
+  /** The key of the chunk's first and last line (item id; referring item id for links). */
+  readonly firstId: string;
+  readonly lastId: string;
 }
 
 /**
@@ -50,6 +53,8 @@ export class ChunkBuilder {
   private buffer = new Uint8Array(1 << 20);
   private size = 0;
   private count = 0;
+  private firstId = '';
+  private lastId = '';
 
   constructor(
     private readonly policy: ChunkPolicy,
@@ -72,6 +77,8 @@ export class ChunkBuilder {
       this.size += line.length;
     }
     this.buffer[this.size++] = 0x0a;
+    if (this.count === 0) this.firstId = key;
+    this.lastId = key;
     this.count += 1;
     return endsChunk(key, this.size, this.policy) ? this.take() : undefined;
   }
@@ -83,7 +90,13 @@ export class ChunkBuilder {
   private take(): BuiltChunk {
     const data = this.allocate(this.size).subarray(0, this.size);
     data.set(this.buffer.subarray(0, this.size));
-    const chunk = { hash: this.sha256(data), data, count: this.count };
+    const chunk = {
+      hash: this.sha256(data),
+      data,
+      count: this.count,
+      firstId: this.firstId,
+      lastId: this.lastId,
+    };
     this.size = 0;
     this.count = 0;
     return chunk;

@@ -5,14 +5,29 @@
  */
 import { AppError } from '../contracts/errors.js';
 
-export const MANIFEST_FORMAT = 'safekeep.backup/1';
+/**
+ * The format this version writes. Version 2 added per collection its definition (and, in safety backups,
+ * whether it existed before the restoration) and per chunk its first and last key; version 1 manifests
+ * (no definitions) are still read.
+ */
+export const MANIFEST_FORMAT = 'safekeep.backup/2';
+/** The first format: no definitions, no chunk key ranges. Kept readable (and writable, for tests). */
+export const MANIFEST_FORMAT_V1 = 'safekeep.backup/1';
+const READABLE_FORMATS: readonly string[] = [MANIFEST_FORMAT_V1, MANIFEST_FORMAT];
 /** Chunks are at most this large uncompressed (the chunk policy's maximum plus one largest item). */
 export const MAX_CHUNK_RAW_BYTES = 8 * 1024 * 1024;
 
 export interface ChunkRef {
   /** SHA-256 of the uncompressed chunk, hex: also its name. */
   readonly hash: string;
+  /** Lines in the chunk: items (or deleted ids, or links). */
   readonly count: number;
+  /**
+   * The first and last key of the chunk, in order: item ids for items and deletions, referring item ids
+   * for links (format 2 on; browsing and item-level restores find an item's chunk with them).
+   */
+  readonly firstId?: string;
+  readonly lastId?: string;
   readonly rawSize: number;
   readonly storedSize: number;
   /**
@@ -37,9 +52,45 @@ export interface ManifestLayer {
   readonly deletes?: ChunkList;
 }
 
+/**
+ * A collection's definition as a backup records it (backups-api.md §6.6): everything of the collection but
+ * its id and its content. Fields, permissions, views and the other Wix properties are kept as stored.
+ */
+export interface BackedUpDefinition {
+  readonly displayName: string;
+  readonly fields: readonly Record<string, unknown>[];
+  readonly permissions: Record<string, unknown> | null;
+  readonly views: readonly Record<string, unknown>[];
+  readonly extra: Readonly<Record<string, unknown>>;
+}
+
+/** A definition from a collection row's stored columns (JSON text, as both SQL adapters keep them). */
+export function definitionOfColumns(row: {
+  display_name: string;
+  fields: string;
+  permissions: string | null;
+  views: string;
+  extra: string;
+}): BackedUpDefinition {
+  return {
+    displayName: row.display_name,
+    fields: JSON.parse(row.fields) as Record<string, unknown>[],
+    permissions: row.permissions === null ? null : (JSON.parse(row.permissions) as Record<string, unknown>),
+    views: JSON.parse(row.views) as Record<string, unknown>[],
+    extra: JSON.parse(row.extra) as Record<string, unknown>,
+  };
+}
+
 export interface ManifestCollection {
   readonly id: string;
   readonly displayName: string;
+  /** The definition at the snapshot instant (format 2 on; absent in older manifests). */
+  readonly definition?: BackedUpDefinition;
+  /**
+   * Safety backups only: the collection did not exist before the restoration that created it, so
+   * restoring this backup (the undo) deletes it.
+   */
+  readonly absentBefore?: boolean;
   readonly gen: number;
   readonly version: number;
   readonly itemCount: number;
@@ -49,7 +100,7 @@ export interface ManifestCollection {
 }
 
 export interface Manifest {
-  readonly format: typeof MANIFEST_FORMAT;
+  readonly format: typeof MANIFEST_FORMAT | typeof MANIFEST_FORMAT_V1;
   readonly backupId: string;
   readonly siteId: string;
   readonly snapshotDate: string;
@@ -87,17 +138,46 @@ function chunkList(value: unknown, what: string): ChunkList {
     if (rawSize > MAX_CHUNK_RAW_BYTES) throw invalid(`${what}.chunks[${i}] claims ${rawSize} bytes`);
     if (c.storedHash !== undefined && (typeof c.storedHash !== 'string' || !HEX64.test(c.storedHash)))
       throw invalid(`${what}.chunks[${i}] has no valid stored hash`);
+    const n = count(c.count, `${what}.chunks[${i}].count`);
+    const keyed = c.firstId !== undefined || c.lastId !== undefined;
+    if (keyed && (typeof c.firstId !== 'string' || typeof c.lastId !== 'string' || n === 0))
+      throw invalid(`${what}.chunks[${i}] has no valid key range`);
     return {
       hash: c.hash,
-      count: count(c.count, `${what}.chunks[${i}].count`),
+      count: n,
       rawSize,
       storedSize: count(c.storedSize, `${what}.chunks[${i}].storedSize`),
       ...(c.storedHash !== undefined && { storedHash: c.storedHash }),
+      ...(keyed && { firstId: c.firstId as string, lastId: c.lastId as string }),
     };
   });
   const total = count(value.count, `${what}.count`);
   if (chunks.reduce((n, c) => n + c.count, 0) !== total) throw invalid(`${what}.count does not add up`);
   return { count: total, chunks };
+}
+
+function backedUpDefinition(value: unknown, what: string): BackedUpDefinition {
+  if (!isRecord(value) || typeof value.displayName !== 'string') throw invalid(`${what} is malformed`);
+  const records = (list: unknown, name: string): Record<string, unknown>[] => {
+    if (!Array.isArray(list) || !list.every(isRecord))
+      throw invalid(`${what}.${name} is not a list of objects`);
+    return list;
+  };
+  const fields = records(value.fields, 'fields');
+  fields.forEach((f, i) => {
+    if (typeof f.key !== 'string' || typeof f.type !== 'string')
+      throw invalid(`${what}.fields[${i}] has no key or type`);
+  });
+  if (value.permissions !== null && !isRecord(value.permissions))
+    throw invalid(`${what}.permissions is not an object`);
+  if (!isRecord(value.extra)) throw invalid(`${what}.extra is not an object`);
+  return {
+    displayName: value.displayName,
+    fields,
+    permissions: value.permissions,
+    views: records(value.views, 'views'),
+    extra: value.extra,
+  };
 }
 
 /**
@@ -111,7 +191,9 @@ export function decodeManifest(bytes: Uint8Array, expected: { backupId: string; 
   } catch {
     throw invalid('it is not JSON');
   }
-  if (!isRecord(raw) || raw.format !== MANIFEST_FORMAT) throw invalid('unknown format');
+  if (!isRecord(raw) || typeof raw.format !== 'string' || !READABLE_FORMATS.includes(raw.format))
+    throw invalid('unknown format');
+  const format = raw.format as Manifest['format'];
   if (raw.backupId !== expected.backupId) throw invalid('it belongs to another backup');
   if (raw.siteId !== expected.siteId) throw invalid('it belongs to another site');
   if (typeof raw.snapshotDate !== 'string' || Number.isNaN(Date.parse(raw.snapshotDate)))
@@ -138,9 +220,13 @@ export function decodeManifest(bytes: Uint8Array, expected: { backupId: string; 
             deletes: chunkList(l.deletes, `${lat}.deletes`),
           };
     });
+    if (c.absentBefore !== undefined && typeof c.absentBefore !== 'boolean')
+      throw invalid(`${at}.absentBefore is not a boolean`);
     return {
       id: c.id,
       displayName: c.displayName,
+      ...(c.definition !== undefined && { definition: backedUpDefinition(c.definition, `${at}.definition`) }),
+      ...(c.absentBefore === true && { absentBefore: true }),
       gen: count(c.gen, `${at}.gen`),
       version: count(c.version, `${at}.version`),
       itemCount: count(c.itemCount, `${at}.itemCount`),
@@ -149,7 +235,7 @@ export function decodeManifest(bytes: Uint8Array, expected: { backupId: string; 
     };
   });
   return {
-    format: MANIFEST_FORMAT,
+    format,
     backupId: expected.backupId,
     siteId: expected.siteId,
     snapshotDate: raw.snapshotDate,

@@ -151,9 +151,13 @@ async function writeCollection(
   onItems: (count: number) => void,
 ): Promise<ManifestCollection> {
   const c = plan.collection;
+  // The definition always comes from this snapshot, even when the items' chunks are reused: a definition
+  // can change without any item changing (the change number counts items and links only).
   const entry = (layers: readonly ManifestLayer[], links: ChunkList): ManifestCollection => ({
     id: c.id,
     displayName: c.displayName,
+    ...(c.definition && { definition: c.definition }),
+    ...(c.absentBefore && { absentBefore: true }),
     gen: c.gen,
     version: c.version,
     itemCount: plan.itemCount,

@@ -1,3 +1,4 @@
+import type { BuiltChunk } from '../domain/chunking.js';
 import type { ChunkList, ChunkRef } from '../domain/manifest.js';
 import { chunkKey } from '../domain/manifest.js';
 import type { BlobStore } from '../ports/blob-store.js';
@@ -34,7 +35,7 @@ export class ChunkSink {
         this.signal.throwIfAborted();
         const chunk = await stream.next();
         if (!chunk) break;
-        const storing = this.store(chunk.hash, chunk.data, chunk.count, stream);
+        const storing = this.store(chunk, stream);
         // Awaited in order below; marked handled now so an early failure is not reported as unhandled.
         storing.catch(() => undefined);
         inFlight.push(storing);
@@ -55,19 +56,21 @@ export class ChunkSink {
     return { count: refs.reduce((n, r) => n + r.count, 0), chunks: refs };
   }
 
-  private async store(hash: string, data: Uint8Array, count: number, stream: ChunkStream): Promise<ChunkRef> {
+  private async store(chunk: BuiltChunk, stream: ChunkStream): Promise<ChunkRef> {
+    const { hash, data, count } = chunk;
+    const keys = { firstId: chunk.firstId, lastId: chunk.lastId };
     const known = this.known.get(hash);
     if (known && known.rawSize === data.length) {
       this.used.set(hash, known.storedSize);
       stream.recycle?.(data);
-      return { ...known, count };
+      return { ...known, count, ...keys };
     }
     const rawSize = data.length;
     const { stored, raw, storedHash } = await this.codec.compress(data, this.level);
     stream.recycle?.(raw);
     await this.blobs.put(chunkKey(this.siteId, hash), stored);
     this.codec.recycle(stored);
-    const ref = { hash, count, rawSize, storedSize: stored.length, storedHash };
+    const ref = { hash, count, rawSize, storedSize: stored.length, storedHash, ...keys };
     this.known.set(hash, ref);
     this.used.set(hash, stored.length);
     return ref;

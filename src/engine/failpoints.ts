@@ -20,6 +20,10 @@ export const failpointNames = [
   'restore:chunk-staged',
   'restore:links-staged',
   'restore:indexes-built',
+  // Inside the switch transaction: after a collection the undo of a restoration deletes, and once every
+  // destination's definition is applied.
+  'restore:created-collection-deleted',
+  'restore:definitions-applied',
   'restore:switched',
   'restore:safety-snapshot-recorded',
   'restore:safety-chunk-stored',

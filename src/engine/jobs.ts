@@ -23,7 +23,8 @@ import type {
 } from '../ports/backup-store.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { Clock } from '../ports/clock.js';
-import type { SnapshotSource } from '../ports/snapshot-source.js';
+import type { FrozenCollection, SnapshotSource } from '../ports/snapshot-source.js';
+import { referenceTargetsOf } from '../domain/restore-definitions.js';
 import { loadBases, planSnapshot, writeSnapshot, type WrittenBackup } from './backup-runner.js';
 import type { CodecPool } from './codec-pool.js';
 import { JobFailure, jobErrorOf } from './job-failure.js';
@@ -347,13 +348,18 @@ async function stageAndSwitch(
         'INTEGRITY_MANIFEST_INVALID',
         `The manifest does not hold collection ${plan.dataCollectionId}.`,
       );
-    return { plan, entry };
+    // Undoing a restoration (restoring its safety backup) deletes what that restoration created.
+    const remove = entry.absentBefore === true && plan.restoreDestination.dataCollectionId === entry.id;
+    return { plan, entry, remove };
   });
-  const itemsTotal = sources.reduce((n, s) => n + s.entry.itemCount, 0);
+  // A safety backup puts back the definitions the restoration replaced, whole (§6.6).
+  const mode = backup.trigger === 'PRE_RESTORE' ? 'BACKUP' : restoration.definitionMode;
+  const itemsTotal = sources.reduce((n, s) => n + (s.remove ? 0 : s.entry.itemCount), 0);
   let done = 0;
   lease.progress({ itemsDone: 0, itemsTotal });
   const staged: Record<string, number> = {};
-  for (const { plan, entry } of sources) {
+  for (const { plan, entry, remove } of sources) {
+    if (remove) continue;
     const destination = plan.restoreDestination.dataCollectionId;
     const gen = await deps.staging.createGeneration(
       restoration.siteId,
@@ -387,11 +393,17 @@ async function stageAndSwitch(
     siteId: restoration.siteId,
     at,
     leaseMs: deps.leaseMs,
-    destinations: sources.map(({ plan }) => ({
+    destinations: sources.map(({ plan, entry, remove }) => ({
       collectionId: plan.restoreDestination.dataCollectionId,
       displayName: plan.restoreDestination.displayName,
       stagedGen: staged[plan.restoreDestination.dataCollectionId] ?? 0,
+      ...(entry.definition && { definition: entry.definition }),
+      referenceTargets: referenceTargetsOf(entry.id, entry.definition, restoration.collections),
+      mode,
+      ...(remove && { remove: true }),
     })),
+    afterDefinitions: () => hit(deps, 'restore:definitions-applied'),
+    afterRemove: () => hit(deps, 'restore:created-collection-deleted'),
     safetyBackup: {
       id: deps.newId(),
       siteId: restoration.siteId,
@@ -423,12 +435,21 @@ async function writeSafetyBackup(
   let failure: JobError | undefined;
   if (safetyId) {
     try {
-      const frozen = Object.keys(job.staged).map((collectionId) => ({
-        collectionId,
-        displayName: job.replacedNames[collectionId] ?? collectionId,
-        gen: job.replaced[collectionId] ?? null,
-        version: job.replacedVersions[collectionId] ?? 0,
-      }));
+      const frozen = [...Object.keys(job.staged), ...(job.removed ?? [])].map(
+        (collectionId): FrozenCollection => {
+          const definition = job.replacedDefinitions?.[collectionId];
+          const gen = job.replaced[collectionId] ?? null;
+          return {
+            collectionId,
+            displayName: job.replacedNames[collectionId] ?? collectionId,
+            gen,
+            version: job.replacedVersions[collectionId] ?? 0,
+            ...(definition && { definition }),
+            // Recorded only by switches that know definitions: older states leave the undo as it was.
+            ...(gen === null && job.replacedDefinitions && { absentBefore: true }),
+          };
+        },
+      );
       const targets = new Map(
         Object.entries(job.liveAtSwitch).map(([id, gen]) => [gen, id] as [number, string]),
       );

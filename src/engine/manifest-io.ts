@@ -3,6 +3,7 @@ import { AppError } from '../contracts/errors.js';
 import type { BackupRecord, ManifestRef } from '../domain/backup.js';
 import {
   MANIFEST_FORMAT,
+  MANIFEST_FORMAT_V1,
   chunksOf,
   decodeManifest,
   encodeManifest,
@@ -89,7 +90,7 @@ function damaged(
 function ownerOf(bytes: Buffer): { backupId: string; siteId: string } | undefined {
   try {
     const raw = JSON.parse(bytes.toString('utf8')) as Record<string, unknown> | null;
-    if (raw?.format !== MANIFEST_FORMAT) return undefined;
+    if (raw?.format !== MANIFEST_FORMAT && raw?.format !== MANIFEST_FORMAT_V1) return undefined;
     const { backupId, siteId } = raw;
     return typeof backupId === 'string' && typeof siteId === 'string' ? { backupId, siteId } : undefined;
   } catch {

@@ -15,7 +15,9 @@ import type {
   RestorationStatus,
   BackupStatus,
   BackupType,
+  DefinitionMode,
 } from '../domain/backup.js';
+import type { BackedUpDefinition } from '../domain/manifest.js';
 
 export interface NewBackup {
   readonly id: string;
@@ -141,6 +143,8 @@ export interface NewRestoration {
   readonly backupId: string;
   readonly requestedAt: number;
   readonly collections: readonly RestorationCollection[];
+  /** Default MERGE. */
+  readonly definitionMode?: DefinitionMode;
 }
 
 /** A restoration's internal job state, saved as it advances so that another worker can resume it. */
@@ -157,6 +161,13 @@ export interface RestorationJobState {
   readonly replacedNames: Readonly<Record<string, string>>;
   /** Change numbers of the destinations just before the switch (lets the safety backup be incremental). */
   readonly replacedVersions: Readonly<Record<string, number>>;
+  /**
+   * Definitions of the existing destinations before the switch, for the safety backup to hold (absent in
+   * states saved before definitions were restored).
+   */
+  readonly replacedDefinitions?: Readonly<Record<string, BackedUpDefinition>>;
+  /** Collections the switch deleted (undoing a restoration that had created them). */
+  readonly removed?: readonly string[];
 }
 
 export interface RestorationStore {
@@ -216,6 +227,21 @@ export interface StagedLink {
   readonly pos: number;
 }
 
+/** One destination of a switch. */
+export interface SwitchDestination {
+  readonly collectionId: string;
+  readonly displayName: string;
+  /** The generation to point at (0 when `remove`). */
+  readonly stagedGen: number;
+  /** The backup's definition of the source (reference targets not yet mapped); absent in older backups. */
+  readonly definition?: BackedUpDefinition;
+  /** What the destination's reference fields that point at a recorded target point at afterwards. */
+  readonly referenceTargets: Readonly<Record<string, string>>;
+  readonly mode: DefinitionMode;
+  /** Undo of a restoration that created this collection: the switch deletes it instead. */
+  readonly remove?: boolean;
+}
+
 /** The switch: every destination of a restoration changes to its staged generation in one transaction. */
 export interface SwitchPlan {
   readonly restorationId: string;
@@ -224,9 +250,13 @@ export interface SwitchPlan {
   readonly at: number;
   /** Lease length for the safety backup, which the restoration's worker holds from the switch on. */
   readonly leaseMs: number;
-  readonly destinations: readonly { collectionId: string; displayName: string; stagedGen: number }[];
+  readonly destinations: readonly SwitchDestination[];
   /** The PRE_RESTORE backup to create in the same transaction (PENDING; the restoration writes it). */
   readonly safetyBackup: NewBackup;
+  /** Called inside the transaction once every definition is applied (fault tests stop here). */
+  readonly afterDefinitions?: () => Promise<void>;
+  /** Called inside the transaction after each collection the switch deletes (fault tests stop here). */
+  readonly afterRemove?: () => Promise<void>;
 }
 
 export interface StagingStore {

@@ -3,6 +3,20 @@
  * (or of frozen generations a restoration replaced), cut into content-defined chunks of canonical NDJSON.
  */
 import type { BuiltChunk, ChunkPolicy } from '../domain/chunking.js';
+import type { BackedUpDefinition } from '../domain/manifest.js';
+
+/** A generation a restoration replaced, as its safety backup reads it. */
+export interface FrozenCollection {
+  readonly collectionId: string;
+  readonly displayName: string;
+  /** Null: the collection did not exist before the restoration. */
+  readonly gen: number | null;
+  readonly version: number;
+  /** The definition the restoration replaced (absent for restorations recorded before definitions). */
+  readonly definition?: BackedUpDefinition;
+  /** The restoration created the collection; undoing it deletes it. */
+  readonly absentBefore?: boolean;
+}
 
 export interface SnapshotCollection {
   readonly id: string;
@@ -12,6 +26,10 @@ export interface SnapshotCollection {
   readonly version: number;
   /** Incremental reads need a base at or above this change number (older tombstones were pruned). */
   readonly tombstoneFloor: number;
+  /** The definition at the snapshot (read in the same transaction as the items). */
+  readonly definition?: BackedUpDefinition;
+  /** Safety backups: the collection did not exist before the restoration. */
+  readonly absentBefore?: boolean;
 }
 
 /** A pull stream of chunks; `next` returns undefined at the end. */
@@ -65,7 +83,7 @@ export interface SnapshotSource {
    * generations were visible, and as which collections, when they were frozen.
    */
   openFrozen(
-    frozen: readonly { collectionId: string; displayName: string; gen: number | null; version: number }[],
+    frozen: readonly FrozenCollection[],
     linkTargets: ReadonlyMap<number, string>,
     policy: ChunkPolicy,
     at: number,

@@ -110,6 +110,19 @@ export interface RestorePreviewCollection extends RestorationCollection {
   readonly itemsNowLive: number;
   /** Items the backup holds for the source collection; null when its content cannot be read. */
   readonly itemsInBackup: number | null;
+  /** What the destination's definition goes through; null when the backup's manifest cannot be read. */
+  readonly definition: {
+    readonly created: boolean;
+    readonly deleted?: true;
+    readonly displayName: { readonly from: string | null; readonly to: string } | null;
+    readonly addedFields: readonly string[];
+    readonly changedFields: readonly string[];
+    readonly removedFields: readonly string[];
+    readonly viewsReplaced: boolean;
+    readonly permissionsReplaced: boolean;
+    /** Fields a MERGE restoration would be refused for (409 DEFINITION_CONFLICT). */
+    readonly conflicts: readonly string[];
+  } | null;
 }
 
 /** What a restoration would change, before it is asked for. */

@@ -35,6 +35,16 @@ export interface StartOptions extends RequestOptions {
   readonly idempotencyKey?: string;
 }
 
+/** Options of a restore (extension of backups-api.md §6.2). */
+export interface RestoreOptions extends StartOptions {
+  /**
+   * What happens to an existing destination's definition: MERGE (the server's default) keeps it and adds
+   * the backup's fields it lacks, refusing conflicting fields with 409 `DEFINITION_CONFLICT`; BACKUP takes
+   * the backup's definition whole.
+   */
+  readonly definitionMode?: 'MERGE' | 'BACKUP';
+}
+
 /** What `createBackup` backs up. */
 export interface CreateBackupOptions extends StartOptions {
   /** Ids of the collections to back up (extension); all of the site's collections when left out. */
@@ -144,13 +154,16 @@ export class SafekeepClient {
   async previewRestore(
     backupId: string,
     restorationCollections?: readonly RestorationCollectionInput[],
-    options: RequestOptions = {},
+    options: RequestOptions & { readonly definitionMode?: 'MERGE' | 'BACKUP' } = {},
   ): Promise<RestorePreview> {
     const result = await this.http.request(
       'POST',
       `${ADMIN_PATH}/backups/${pathId(backupId)}/restore-preview`,
       {
-        body: restorationCollections === undefined ? {} : { restorationCollections },
+        body: {
+          ...(restorationCollections !== undefined && { restorationCollections }),
+          ...(options.definitionMode !== undefined && { definitionMode: options.definitionMode }),
+        },
         signal: options.signal,
       },
     );
@@ -214,8 +227,12 @@ export class SafekeepClient {
    * follow it with {@link waitForRestoration}.
    * @throws SafekeepApiError 428 `BACKUP_NOT_READY`, 409 `RESTORATION_IN_PROGRESS`, 404 `BACKUP_NOT_FOUND`
    */
-  async restoreBackup(id: string, options: StartOptions = {}): Promise<Restoration> {
-    const result = await this.request('POST', `/${pathId(id)}/restore`, { ...options, body: {} });
+  async restoreBackup(id: string, options: RestoreOptions = {}): Promise<Restoration> {
+    const { definitionMode, ...rest } = options;
+    const result = await this.request('POST', `/${pathId(id)}/restore`, {
+      ...rest,
+      body: definitionMode === undefined ? {} : { definitionMode },
+    });
     return field<Restoration>(result, 'restoration');
   }
 
@@ -228,11 +245,12 @@ export class SafekeepClient {
   async restorePartialBackup(
     id: string,
     restorationCollections: readonly RestorationCollectionInput[],
-    options: StartOptions = {},
+    options: RestoreOptions = {},
   ): Promise<Restoration> {
+    const { definitionMode, ...rest } = options;
     const result = await this.request('POST', `/${pathId(id)}/partial-restore`, {
-      ...options,
-      body: { restorationCollections },
+      ...rest,
+      body: { restorationCollections, ...(definitionMode !== undefined && { definitionMode }) },
     });
     return field<Restoration>(result, 'restoration');
   }

@@ -6,9 +6,20 @@ import {
   type BackupRecord,
   type BackupStatus,
   type BackupType,
+  type DefinitionMode,
+  type RestorationCollection,
   type RestorationRecord,
   type RestorationStatus,
 } from '../domain/backup.js';
+import type { BackedUpDefinition, Manifest } from '../domain/manifest.js';
+import {
+  assertNoConflicts,
+  definitionChangesOf,
+  type DefinitionChanges,
+} from '../domain/restore-definitions.js';
+import { JobFailure } from '../engine/job-failure.js';
+import { readManifest } from '../engine/manifest-io.js';
+import type { BlobStore } from '../ports/blob-store.js';
 import { checkCollectionId } from '../domain/collection-id.js';
 import type { BackupStore, IdempotencyClaim, RestorationStore } from '../ports/backup-store.js';
 import type { Clock } from '../ports/clock.js';
@@ -48,6 +59,8 @@ export class BackupService {
     private readonly storage: Storage & { backups: BackupStore; restorations: RestorationStore },
     private readonly clock: Clock,
     private readonly onWork: () => void = () => undefined,
+    /** Where manifests are read from, to check definitions at request time (without it, only the job does). */
+    private readonly blobs?: BlobStore,
   ) {}
 
   async createBackup(
@@ -123,13 +136,30 @@ export class BackupService {
     backupId: string,
     restorationCollections: PartialRestoreRequest['restorationCollections'] | undefined,
     idempotencyKey?: string,
+    definitionMode?: DefinitionMode,
   ): Promise<{ restoration: RestorationRecord; backup: BackupRecord }> {
     const now = this.clock();
     const backup = await this.getBackup(ctx, backupId);
     assertRestorable(backup);
-    const collections = planRestoration(backup.collections, restorationCollections);
+    const collections = await this.planDestinations(ctx, backup, restorationCollections, now);
+    const mode = definitionMode ?? 'MERGE';
+    if (mode === 'MERGE') {
+      const planned = await this.definitionChanges(ctx, backup, collections, mode);
+      if (planned) {
+        assertNoConflicts(
+          [...planned.changes].map(([dataCollectionId, c]) => ({ dataCollectionId, fields: c.conflicts })),
+        );
+      }
+    }
     const { restoration, created } = await this.storage.restorations.createRestoration(
-      { id: newGuid(), siteId: ctx.siteId, backupId: backup.id, requestedAt: now, collections },
+      {
+        id: newGuid(),
+        siteId: ctx.siteId,
+        backupId: backup.id,
+        requestedAt: now,
+        collections,
+        definitionMode: mode,
+      },
       checkIdempotencyKey(
         idempotencyKey,
         restorationCollections ? 'restorePartialBackup' : 'restoreBackup',
@@ -140,6 +170,61 @@ export class BackupService {
     return {
       restoration,
       backup: (await this.storage.backups.getBackup(ctx.siteId, restoration.backupId)) ?? backup,
+    };
+  }
+
+  /** A restore request resolved into its destinations, named by §6.1's rule against the site as it is. */
+  async planDestinations(
+    ctx: SiteContext,
+    backup: BackupRecord,
+    requested: Parameters<typeof planRestoration>[1],
+    at: number,
+  ): Promise<RestorationCollection[]> {
+    const names = await this.storage.collections.names(ctx.siteId);
+    return planRestoration(backup.collections, requested, {
+      existingNames: new Map(names.map((c) => [c.id, c.displayName])),
+      at,
+    });
+  }
+
+  /**
+   * What each destination's definition would go through (backups-api.md §6.2), from the backup's verified
+   * manifest and the destinations' definitions now. Undefined when the manifest cannot be read here: the
+   * restoration then fails on it with its integrity code, as it always did.
+   */
+  async definitionChanges(
+    ctx: SiteContext,
+    backup: BackupRecord,
+    plan: readonly RestorationCollection[],
+    mode: DefinitionMode,
+  ): Promise<{ manifest: Manifest; changes: Map<string, DefinitionChanges> } | undefined> {
+    if (!this.blobs || !backup.manifest) return undefined;
+    let manifest: Manifest;
+    try {
+      manifest = await readManifest(this.blobs, backup.manifest, { backupId: backup.id, siteId: ctx.siteId });
+    } catch (error) {
+      if (error instanceof JobFailure) return undefined;
+      throw error;
+    }
+    const current = new Map<string, BackedUpDefinition>();
+    for (const entry of plan) {
+      const id = entry.restoreDestination.dataCollectionId;
+      const found = await this.storage.collections.get(ctx.siteId, id);
+      if (found) {
+        current.set(id, {
+          displayName: found.displayName,
+          fields: found.fields,
+          permissions: found.permissions,
+          views: found.views as unknown as Record<string, unknown>[],
+          extra: found.extra,
+        });
+      }
+    }
+    // A safety backup puts back the definitions it holds, whole (§6.6).
+    const effective = backup.trigger === 'PRE_RESTORE' ? 'BACKUP' : mode;
+    return {
+      manifest,
+      changes: definitionChangesOf({ entries: manifest.collections, plan, current, mode: effective }),
     };
   }
 

@@ -3,9 +3,11 @@ import { grants, type Scope } from '../contracts/scopes.js';
 import {
   assertRestorable,
   nextDueInPhase,
-  planRestoration,
+  type planRestoration,
+  type DefinitionMode,
   type RestorationCollection,
 } from '../domain/backup.js';
+import type { DefinitionChanges } from '../domain/restore-definitions.js';
 import { readManifest } from '../engine/manifest-io.js';
 import { JobFailure } from '../engine/job-failure.js';
 import type { BlobStore } from '../ports/blob-store.js';
@@ -45,6 +47,11 @@ export interface RestorePreviewEntry extends RestorationCollection {
   readonly itemsNowLive: number;
   /** Items the backup holds for the source collection; null when its manifest cannot be read. */
   readonly itemsInBackup: number | null;
+  /**
+   * What the destination's definition goes through (created, fields added or changed, conflicts that
+   * would refuse a MERGE); null when the manifest cannot be read.
+   */
+  readonly definition: DefinitionChanges | null;
 }
 
 export interface RestorePreview {
@@ -119,10 +126,12 @@ export class OverviewService {
     ctx: SiteContext,
     backupId: string,
     requested: Parameters<typeof planRestoration>[1],
+    definitionMode: DefinitionMode = 'MERGE',
   ): Promise<RestorePreview> {
     const backup = await this.services.backups.getBackup(ctx, backupId);
     assertRestorable(backup);
-    const plan = planRestoration(backup.collections, requested);
+    const plan = await this.services.backups.planDestinations(ctx, backup, requested, this.clock());
+    const definitions = await this.services.backups.definitionChanges(ctx, backup, plan, definitionMode);
     let inBackup: Map<string, number> | undefined;
     let problem: RestorePreview['problem'] = null;
     if (!backup.manifest) {
@@ -156,6 +165,7 @@ export class OverviewService {
           destinationExists: itemsNowLive !== undefined,
           itemsNowLive: itemsNowLive ?? 0,
           itemsInBackup: inBackup?.get(entry.dataCollectionId) ?? null,
+          definition: definitions?.changes.get(destinationId) ?? null,
         };
       }),
     );

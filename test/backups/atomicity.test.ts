@@ -94,6 +94,7 @@ const restorePoints: [FailpointName, number][] = [
   ['restore:generation-created', 2],
   ['restore:links-staged', 1],
   ['restore:indexes-built', 1],
+  ['restore:definitions-applied', 1],
   ['restore:switched', 1],
   ['restore:safety-written', 1],
   ['restore:completed', 1],

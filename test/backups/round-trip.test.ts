@@ -103,6 +103,10 @@ describe(`backup round trip (seed ${seed}; replay with TEST_SEED=${seed})`, () =
       Object.values(sizes).reduce((a, b) => a + b, 0),
     );
 
+    const schemaAtBackup = await env.safekeep.storage.collections.list(site.siteId, {
+      limit: 100,
+      offset: 0,
+    });
     // Change everything a user might change.
     const now = Date.UTC(2025, 5, 1);
     await env.safekeep.storage.items.write(target('Medium'), async (tx) => {
@@ -155,18 +159,26 @@ describe(`backup round trip (seed ${seed}; replay with TEST_SEED=${seed})`, () =
       if (name === 'Small') assert.deepEqual(sandbox.Small?.items, []);
       else assertSameContent(sandbox[name], sandboxAtRestore[name], `${name}: sandbox untouched`);
     }
-    // Schemas and views are as they were at restore time; the recreated collection has none.
+    // The recreated collection has its backed-up definition; the others keep theirs as they were at
+    // restore time and gain the backed-up fields they lack (definitionMode MERGE, backups-api.md §6.2).
     const schemas = await env.safekeep.storage.collections.list(site.siteId, { limit: 100, offset: 0 });
     for (const c of schemas.collections) {
       const at = schemaAtRestore.collections.find((s) => s.id === c.id);
+      const backed = schemaAtBackup.collections.find((s) => s.id === c.id);
       if (c.id === 'Small') {
-        assert.deepEqual(c.fields, []);
-        assert.deepEqual(c.views, []);
+        assert.deepEqual(c.fields, backed?.fields);
+        assert.deepEqual(c.views, backed?.views);
       } else {
-        assert.deepEqual(c.fields, at?.fields, `${c.id}: fields untouched`);
+        const own = at?.fields ?? [];
+        const gained = (backed?.fields ?? []).filter((f) => !own.some((o) => o.key === f.key));
+        assert.deepEqual(c.fields, [...own, ...gained], `${c.id}: own fields kept, missing ones gained`);
         assert.deepEqual(c.views, at?.views, `${c.id}: views untouched`);
       }
     }
+    assert.ok(
+      schemas.collections.find((c) => c.id === 'One')?.fields.some((f) => f.key === 'refs'),
+      'One regained the reference field its links are read through',
+    );
   });
 
   it('undoes the restoration by restoring its safety backup', async () => {
@@ -208,7 +220,11 @@ describe(`backup round trip (seed ${seed}; replay with TEST_SEED=${seed})`, () =
       ],
     });
     assert.equal(restore.status, 200);
-    assert.equal(restore.body.restoration.restorationCollections[0].restoreDestination.displayName, 'Medium');
+    // §6.1: a copy under a new id gets a name that tells it apart from its source.
+    assert.match(
+      restore.body.restoration.restorationCollections[0].restoreDestination.displayName,
+      /^Medium \(restored \d{4}-\d{2}-\d{2}\)$/,
+    );
     await runJobs(env);
     const after = await contentOf(env, site.siteId);
     assertSameContent(

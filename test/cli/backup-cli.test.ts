@@ -233,14 +233,35 @@ describe('safekeep backup / restoration', () => {
     );
     assert.equal(restoration.status, 'COMPLETED');
     assert.equal(restoration.backup.id, backupId);
-    assert.deepEqual(restoration.restorationCollections, [
-      {
-        dataCollectionId: 'Books',
-        restoreDestination: { dataCollectionId: 'BooksCopy', displayName: 'Books' },
-      },
-    ]);
+    assert.equal(restoration.restorationCollections.length, 1);
+    assert.equal(restoration.restorationCollections[0].dataCollectionId, 'Books');
+    assert.equal(restoration.restorationCollections[0].restoreDestination.dataCollectionId, 'BooksCopy');
+    // A copy under a new id is named apart from its source (backups-api.md §6.1).
+    assert.match(
+      restoration.restorationCollections[0].restoreDestination.displayName,
+      /^Books \(restored \d{4}-\d{2}-\d{2}\)$/,
+    );
     assert.match(restoration.safetyBackupId, /^[0-9a-f-]{36}$/);
     assert.deepEqual(await titlesIn('BooksCopy'), ['Dune', 'Emma', 'Ulysses']);
+    const named = json(
+      server.run(
+        'backup',
+        'restore',
+        backupId,
+        '--to',
+        'Books:BooksNamed:My books',
+        '--definitions',
+        'backup',
+        '--yes',
+        '--wait',
+        '--json',
+      ),
+    );
+    assert.equal(named.status, 'COMPLETED');
+    assert.deepEqual(named.restorationCollections[0].restoreDestination, {
+      dataCollectionId: 'BooksNamed',
+      displayName: 'My books',
+    });
   });
 
   it('backup restore --collections restores in place, and a full restore undoes later writes', async () => {
@@ -270,17 +291,17 @@ describe('safekeep backup / restoration', () => {
       await new Promise((r) => setTimeout(r, 100));
       listed = json(server.run('restoration', 'list', '--json'));
     }
-    assert.equal(listed.pagingMetadata.total, 3);
+    assert.equal(listed.pagingMetadata.total, 4);
     assert.deepEqual(
       listed.restorations.map((r: { status: string }) => r.status),
-      ['COMPLETED', 'COMPLETED', 'COMPLETED'],
+      ['COMPLETED', 'COMPLETED', 'COMPLETED', 'COMPLETED'],
     );
     const newest = listed.restorations[0];
     assert.deepEqual(json(server.run('restoration', 'get', newest.id, '--json')), newest);
     const human = server.run('restoration', 'list', '--status', 'COMPLETED');
     assert.equal(human.status, 0, human.stderr);
     assert.match(human.stdout, /Books->BooksCopy/);
-    assert.match(human.stdout, /^3 restorations$/m);
+    assert.match(human.stdout, /^4 restorations$/m);
     const shown = server.run('restoration', 'get', newest.id);
     assert.match(shown.stdout, /safety backup +[0-9a-f-]{36} \(restore it to undo/);
   });
@@ -458,6 +479,7 @@ describe('safekeep backup / restoration', () => {
       [['backup', 'get', 'ffffffff'], /no backup id starts with "ffffffff"/],
       [['restoration', 'undo'], /usage: safekeep restoration undo ID/],
       [['backup', 'restore', backupId, '--to', 'A:B,A:C'], /--to names A twice/],
+      [['backup', 'restore', backupId, '--definitions', 'mine'], /--definitions takes merge or backup/],
       [['restoration'], /usage:\n {2}safekeep restoration list/],
       [['restoration', 'get'], /usage: safekeep restoration get ID/],
       [['backup', 'list', '--url', 'ftp://example.com'], /--url must be an http:\/\/ or https:\/\/ URL/],
@@ -475,8 +497,9 @@ describe('safekeep backup / restoration', () => {
     const help = cli(['help'], cleanEnv({}));
     assert.match(
       help.stdout,
-      /safekeep backup restore ID \[--collections a,b\] \[--to a:a2\[:Display name\],b:b2\] \[--yes\]/,
+      /safekeep backup restore ID \[--collections a,b\] \[--to a:a2\[:Display name\],b:b2\] \[--definitions merge\|backup\]/,
     );
+    assert.match(help.stdout, /\[--yes\] \[--wait\] \[--json\]/);
     assert.match(help.stdout, /safekeep restoration undo ID/);
     assert.match(help.stdout, /safekeep restoration get ID/);
   });

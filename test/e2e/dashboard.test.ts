@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { SafekeepClient } from '../../src/sdk/index.js';
+import { SafekeepApiError, SafekeepClient } from '../../src/sdk/index.js';
 
 // What page.evaluate runs is evaluated in the page, not in Node: these are the page's globals.
 declare const document: any, window: any, sessionStorage: any;
@@ -302,7 +302,12 @@ describe('dashboard in a browser', () => {
       ['b2', 'b3', 'b4', 'b9'],
     );
     assert.deepEqual(await titles('Books'), ['Ulysses', 'Beloved', 'Middlemarch', 'Added later']);
-    assert.equal(await api.items.count('AuthorsRestored'), 0, 'the new destination is empty again');
+    // The undo deletes the collection the restoration created (backups-api.md §6.6).
+    await assert.rejects(
+      api.collections.get('AuthorsRestored'),
+      (e: unknown) => e instanceof SafekeepApiError && e.status === 404,
+      'the new destination is gone again',
+    );
   });
 
   it('shows every state in the lists, and filters backups', async () => {

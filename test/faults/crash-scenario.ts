@@ -1,8 +1,9 @@
 /**
  * The scenario the crash-point tests stop at every failpoint: a site with four collections (two linked),
  * three on-demand backups (so the next one makes retention delete the oldest, whose two dropped
- * collections become garbage), then a fourth backup, a restoration of it over changed live data, and a
- * garbage collection. Also what every restart is checked for: READY backups that verify, live content
+ * collections become garbage), then a fourth backup, a restoration of it over changed live data (one
+ * collection deleted since, so the restoration creates it), the undo of that restoration (which deletes
+ * it again), and a garbage collection. Also what every restart is checked for: READY backups that verify, live content
  * equal to the phase's before or target state, no temp files, no orphan generations.
  */
 import assert from 'node:assert/strict';
@@ -31,10 +32,12 @@ export function embeddedChildEnv(extra: Record<string, string>): NodeJS.ProcessE
 }
 
 /** The phases of the scenario, in order; each failpoint belongs to one. */
-export const phases = ['backup', 'restore', 'gc'] as const;
+export const phases = ['backup', 'restore', 'undo', 'gc'] as const;
 export type Phase = (typeof phases)[number];
 
 export function phaseOf(point: string): Phase {
+  // Only undoing a restoration that created a collection deletes one.
+  if (point === 'restore:created-collection-deleted') return 'undo';
   if (point.startsWith('restore:')) return 'restore';
   if (point.startsWith('gc:')) return 'gc';
   return 'backup';
@@ -142,15 +145,26 @@ export async function prepare(
   expect.backupId = (await call('POST', `${P}/backups`, {})).body.backup.id as string;
   if (phase === 'backup') return expect;
   await run();
-  await call('POST', `${P}/items/truncate`, { dataCollectionId: 'A' });
+  // A is deleted, so the restoration creates it again from its backed-up definition (and its undo deletes it).
+  await call('DELETE', `${P}/collections/A`);
   await call('POST', `${P}/items`, { dataCollectionId: 'B', dataItem: { id: 'late', data: { n: -1 } } });
-  expect.states.restore = { before: await contentHash(env, site.siteId), target: current };
+  const beforeRestore = await contentHash(env, site.siteId);
+  expect.states.restore = { before: beforeRestore, target: current };
   env.clock.advance(60_000);
   expect.restorationId = (await call('POST', `${P}/backups/${expect.backupId}/restore`, {})).body.restoration
     .id as string;
   if (phase === 'restore') return expect;
   await run();
-  expect.states.gc = { before: current, target: current };
+  // The undo: restoring the safety backup deletes A again and puts B back as it was before the restore.
+  const safetyBackupId = (await call('GET', `${P}/backups/restorations/${expect.restorationId}`)).body
+    .restoration.safetyBackupId as string;
+  expect.states.undo = { before: current, target: beforeRestore };
+  env.clock.advance(60_000);
+  expect.restorationId = (await call('POST', `${P}/backups/${safetyBackupId}/restore`, {})).body.restoration
+    .id as string;
+  if (phase === 'undo') return expect;
+  await run();
+  expect.states.gc = { before: beforeRestore, target: beforeRestore };
   return expect;
 }
 

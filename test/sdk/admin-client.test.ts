@@ -224,6 +224,16 @@ describe('SafekeepClient: admin API and extensions', () => {
         destinationExists: false,
         itemsNowLive: 0,
         itemsInBackup: 3,
+        definition: {
+          created: true,
+          displayName: { from: null, to: 'Copy' },
+          addedFields: [],
+          changedFields: [],
+          removedFields: [],
+          viewsReplaced: false,
+          permissionsReplaced: false,
+          conflicts: [],
+        },
       },
     ]);
     await rejectsWith(
@@ -249,8 +259,11 @@ describe('SafekeepClient: admin API and extensions', () => {
     const damaged = await scoped.previewRestore(backup.id);
     assert.equal(damaged.problem?.code, 'INTEGRITY_OBJECT_MISSING');
     assert.deepEqual(
-      damaged.collections.map((c) => c.itemsInBackup),
-      [null, null],
+      damaged.collections.map((c) => [c.itemsInBackup, c.definition]),
+      [
+        [null, null],
+        [null, null],
+      ],
     );
   });
 

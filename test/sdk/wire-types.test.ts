@@ -87,6 +87,7 @@ describe('SDK wire types', () => {
           { dataCollectionId: 'Books', restoreDestination: { dataCollectionId: 'B2', displayName: 'B' } },
         ],
         safetyBackupId: null,
+        definitionMode: 'MERGE',
         progress: null,
         error: null,
       },

@@ -54,7 +54,8 @@ export const backupUsage = `usage:
   safekeep backup get ID [--json]
   safekeep backup delete ID [--yes]
   safekeep backup cancel ID
-  safekeep backup restore ID [--collections a,b] [--to a:a2[:Display name],b:b2] [--yes] [--wait] [--json]
+  safekeep backup restore ID [--collections a,b] [--to a:a2[:Display name],b:b2] [--definitions merge|backup]
+                             [--yes] [--wait] [--json]
 ID is a full id or its first characters (at least 4) when only one id starts with them.
 restore and delete ask for confirmation on a terminal; elsewhere they need --yes.
 every command also takes --url URL, --key KEY and --site SITE_ID
@@ -177,13 +178,22 @@ export async function backupCommand(
     case 'restore': {
       const { values, id } = parseWithId(
         rest,
-        { ...connection, ...json, ...yes, ...wait, collections: { type: 'string' }, to: { type: 'string' } },
+        {
+          ...connection,
+          ...json,
+          ...yes,
+          ...wait,
+          collections: { type: 'string' },
+          to: { type: 'string' },
+          definitions: { type: 'string' },
+        },
         'backup restore ID',
       );
       const partial = restorationCollectionsOf(values.collections, values.to);
+      const restoreOptions = definitionModeOf(values.definitions);
       return withClient(values, io, options, async (client) => {
         const backup = await client.getBackup(await backupIdOf(client, id));
-        return restore(client, io, options, values, backup, partial);
+        return restore(client, io, options, values, backup, partial, restoreOptions);
       });
     }
     case undefined:
@@ -247,6 +257,7 @@ export async function restorationCommand(
           return 1;
         }
         const safety = await client.getBackup(restoration.safetyBackupId);
+        // A safety backup always puts its definitions back whole, whatever the mode asked.
         return restore(
           client,
           io,
@@ -254,6 +265,7 @@ export async function restorationCommand(
           values,
           safety,
           undefined,
+          {},
           `Undo restoration ${restoration.id}: `,
         );
       });
@@ -277,6 +289,7 @@ async function restore(
   values: { json: boolean; yes: boolean; wait: boolean },
   backup: Backup,
   partial: RestorationCollectionInput[] | undefined,
+  restoreOptions: { definitionMode?: 'MERGE' | 'BACKUP' } = {},
   lead = '',
 ): Promise<number> {
   const destinations = partial
@@ -288,8 +301,8 @@ async function restore(
     `a safety backup keeps the current ones.`;
   if (!(await confirmed(values.yes, confirmOf(options), question))) return declined(io);
   const restoration = partial
-    ? await client.restorePartialBackup(backup.id, partial)
-    : await client.restoreBackup(backup.id);
+    ? await client.restorePartialBackup(backup.id, partial, restoreOptions)
+    : await client.restoreBackup(backup.id, restoreOptions);
   if (!values.wait) {
     printRestoration(io, restoration, values.json);
     if (!values.json) io.out(`Follow it with: safekeep restoration get ${restoration.id}`);
@@ -388,6 +401,15 @@ function pagingOf(values: { limit?: string | undefined; offset?: string | undefi
   const limit = count(values.limit, '--limit', 1000);
   const offset = count(values.offset, '--offset', Number.MAX_SAFE_INTEGER);
   return { ...(limit !== undefined && { limit }), ...(offset !== undefined && { offset }) };
+}
+
+/** `--definitions merge|backup` as a restore option (the server's default, MERGE, when absent). */
+function definitionModeOf(raw: string | undefined): { definitionMode?: 'MERGE' | 'BACKUP' } {
+  if (raw === undefined) return {};
+  const mode = raw.toUpperCase();
+  if (mode !== 'MERGE' && mode !== 'BACKUP')
+    throw new UsageError(`--definitions takes merge or backup, not "${raw}"`);
+  return { definitionMode: mode };
 }
 
 /**

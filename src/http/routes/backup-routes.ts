@@ -114,6 +114,7 @@ export function registerBackupRoutes(root: FastifyInstance, services: { backups:
           req.params.backupId,
           undefined,
           idempotencyKey(req),
+          req.body?.definitionMode,
         );
         return { restoration: restorationBody(restoration, backup) };
       },
@@ -127,6 +128,7 @@ export function registerBackupRoutes(root: FastifyInstance, services: { backups:
           req.params.backupId,
           req.body.restorationCollections,
           idempotencyKey(req),
+          req.body.definitionMode,
         );
         return { restoration: restorationBody(restoration, backup) };
       },

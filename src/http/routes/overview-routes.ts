@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
-import { PartialRestoreRequest } from '../../contracts/backups-api.js';
+import { DefinitionModeSchema, PartialRestoreRequest } from '../../contracts/backups-api.js';
 import type { CollectionService } from '../../services/collection-service.js';
 import type { OverviewService } from '../../services/overview-service.js';
 import { principalOf, siteOf } from '../app.js';
@@ -10,7 +10,10 @@ import { adminPrefix } from './admin-routes.js';
 
 /** `POST …/restore-preview`: the body of a partial restore, or `{}` for a full one. */
 export const RestorePreviewRequest = Type.Object(
-  { restorationCollections: Type.Optional(PartialRestoreRequest.properties.restorationCollections) },
+  {
+    restorationCollections: Type.Optional(PartialRestoreRequest.properties.restorationCollections),
+    definitionMode: Type.Optional(DefinitionModeSchema),
+  },
   { additionalProperties: false },
 );
 
@@ -81,6 +84,7 @@ export function registerOverviewRoutes(
         siteOf(req),
         req.params.backupId,
         req.body.restorationCollections,
+        req.body.definitionMode,
       );
       return {
         preview: {
@@ -92,6 +96,7 @@ export function registerOverviewRoutes(
             destinationExists: c.destinationExists,
             itemsNowLive: c.itemsNowLive,
             itemsInBackup: c.itemsInBackup,
+            definition: c.definition,
           })),
           problem: preview.problem,
         },

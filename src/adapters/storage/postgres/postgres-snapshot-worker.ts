@@ -10,6 +10,8 @@ import { workerData } from 'node:worker_threads';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { ChunkBuilder, type BuiltChunk, type ChunkPolicy } from '../../../domain/chunking.js';
+import { definitionOfColumns } from '../../../domain/manifest.js';
+import type { FrozenCollection } from '../../../ports/snapshot-source.js';
 import { serveWorker, transferable } from '../../../threads/worker-channel.js';
 import { itemTable } from '../sql/schema.js';
 import { clientConfig, type PostgresTarget } from './postgres-connection.js';
@@ -167,11 +169,15 @@ serveWorker({
     const { rows } = await db.query<{
       id: string;
       display_name: string;
+      fields: string;
+      permissions: string | null;
+      views: string;
+      extra: string;
       live_gen: string;
       live_version: string;
       tombstone_floor: string;
     }>(
-      `SELECT c.id, c.display_name, c.live_gen, c.live_version, g.tombstone_floor
+      `SELECT c.id, c.display_name, c.fields, c.permissions, c.views, c.extra, c.live_gen, c.live_version, g.tombstone_floor
        FROM collections c JOIN generations g ON g.id = c.live_gen WHERE c.site_id = $1 ORDER BY c.id`,
       [siteId],
     );
@@ -184,18 +190,14 @@ serveWorker({
         gen: Number(r.live_gen),
         version: Number(r.live_version),
         tombstoneFloor: Number(r.tombstone_floor),
+        // Read in the snapshot's transaction, so it is the definition at the same instant as the items.
+        definition: definitionOfColumns(r),
       })),
       linkTargets: [...linkTargets],
     };
   },
 
-  async beginFrozen({
-    frozen,
-    targets,
-  }: {
-    frozen: { collectionId: string; displayName: string; gen: number | null; version: number }[];
-    targets: [number, string][];
-  }) {
+  async beginFrozen({ frozen, targets }: { frozen: FrozenCollection[]; targets: [number, string][] }) {
     // Frozen generations are not written any more; no snapshot is needed.
     linkTargets = new Map(targets);
     const collections = [];
@@ -209,6 +211,8 @@ serveWorker({
         displayName: f.displayName,
         gen: f.gen ?? 0,
         version: f.version,
+        ...(f.definition && { definition: f.definition }),
+        ...(f.absentBefore && { absentBefore: true }),
         tombstoneFloor: floor,
       });
     }
@@ -271,9 +275,7 @@ serveWorker({
     if (!open) throw new Error(`no stream ${stream}`);
     const chunk = await pull(open);
     if (!chunk) return null;
-    return transferable({ hash: chunk.hash, data: chunk.data, count: chunk.count }, [
-      chunk.data.buffer as ArrayBuffer,
-    ]);
+    return transferable({ ...chunk }, [chunk.data.buffer as ArrayBuffer]);
   },
 
   async closeStream({ stream }: { stream: number }) {

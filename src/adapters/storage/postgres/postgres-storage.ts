@@ -93,8 +93,9 @@ class PostgresStagingStore extends SqlStagingStore {
     private readonly kdb: Kysely<Database>,
     generations: GenerationRegistry,
     appender: PostgresBulkAppender,
+    collections: SqlCollectionStore,
   ) {
-    super(kdb, generations, postgresEngine, appender);
+    super(kdb, generations, postgresEngine, appender, collections);
   }
 
   override async existingIds(gen: number, ids: readonly string[]): Promise<Set<string>> {
@@ -145,7 +146,12 @@ export class PostgresStorage implements Storage {
     const claims = { supportsSkipLocked: true };
     this.backups = new SqlBackupStore(db, claims);
     this.restorations = new SqlRestorationStore(db, claims);
-    this.staging = new PostgresStagingStore(db, generations, new PostgresBulkAppender(pool, db));
+    this.staging = new PostgresStagingStore(
+      db,
+      generations,
+      new PostgresBulkAppender(pool, db),
+      this.collections,
+    );
     this.schedule = new SqlScheduleStore(db, claims);
     this.maintenance = new SqlMaintenanceStore(db, { rowLocks: true });
     this.webhooks = new SqlWebhookStore(db);

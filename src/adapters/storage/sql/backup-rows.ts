@@ -64,6 +64,7 @@ export function toRestoration(row: Selectable<RestorationsTable>): RestorationRe
     finishedAt: row.finished_at === null ? null : Number(row.finished_at),
     collections: JSON.parse(row.collections) as RestorationCollection[],
     safetyBackupId: row.safety_backup_id,
+    definitionMode: row.definition_mode === 'BACKUP' ? 'BACKUP' : 'MERGE',
     progress:
       row.progress_total === null
         ? null

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import { AppError } from '../../../contracts/errors.js';
 import type {
   CollectionDefinition,
@@ -170,32 +170,39 @@ export class SqlCollectionStore implements CollectionStore {
   }
 
   async delete(siteId: string, id: string): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      // DELETE … RETURNING: of two deleters racing on PostgreSQL, exactly one gets the row.
-      const removed = await trx
-        .deleteFrom('collections')
-        .where('site_id', '=', siteId)
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirst();
-      if (!removed) return false;
-      // Only the newest deleted copy of an id can ever be restored, so an older one is dropped now.
-      const older = await trx
-        .deleteFrom('collection_bin')
-        .where('site_id', '=', siteId)
-        .where('id', '=', id)
-        .returning(['live_gen', 'sandbox_gen'])
-        .executeTakeFirst();
-      if (older) await this.generations.retire(trx, [older.live_gen, older.sandbox_gen]);
-      await trx
-        .insertInto('collection_bin')
-        .values({ ...removed, deleted_at: this.now() })
-        .execute();
-      // The generations stay, and so do the links in both directions (rows keyed by generation): they are
-      // invisible while no collection points at the generations, and visible again after a restore.
-      await this.generations.bin(trx, [removed.live_gen, removed.sandbox_gen]);
-      return true;
-    });
+    return this.db.transaction().execute((trx) => this.deleteIn(trx, siteId, id));
+  }
+
+  /**
+   * A collection delete inside the caller's transaction. It is the one way a collection is deleted: the
+   * undo of a restoration deletes the collections that restoration created through it, in its switch, so
+   * they go to the bin like any other.
+   */
+  async deleteIn(trx: Transaction<Database>, siteId: string, id: string): Promise<boolean> {
+    // DELETE … RETURNING: of two deleters racing on PostgreSQL, exactly one gets the row.
+    const removed = await trx
+      .deleteFrom('collections')
+      .where('site_id', '=', siteId)
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
+    if (!removed) return false;
+    // Only the newest deleted copy of an id can ever be restored, so an older one is dropped now.
+    const older = await trx
+      .deleteFrom('collection_bin')
+      .where('site_id', '=', siteId)
+      .where('id', '=', id)
+      .returning(['live_gen', 'sandbox_gen'])
+      .executeTakeFirst();
+    if (older) await this.generations.retire(trx, [older.live_gen, older.sandbox_gen]);
+    await trx
+      .insertInto('collection_bin')
+      .values({ ...removed, deleted_at: this.now() })
+      .execute();
+    // The generations stay, and so do the links in both directions (rows keyed by generation): they are
+    // invisible while no collection points at the generations, and visible again after a restore.
+    await this.generations.bin(trx, [removed.live_gen, removed.sandbox_gen]);
+    return true;
   }
 
   async listDeleted(siteId: string, deletedSince: number): Promise<DeletedCollectionRecord[]> {

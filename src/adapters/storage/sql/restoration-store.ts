@@ -133,6 +133,7 @@ export class SqlRestorationStore implements RestorationStore {
           error_message: null,
           phase: initialJobState.phase,
           state: JSON.stringify(initialJobState),
+          definition_mode: restoration.definitionMode ?? 'MERGE',
           lease_owner: null,
           lease_expires_at: null,
         })

@@ -199,6 +199,8 @@ export interface RestorationsTable {
   phase: string;
   /** JSON of the job's internal state (staged and replaced generations). */
   state: string;
+  /** MERGE or BACKUP: what happens to an existing destination's definition (backups-api.md §6.2). */
+  definition_mode: Generated<string>;
   lease_owner: string | null;
   lease_expires_at: number | null;
   attempts: Generated<number>;

@@ -7,12 +7,30 @@ import type {
   StagingStore,
   SwitchPlan,
 } from '../../../ports/backup-store.js';
+import { definitionOfColumns, type BackedUpDefinition } from '../../../domain/manifest.js';
+import {
+  assertNoConflicts,
+  resolveDefinition,
+  type DestinationConflict,
+} from '../../../domain/restore-definitions.js';
 import { emitBackupEvent } from './backup-rows.js';
+import type { SqlCollectionStore } from './collection-store.js';
 import { discardStaging } from './restoration-store.js';
 import { insertBackup } from './backup-store.js';
 import type { GenerationRegistry } from './generation-registry.js';
 import { itemTable, type Database } from './schema.js';
 import type { SqlEngine } from './sql-engine.js';
+
+/** A definition as a collection row stores it. */
+function definitionColumns(definition: BackedUpDefinition) {
+  return {
+    display_name: definition.displayName,
+    fields: JSON.stringify(definition.fields),
+    permissions: definition.permissions === null ? null : JSON.stringify(definition.permissions),
+    views: JSON.stringify(definition.views),
+    extra: JSON.stringify(definition.extra),
+  };
+}
 
 /** How an engine appends many rows without holding up live writes. */
 export interface BulkAppender {
@@ -26,6 +44,7 @@ export class SqlStagingStore implements StagingStore {
     private readonly generations: GenerationRegistry,
     private readonly engine: SqlEngine,
     private readonly appender: BulkAppender,
+    private readonly collections: SqlCollectionStore,
   ) {}
 
   async createGeneration(
@@ -99,30 +118,65 @@ export class SqlStagingStore implements StagingStore {
       const replaced: Record<string, number | null> = {};
       const replacedNames: Record<string, string> = {};
       const replacedVersions: Record<string, number> = {};
+      const replacedDefinitions: Record<string, BackedUpDefinition> = {};
+      const removed: string[] = [];
+      const removedGens: number[] = [];
+      const conflicts: DestinationConflict[] = [];
       for (const destination of plan.destinations) {
+        const id = destination.collectionId;
         const current = await trx
           .selectFrom('collections')
-          .select(['live_gen', 'display_name', 'live_version'])
+          .select(['live_gen', 'live_version', 'display_name', 'fields', 'permissions', 'views', 'extra'])
           .where('site_id', '=', plan.siteId)
-          .where('id', '=', destination.collectionId)
+          .where('id', '=', id)
           .executeTakeFirst();
-        if (current) {
-          replaced[destination.collectionId] = current.live_gen;
-          replacedNames[destination.collectionId] = current.display_name;
-          replacedVersions[destination.collectionId] = current.live_version;
+        const before = current && definitionOfColumns(current);
+        if (current && before) {
+          replaced[id] = current.live_gen;
+          replacedNames[id] = current.display_name;
+          replacedVersions[id] = current.live_version;
+          replacedDefinitions[id] = before;
+        } else {
+          replaced[id] = null;
+          replacedNames[id] = destination.displayName;
+        }
+        if (destination.remove) {
+          // The undo of a restoration that created this collection: deleted the way any collection is.
+          if (current && (await this.collections.deleteIn(trx, plan.siteId, id))) {
+            removed.push(id);
+            removedGens.push(current.live_gen);
+            await plan.afterRemove?.();
+          }
+          continue;
+        }
+        const resolved = resolveDefinition({
+          current: before,
+          backup: destination.definition,
+          mode: destination.mode,
+          displayName: destination.displayName,
+          referenceTargets: destination.referenceTargets,
+        });
+        if (destination.mode === 'MERGE')
+          conflicts.push({ dataCollectionId: id, fields: resolved.changes.conflicts });
+        const columns = definitionColumns(resolved.definition);
+        if (current && before) {
+          const changed = JSON.stringify(before) !== JSON.stringify(resolved.definition);
           await trx
             .updateTable('collections')
-            .set((eb) => ({ live_gen: destination.stagedGen, live_version: eb('live_version', '+', 1) }))
+            .set((eb) => ({
+              live_gen: destination.stagedGen,
+              live_version: eb('live_version', '+', 1),
+              ...(changed && { ...columns, revision: eb('revision', '+', 1), updated_at: plan.at }),
+            }))
             .where('site_id', '=', plan.siteId)
-            .where('id', '=', destination.collectionId)
+            .where('id', '=', id)
             .execute();
         } else {
-          // A destination that does not exist (deleted since, or a new id) is created without a schema.
-          replaced[destination.collectionId] = null;
-          replacedNames[destination.collectionId] = destination.displayName;
+          // A destination that does not exist (deleted since, or a new id) is created from the backup's
+          // definition (an empty one for backups that recorded none).
           const sandboxGen = await this.generations.allocate(
             trx,
-            { siteId: plan.siteId, collectionId: destination.collectionId, environment: 'SANDBOX' },
+            { siteId: plan.siteId, collectionId: id, environment: 'SANDBOX' },
             'ACTIVE',
             plan.at,
           );
@@ -130,13 +184,9 @@ export class SqlStagingStore implements StagingStore {
             .insertInto('collections')
             .values({
               site_id: plan.siteId,
-              id: destination.collectionId,
-              display_name: destination.displayName,
+              id,
+              ...columns,
               collection_type: 'NATIVE',
-              fields: '[]',
-              permissions: null,
-              views: '[]',
-              extra: '{}',
               revision: 1,
               created_at: plan.at,
               updated_at: plan.at,
@@ -147,16 +197,39 @@ export class SqlStagingStore implements StagingStore {
             .execute();
         }
       }
-      const staged = plan.destinations.map((d) => d.stagedGen);
-      await trx
-        .updateTable('generations')
-        .set({ state: 'ACTIVE', owner_restoration: null })
-        .where('id', 'in', staged)
-        .execute();
+      // The destination may have changed since the request was checked: a conflict found now refuses the
+      // restoration here, and the whole switch rolls back.
+      assertNoConflicts(conflicts);
+      await plan.afterDefinitions?.();
+      const staged = plan.destinations.filter((d) => !d.remove).map((d) => d.stagedGen);
+      if (staged.length > 0) {
+        await trx
+          .updateTable('generations')
+          .set({ state: 'ACTIVE', owner_restoration: null })
+          .where('id', 'in', staged)
+          .execute();
+      }
       const frozen = Object.values(replaced).filter((g): g is number => g !== null);
+      const replacedGens = frozen.filter((g) => !removedGens.includes(g));
+      if (replacedGens.length > 0) {
+        await trx
+          .updateTable('generations')
+          .set({ state: 'RETIRING' })
+          .where('id', 'in', replacedGens)
+          .execute();
+      }
+      if (removedGens.length > 0) {
+        // A deleted collection's items are read by this undo's own safety backup: kept until then when the
+        // delete handed them to the sweeper (RETIRED); left as they are when it kept them otherwise.
+        await trx
+          .updateTable('generations')
+          .set({ state: 'RETIRING' })
+          .where('id', 'in', removedGens)
+          .where('state', '=', 'RETIRED')
+          .execute();
+      }
       if (frozen.length > 0) {
         // Frozen until the safety backup has read them; then released to the sweeper.
-        await trx.updateTable('generations').set({ state: 'RETIRING' }).where('id', 'in', frozen).execute();
         // Collections whose links into the destinations changed must be read again by the next backup.
         await trx
           .updateTable('collections')
@@ -181,10 +254,14 @@ export class SqlStagingStore implements StagingStore {
       const next: RestorationJobState = {
         ...job,
         phase: 'SWITCHED',
-        staged: Object.fromEntries(plan.destinations.map((d) => [d.collectionId, d.stagedGen])),
+        staged: Object.fromEntries(
+          plan.destinations.filter((d) => !d.remove).map((d) => [d.collectionId, d.stagedGen]),
+        ),
         replaced,
         replacedNames,
         replacedVersions,
+        replacedDefinitions,
+        removed,
         liveAtSwitch,
       };
       await trx

@@ -213,6 +213,13 @@ export const sqliteMigrations: Record<string, Migration> = {
       ]);
     },
   },
+  '0003-restore-definitions': {
+    // What a restoration does to an existing destination's definition (MERGE or BACKUP); older rows merge,
+    // which is what they would have been asked for had the option existed.
+    async up(db) {
+      await run(db, [`ALTER TABLE restorations ADD COLUMN definition_mode TEXT NOT NULL DEFAULT 'MERGE'`]);
+    },
+  },
   '0004-collection-bin': {
     // Deleted collections wait here for their retention window (docs/ARCHITECTURE.md, "The collection bin").
     // Nothing existing changes: collections deleted before this version were retired and are gone.

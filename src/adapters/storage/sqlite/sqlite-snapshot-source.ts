@@ -1,6 +1,7 @@
 import type { BuiltChunk, ChunkPolicy } from '../../../domain/chunking.js';
 import type {
   ChunkStream,
+  FrozenCollection,
   ItemSnapshot,
   SnapshotCollection,
   SnapshotSource,
@@ -132,7 +133,7 @@ export class SqliteSnapshotSource implements SnapshotSource {
   }
 
   async openFrozen(
-    frozen: readonly { collectionId: string; displayName: string; gen: number | null; version: number }[],
+    frozen: readonly FrozenCollection[],
     linkTargets: ReadonlyMap<number, string>,
     policy: ChunkPolicy,
     at: number,

@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { workerData } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ChunkBuilder, type BuiltChunk, type ChunkPolicy } from '../../../domain/chunking.js';
+import { definitionOfColumns } from '../../../domain/manifest.js';
+import type { FrozenCollection } from '../../../ports/snapshot-source.js';
 import { serveWorker, transferable } from '../../../threads/worker-channel.js';
 import { itemTable } from '../sql/schema.js';
 import { openSqlite } from './sqlite-connection.js';
@@ -71,12 +73,16 @@ serveWorker({
     db.exec('BEGIN');
     const rows = db
       .prepare(
-        `SELECT c.id, c.display_name, c.live_gen, c.live_version, g.tombstone_floor
+        `SELECT c.id, c.display_name, c.fields, c.permissions, c.views, c.extra, c.live_gen, c.live_version, g.tombstone_floor
          FROM collections c JOIN generations g ON g.id = c.live_gen WHERE c.site_id = ? ORDER BY c.id`,
       )
       .all(siteId) as {
       id: string;
       display_name: string;
+      fields: string;
+      permissions: string | null;
+      views: string;
+      extra: string;
       live_gen: number;
       live_version: number;
       tombstone_floor: number;
@@ -90,18 +96,14 @@ serveWorker({
         gen: r.live_gen,
         version: r.live_version,
         tombstoneFloor: r.tombstone_floor,
+        // Read in the snapshot's transaction, so it is the definition at the same instant as the items.
+        definition: definitionOfColumns(r),
       })),
       linkTargets: [...linkTargets],
     };
   },
 
-  beginFrozen({
-    frozen,
-    targets,
-  }: {
-    frozen: { collectionId: string; displayName: string; gen: number | null; version: number }[];
-    targets: [number, string][];
-  }) {
+  beginFrozen({ frozen, targets }: { frozen: FrozenCollection[]; targets: [number, string][] }) {
     // Frozen generations are not written any more; no read transaction is needed.
     linkTargets = new Map(targets);
     const floor = db.prepare('SELECT tombstone_floor AS f FROM generations WHERE id = ?');
@@ -111,6 +113,8 @@ serveWorker({
         displayName: f.displayName,
         gen: f.gen ?? 0,
         version: f.version,
+        ...(f.definition && { definition: f.definition }),
+        ...(f.absentBefore && { absentBefore: true }),
         tombstoneFloor: f.gen === null ? 0 : ((floor.get(f.gen) as { f: number } | undefined)?.f ?? 0),
       })),
     };
@@ -180,9 +184,7 @@ serveWorker({
     if (!open) throw new Error(`no stream ${stream}`);
     const chunk = pull(open);
     if (!chunk) return null;
-    return transferable({ hash: chunk.hash, data: chunk.data, count: chunk.count }, [
-      chunk.data.buffer as ArrayBuffer,
-    ]);
+    return transferable({ ...chunk }, [chunk.data.buffer as ArrayBuffer]);
   },
 
   closeStream({ stream }: { stream: number }) {

@@ -146,7 +146,13 @@ export class SqliteStorage implements Storage {
       this.backups = new ReservedBackupStore(db, claims, reserve);
       this.restorations = new ReservedRestorationStore(db, claims, reserve);
     }
-    this.staging = new SqlStagingStore(db, generations, sqliteEngine, new SqliteBulkAppender(db, raw));
+    this.staging = new SqlStagingStore(
+      db,
+      generations,
+      sqliteEngine,
+      new SqliteBulkAppender(db, raw),
+      this.collections,
+    );
     this.schedule = new SqlScheduleStore(db);
     this.maintenance = new SqlMaintenanceStore(db);
     this.webhooks = new SqlWebhookStore(db);
