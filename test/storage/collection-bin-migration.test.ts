@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { PostgresStorage } from '../../src/adapters/storage/postgres/postgres-storage.js';
+import { sqliteMigrations } from '../../src/adapters/storage/sqlite/sqlite-migrations.js';
 import { SqliteStorage } from '../../src/adapters/storage/sqlite/sqlite-storage.js';
 import { composeItem } from '../../src/domain/item-codec.js';
 import type { ItemTarget, Storage } from '../../src/ports/storage.js';
@@ -16,7 +17,10 @@ import { createTestDatabase } from '../helpers/postgres.js';
 
 type Opened = Storage & { db: SqliteStorage['db'] };
 
-/** Writes data, then puts the database back where it was before 0004 (no bin table, migration not run). */
+/**
+ * Writes data, then puts the database back where it was before 0004 (no bin table, neither it nor the
+ * migrations after it run).
+ */
 async function writeBeforeBin(storage: Opened): Promise<void> {
   await storage.sites.create({
     id: 's',
@@ -38,8 +42,15 @@ async function writeBeforeBin(storage: Opened): Promise<void> {
   await storage.items.write(live('A'), (tx) => tx.insert([item('a1')]));
   await storage.items.write(live('B'), (tx) => tx.insert([item('b1')]));
   await storage.links.insert(live('B'), [{ field: 'refs', fromId: 'b1', toCollectionId: 'A', toId: 'a1' }]);
+  // Migrations run in order: the ones after 0004 are undone too, so that reopening runs 0004 and then them.
+  assert.deepEqual(
+    Object.keys(sqliteMigrations).filter((name) => name >= '0004'),
+    ['0004-collection-bin', '0005-webhook-blocked'],
+    'a new migration must be undone here as well',
+  );
+  await sql`ALTER TABLE webhooks DROP COLUMN blocked_reason`.execute(storage.db);
   await sql`DROP TABLE collection_bin`.execute(storage.db);
-  await sql`DELETE FROM kysely_migration WHERE name = '0004-collection-bin'`.execute(storage.db);
+  await sql`DELETE FROM kysely_migration WHERE name >= '0004-collection-bin'`.execute(storage.db);
 }
 
 function live(collectionId: string): ItemTarget {
