@@ -19,7 +19,7 @@ import {
 } from '../domain/restore-definitions.js';
 import { JobFailure } from '../engine/job-failure.js';
 import { readManifest } from '../engine/manifest-io.js';
-import type { BlobStore } from '../ports/blob-store.js';
+import { BlobStoreError, type BlobStore } from '../ports/blob-store.js';
 import { checkCollectionId } from '../domain/collection-id.js';
 import type { BackupStore, IdempotencyClaim, RestorationStore } from '../ports/backup-store.js';
 import type { Clock } from '../ports/clock.js';
@@ -189,8 +189,9 @@ export class BackupService {
 
   /**
    * What each destination's definition would go through (backups-api.md §6.2), from the backup's verified
-   * manifest and the destinations' definitions now. Undefined when the manifest cannot be read here: the
-   * restoration then fails on it with its integrity code, as it always did.
+   * manifest and the destinations' definitions now. Undefined when the manifest cannot be read here —
+   * damaged, or the blob store unreachable or failing just now: the restoration is still accepted and its
+   * job reads the manifest again, failing with the integrity or storage code if it still cannot.
    */
   async definitionChanges(
     ctx: SiteContext,
@@ -203,7 +204,7 @@ export class BackupService {
     try {
       manifest = await readManifest(this.blobs, backup.manifest, { backupId: backup.id, siteId: ctx.siteId });
     } catch (error) {
-      if (error instanceof JobFailure) return undefined;
+      if (error instanceof JobFailure || error instanceof BlobStoreError) return undefined;
       throw error;
     }
     const current = new Map<string, BackedUpDefinition>();
