@@ -501,6 +501,152 @@ describe('dashboard in a browser', () => {
     );
   });
 
+  /** The review step's Restore button, and whether it may be pressed. */
+  const restoreNow = () => page.getByRole('button', { name: 'Restore now' });
+  /** Shoots the page at 360 px too, then goes back to desktop width. */
+  const shootBoth = async (name: string) => {
+    await shoot(`${name}-desktop`);
+    await page.setViewportSize({ width: 360, height: 780 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${name} is ${overflow}px wider than the screen`);
+    await shoot(`${name}-360`);
+    await page.setViewportSize({ width: 1280, height: 900 });
+  };
+
+  it('warns, in the review, when a destination is another collection that already exists', async () => {
+    await api.collections.create({ id: 'Books2', displayName: 'Books2' });
+    await api.items.bulkInsert('Books2', [
+      { _id: 'x1', title: 'Other 1' },
+      { _id: 'x2', title: 'Other 2' },
+      { _id: 'x3', title: 'Other 3' },
+    ]);
+    await go(`#/restore?backup=${crateBackupId}`, 'Restore a backup');
+    await page.getByLabel('All collections').uncheck();
+    await page.getByLabel('Restore Books').check();
+    await page.getByLabel('Destination id for Books').fill('Books2');
+    await page.getByRole('button', { name: 'Review the changes' }).click();
+    await page.getByRole('heading', { name: '2. Review what will change' }).waitFor();
+    const warning = page.locator('.notice.warning[data-overwrite-warning]');
+    assert.match(
+      await warning.innerText(),
+      /Books2 already exists: its 3 live items will be replaced by Books from the backup\./,
+    );
+    assert.equal(await restoreNow().isEnabled(), true, 'a warning does not block the restore');
+    await shootBoth('restore-review-overwrite');
+
+    // Into itself, or into a new collection, there is nothing to warn about.
+    await page.getByRole('button', { name: 'Back' }).click();
+    await page.getByLabel('All collections').uncheck();
+    await page.getByLabel('Restore Books').check();
+    await page.getByLabel('Destination id for Books').fill('Books3');
+    await page.getByRole('button', { name: 'Review the changes' }).click();
+    await page.getByRole('heading', { name: '2. Review what will change' }).waitFor();
+    await page.locator('[data-definition-for="Books3"]').waitFor();
+    assert.equal(await page.locator('[data-overwrite-warning]').count(), 0);
+    assert.match(
+      await page.locator('[data-definition-for="Books3"]').innerText(),
+      /^Books3: Created from the backup’s definition/,
+    );
+    assert.equal(await api.items.count('Books2'), 3, 'a review changes nothing');
+  });
+
+  it('shows a definition conflict, refuses to restore it as MERGE, and restores it with the backup’s definition', async () => {
+    await api.collections.create({ id: 'Conf', displayName: 'Conf', fields: [{ key: 'n', type: 'NUMBER' }] });
+    await api.items.insert('Conf', { _id: 'c1', n: 7 });
+    const confBackupId = (await api.createBackup({ collections: ['Conf'] })).id;
+    assert.equal((await api.waitForBackup(confBackupId, { intervalMs: 100 })).status, 'READY');
+    const live = await api.collections.get('Conf');
+    await api.collections.update({ ...live, fields: [{ key: 'n', type: 'TEXT' }] });
+    const typeOfN = async () => (await api.collections.get('Conf')).fields.find((f) => f.key === 'n')?.type;
+    assert.equal(await typeOfN(), 'TEXT');
+
+    await go(`#/restore?backup=${confBackupId}`, 'Restore a backup');
+    await page.getByRole('button', { name: 'Review the changes' }).click();
+    await page.getByRole('heading', { name: '2. Review what will change' }).waitFor();
+    const conflicts = page.locator('[data-definition-conflicts]');
+    assert.match(
+      await conflicts.innerText(),
+      /Definition conflicts[\s\S]*Conf: field n has another type or referenced collection there than in the backup\./,
+    );
+    assert.equal(await conflicts.getAttribute('role'), 'alert', 'shown prominently');
+    assert.match(await page.locator('[data-definition-for="Conf"]').innerText(), /^Conf: Conflict on n/);
+    assert.equal(await restoreNow().isEnabled(), false, 'Restore is off while MERGE conflicts remain');
+    assert.match(String(await restoreNow().getAttribute('title')), /definition conflicts/);
+    await shootBoth('restore-review-conflict');
+
+    await page.getByRole('button', { name: 'Take the backup’s definition (BACKUP)' }).click();
+    await page.locator('[data-definition-mode="BACKUP"]').waitFor();
+    assert.equal(await page.locator('[data-definition-conflicts]').count(), 0);
+    assert.match(
+      await page.locator('[data-definition-for="Conf"]').innerText(),
+      /^Conf: Fields changed: n\./,
+    );
+    assert.equal(await restoreNow().isEnabled(), true);
+    await shootBoth('restore-review-backup-mode');
+    await restoreNow().click();
+    await page.getByRole('heading', { name: '3. Restored' }).waitFor();
+    assert.equal(await typeOfN(), 'NUMBER', 'the field has the backup’s type again');
+    assert.equal((await api.listRestorations()).restorations[0]?.backup.id, confBackupId);
+    assert.deepEqual(
+      (await api.items.query('Conf')).dataItems.map((i) => i.data.n),
+      [7],
+    );
+  });
+
+  it('offers a key with only backups.read the lists, without any action', async () => {
+    const adminApi = new SafekeepClient({ baseUrl: base, apiKey: adminKey });
+    const { secret } = await adminApi.apiKeys.create({
+      name: 'reader',
+      siteIds: [siteId],
+      scopes: ['backups.read'],
+    });
+    // A tab of its own: the key lives in the tab's sessionStorage, so the admin's tab stays signed in.
+    const reader = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    reader.setDefaultTimeout(HANG_GUARD_MS);
+    reader.on('pageerror', (error) => scriptErrors.push(error.message));
+    try {
+      await reader.goto(`${base}/`);
+      await reader.getByLabel('API key').fill(secret);
+      await reader.getByRole('button', { name: 'Sign in' }).click();
+      await reader.locator('main h1').filter({ hasText: 'Backups' }).waitFor();
+      await reader.locator('[data-backup-id][data-status="READY"]').first().waitFor();
+      assert.ok((await reader.locator('[data-backup-id]').count()) >= 3, 'the backups are listed');
+      for (const name of ['Back up now', /^Delete backup/, /^Cancel backup/])
+        assert.equal(await reader.getByRole('button', { name }).count(), 0, `no ${String(name)} button`);
+      assert.equal(await reader.getByRole('link', { name: 'Restore…' }).count(), 0);
+      assert.equal(await reader.getByRole('columnheader', { name: 'Actions' }).count(), 0);
+      assert.match(
+        await reader.locator('.scope-note').innerText(),
+        /cannot back up or cancel \(needs backups\.create\), delete backups \(needs backups\.delete\), restore \(needs backups\.restore\)/,
+      );
+      const menu = await reader.getByRole('navigation', { name: 'Main' }).innerText();
+      assert.doesNotMatch(menu, /\bRestore\b/, 'no Restore in the menu');
+      assert.doesNotMatch(menu, /\bSites\b/, 'no Sites in the menu');
+      await reader.screenshot({ path: join(artifacts, 'backups-read-only-desktop.png'), fullPage: true });
+      await reader.setViewportSize({ width: 360, height: 780 });
+      await reader.screenshot({ path: join(artifacts, 'backups-read-only-360.png'), fullPage: true });
+      await reader.setViewportSize({ width: 1280, height: 900 });
+
+      await reader.goto(`${base}/#/restorations`);
+      await reader.locator('main h1').filter({ hasText: 'Restorations' }).waitFor();
+      await reader.locator('[data-restoration-id][data-status="COMPLETED"]').first().waitFor();
+      assert.equal(await reader.getByRole('button', { name: /^Undo/ }).count(), 0);
+      assert.equal(await reader.getByRole('link', { name: 'Restore a backup…' }).count(), 0);
+
+      // Reached by its address, the wizard says why it cannot be used.
+      await reader.goto(`${base}/#/restore`);
+      await reader.locator('main h1').filter({ hasText: 'Restore a backup' }).waitFor();
+      await reader
+        .getByText('This key cannot restore backups: that needs the backups.restore scope')
+        .waitFor();
+      assert.equal(await reader.getByRole('button', { name: 'Review the changes' }).count(), 0);
+      await reader.goto(`${base}/#/sites`);
+      await reader.getByText('This key cannot manage sites: that needs the site.admin scope').waitFor();
+    } finally {
+      await reader.close();
+    }
+  });
+
   it('fits every page into 360 px without sideways scrolling', async () => {
     await page.setViewportSize({ width: 360, height: 780 });
     const pages: [string, string | RegExp, string][] = [

@@ -3,7 +3,7 @@
  * person signs in with. Pages are chosen by the location's hash (`#/backups`), so the key never travels
  * in a URL and the server serves one static page.
  */
-import { SafekeepApiError, SafekeepClient, type Session } from '../../src/sdk/index.js';
+import { SafekeepApiError, SafekeepClient, type Scope, type Session } from '../../src/sdk/index.js';
 import { byId, field, h, replace } from './dom.js';
 import { announce, errorBox } from './notices.js';
 import { canWith, type Page, type PageContext } from './page.js';
@@ -30,12 +30,13 @@ const routes: Record<string, Route> = {
   '/site': { page: sitePage, nav: '/sites' },
 };
 
-const navEntries: readonly { path: string; label: string; adminOnly?: boolean }[] = [
+/** The menu; an entry with a scope is shown only to keys that hold it (or a scope that implies it). */
+const navEntries: readonly { path: string; label: string; scope?: Scope }[] = [
   { path: '/backups', label: 'Backups' },
-  { path: '/restore', label: 'Restore' },
+  { path: '/restore', label: 'Restore', scope: 'backups.restore' },
   { path: '/restorations', label: 'Restorations' },
   { path: '/collections', label: 'Collections' },
-  { path: '/sites', label: 'Sites', adminOnly: true },
+  { path: '/sites', label: 'Sites', scope: 'site.admin' },
 ];
 
 interface SignedIn {
@@ -127,7 +128,7 @@ function signOut(): void {
 function renderShell(signedIn: SignedIn, activeNav: string): void {
   const can = canWith(signedIn.session);
   const links = navEntries
-    .filter((entry) => !entry.adminOnly || can('site.admin'))
+    .filter((entry) => !entry.scope || can(entry.scope))
     .map((entry) =>
       h(
         'li',

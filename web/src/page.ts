@@ -37,6 +37,23 @@ export function pageHeading(text: string): HTMLHeadingElement {
   return h('h1', { tabindex: -1, class: 'page-title' }, text);
 }
 
+/**
+ * Says what the signed-in key may not do here and which scope it lacks, where the actions it cannot
+ * take are left out (a key that may only read sees the lists without their buttons).
+ */
+export function missingScopes(
+  context: PageContext,
+  needs: readonly (readonly [Scope, string])[],
+): HTMLElement | null {
+  const missing = needs.filter(([scope]) => !context.can(scope));
+  if (missing.length === 0) return null;
+  return h(
+    'p',
+    { class: 'scope-note', 'data-missing-scopes': missing.map(([scope]) => scope).join(' ') },
+    `This key cannot ${missing.map(([scope, what]) => `${what} (needs ${scope})`).join(', ')}.`,
+  );
+}
+
 /** Shown on pages that act on a site when the key has none yet. */
 export function noSite(context: PageContext): HTMLElement {
   return h(

@@ -8,7 +8,7 @@ import {
 import { confirmDialog, field, h, replace, table, type Child } from '../dom.js';
 import { bytes, count, dateText, kindOf, progressView, shortId, statusBadge, when } from '../format.js';
 import { announce, runAction, showError } from '../notices.js';
-import { noSite, pageHeading, type PageContext } from '../page.js';
+import { missingScopes, noSite, pageHeading, type PageContext } from '../page.js';
 import { safetyRestorations } from '../safety-restorations.js';
 
 const statuses: readonly BackupStatus[] = ['PENDING', 'READY', 'FAILED', 'CANCELED', 'DELETED'];
@@ -45,6 +45,11 @@ export async function backupsPage(context: PageContext): Promise<void> {
   const linkedId = params.get('id');
   /** Safety backup id → the restoration it was taken before. */
   const before = new Map<string, string>();
+
+  // A key that may only read gets no Actions column: every row's would be empty.
+  const mayAct = (['backups.restore', 'backups.create', 'backups.delete'] as const).some((s) =>
+    context.can(s),
+  );
 
   const reload = async (): Promise<void> => {
     const page = await client.listBackups({
@@ -109,7 +114,16 @@ export async function backupsPage(context: PageContext): Promise<void> {
       listSlot,
       table(
         'Backups, newest first',
-        ['Requested', 'Type', 'Status', 'Finished', 'Size', 'Items', 'Collections', 'Actions'],
+        [
+          'Requested',
+          'Type',
+          'Status',
+          'Finished',
+          'Size',
+          'Items',
+          'Collections',
+          ...(mayAct ? ['Actions'] : []),
+        ],
         rows,
         (i) =>
           backups[i]?.id === linkedId
@@ -228,7 +242,7 @@ export async function backupsPage(context: PageContext): Promise<void> {
       bytes(b.sizeInBytes),
       count(b.itemCount),
       b.collections.length === 0 ? '—' : b.collections.map((c) => c.displayName || c.id).join(', '),
-      h('span', { class: 'row-actions' }, actions),
+      ...(mayAct ? [h('span', { class: 'row-actions' }, actions)] : []),
     ];
   };
 
@@ -249,6 +263,11 @@ export async function backupsPage(context: PageContext): Promise<void> {
 
   main.append(
     h('div', { class: 'toolbar' }, context.can('backups.create') && backUpNow, refresh),
+    missingScopes(context, [
+      ['backups.create', 'back up or cancel'],
+      ['backups.delete', 'delete backups'],
+      ['backups.restore', 'restore'],
+    ]) ?? '',
     schedule,
     errors,
     filters(context, chosenStatuses, chosenType),

@@ -2,7 +2,7 @@ import type { Backup, Restoration } from '../../../src/sdk/index.js';
 import { confirmDialog, h, replace, table, type Child } from '../dom.js';
 import { kindOf, progressView, shortId, statusBadge, when } from '../format.js';
 import { announce, errorBox, runAction, showError } from '../notices.js';
-import { noSite, pageHeading, type PageContext } from '../page.js';
+import { missingScopes, noSite, pageHeading, type PageContext } from '../page.js';
 import { safetyRestorations } from '../safety-restorations.js';
 import { POLL_MS } from './backups-page.js';
 
@@ -108,7 +108,7 @@ export function followRestoration(
     if (r.status === 'PENDING') parts.push(progressView(r.progress, 'Progress of the restoration'));
     if (r.status === 'COMPLETED') {
       parts.push(h('p', { class: 'notice success' }, `Restored. Finished `, when(r.finishedDate), '.'));
-      if (r.safetyBackupId) {
+      if (r.safetyBackupId && context.can('backups.restore')) {
         const undo = h('button', { type: 'button' }, 'Undo this restoration');
         undo.addEventListener('click', () => {
           void runAction(undo, slot, async () => {
@@ -203,7 +203,15 @@ export async function restorationsPage(context: PageContext): Promise<void> {
       listSlot,
       table(
         'Restorations, newest first',
-        ['Requested', 'Status', 'From backup', 'Collections', 'Finished', 'Safety backup', 'Actions'],
+        [
+          'Requested',
+          'Status',
+          'From backup',
+          'Collections',
+          'Finished',
+          'Safety backup',
+          ...(context.can('backups.restore') ? ['Actions'] : []),
+        ],
         restorations.map((r) => row(r)),
         (i) =>
           restorations[i]?.id === linkedId
@@ -286,7 +294,7 @@ export async function restorationsPage(context: PageContext): Promise<void> {
       destinations(r),
       when(r.finishedDate),
       safetyBackupCell(r),
-      h('span', { class: 'row-actions' }, actions),
+      ...(context.can('backups.restore') ? [h('span', { class: 'row-actions' }, actions)] : []),
     ];
   };
 
@@ -294,7 +302,8 @@ export async function restorationsPage(context: PageContext): Promise<void> {
     h(
       'div',
       { class: 'toolbar' },
-      h('a', { href: '#/restore', class: 'button primary' }, 'Restore a backup…'),
+      context.can('backups.restore') &&
+        h('a', { href: '#/restore', class: 'button primary' }, 'Restore a backup…'),
       h(
         'button',
         {
@@ -304,6 +313,7 @@ export async function restorationsPage(context: PageContext): Promise<void> {
         'Refresh',
       ),
     ),
+    missingScopes(context, [['backups.restore', 'restore or undo']]) ?? '',
     errors,
     listSlot,
   );

@@ -3,6 +3,7 @@ import type {
   Restoration,
   RestorationCollectionInput,
   RestorePreview,
+  RestorePreviewCollection,
 } from '../../../src/sdk/index.js';
 import { field, h, replace, table, type Child } from '../dom.js';
 import { backupLabel, count, dateText, shortId, shortIdText } from '../format.js';
@@ -29,6 +30,18 @@ export async function restorePage(context: PageContext): Promise<void> {
   main.append(pageHeading('Restore a backup'));
   if (!context.site) {
     main.append(noSite(context));
+    return;
+  }
+  if (!context.can('backups.restore')) {
+    main.append(
+      h(
+        'p',
+        { class: 'notice', 'data-missing-scopes': 'backups.restore' },
+        'This key cannot restore backups: that needs the backups.restore scope (or backups.manage). ',
+        h('a', { href: '#/backups' }, 'See the backups'),
+        '.',
+      ),
+    );
     return;
   }
   const ready = (await client.listBackups({ status: ['READY'], limit: 200, signal })).backups;
@@ -210,6 +223,55 @@ function chooseStep(
   replace(step, form);
 }
 
+/** How existing destinations' definitions are treated: kept and extended, or replaced by the backup's. */
+type DefinitionMode = 'MERGE' | 'BACKUP';
+
+type DefinitionChanges = NonNullable<RestorePreviewCollection['definition']>;
+
+const names = (keys: readonly string[]) => keys.join(', ');
+
+/** What happens to one destination's definition, in words. */
+function definitionText(
+  definition: DefinitionChanges | null,
+  mode: DefinitionMode,
+): { text: string; warn: boolean } {
+  if (definition === null)
+    return {
+      text: 'The backup’s collection definitions cannot be read: only the items can be compared.',
+      warn: true,
+    };
+  if (definition.deleted) return { text: 'Deleted: the restoration being undone created it.', warn: true };
+  const parts: string[] = [];
+  if (definition.created)
+    parts.push(
+      definition.addedFields.length > 0
+        ? `Created from the backup’s definition, with fields ${names(definition.addedFields)}`
+        : 'Created from the backup’s definition',
+    );
+  if (definition.displayName && definition.displayName.from !== null)
+    parts.push(`Name changes from “${definition.displayName.from}” to “${definition.displayName.to}”`);
+  if (!definition.created && definition.addedFields.length > 0)
+    parts.push(`Fields added: ${names(definition.addedFields)}`);
+  if (definition.changedFields.length > 0) parts.push(`Fields changed: ${names(definition.changedFields)}`);
+  if (definition.removedFields.length > 0) parts.push(`Fields removed: ${names(definition.removedFields)}`);
+  if (definition.viewsReplaced) parts.push('Views replaced by the backup’s');
+  if (definition.permissionsReplaced) parts.push('Permissions replaced by the backup’s');
+  if (mode === 'MERGE' && definition.conflicts.length > 0)
+    parts.push(`Conflict on ${names(definition.conflicts)}: kept as it is, this cannot be restored`);
+  // A conflict the backup's definition settles is normally among the changed fields already.
+  const settled = definition.conflicts.filter((k) => !definition.changedFields.includes(k));
+  if (mode === 'BACKUP' && settled.length > 0) parts.push(`Takes the backup’s type for ${names(settled)}`);
+  if (parts.length === 0)
+    return {
+      text: mode === 'BACKUP' ? 'Definition already as in the backup.' : 'Definition kept as it is.',
+      warn: false,
+    };
+  return {
+    text: `${parts.join('. ')}.`,
+    warn: definition.removedFields.length > 0 || (mode === 'MERGE' && definition.conflicts.length > 0),
+  };
+}
+
 function reviewStep(
   context: PageContext,
   backup: Backup,
@@ -217,6 +279,7 @@ function reviewStep(
   preview: RestorePreview,
   step: HTMLElement,
   back: () => void,
+  mode: DefinitionMode = 'MERGE',
 ): void {
   const slot = h('div', { class: 'slot' });
   const confirm = h('button', { type: 'button', class: 'primary' }, 'Restore now');
@@ -233,6 +296,112 @@ function reviewStep(
       c.itemsInBackup === null ? 'unknown' : count(c.itemsInBackup),
     ];
   });
+  // Restoring into another collection that already exists replaces what is there: likely a mistyped
+  // or reused id, so it is said before anything else, in a warning's colours.
+  const overwritten = preview.collections.filter(
+    (c) => c.restoreDestination.dataCollectionId !== c.dataCollectionId && c.destinationExists,
+  );
+  const warnings =
+    overwritten.length > 0 &&
+    h(
+      'div',
+      { class: 'notice warning', 'data-overwrite-warning': '' },
+      h('p', { class: 'notice-message' }, 'These destinations are other collections that already exist:'),
+      h(
+        'ul',
+        { class: 'notice-details' },
+        overwritten.map((c) =>
+          h(
+            'li',
+            null,
+            `${c.restoreDestination.dataCollectionId} already exists: its ${count(c.itemsNowLive)} live item${c.itemsNowLive === 1 ? '' : 's'} will be replaced by ${c.dataCollectionId} from the backup.`,
+          ),
+        ),
+      ),
+    );
+  const conflicted = preview.collections.filter((c) => (c.definition?.conflicts.length ?? 0) > 0);
+  const blocked = mode === 'MERGE' && conflicted.length > 0;
+  const rerun = (next: DefinitionMode, button: HTMLButtonElement) =>
+    void runAction(button, slot, async () => {
+      const again = await context.client.previewRestore(backup.id, request, {
+        definitionMode: next,
+        signal: context.signal,
+      });
+      reviewStep(context, backup, request, again, step, back, next);
+      announce(
+        next === 'BACKUP'
+          ? 'Reviewed again: destinations take the backup’s definition.'
+          : 'Reviewed again: destinations keep their definition.',
+      );
+    });
+  const takeBackup = h(
+    'button',
+    { type: 'button', onclick: (e) => rerun('BACKUP', e.currentTarget as HTMLButtonElement) },
+    'Take the backup’s definition (BACKUP)',
+  );
+  const keepOwn = h(
+    'button',
+    { type: 'button', onclick: (e) => rerun('MERGE', e.currentTarget as HTMLButtonElement) },
+    'Keep the existing definitions (MERGE)',
+  );
+  const conflictBox =
+    blocked &&
+    h(
+      'div',
+      { class: 'notice error', role: 'alert', 'data-definition-conflicts': '' },
+      h('p', { class: 'notice-message' }, 'Definition conflicts: this restoration would be refused.'),
+      h(
+        'ul',
+        { class: 'notice-details' },
+        conflicted.map((c) =>
+          h(
+            'li',
+            null,
+            h('strong', null, c.restoreDestination.dataCollectionId),
+            `: field${c.definition?.conflicts.length === 1 ? '' : 's'} `,
+            h('code', null, names(c.definition?.conflicts ?? [])),
+            ' has another type or referenced collection there than in the backup.',
+          ),
+        ),
+      ),
+      h(
+        'p',
+        null,
+        'Keeping the existing definitions (MERGE) cannot restore these fields. Take the backup’s definition instead: each existing destination then gets the backup’s fields, views and permissions whole.',
+      ),
+      h('div', { class: 'actions' }, takeBackup),
+    );
+  const modeNote =
+    mode === 'BACKUP'
+      ? h(
+          'div',
+          { class: 'notice', 'data-definition-mode': 'BACKUP' },
+          h(
+            'p',
+            null,
+            'Definitions: each existing destination takes the backup’s definition whole (BACKUP): fields, views and permissions as they were in the backup.',
+          ),
+          h('div', { class: 'actions' }, keepOwn),
+        )
+      : null;
+  const definitions = h(
+    'ul',
+    { class: 'definition-changes', 'aria-labelledby': 'definitions-title' },
+    preview.collections.map((c) => {
+      const { text, warn } = definitionText(c.definition, mode);
+      return h(
+        'li',
+        { class: warn ? 'warn' : null, 'data-definition-for': c.restoreDestination.dataCollectionId },
+        h('strong', null, c.restoreDestination.dataCollectionId),
+        ': ',
+        text,
+      );
+    }),
+  );
+  if (blocked) {
+    confirm.disabled = true;
+    confirm.title = 'Resolve the definition conflicts first: take the backup’s definition (BACKUP).';
+  }
   const title = h('h2', { id: 'review-title', tabindex: -1 }, '2. Review what will change');
   replace(
     step,
@@ -240,18 +409,23 @@ function reviewStep(
       'div',
       { class: 'card', role: 'group', 'aria-labelledby': 'review-title' },
       title,
+      warnings,
       table(
         'What the restoration changes, per destination',
         ['From the backup', 'Into', 'Items live now', 'Items in the backup'],
         rows,
       ),
+      h('h3', { id: 'definitions-title' }, 'Collection definitions'),
+      definitions,
+      conflictBox,
+      modeNote,
       h(
         'ul',
         { class: 'plain' },
         h(
           'li',
           null,
-          'Each destination will hold exactly the backup’s items: the items live there now are replaced, all at once, when the restoration completes. Sandbox items, fields and other collections are not touched.',
+          'Each destination will hold exactly the backup’s items: the items live there now are replaced, all at once, when the restoration completes. Sandbox items and other collections are not touched.',
         ),
         h(
           'li',
@@ -268,14 +442,17 @@ function reviewStep(
         ),
       slot,
       h('div', { class: 'actions' }, h('button', { type: 'button', onclick: back }, 'Back'), confirm),
+      blocked && h('p', { class: 'hint' }, 'Restore now is off until the definition conflicts are resolved.'),
     ),
   );
   title.focus();
   confirm.addEventListener('click', () => {
+    // The mode the person reviewed is the mode sent: MERGE is the server's default, so it is left out.
+    const options = { signal: context.signal, ...(mode === 'BACKUP' && { definitionMode: mode }) };
     void runAction(confirm, slot, async () => {
       const restoration = request
-        ? await context.client.restorePartialBackup(backup.id, request, { signal: context.signal })
-        : await context.client.restoreBackup(backup.id, { signal: context.signal });
+        ? await context.client.restorePartialBackup(backup.id, request, options)
+        : await context.client.restoreBackup(backup.id, options);
       announce('Restoration started.');
       progressStep(context, restoration, step);
     });

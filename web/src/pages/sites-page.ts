@@ -15,10 +15,27 @@ function siteHref(site: Site): string {
   return `#/site?id=${encodeURIComponent(site.id)}`;
 }
 
+/**
+ * Site pages manage keys, settings and webhooks, which only `site.admin` (or `admin`) may: a key without
+ * it (reaching them by address; the menu leaves them out) is told so instead. Returns whether it may.
+ */
+function siteAdminOrTold(context: PageContext): boolean {
+  if (context.can('site.admin')) return true;
+  context.main.append(
+    h(
+      'p',
+      { class: 'notice', 'data-missing-scopes': 'site.admin' },
+      'This key cannot manage sites: that needs the site.admin scope (or an admin key).',
+    ),
+  );
+  return false;
+}
+
 /** Sites: an admin key lists, creates and deletes them; a site admin sees its own. */
 export async function sitesPage(context: PageContext): Promise<void> {
   const { client, main, signal } = context;
   main.append(pageHeading('Sites'));
+  if (!siteAdminOrTold(context)) return;
   const isAdmin = context.can('admin');
   const sites = isAdmin ? await client.sites.list({ signal }) : context.session.sites;
   const errors = h('div', { class: 'slot' });
@@ -109,6 +126,10 @@ async function deleteSite(
 export async function sitePage(context: PageContext): Promise<void> {
   const { client, main, params, signal } = context;
   const id = params.get('id') ?? '';
+  if (!siteAdminOrTold(context)) {
+    main.prepend(pageHeading('Site'));
+    return;
+  }
   const site = context.can('admin')
     ? (await client.sites.list({ signal })).find((s) => s.id === id)
     : context.session.sites.find((s) => s.id === id);
