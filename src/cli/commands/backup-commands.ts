@@ -4,9 +4,8 @@
  * they work against any safekeep a URL and an API key reach.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { loadClientConfig } from '../../config.js';
+import type { SafekeepClient } from '../../sdk/index.js';
 import {
-  SafekeepClient,
   type Backup,
   type BackupStatus,
   type BackupType,
@@ -15,10 +14,10 @@ import {
   type RestorationCollectionInput,
   type RestorationStatus,
 } from '../../sdk/index.js';
-import { reportClientError } from '../client-errors.js';
 import { UsageError, type CliIo } from '../cli-io.js';
 import { confirmed, terminalConfirm, type Confirm } from '../confirm.js';
 import { resolveShortId } from '../short-id.js';
+import { withSiteClient, type SiteClientFlags } from '../site-client.js';
 import { ProgressBar, type Terminal } from '../progress-bar.js';
 
 /** Where a command draws its progress bar, and whether that is a terminal. */
@@ -449,20 +448,16 @@ function restorationCollectionsOf(
 
 // ---- running -------------------------------------------------------------------------------------
 
-/** Builds the client from flags and environment, runs the command, and turns API errors into exit code 1. */
+/** Runs the command with the site's client; Ctrl-C during a wait exits 130 saying the job goes on. */
 async function withClient(
-  flags: { url?: string | undefined; key?: string | undefined; site?: string | undefined },
+  flags: SiteClientFlags,
   io: CliIo,
   options: ClientCommandOptions,
   run: (client: SafekeepClient) => Promise<number>,
 ): Promise<number> {
-  const config = loadClientConfig(options.env, { url: flags.url, apiKey: flags.key, siteId: flags.site });
-  const client = new SafekeepClient({ baseUrl: config.url, apiKey: config.apiKey, siteId: config.siteId });
   try {
-    return await run(client);
+    return await withSiteClient(flags, io, options.env, run);
   } catch (error) {
-    const code = reportClientError(error, io);
-    if (code !== undefined) return code;
     if (error instanceof WaitInterrupted) {
       io.err(error.message);
       return 130;

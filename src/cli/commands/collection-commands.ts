@@ -6,10 +6,8 @@
  * refuses it), so it asks for no confirmation.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { loadClientConfig } from '../../config.js';
-import { SafekeepClient } from '../../sdk/index.js';
-import { reportClientError } from '../client-errors.js';
 import { UsageError, type CliIo } from '../cli-io.js';
+import { withSiteClient } from '../site-client.js';
 
 /** What the commands need besides their arguments; tests may replace it. */
 export interface CollectionCommandOptions {
@@ -51,7 +49,7 @@ export async function collectionCommand(
         allowPositionals: true,
       });
       if (positionals.length > 0) throw new UsageError(`usage: safekeep collection deleted [--json]`);
-      return withClient(values, io, commandOptions, async (client) => {
+      return withSiteClient(values, io, commandOptions.env, async (client) => {
         const deleted = await client.collections.listDeleted();
         if (values.json) io.out(JSON.stringify(deleted));
         else if (deleted.length === 0) io.out('No deleted collections can be restored.');
@@ -73,7 +71,7 @@ export async function collectionCommand(
       const [id] = positionals;
       if (id === undefined || positionals.length > 1)
         throw new UsageError(`usage: safekeep collection restore ID [--json]`);
-      return withClient(values, io, commandOptions, async (client) => {
+      return withSiteClient(values, io, commandOptions.env, async (client) => {
         const collection = await client.collections.restoreDeleted(id);
         if (values.json) io.out(JSON.stringify(collection));
         else
@@ -91,22 +89,5 @@ export async function collectionCommand(
       throw new UsageError(
         action ? `unknown collection command "${action}"\n${collectionUsage}` : collectionUsage,
       );
-  }
-}
-
-async function withClient(
-  flags: { url?: string | undefined; key?: string | undefined; site?: string | undefined },
-  io: CliIo,
-  options: CollectionCommandOptions,
-  run: (client: SafekeepClient) => Promise<number>,
-): Promise<number> {
-  const config = loadClientConfig(options.env, { url: flags.url, apiKey: flags.key, siteId: flags.site });
-  const client = new SafekeepClient({ baseUrl: config.url, apiKey: config.apiKey, siteId: config.siteId });
-  try {
-    return await run(client);
-  } catch (error) {
-    const code = reportClientError(error, io);
-    if (code !== undefined) return code;
-    throw error;
   }
 }
