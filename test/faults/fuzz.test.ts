@@ -41,6 +41,38 @@ function growthOf(run: FuzzRun): number {
   return ((run.heapEnd - run.heapStart) / run.heapStart) * 100;
 }
 
+/**
+ * Sends every integer-limit and lone-surrogate probe of the OpenAPI document (issue 10, item 3) and checks
+ * that none answered 5xx, every invalid one was refused naming its field and rule, and the server is well.
+ */
+async function limitsHold(
+  target: FuzzTarget,
+  env: TestEnv,
+  rejections: readonly unknown[],
+  stack: string,
+): Promise<void> {
+  const run = await probeLimits(target);
+  console.log(
+    `# ${stack} limits: ${run.sent} probes, ${run.refusalsExpected} must be refused, ${run.failures.count} failures`,
+  );
+  reportFigures({
+    test: `6. Hostile input: integer limits and lone surrogates (${stack})`,
+    proves:
+      'Every integer of every route at and past each limit (0, −1, the bound and one past it, 2^53, 2^53 + 1, ' +
+      '2^63, 2^64, 1e308; body, query string and .r) and a lone surrogate in every string, property name and ' +
+      'free-form object: never a 5xx, and 400 naming the field and rule for every invalid one.',
+    ciSize: 'every probe (fixed set)',
+    ran: `${run.sent} probes`,
+    figures:
+      `${run.sent} probes over ${run.operations} operations; ${run.refusalsExpected} refusals checked for field ` +
+      `and rule; ${run.failures.count} failures`,
+  });
+  assert.equal(run.failures.count, 0, `failures:\n${run.failures.describe()}`);
+  assert.ok(run.refusalsExpected >= 500, `${run.refusalsExpected} refusals probed`);
+  assert.equal(rejections.length, 0, `unhandled: ${String(rejections[0])}`);
+  assert.equal((await env.call('GET', '/healthz')).status, 200);
+}
+
 describe('hostile input (fuzz, embedded)', () => {
   let env: TestEnv;
   let target: FuzzTarget;
@@ -130,28 +162,8 @@ describe('hostile input (fuzz, embedded)', () => {
   });
 
   // Issue 10, item 3: paging.offset ≥ 2^63 answered 500, and an id with a lone surrogate got stuck.
-  it('refuses integers past every limit and ill-formed text on every route, naming the field', async () => {
-    const run = await probeLimits(target);
-    console.log(
-      `# limits: ${run.sent} probes, ${run.refusalsExpected} must be refused, ${run.failures.count} failures`,
-    );
-    reportFigures({
-      test: '6. Hostile input: integer limits and lone surrogates (embedded)',
-      proves:
-        'Every integer of every route at and past each limit (0, −1, the bound and one past it, 2^53, 2^53 + 1, ' +
-        '2^63, 2^64, 1e308; body, query string and .r) and a lone surrogate in every string, property name and ' +
-        'free-form object: never a 5xx, and 400 naming the field and rule for every invalid one.',
-      ciSize: 'every probe (fixed set)',
-      ran: `${run.sent} probes`,
-      figures:
-        `${run.sent} probes over ${run.operations} operations; ${run.refusalsExpected} refusals checked for field ` +
-        `and rule; ${run.failures.count} failures`,
-    });
-    assert.equal(run.failures.count, 0, `failures:\n${run.failures.describe()}`);
-    assert.ok(run.refusalsExpected >= 500, `${run.refusalsExpected} refusals probed`);
-    assert.equal(rejections.length, 0, `unhandled: ${String(rejections[0])}`);
-    assert.equal((await env.call('GET', '/healthz')).status, 200);
-  });
+  it('refuses integers past every limit and ill-formed text on every route, naming the field', () =>
+    limitsHold(target, env, rejections, 'embedded'));
 });
 
 describe('hostile input (fuzz, PostgreSQL + S3)', () => {
@@ -226,28 +238,8 @@ describe('hostile input (fuzz, PostgreSQL + S3)', () => {
     assert.equal((await env.call('GET', '/healthz')).status, 200);
   });
 
-  it('refuses integers past every limit and ill-formed text on every route on PostgreSQL too', async () => {
-    const run = await probeLimits(target);
-    console.log(
-      `# PostgreSQL limits: ${run.sent} probes, ${run.refusalsExpected} must be refused, ${run.failures.count} failures`,
-    );
-    reportFigures({
-      test: '6. Hostile input: integer limits and lone surrogates (PostgreSQL + S3)',
-      proves:
-        'Every integer of every route at and past each limit (0, −1, the bound and one past it, 2^53, 2^53 + 1, ' +
-        '2^63, 2^64, 1e308; body, query string and .r) and a lone surrogate in every string, property name and ' +
-        'free-form object: never a 5xx, and 400 naming the field and rule for every invalid one.',
-      ciSize: 'every probe (fixed set)',
-      ran: `${run.sent} probes`,
-      figures:
-        `${run.sent} probes over ${run.operations} operations; ${run.refusalsExpected} refusals checked for field ` +
-        `and rule; ${run.failures.count} failures`,
-    });
-    assert.equal(run.failures.count, 0, `failures:\n${run.failures.describe()}`);
-    assert.ok(run.refusalsExpected >= 500, `${run.refusalsExpected} refusals probed`);
-    assert.equal(rejections.length, 0, `unhandled: ${String(rejections[0])}`);
-    assert.equal((await env.call('GET', '/healthz')).status, 200);
-  });
+  it('refuses integers past every limit and ill-formed text on every route on PostgreSQL too', () =>
+    limitsHold(target, env, rejections, 'PostgreSQL + S3'));
 });
 
 describe('requests the HTTP parser refuses', () => {
