@@ -15,21 +15,32 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The type-metadata property holding a reference field's target, per field type. */
+export const referenceKinds: Readonly<Record<string, string>> = {
+  REFERENCE: 'reference',
+  MULTI_REFERENCE: 'multiReference',
+};
+
+/** The collection a REFERENCE or MULTI_REFERENCE field points at, if it is one and names one. */
+export function referenceTarget(field: Readonly<Record<string, unknown>>): string | undefined {
+  const kind = typeof field.type === 'string' ? referenceKinds[field.type] : undefined;
+  if (!kind || !isPlainObject(field.typeMetadata)) return undefined;
+  const inner = field.typeMetadata[kind];
+  const target = isPlainObject(inner) ? inner.referencedCollectionId : undefined;
+  return typeof target === 'string' ? target : undefined;
+}
+
 /** The reference fields declared in a collection's `fields`, by key. Fields without a target are skipped. */
 export function referenceFieldsOf(fields: readonly Record<string, unknown>[]): Map<string, ReferenceField> {
   const out = new Map<string, ReferenceField>();
   for (const field of fields) {
-    const { key, type, typeMetadata } = field;
-    if (typeof key !== 'string' || !isPlainObject(typeMetadata)) continue;
-    const meta =
-      type === 'REFERENCE'
-        ? typeMetadata.reference
-        : type === 'MULTI_REFERENCE'
-          ? typeMetadata.multiReference
-          : undefined;
-    const target = isPlainObject(meta) ? meta.referencedCollectionId : undefined;
-    if (typeof target !== 'string' || target === '') continue;
-    out.set(key, { key, multiple: type === 'MULTI_REFERENCE', referencedCollectionId: target });
+    const target = referenceTarget(field);
+    if (typeof field.key !== 'string' || target === undefined || target === '') continue;
+    out.set(field.key, {
+      key: field.key,
+      multiple: field.type === 'MULTI_REFERENCE',
+      referencedCollectionId: target,
+    });
   }
   return out;
 }

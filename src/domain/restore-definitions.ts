@@ -6,22 +6,7 @@
 import { AppError } from '../contracts/errors.js';
 import { mapLink, type DefinitionMode, type RestorationCollection } from './backup.js';
 import type { BackedUpDefinition, ManifestCollection } from './manifest.js';
-
-/** The type-metadata property holding a reference field's target, per field type. */
-const referenceKinds: Readonly<Record<string, string>> = {
-  REFERENCE: 'reference',
-  MULTI_REFERENCE: 'multiReference',
-};
-
-/** The collection a REFERENCE or MULTI_REFERENCE field points at, if it is one and names one. */
-export function referenceTarget(field: Readonly<Record<string, unknown>>): string | undefined {
-  const kind = typeof field.type === 'string' ? referenceKinds[field.type] : undefined;
-  if (!kind) return undefined;
-  const meta = field.typeMetadata as Record<string, unknown> | undefined;
-  const inner = meta?.[kind] as Record<string, unknown> | undefined;
-  const target = inner?.referencedCollectionId;
-  return typeof target === 'string' ? target : undefined;
-}
+import { referenceKinds, referenceTarget } from './reference-fields.js';
 
 function withTarget(field: Readonly<Record<string, unknown>>, target: string): Record<string, unknown> {
   const kind = referenceKinds[field.type as string] as string;
