@@ -26,6 +26,9 @@ function join(parent: string, key: string | number): string {
  * its bad code units replaced by U+FFFD, so the error names it in well-formed text.
  */
 export function illFormedTextIn(value: unknown, root: string): string | undefined {
+  // Nearly every request is well formed: find out without building a path per value (which cost more than
+  // parsing the JSON did, on a 1,000-item bulk body), and name the field only for a request refused.
+  if (allWellFormed(value)) return undefined;
   const pending: [unknown, string][] = [[value, root]];
   for (let next = pending.pop(); next; next = pending.pop()) {
     const [node, path] = next;
@@ -41,4 +44,25 @@ export function illFormedTextIn(value: unknown, root: string): string | undefine
     }
   }
   return undefined;
+}
+
+/** Whether every string value and property name in `value` is well formed. Iterative, allocation-light. */
+function allWellFormed(value: unknown): boolean {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (typeof node === 'string') {
+      if (!isWellFormedText(node)) return false;
+    } else if (Array.isArray(node)) {
+      for (const child of node)
+        if (typeof child === 'object' || typeof child === 'string') pending.push(child);
+    } else if (isRecord(node)) {
+      for (const key in node) {
+        if (!isWellFormedText(key)) return false;
+        const child = node[key];
+        if (typeof child === 'object' || typeof child === 'string') pending.push(child);
+      }
+    }
+  }
+  return true;
 }
