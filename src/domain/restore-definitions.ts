@@ -72,6 +72,18 @@ export interface ResolvedDefinition {
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
+/** A definition that stays as it is. */
+const unchanged: DefinitionChanges = {
+  created: false,
+  displayName: null,
+  addedFields: [],
+  changedFields: [],
+  removedFields: [],
+  viewsReplaced: false,
+  permissionsReplaced: false,
+  conflicts: [],
+};
+
 /**
  * The definition a destination ends with.
  * - absent destination: the backup's definition (reference targets mapped); a backup without one (an
@@ -133,16 +145,7 @@ export function resolveDefinition(input: {
     // A backup without definitions changes nothing but the name (§6.6).
     return {
       definition: { ...current, displayName },
-      changes: {
-        created: false,
-        displayName: nameChange(current.displayName),
-        addedFields: [],
-        changedFields: [],
-        removedFields: [],
-        viewsReplaced: false,
-        permissionsReplaced: false,
-        conflicts: [],
-      },
+      changes: { ...unchanged, displayName: nameChange(current.displayName) },
     };
   }
   if (mode === 'BACKUP') {
@@ -225,14 +228,7 @@ export function definitionChangesOf(input: {
     const current = input.current.get(destination);
     if (source.absentBefore && destination === source.id) {
       changes.set(destination, {
-        created: false,
-        displayName: null,
-        addedFields: [],
-        changedFields: [],
-        removedFields: [],
-        viewsReplaced: false,
-        permissionsReplaced: false,
-        conflicts: [],
+        ...unchanged,
         deleted: true,
       });
       continue;
