@@ -19,10 +19,10 @@ export interface LayoutStorage {
   readonly storage: Storage & { readonly db: Kysely<Database> };
   readonly engine: SqlEngine;
   /** Relations (tables, indexes, sequences, …) in the database's catalog. */
-  relations(): Promise<number>;
+  relations: () => Promise<number>;
   /** Whether a table is a partition of `items`; absent for engines that do not partition. */
-  isPartition?(table: string): Promise<boolean>;
-  cleanup(): Promise<void>;
+  isPartition?: (table: string) => Promise<boolean>;
+  cleanup: () => Promise<void>;
 }
 
 export interface LayoutFactory {
