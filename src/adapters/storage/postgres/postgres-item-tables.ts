@@ -24,8 +24,8 @@ const PARTITION_ATTEMPTS = 10;
  * also works after. A legacy generation's table (before migration 0006) has no gen column and is keyed by id.
  */
 export const postgresItemTables: SqlEngine = {
-  // Loading a bare table, indexing and attaching it wins clearly from here on: see docs/ARCHITECTURE.md,
-  // "Generations", for the measured load times.
+  // From here a bare table, indexed and attached, wins clearly: 1.3 s vs 5.7 s into the shared table at
+  // 100,000 ~1 KB items, 12.5 s vs 23.5 s at 1 M, and no index bloat once replaced (docs/ARCHITECTURE.md).
   largeGenerationItems: 100_000,
 
   async nextGenerationId(db, layout) {
