@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { report, saveResults, type BenchResult } from './bench-kit.js';
 import { runBackupBench } from './backup.bench.js';
 import { runDataApiBench } from './data-api.bench.js';
+import { runLayoutBench } from './layout.bench.js';
 import { runPostgresBench } from './postgres.bench.js';
 
 const { values } = parseArgs({
@@ -33,6 +34,13 @@ const suites: Record<string, () => Promise<BenchResult[]>> = {
         : { items: 1_000_000, collections: 4, smallItems: 100_000, weeks: 10 },
       log,
     ),
+  layout: () =>
+    runLayoutBench(
+      values.quick
+        ? { engine: 'sqlite', few: 10, many: 2_000, samples: 100 }
+        : { engine: 'sqlite', few: 10, many: 10_000, samples: 200 },
+      log,
+    ),
 };
 
 // On PostgreSQL the backup suite is the scale-out one: against pg_dump/pg_restore, and worker processes.
@@ -42,6 +50,13 @@ const postgresSuites: Record<string, () => Promise<BenchResult[]>> = {
       values.quick
         ? { items: 100_000, collections: 4, smallSites: 500 }
         : { items: 1_000_000, collections: 4, smallSites: 2000 },
+      log,
+    ),
+  layout: () =>
+    runLayoutBench(
+      values.quick
+        ? { engine: 'postgres', few: 100, many: 10_000, samples: 100 }
+        : { engine: 'postgres', few: 100, many: 100_000, samples: 200 },
       log,
     ),
 };

@@ -1,9 +1,9 @@
-// The fault suite at its soak sizes (docs/RELIABILITY.md). Usage:
+// The fault suite and the storage-layout scale test at their soak sizes (docs/RELIABILITY.md). Usage:
 //   npm run test:soak -- [--report] [--ci] [--scale S] [filter...]
 // --report  rewrites docs/RELIABILITY.md from the figures the tests record
 // --ci      runs the CI sizes instead (what `npm test` runs), e.g. to refresh the report quickly
 // --scale S runs the soak sizes times S (0 < S <= 1); the report says which size ran
-// filters   run only the fault test files whose path contains one of them
+// filters   run only the soak test files whose path contains one of them
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,13 +32,15 @@ if (scale !== undefined && !(Number(scale) > 0 && Number(scale) <= 1)) {
 }
 
 const dir = join('dist', 'test', 'faults');
+// The fault suite, and the scale test of the storage layout (its soak size: 20,000 sites × 5 collections).
 const files = readdirSync(dir)
   .filter((name) => name.endsWith('.test.js'))
   .map((name) => join(dir, name))
+  .concat([join('dist', 'test', 'scale', 'catalog-growth.test.js')])
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
   .sort();
 if (files.length === 0) {
-  console.error('no fault test files matched');
+  console.error('no soak test files matched');
   process.exit(1);
 }
 
