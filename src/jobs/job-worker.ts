@@ -62,34 +62,35 @@ export class JobWorker {
   /** Claims and runs one job; false when there was none. */
   async runOne(signal: AbortSignal): Promise<boolean> {
     const { deps } = this;
-    const now = deps.clock();
-    const backup = await deps.backups.claimBackup(this.workerId, now, deps.leaseMs, MAX_ATTEMPTS);
+    const claim = {
+      workerId: this.workerId,
+      now: deps.clock(),
+      leaseMs: deps.leaseMs,
+      maxAttempts: MAX_ATTEMPTS,
+    };
+    // Each heartbeat renews from the time it runs.
+    const renewal = (id: string, progress: Progress | undefined) => ({
+      id,
+      workerId: this.workerId,
+      now: deps.clock(),
+      leaseMs: deps.leaseMs,
+      ...(progress && { progress }),
+    });
+    const backup = await deps.backups.claimBackup(claim);
     if (backup) {
       await this.withLease(
         signal,
         (lease) => runBackup(deps, backup, lease),
-        (p) => deps.backups.renewBackup(backup.id, this.workerId, deps.clock(), deps.leaseMs, p),
+        (p) => deps.backups.renewBackup(renewal(backup.id, p)),
       );
       return true;
     }
-    const restoration = await deps.restorations.claimRestoration(
-      this.workerId,
-      now,
-      deps.leaseMs,
-      MAX_ATTEMPTS,
-    );
+    const restoration = await deps.restorations.claimRestoration(claim);
     if (restoration) {
       await this.withLease(
         signal,
         (lease) => runRestoration(deps, restoration.restoration, restoration.job, lease),
-        (p) =>
-          deps.restorations.renewRestoration(
-            restoration.restoration.id,
-            this.workerId,
-            deps.clock(),
-            deps.leaseMs,
-            p,
-          ),
+        (p) => deps.restorations.renewRestoration(renewal(restoration.restoration.id, p)),
       );
       return true;
     }
