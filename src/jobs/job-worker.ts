@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Progress } from '../domain/backup.js';
-import { runBackup, runRestoration, type EngineDeps, type JobLease } from '../engine/jobs.js';
+import { runBackup } from '../engine/backup-job.js';
+import type { EngineDeps } from '../engine/engine-deps.js';
+import type { JobLease } from '../engine/job-lease.js';
+import { runRestoration } from '../engine/restoration-job.js';
 import { sleep, type Logger } from './generation-sweep-task.js';
 
 /** A job is given up after this many claims (each crash or lost lease costs one). */

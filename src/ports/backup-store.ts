@@ -17,7 +17,7 @@ import type {
   DefinitionMode,
 } from '../domain/backup.js';
 import type { BackedUpDefinition } from '../domain/manifest.js';
-import type { JobClaimRequest, LeaseRenewal } from './job-lease.js';
+import type { JobClaimRequest, LeaseRenewal } from './lease-request.js';
 
 export interface NewBackup {
   readonly id: string;

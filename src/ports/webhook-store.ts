@@ -1,5 +1,5 @@
 /** Webhook subscriptions and the delivery queue fed by the event outbox (backups-api.md §7). */
-import type { LeaseRequest } from './job-lease.js';
+import type { LeaseRequest } from './lease-request.js';
 
 export interface WebhookRecord {
   readonly id: string;

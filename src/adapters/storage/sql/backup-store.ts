@@ -20,7 +20,7 @@ import type {
 } from '../../../ports/backup-store.js';
 import type { ManifestRef, CollectionRef } from '../../../domain/backup.js';
 import { emitBackupEvent, loadBackup, priorResult, rememberResult, toBackup } from './backup-rows.js';
-import type { JobClaimRequest, LeaseRenewal } from '../../../ports/job-lease.js';
+import type { JobClaimRequest, LeaseRenewal } from '../../../ports/lease-request.js';
 import { claimJob } from './job-lease/claim-job.js';
 import { failJob } from './job-lease/fail-job.js';
 import { jobHeldBy } from './job-lease/held-by.js';

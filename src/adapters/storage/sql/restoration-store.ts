@@ -21,7 +21,7 @@ import {
   rememberResult,
   toRestoration,
 } from './backup-rows.js';
-import type { JobClaimRequest, LeaseRenewal } from '../../../ports/job-lease.js';
+import type { JobClaimRequest, LeaseRenewal } from '../../../ports/lease-request.js';
 import { claimJob } from './job-lease/claim-job.js';
 import { failJob } from './job-lease/fail-job.js';
 import { heldBy, jobHeldBy } from './job-lease/held-by.js';

@@ -1,6 +1,6 @@
 import { sql, type Expression, type Selectable, type SqlBool, type Transaction } from 'kysely';
 import type { JobError } from '../../../../domain/backup.js';
-import type { JobClaimRequest } from '../../../../ports/job-lease.js';
+import type { JobClaimRequest } from '../../../../ports/lease-request.js';
 import type { Database } from '../schema.js';
 import { gcHoldsSite, sitesClosedToJobs } from '../site-lock.js';
 import type { SqlCapabilities } from '../sql-capabilities.js';

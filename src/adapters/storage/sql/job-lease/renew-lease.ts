@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { LeaseRenewal } from '../../../../ports/job-lease.js';
+import type { LeaseRenewal } from '../../../../ports/lease-request.js';
 import type { Database } from '../schema.js';
 import { jobHeldBy } from './held-by.js';
 import { jobView, type JobTable } from './lease-columns.js';

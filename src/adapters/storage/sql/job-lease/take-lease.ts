@@ -1,4 +1,4 @@
-import type { LeaseRequest } from '../../../../ports/job-lease.js';
+import type { LeaseRequest } from '../../../../ports/lease-request.js';
 
 /** The column values that give a row's lease to the requesting worker until `now + leaseMs`. */
 export function takeLease(request: LeaseRequest): { lease_owner: string; lease_expires_at: number } {
