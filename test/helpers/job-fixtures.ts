@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import type { BackupRecord, BackupTrigger } from '../../src/domain/backup.js';
-import type { NewBackup } from '../../src/ports/backup-store.js';
+import type { NewBackup, NewRestoration } from '../../src/ports/backup-store.js';
 import type { JobClaimRequest, LeaseRenewal } from '../../src/ports/lease-request.js';
 import type { Storage } from '../../src/ports/storage.js';
 
@@ -30,6 +30,16 @@ export function newBackup(
   trigger: BackupTrigger = 'SCHEDULE',
 ): NewBackup {
   return { id, siteId, trigger, requestedAt, requestedCollections: null, collections: [] };
+}
+
+/** A restoration of every collection of `backupId` (none: these tests look at the job, not the data). */
+export function newRestoration(
+  siteId: string,
+  id: string,
+  backupId: string,
+  requestedAt: number,
+): NewRestoration {
+  return { id, siteId, backupId, requestedAt, collections: [] };
 }
 
 export function claimBy(workerId: string, now: number, maxAttempts = 3): JobClaimRequest {

@@ -14,6 +14,7 @@ import {
   keepAll,
   LEASE_MS,
   newBackup,
+  newRestoration,
   readyBackup,
   renewalBy,
   statusOf,
@@ -72,13 +73,7 @@ export function runJobStoreContract(name: string, factory: JobStoreFactory): voi
             ['s2', T + 1],
             ['s1', T + 2],
           ] as const) {
-            await storage.restorations.createRestoration({
-              id: `${site}-r`,
-              siteId: site,
-              backupId: `${site}-b`,
-              requestedAt: at,
-              collections: [],
-            });
+            await storage.restorations.createRestoration(newRestoration(site, `${site}-r`, `${site}-b`, at));
           }
           const first = await storage.restorations.claimRestoration(claimBy('w1', T + 10));
           const second = await storage.restorations.claimRestoration(claimBy('w2', T + 10));
@@ -169,13 +164,7 @@ export function runJobStoreContract(name: string, factory: JobStoreFactory): voi
         fresh(async (storage) => {
           await createSite(storage, 's1', T);
           await readyBackup(storage, 's1', 'b', T);
-          await storage.restorations.createRestoration({
-            id: 'r',
-            siteId: 's1',
-            backupId: 'b',
-            requestedAt: T,
-            collections: [],
-          });
+          await storage.restorations.createRestoration(newRestoration('s1', 'r', 'b', T));
           await storage.restorations.claimRestoration(claimBy('stale', T));
           const after = T + LEASE_MS + 1;
           const taken = await storage.restorations.claimRestoration(claimBy('fresh', after));
@@ -229,13 +218,7 @@ export function runJobStoreContract(name: string, factory: JobStoreFactory): voi
         fresh(async (storage) => {
           await createSite(storage, 's1', T);
           await readyBackup(storage, 's1', 'b', T);
-          await storage.restorations.createRestoration({
-            id: 'r',
-            siteId: 's1',
-            backupId: 'b',
-            requestedAt: T,
-            collections: [],
-          });
+          await storage.restorations.createRestoration(newRestoration('s1', 'r', 'b', T));
           let now = T;
           for (const worker of ['w1', 'w2']) {
             assert.ok(await storage.restorations.claimRestoration(claimBy(worker, now, 2)));
@@ -282,13 +265,7 @@ export function runJobStoreContract(name: string, factory: JobStoreFactory): voi
           await createSite(storage, 's1', T);
           await readyBackup(storage, 's1', 'b', T);
           assert.ok(await storage.maintenance.acquireGcLease('s1', 'gc', T, 10 * LEASE_MS));
-          await storage.restorations.createRestoration({
-            id: 'r',
-            siteId: 's1',
-            backupId: 'b',
-            requestedAt: T + 1,
-            collections: [],
-          });
+          await storage.restorations.createRestoration(newRestoration('s1', 'r', 'b', T + 1));
           assert.equal(await storage.restorations.claimRestoration(claimBy('w', T + 2)), undefined);
           await storage.maintenance.releaseGcLease('s1', 'gc');
           assert.equal(
@@ -306,13 +283,7 @@ export function runJobStoreContract(name: string, factory: JobStoreFactory): voi
           assert.equal(await storage.maintenance.acquireGcLease('s1', 'gc', T, LEASE_MS), false);
           await storage.backups.cancelBackup('s1', 'b', T + 1);
           await readyBackup(storage, 's1', 'ready', T + 2);
-          await storage.restorations.createRestoration({
-            id: 'r',
-            siteId: 's1',
-            backupId: 'ready',
-            requestedAt: T + 3,
-            collections: [],
-          });
+          await storage.restorations.createRestoration(newRestoration('s1', 'r', 'ready', T + 3));
           assert.equal(await storage.maintenance.acquireGcLease('s1', 'gc', T + 4, LEASE_MS), false);
           const error = { code: 'INTERNAL', message: 'given up' };
           assert.ok(await storage.restorations.failRestoration('r', null, error, T + 5));
