@@ -103,18 +103,7 @@ async function giveUpRestoration(
   const job = JSON.parse(row.state) as RestorationJobState;
   if (job.phase === 'SWITCHED') {
     if (row.safety_backup_id) {
-      await trx
-        .updateTable('backups')
-        .set({
-          status: 'FAILED',
-          finished_at: now,
-          error_code: error.code,
-          error_message: error.message,
-          lease_owner: null,
-        })
-        .where('id', '=', row.safety_backup_id)
-        .where('status', '=', 'PENDING')
-        .execute();
+      await failJob(trx, { table: 'backups', id: row.safety_backup_id, error, at: now, workerId: null });
       await emitBackupEvent(trx, row.safety_backup_id, now);
     }
     await finishSwitched(trx, id, job, now, {
