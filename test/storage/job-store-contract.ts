@@ -230,6 +230,40 @@ export function runJobStoreContract(name: string, factory: JobStoreFactory): voi
           assert.equal(given.error?.code, 'JOB_INTERRUPTED');
         }),
       );
+      it(
+        'completes a restoration given up after its switch, failing only its safety backup',
+        fresh(async (storage) => {
+          await createSite(storage, 's1', T);
+          await readyBackup(storage, 's1', 'b', T);
+          await storage.restorations.createRestoration(newRestoration('s1', 'r', 'b', T));
+          assert.ok(await storage.restorations.claimRestoration(claimBy('w1', T, 2)));
+          const switched = await storage.staging.switchLive({
+            restorationId: 'r',
+            workerId: 'w1',
+            siteId: 's1',
+            at: T + 1,
+            leaseMs: LEASE_MS,
+            destinations: [],
+            safetyBackup: { ...newBackup('s1', 'safety', T + 1, 'PRE_RESTORE'), restorationId: 'r' },
+          });
+          assert.equal(switched?.phase, 'SWITCHED');
+          // The next claim resumes after the switch and takes the safety backup's lease along.
+          let now = T + LEASE_MS + 2;
+          const resumed = await storage.restorations.claimRestoration(claimBy('w2', now, 2));
+          assert.equal(resumed?.job.phase, 'SWITCHED');
+          assert.ok(await storage.backups.renewBackup(renewalBy('w2', 'safety', now)));
+          assert.equal(await storage.backups.renewBackup(renewalBy('w1', 'safety', now)), false);
+
+          now += 2 * LEASE_MS;
+          assert.equal(await storage.restorations.claimRestoration(claimBy('w3', now, 2)), undefined);
+          const given = await storage.restorations.getRestoration('s1', 'r');
+          assert.equal(given?.status, 'COMPLETED');
+          assert.equal(given.error?.code, 'JOB_INTERRUPTED');
+          const safety = await statusOf(storage, 's1', 'safety');
+          assert.equal(safety.status, 'FAILED');
+          assert.equal(safety.error?.code, 'JOB_INTERRUPTED');
+        }),
+      );
     });
 
     describe('GC-lease exclusion', () => {
