@@ -7,7 +7,7 @@ import { ON_DEMAND_LIMIT, PRE_RESTORE_RETENTION } from '../domain/backup.js';
 import { defaultChunkPolicy } from '../domain/chunking.js';
 import { WebhookAddressPolicy } from '../domain/webhook-address-policy.js';
 import { CodecPool } from '../engine/codec-pool.js';
-import type { EngineDeps } from '../engine/jobs.js';
+import type { EngineDeps } from '../engine/engine-deps.js';
 import type { Failpoints } from '../engine/failpoints.js';
 import { buildHttpApp } from '../http/app.js';
 import { registerAdminRoutes } from '../http/routes/admin-routes.js';

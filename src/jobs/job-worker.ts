@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Progress } from '../domain/backup.js';
-import { runBackup, runRestoration, type EngineDeps, type JobLease } from '../engine/jobs.js';
+import { runBackup } from '../engine/backup-job.js';
+import type { EngineDeps } from '../engine/engine-deps.js';
+import type { JobLease } from '../engine/job-lease.js';
+import { runRestoration } from '../engine/restoration-job.js';
 import { sleep, type Logger } from './generation-sweep-task.js';
 
 /** A job is given up after this many claims (each crash or lost lease costs one). */
@@ -62,34 +65,35 @@ export class JobWorker {
   /** Claims and runs one job; false when there was none. */
   async runOne(signal: AbortSignal): Promise<boolean> {
     const { deps } = this;
-    const now = deps.clock();
-    const backup = await deps.backups.claimBackup(this.workerId, now, deps.leaseMs, MAX_ATTEMPTS);
+    const claim = {
+      workerId: this.workerId,
+      now: deps.clock(),
+      leaseMs: deps.leaseMs,
+      maxAttempts: MAX_ATTEMPTS,
+    };
+    // Each heartbeat renews from the time it runs.
+    const renewal = (id: string, progress: Progress | undefined) => ({
+      id,
+      workerId: this.workerId,
+      now: deps.clock(),
+      leaseMs: deps.leaseMs,
+      ...(progress && { progress }),
+    });
+    const backup = await deps.backups.claimBackup(claim);
     if (backup) {
       await this.withLease(
         signal,
         (lease) => runBackup(deps, backup, lease),
-        (p) => deps.backups.renewBackup(backup.id, this.workerId, deps.clock(), deps.leaseMs, p),
+        (p) => deps.backups.renewBackup(renewal(backup.id, p)),
       );
       return true;
     }
-    const restoration = await deps.restorations.claimRestoration(
-      this.workerId,
-      now,
-      deps.leaseMs,
-      MAX_ATTEMPTS,
-    );
+    const restoration = await deps.restorations.claimRestoration(claim);
     if (restoration) {
       await this.withLease(
         signal,
         (lease) => runRestoration(deps, restoration.restoration, restoration.job, lease),
-        (p) =>
-          deps.restorations.renewRestoration(
-            restoration.restoration.id,
-            this.workerId,
-            deps.clock(),
-            deps.leaseMs,
-            p,
-          ),
+        (p) => deps.restorations.renewRestoration(renewal(restoration.restoration.id, p)),
       );
       return true;
     }

@@ -109,13 +109,13 @@ export class WebhookDeliverer {
       let claimed = 0;
       if (free > 0) {
         try {
-          const due = await this.store.claimDue(
-            this.workerId,
-            this.options.clock(),
-            this.settings.leaseMs,
-            free,
-            this.perWebhook,
-          );
+          const due = await this.store.claimDue({
+            workerId: this.workerId,
+            now: this.options.clock(),
+            leaseMs: this.settings.leaseMs,
+            limit: free,
+            perWebhook: this.perWebhook,
+          });
           claimed = due.length;
           for (const delivery of due) {
             const attempt: Promise<void> = this.deliver(delivery, signal).finally(() =>
@@ -136,13 +136,13 @@ export class WebhookDeliverer {
 
   /** Claims the deliveries due now (up to `concurrency`) and attempts them; returns how many it attempted. */
   async runOnce(signal: AbortSignal = new AbortController().signal): Promise<number> {
-    const due = await this.store.claimDue(
-      this.workerId,
-      this.options.clock(),
-      this.settings.leaseMs,
-      this.settings.concurrency,
-      this.perWebhook,
-    );
+    const due = await this.store.claimDue({
+      workerId: this.workerId,
+      now: this.options.clock(),
+      leaseMs: this.settings.leaseMs,
+      limit: this.settings.concurrency,
+      perWebhook: this.perWebhook,
+    });
     await Promise.all(due.map((delivery) => this.deliver(delivery, signal)));
     return due.length;
   }

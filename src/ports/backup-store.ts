@@ -9,7 +9,6 @@ import type {
   CollectionRef,
   JobError,
   ManifestRef,
-  Progress,
   RestorationCollection,
   RestorationRecord,
   RestorationStatus,
@@ -18,6 +17,7 @@ import type {
   DefinitionMode,
 } from '../domain/backup.js';
 import type { BackedUpDefinition } from '../domain/manifest.js';
+import type { JobClaimRequest, LeaseRenewal } from './lease-request.js';
 
 export interface NewBackup {
   readonly id: string;
@@ -100,20 +100,9 @@ export interface BackupStore {
    * Claims the oldest PENDING backup whose lease is free (never one of a site being garbage-collected).
    * A backup claimed `maxAttempts` times already is failed with JOB_INTERRUPTED instead.
    */
-  claimBackup(
-    workerId: string,
-    now: number,
-    leaseMs: number,
-    maxAttempts: number,
-  ): Promise<BackupRecord | undefined>;
+  claimBackup(request: JobClaimRequest): Promise<BackupRecord | undefined>;
   /** Extends the lease and records progress. False when the lease was lost or the backup is no longer PENDING. */
-  renewBackup(
-    id: string,
-    workerId: string,
-    now: number,
-    leaseMs: number,
-    progress?: Progress,
-  ): Promise<boolean>;
+  renewBackup(renewal: LeaseRenewal): Promise<boolean>;
   /** Records what the snapshot holds, once taken. */
   recordSnapshot(
     id: string,
@@ -186,19 +175,17 @@ export interface RestorationStore {
     query: { statuses?: readonly RestorationStatus[]; limit: number; offset: number },
   ): Promise<{ restorations: RestorationRecord[]; total: number }>;
 
+  /**
+   * Claims the oldest PENDING restoration whose lease is free (never one of a site being garbage-collected),
+   * with the state to resume from; its safety backup, if the switch created one, is leased along with it.
+   * A restoration claimed `maxAttempts` times already is given up with JOB_INTERRUPTED instead (COMPLETED
+   * with that error after its switch, FAILED before).
+   */
   claimRestoration(
-    workerId: string,
-    now: number,
-    leaseMs: number,
-    maxAttempts: number,
+    request: JobClaimRequest,
   ): Promise<{ restoration: RestorationRecord; job: RestorationJobState } | undefined>;
-  renewRestoration(
-    id: string,
-    workerId: string,
-    now: number,
-    leaseMs: number,
-    progress?: Progress,
-  ): Promise<boolean>;
+  /** Extends the lease (and its safety backup's) and records progress. False when the lease was lost. */
+  renewRestoration(renewal: LeaseRenewal): Promise<boolean>;
   saveRestorationJob(id: string, workerId: string, job: RestorationJobState): Promise<boolean>;
   /**
    * PENDING → FAILED before the switch: the staged generations are discarded; live data was never touched.

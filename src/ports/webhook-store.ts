@@ -1,4 +1,5 @@
 /** Webhook subscriptions and the delivery queue fed by the event outbox (backups-api.md §7). */
+import type { LeaseRequest } from './lease-request.js';
 
 export interface WebhookRecord {
   readonly id: string;
@@ -39,6 +40,13 @@ export interface DueDelivery {
   readonly event: OutboxEvent;
 }
 
+/** A claim of due deliveries: at most `limit`, and at most `perWebhook` leases held per subscription. */
+export interface DeliveryClaimRequest extends LeaseRequest {
+  readonly limit: number;
+  /** Default: no bound. */
+  readonly perWebhook?: number;
+}
+
 export interface WebhookStore {
   create(webhook: WebhookRecord): Promise<void>;
   get(id: string): Promise<WebhookRecord | undefined>;
@@ -54,13 +62,7 @@ export interface WebhookStore {
    * never so many that one subscription would hold more than `perWebhook` leases at once. Deliveries of a
    * blocked subscription are never claimed.
    */
-  claimDue(
-    workerId: string,
-    now: number,
-    leaseMs: number,
-    limit: number,
-    perWebhook?: number,
-  ): Promise<DueDelivery[]>;
+  claimDue(request: DeliveryClaimRequest): Promise<DueDelivery[]>;
   markDelivered(eventSeq: number, webhookId: string, workerId: string, at: number): Promise<void>;
   /** Gives a claimed delivery back untried (its subscription was just blocked): no attempt is counted. */
   release(eventSeq: number, webhookId: string, workerId: string): Promise<void>;

@@ -103,6 +103,7 @@ describe('SafekeepClient', () => {
 
   it('creates a backup, refuses a second one while it is pending, and waits for it with progress', async () => {
     const leaseMs = env.safekeep.config.jobLeaseMs;
+    const lease = () => ({ workerId: 'test-worker', now: env.clock.now(), leaseMs });
     first = await client.createBackup();
     assert.equal(first.status, 'PENDING');
     assert.equal(first.type, 'ON_DEMAND');
@@ -118,22 +119,11 @@ describe('SafekeepClient', () => {
     const { backups } = env.safekeep.storage;
     const steps = [
       async () => {
-        assert.ok(await backups.claimBackup('test-worker', env.clock.now(), leaseMs, 3));
-        await backups.renewBackup(first.id, 'test-worker', env.clock.now(), leaseMs, {
-          itemsDone: 0,
-          itemsTotal: 5,
-        });
+        assert.ok(await backups.claimBackup({ ...lease(), maxAttempts: 3 }));
+        await backups.renewBackup({ ...lease(), id: first.id, progress: { itemsDone: 0, itemsTotal: 5 } });
       },
-      () =>
-        backups.renewBackup(first.id, 'test-worker', env.clock.now(), leaseMs, {
-          itemsDone: 2,
-          itemsTotal: 5,
-        }),
-      () =>
-        backups.renewBackup(first.id, 'test-worker', env.clock.now(), leaseMs, {
-          itemsDone: 2,
-          itemsTotal: 5,
-        }),
+      () => backups.renewBackup({ ...lease(), id: first.id, progress: { itemsDone: 2, itemsTotal: 5 } }),
+      () => backups.renewBackup({ ...lease(), id: first.id, progress: { itemsDone: 2, itemsTotal: 5 } }),
       async () => {
         env.clock.advance(leaseMs + 1);
         await runJobs();
@@ -221,6 +211,7 @@ describe('SafekeepClient', () => {
   it('restores a whole backup (idempotently) and waits for the restoration with progress', async () => {
     await insertItems('Books', ['Added later']);
     const leaseMs = env.safekeep.config.jobLeaseMs;
+    const lease = () => ({ workerId: 'test-worker', now: env.clock.now(), leaseMs });
     const restoration = await client.restoreBackup(first.id, { idempotencyKey: 'restore-1' });
     assert.equal(restoration.status, 'PENDING');
     assert.equal(restoration.backup.id, first.id);
@@ -236,10 +227,11 @@ describe('SafekeepClient', () => {
     const { restorations } = env.safekeep.storage;
     const steps = [
       async () => {
-        assert.ok(await restorations.claimRestoration('test-worker', env.clock.now(), leaseMs, 3));
-        await restorations.renewRestoration(restoration.id, 'test-worker', env.clock.now(), leaseMs, {
-          itemsDone: 1,
-          itemsTotal: 5,
+        assert.ok(await restorations.claimRestoration({ ...lease(), maxAttempts: 3 }));
+        await restorations.renewRestoration({
+          ...lease(),
+          id: restoration.id,
+          progress: { itemsDone: 1, itemsTotal: 5 },
         });
       },
       async () => {

@@ -6,22 +6,11 @@ import { postgresItemTables } from '../../src/adapters/storage/postgres/postgres
 import { PostgresStorage } from '../../src/adapters/storage/postgres/postgres-storage.js';
 import { itemRelation } from '../../src/adapters/storage/sql/item-relation.js';
 import { createTestDatabase } from '../helpers/postgres.js';
+import { freshPostgresStorage } from '../helpers/storage-factories.js';
 import { runLayoutContract } from './layout-contract.js';
 import { runStorageContract } from './storage-contract.js';
 
-runStorageContract('PostgreSQL', {
-  async create() {
-    const database = await createTestDatabase('storage-contract');
-    const storage = await PostgresStorage.open({ url: database.url, poolSize: 4 });
-    return {
-      storage,
-      async cleanup() {
-        await storage.close();
-        await database.drop();
-      },
-    };
-  },
-});
+runStorageContract('PostgreSQL', { create: () => freshPostgresStorage('storage-contract') });
 
 runLayoutContract('PostgreSQL', {
   async create(options) {

@@ -4,22 +4,11 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { sqliteItemTables } from '../../src/adapters/storage/sqlite/sqlite-item-tables.js';
 import { SqliteStorage } from '../../src/adapters/storage/sqlite/sqlite-storage.js';
+import { freshSqliteStorage } from '../helpers/storage-factories.js';
 import { runLayoutContract } from './layout-contract.js';
 import { runStorageContract } from './storage-contract.js';
 
-runStorageContract('SQLite', {
-  async create() {
-    const dir = mkdtempSync(join(tmpdir(), 'safekeep-sqlite-'));
-    const storage = await SqliteStorage.open({ path: join(dir, 'test.db') });
-    return {
-      storage,
-      async cleanup() {
-        await storage.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  },
-});
+runStorageContract('SQLite', { create: freshSqliteStorage });
 
 runLayoutContract('SQLite', {
   async create(options) {

@@ -10,6 +10,7 @@ import { SqlMetaStore } from '../sql/meta-store.js';
 import { SqlRestorationStore } from '../sql/restoration-store.js';
 import { SqlScheduleStore } from '../sql/schedule-store.js';
 import type { Database } from '../sql/schema.js';
+import { defaultSqlCapabilities, type SqlCapabilities } from '../sql/sql-capabilities.js';
 import { SqlSiteStore } from '../sql/site-store.js';
 import { SqlStagingStore } from '../sql/staging-store.js';
 import { SqlWebhookStore } from '../sql/webhook-store.js';
@@ -88,9 +89,9 @@ export class PostgresStorage implements Storage {
     this.items = new PostgresItemStore(db, generations, now);
     this.links = new SqliteLinkStore(db, now);
     // Many processes claim jobs at once: each locks the row it claims and skips rows others hold.
-    const claims = { supportsSkipLocked: true };
-    this.backups = new SqlBackupStore(db, claims);
-    this.restorations = new SqlRestorationStore(db, claims);
+    const capabilities: SqlCapabilities = { ...defaultSqlCapabilities, rowLocks: true };
+    this.backups = new SqlBackupStore(db, capabilities);
+    this.restorations = new SqlRestorationStore(db, capabilities);
     this.staging = new PostgresStagingStore(
       db,
       generations,
@@ -98,8 +99,8 @@ export class PostgresStorage implements Storage {
       this.collections,
       largeGenerationItems,
     );
-    this.schedule = new SqlScheduleStore(db, claims);
-    this.maintenance = new SqlMaintenanceStore(db, { rowLocks: true });
+    this.schedule = new SqlScheduleStore(db, capabilities);
+    this.maintenance = new SqlMaintenanceStore(db, capabilities);
     this.webhooks = new SqlWebhookStore(db);
     this.snapshots = new SqliteSnapshotSource(
       target,

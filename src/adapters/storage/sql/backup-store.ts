@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type SqlBool } from 'kysely';
 import { AppError } from '../../../contracts/errors.js';
 import {
   assertCancelable,
@@ -9,7 +9,6 @@ import {
   type BackupTrigger,
   type BackupType,
   type JobError,
-  type Progress,
 } from '../../../domain/backup.js';
 import type {
   BackupBase,
@@ -21,14 +20,14 @@ import type {
 } from '../../../ports/backup-store.js';
 import type { ManifestRef, CollectionRef } from '../../../domain/backup.js';
 import { emitBackupEvent, loadBackup, priorResult, rememberResult, toBackup } from './backup-rows.js';
+import type { JobClaimRequest, LeaseRenewal } from '../../../ports/lease-request.js';
+import { claimJob } from './job-lease/claim-job.js';
+import { failJob } from './job-lease/fail-job.js';
+import { jobHeldBy } from './job-lease/held-by.js';
+import { releaseLease } from './job-lease/release-lease.js';
+import { renewJobLease } from './job-lease/renew-lease.js';
 import type { Database } from './schema.js';
-import { gcHoldsSite } from './site-lock.js';
-
-/** Options that differ per engine. */
-export interface JobClaimOptions {
-  /** The engine can lock the claimed row and skip rows other claimers hold (FOR UPDATE SKIP LOCKED). */
-  readonly supportsSkipLocked: boolean;
-}
+import type { SqlCapabilities } from './sql-capabilities.js';
 
 const notFound = (id: string) =>
   new AppError('BACKUP_NOT_FOUND', `Backup ${id} not found.`, { backupId: id });
@@ -72,7 +71,7 @@ export async function insertBackup(db: Kysely<Database>, backup: NewBackup): Pro
 async function markDeleted(db: Kysely<Database>, id: string, at: number): Promise<void> {
   await db
     .updateTable('backups')
-    .set({ status: 'DELETED', deleted_at: at, lease_owner: null, lease_expires_at: null })
+    .set({ status: 'DELETED', deleted_at: at, ...releaseLease })
     .where('id', '=', id)
     .where('status', '!=', 'DELETED')
     .execute();
@@ -82,7 +81,7 @@ async function markDeleted(db: Kysely<Database>, id: string, at: number): Promis
 export class SqlBackupStore implements BackupStore {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly options: JobClaimOptions,
+    private readonly capabilities: SqlCapabilities,
   ) {}
 
   async createBackup(
@@ -159,7 +158,7 @@ export class SqlBackupStore implements BackupStore {
       assertCancelable(backup);
       await trx
         .updateTable('backups')
-        .set({ status: 'CANCELED', finished_at: at, lease_owner: null, lease_expires_at: null })
+        .set({ status: 'CANCELED', finished_at: at, ...releaseLease })
         .where('id', '=', id)
         .where('status', '=', 'PENDING')
         .execute();
@@ -228,87 +227,26 @@ export class SqlBackupStore implements BackupStore {
     return bases;
   }
 
-  async claimBackup(
-    workerId: string,
-    now: number,
-    leaseMs: number,
-    maxAttempts: number,
-  ): Promise<BackupRecord | undefined> {
+  async claimBackup(request: JobClaimRequest): Promise<BackupRecord | undefined> {
     return this.db.transaction().execute(async (trx) => {
-      for (;;) {
-        let candidates = trx
-          .selectFrom('backups')
-          .select(['id', 'attempts', 'site_id'])
-          .where('status', '=', 'PENDING')
-          // Safety backups are written by their restoration, never claimed on their own.
-          .where('trigger', '!=', 'PRE_RESTORE')
-          .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]))
-          .where('site_id', 'not in', (eb) =>
-            eb
-              .selectFrom('site_leases')
-              .select('site_id')
-              .where('purpose', '=', 'gc')
-              .where('expires_at', '>', now),
-          )
-          .orderBy('requested_at')
-          .orderBy('id')
-          .limit(1);
-        if (this.options.supportsSkipLocked) candidates = candidates.forUpdate().skipLocked();
-        const candidate = await candidates.executeTakeFirst();
-        if (!candidate) return undefined;
-        if (this.options.supportsSkipLocked && (await gcHoldsSite(trx, candidate.site_id, now)))
-          return undefined;
-        if (Number(candidate.attempts) >= maxAttempts) {
-          await trx
-            .updateTable('backups')
-            .set({
-              status: 'FAILED',
-              finished_at: now,
-              error_code: 'JOB_INTERRUPTED',
-              error_message: `The backup was interrupted ${candidate.attempts} times (a worker stopped or crashed) and was given up.`,
-              lease_owner: null,
-              lease_expires_at: null,
-            })
-            .where('id', '=', candidate.id)
-            .execute();
-          await emitBackupEvent(trx, candidate.id, now);
-          continue;
-        }
-        const claimed = await trx
-          .updateTable('backups')
-          .set((eb) => ({
-            lease_owner: workerId,
-            lease_expires_at: now + leaseMs,
-            attempts: eb('attempts', '+', 1),
-            started_at: eb.fn.coalesce('started_at', sql<number>`${now}`),
-          }))
-          .where('id', '=', candidate.id)
-          .where('status', '=', 'PENDING')
-          .returningAll()
-          .executeTakeFirst();
-        return claimed && toBackup(claimed);
-      }
+      const claimed = await claimJob(trx, {
+        table: 'backups',
+        kind: 'backup',
+        request,
+        capabilities: this.capabilities,
+        // Safety backups are written by their restoration, never claimed on their own.
+        eligible: sql<SqlBool>`${sql.ref('trigger')} != ${'PRE_RESTORE'}`,
+        giveUp: async (trx, candidate, error) => {
+          await failJob(trx, { table: 'backups', id: candidate.id, error, at: request.now, workerId: null });
+          await emitBackupEvent(trx, candidate.id, request.now);
+        },
+      });
+      return claimed && toBackup(claimed);
     });
   }
 
-  async renewBackup(
-    id: string,
-    workerId: string,
-    now: number,
-    leaseMs: number,
-    progress?: Progress,
-  ): Promise<boolean> {
-    const result = await this.db
-      .updateTable('backups')
-      .set({
-        lease_expires_at: now + leaseMs,
-        ...(progress && { progress_done: progress.itemsDone, progress_total: progress.itemsTotal }),
-      })
-      .where('id', '=', id)
-      .where('lease_owner', '=', workerId)
-      .where('status', '=', 'PENDING')
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+  async renewBackup(renewal: LeaseRenewal): Promise<boolean> {
+    return renewJobLease(this.db, 'backups', renewal);
   }
 
   async recordSnapshot(
@@ -325,8 +263,7 @@ export class SqlBackupStore implements BackupStore {
         progress_total: snapshot.itemsTotal,
       })
       .where('id', '=', id)
-      .where('lease_owner', '=', workerId)
-      .where('status', '=', 'PENDING')
+      .where(jobHeldBy(workerId))
       .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
   }
@@ -355,12 +292,10 @@ export class SqlBackupStore implements BackupStore {
           manifest_sha256: result.manifest.sha256,
           manifest_size: result.manifest.size,
           progress_done: result.itemCount,
-          lease_owner: null,
-          lease_expires_at: null,
+          ...releaseLease,
         })
         .where('id', '=', id)
-        .where('lease_owner', '=', workerId)
-        .where('status', '=', 'PENDING')
+        .where(jobHeldBy(workerId))
         .returning(['site_id', 'trigger'])
         .executeTakeFirst();
       if (!done) return false;
@@ -416,21 +351,7 @@ export class SqlBackupStore implements BackupStore {
 
   async failBackup(id: string, workerId: string | null, error: JobError, at: number): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      let query = trx
-        .updateTable('backups')
-        .set({
-          status: 'FAILED',
-          finished_at: at,
-          error_code: error.code,
-          error_message: error.message,
-          lease_owner: null,
-          lease_expires_at: null,
-        })
-        .where('id', '=', id)
-        .where('status', '=', 'PENDING');
-      if (workerId !== null) query = query.where('lease_owner', '=', workerId);
-      const result = await query.executeTakeFirst();
-      if (Number(result.numUpdatedRows) === 0) return false;
+      if (!(await failJob(trx, { table: 'backups', id, error, at, workerId }))) return false;
       await emitBackupEvent(trx, id, at);
       return true;
     });

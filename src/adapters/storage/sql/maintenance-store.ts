@@ -3,17 +3,18 @@ import type { ManifestRef } from '../../../domain/backup.js';
 import type { MaintenanceStore } from '../../../ports/backup-store.js';
 import type { Database } from './schema.js';
 import { lockSiteForGc } from './site-lock.js';
+import type { SqlCapabilities } from './sql-capabilities.js';
 
 export class SqlMaintenanceStore implements MaintenanceStore {
   constructor(
     private readonly db: Kysely<Database>,
-    /** Row locks exist (PostgreSQL): the lease is taken under the site row's lock (see site-lock.ts). */
-    private readonly options: { rowLocks: boolean } = { rowLocks: false },
+    /** With row locks, the lease is taken under the site row's lock (see site-lock.ts). */
+    private readonly capabilities: SqlCapabilities,
   ) {}
 
   async acquireGcLease(siteId: string, owner: string, now: number, leaseMs: number): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      if (this.options.rowLocks) await lockSiteForGc(trx, siteId);
+      if (this.capabilities.rowLocks) await lockSiteForGc(trx, siteId);
       const busy = await trx
         .selectFrom('backups')
         .select('id')

@@ -1,9 +1,8 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type SqlBool } from 'kysely';
 import { AppError } from '../../../contracts/errors.js';
 import {
   assertRestorable,
   type JobError,
-  type Progress,
   type RestorationRecord,
   type RestorationStatus,
 } from '../../../domain/backup.js';
@@ -22,9 +21,15 @@ import {
   rememberResult,
   toRestoration,
 } from './backup-rows.js';
-import type { JobClaimOptions } from './backup-store.js';
+import type { JobClaimRequest, LeaseRenewal } from '../../../ports/lease-request.js';
+import { claimJob } from './job-lease/claim-job.js';
+import { failJob } from './job-lease/fail-job.js';
+import { heldBy, jobHeldBy } from './job-lease/held-by.js';
+import { releaseLease } from './job-lease/release-lease.js';
+import { renewJobLease } from './job-lease/renew-lease.js';
+import { takeLease } from './job-lease/take-lease.js';
 import type { Database } from './schema.js';
-import { gcHoldsSite } from './site-lock.js';
+import type { SqlCapabilities } from './sql-capabilities.js';
 
 export const initialJobState: RestorationJobState = {
   phase: 'QUEUED',
@@ -60,8 +65,7 @@ async function finishSwitched(
       finished_at: at,
       error_code: error?.code ?? null,
       error_message: error?.message ?? null,
-      lease_owner: null,
-      lease_expires_at: null,
+      ...releaseLease,
     })
     .where('id', '=', id)
     .execute();
@@ -77,10 +81,46 @@ async function finishSwitched(
   await emitRestorationEvent(db, id, at);
 }
 
+/** A restoration past its switch: it can only complete. */
+const notSwitched = sql<SqlBool>`${sql.ref('phase')} != ${'SWITCHED'}`;
+
+/**
+ * Gives up a restoration claimed too many times (see claimJob). Before its switch it fails and what it
+ * staged is discarded; after it, live data was already replaced, so it completes, and only its safety
+ * backup is lost.
+ */
+async function giveUpRestoration(
+  trx: Kysely<Database>,
+  id: string,
+  error: JobError,
+  now: number,
+): Promise<void> {
+  const row = await trx
+    .selectFrom('restorations')
+    .select(['state', 'safety_backup_id'])
+    .where('id', '=', id)
+    .executeTakeFirstOrThrow();
+  const job = JSON.parse(row.state) as RestorationJobState;
+  if (job.phase === 'SWITCHED') {
+    if (row.safety_backup_id) {
+      await failJob(trx, { table: 'backups', id: row.safety_backup_id, error, at: now, workerId: null });
+      await emitBackupEvent(trx, row.safety_backup_id, now);
+    }
+    await finishSwitched(trx, id, job, now, {
+      code: error.code,
+      message: `Live data was restored, but the safety backup was not written: ${error.message}`,
+    });
+  } else {
+    await failJob(trx, { table: 'restorations', id, error, at: now, workerId: null });
+    await discardStaging(trx, id);
+    await emitRestorationEvent(trx, id, now);
+  }
+}
+
 export class SqlRestorationStore implements RestorationStore {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly options: JobClaimOptions,
+    private readonly capabilities: SqlCapabilities,
   ) {}
 
   async createRestoration(
@@ -175,133 +215,42 @@ export class SqlRestorationStore implements RestorationStore {
   }
 
   async claimRestoration(
-    workerId: string,
-    now: number,
-    leaseMs: number,
-    maxAttempts: number,
+    request: JobClaimRequest,
   ): Promise<{ restoration: RestorationRecord; job: RestorationJobState } | undefined> {
     return this.db.transaction().execute(async (trx) => {
-      for (;;) {
-        let candidates = trx
-          .selectFrom('restorations')
-          .select(['id', 'attempts', 'state', 'safety_backup_id', 'site_id'])
+      const claimed = await claimJob(trx, {
+        table: 'restorations',
+        kind: 'restoration',
+        request,
+        capabilities: this.capabilities,
+        giveUp: (trx, candidate, error) => giveUpRestoration(trx, candidate.id, error, request.now),
+      });
+      if (!claimed) return undefined;
+      if (claimed.safety_backup_id) {
+        // The safety backup is written by whoever runs the restoration.
+        await trx
+          .updateTable('backups')
+          .set(takeLease(request))
+          .where('id', '=', claimed.safety_backup_id)
           .where('status', '=', 'PENDING')
-          .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]))
-          .where('site_id', 'not in', (eb) =>
-            eb
-              .selectFrom('site_leases')
-              .select('site_id')
-              .where('purpose', '=', 'gc')
-              .where('expires_at', '>', now),
-          )
-          .orderBy('requested_at')
-          .orderBy('id')
-          .limit(1);
-        if (this.options.supportsSkipLocked) candidates = candidates.forUpdate().skipLocked();
-        const candidate = await candidates.executeTakeFirst();
-        if (!candidate) return undefined;
-        if (this.options.supportsSkipLocked && (await gcHoldsSite(trx, candidate.site_id, now)))
-          return undefined;
-        const job = JSON.parse(candidate.state) as RestorationJobState;
-        if (Number(candidate.attempts) >= maxAttempts) {
-          const error: JobError = {
-            code: 'JOB_INTERRUPTED',
-            message: `The restoration was interrupted ${candidate.attempts} times (a worker stopped or crashed) and was given up.`,
-          };
-          if (job.phase === 'SWITCHED') {
-            // Live data was already replaced: the restoration is done, only its safety backup is lost.
-            if (candidate.safety_backup_id) {
-              await trx
-                .updateTable('backups')
-                .set({
-                  status: 'FAILED',
-                  finished_at: now,
-                  error_code: error.code,
-                  error_message: error.message,
-                  lease_owner: null,
-                })
-                .where('id', '=', candidate.safety_backup_id)
-                .where('status', '=', 'PENDING')
-                .execute();
-              await emitBackupEvent(trx, candidate.safety_backup_id, now);
-            }
-            await finishSwitched(trx, candidate.id, job, now, {
-              code: error.code,
-              message: `Live data was restored, but the safety backup was not written: ${error.message}`,
-            });
-          } else {
-            await trx
-              .updateTable('restorations')
-              .set({
-                status: 'FAILED',
-                finished_at: now,
-                error_code: error.code,
-                error_message: error.message,
-                lease_owner: null,
-                lease_expires_at: null,
-              })
-              .where('id', '=', candidate.id)
-              .execute();
-            await discardStaging(trx, candidate.id);
-            await emitRestorationEvent(trx, candidate.id, now);
-          }
-          continue;
-        }
-        const claimed = await trx
-          .updateTable('restorations')
-          .set((eb) => ({
-            lease_owner: workerId,
-            lease_expires_at: now + leaseMs,
-            attempts: eb('attempts', '+', 1),
-            started_at: eb.fn.coalesce('started_at', sql<number>`${now}`),
-          }))
-          .where('id', '=', candidate.id)
-          .where('status', '=', 'PENDING')
-          .returningAll()
-          .executeTakeFirst();
-        if (!claimed) return undefined;
-        if (claimed.safety_backup_id) {
-          // The safety backup is written by whoever runs the restoration.
-          await trx
-            .updateTable('backups')
-            .set({ lease_owner: workerId, lease_expires_at: now + leaseMs })
-            .where('id', '=', claimed.safety_backup_id)
-            .where('status', '=', 'PENDING')
-            .execute();
-        }
-        return { restoration: toRestoration(claimed), job };
+          .execute();
       }
+      return { restoration: toRestoration(claimed), job: JSON.parse(claimed.state) as RestorationJobState };
     });
   }
 
-  async renewRestoration(
-    id: string,
-    workerId: string,
-    now: number,
-    leaseMs: number,
-    progress?: Progress,
-  ): Promise<boolean> {
+  async renewRestoration(renewal: LeaseRenewal): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      const result = await trx
-        .updateTable('restorations')
-        .set({
-          lease_expires_at: now + leaseMs,
-          ...(progress && { progress_done: progress.itemsDone, progress_total: progress.itemsTotal }),
-        })
-        .where('id', '=', id)
-        .where('lease_owner', '=', workerId)
-        .where('status', '=', 'PENDING')
-        .returning('safety_backup_id')
-        .executeTakeFirst();
-      if (!result) return false;
-      if (result.safety_backup_id) {
-        await trx
-          .updateTable('backups')
-          .set({ lease_expires_at: now + leaseMs })
-          .where('id', '=', result.safety_backup_id)
-          .where('lease_owner', '=', workerId)
-          .execute();
-      }
+      if (!(await renewJobLease(trx, 'restorations', renewal))) return false;
+      // The safety backup's lease, which the restoration's worker holds from the switch on, goes along.
+      await trx
+        .updateTable('backups')
+        .set({ lease_expires_at: renewal.now + renewal.leaseMs })
+        .where('id', '=', (eb) =>
+          eb.selectFrom('restorations').select('safety_backup_id').where('id', '=', renewal.id),
+        )
+        .where(heldBy(renewal.workerId))
+        .execute();
       return true;
     });
   }
@@ -311,30 +260,23 @@ export class SqlRestorationStore implements RestorationStore {
       .updateTable('restorations')
       .set({ phase: job.phase, state: JSON.stringify(job) })
       .where('id', '=', id)
-      .where('lease_owner', '=', workerId)
-      .where('status', '=', 'PENDING')
+      .where(jobHeldBy(workerId))
       .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
   }
 
   async failRestoration(id: string, workerId: string | null, error: JobError, at: number): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      let query = trx
-        .updateTable('restorations')
-        .set({
-          status: 'FAILED',
-          finished_at: at,
-          error_code: error.code,
-          error_message: error.message,
-          lease_owner: null,
-          lease_expires_at: null,
-        })
-        .where('id', '=', id)
-        .where('status', '=', 'PENDING')
-        .where('phase', '!=', 'SWITCHED');
-      if (workerId !== null) query = query.where('lease_owner', '=', workerId);
-      const result = await query.executeTakeFirst();
-      if (Number(result.numUpdatedRows) === 0) return false;
+      const failed = await failJob(trx, {
+        table: 'restorations',
+        id,
+        error,
+        at,
+        workerId,
+        // Past the switch, live data was replaced: the restoration can only complete.
+        unless: notSwitched,
+      });
+      if (!failed) return false;
       await discardStaging(trx, id);
       await emitRestorationEvent(trx, id, at);
       return true;
@@ -347,8 +289,7 @@ export class SqlRestorationStore implements RestorationStore {
         .selectFrom('restorations')
         .select(['state'])
         .where('id', '=', id)
-        .where('lease_owner', '=', workerId)
-        .where('status', '=', 'PENDING')
+        .where(jobHeldBy(workerId))
         .where('phase', '=', 'SWITCHED')
         .executeTakeFirst();
       if (!row) return false;

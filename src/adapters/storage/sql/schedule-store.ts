@@ -2,13 +2,13 @@ import type { Kysely } from 'kysely';
 import type { NewBackup, ScheduleStore } from '../../../ports/backup-store.js';
 import { emitBackupEvent } from './backup-rows.js';
 import { insertBackup } from './backup-store.js';
-import type { JobClaimOptions } from './backup-store.js';
 import type { Database } from './schema.js';
+import type { SqlCapabilities } from './sql-capabilities.js';
 
 export class SqlScheduleStore implements ScheduleStore {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly options: JobClaimOptions = { supportsSkipLocked: false },
+    private readonly capabilities: SqlCapabilities,
   ) {}
 
   async dueSites(
@@ -37,7 +37,7 @@ export class SqlScheduleStore implements ScheduleStore {
     backup: NewBackup,
   ): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      if (this.options.supportsSkipLocked) {
+      if (this.capabilities.rowLocks) {
         // Another scheduler holding the site's row is taking this slot: leave it rather than wait for it.
         const free = await trx
           .selectFrom('sites')

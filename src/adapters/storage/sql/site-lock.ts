@@ -1,6 +1,21 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './schema.js';
 
+/** The purposes of the site leases under which no job of the site is claimed. */
+export const JOB_EXCLUSIVE_SITE_LEASES: readonly string[] = ['gc'];
+
+/**
+ * The sites a claim passes over at `now`: those under one of the {@link JOB_EXCLUSIVE_SITE_LEASES}. With
+ * row locks, a claim checks again with {@link gcHoldsSite} once it holds the site's row.
+ */
+export function sitesClosedToJobs(db: Kysely<Database> | Transaction<Database>, now: number) {
+  return db
+    .selectFrom('site_leases')
+    .select('site_id')
+    .where('purpose', 'in', JOB_EXCLUSIVE_SITE_LEASES)
+    .where('expires_at', '>', now);
+}
+
 /**
  * Jobs and garbage collection exclude each other per site: GC takes a site lease only while no job of the
  * site is PENDING, and a claim skips sites under a GC lease. Each side checks, then writes; on SQLite one
@@ -24,7 +39,7 @@ export async function gcHoldsSite(
     .selectFrom('site_leases')
     .select('site_id')
     .where('site_id', '=', siteId)
-    .where('purpose', '=', 'gc')
+    .where('purpose', 'in', JOB_EXCLUSIVE_SITE_LEASES)
     .where('expires_at', '>', now)
     .executeTakeFirst();
   return lease !== undefined;

@@ -1,5 +1,15 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
-import type { DueDelivery, OutboxEvent, WebhookRecord, WebhookStore } from '../../../ports/webhook-store.js';
+import type {
+  DeliveryClaimRequest,
+  DueDelivery,
+  OutboxEvent,
+  WebhookRecord,
+  WebhookStore,
+} from '../../../ports/webhook-store.js';
+import { heldBy } from './job-lease/held-by.js';
+import { leaseIsFree } from './job-lease/lease-is-free.js';
+import { releaseLease } from './job-lease/release-lease.js';
+import { takeLease } from './job-lease/take-lease.js';
 import type { Database, EventsTable, WebhooksTable } from './schema.js';
 
 function toWebhook(row: Selectable<WebhooksTable>): WebhookRecord {
@@ -77,13 +87,8 @@ export class SqlWebhookStore implements WebhookStore {
     });
   }
 
-  async claimDue(
-    workerId: string,
-    now: number,
-    leaseMs: number,
-    limit: number,
-    perWebhook = Number.POSITIVE_INFINITY,
-  ): Promise<DueDelivery[]> {
+  async claimDue(request: DeliveryClaimRequest): Promise<DueDelivery[]> {
+    const { now, limit, perWebhook = Number.POSITIVE_INFINITY } = request;
     return this.db.transaction().execute(async (trx) => {
       // The earliest PENDING delivery of each (webhook, entity); due and not leased by someone else. With
       // the leases each webhook holds already, so that a receiver that hangs cannot take every slot.
@@ -93,7 +98,7 @@ export class SqlWebhookStore implements WebhookStore {
             WHERE f.webhook_id = d.webhook_id AND f.state = 'PENDING' AND f.lease_expires_at >= ${now}) AS leased
         FROM deliveries d
         WHERE d.state = 'PENDING' AND d.next_attempt_at <= ${now}
-          AND (d.lease_expires_at IS NULL OR d.lease_expires_at < ${now})
+          AND ${leaseIsFree(now, 'd.lease_expires_at')}
           AND NOT EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id AND w.blocked_reason IS NOT NULL)
           AND NOT EXISTS (
             SELECT 1 FROM deliveries e
@@ -108,12 +113,12 @@ export class SqlWebhookStore implements WebhookStore {
         if (holds >= perWebhook) continue;
         const claimed = await trx
           .updateTable('deliveries')
-          .set({ lease_owner: workerId, lease_expires_at: now + leaseMs })
+          .set(takeLease(request))
           .where('event_seq', '=', row.event_seq)
           .where('webhook_id', '=', row.webhook_id)
           .where('state', '=', 'PENDING')
           // Checked again here: on PostgreSQL another process may have claimed it since the SELECT.
-          .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]))
+          .where(leaseIsFree(now))
           .returning(['attempts'])
           .executeTakeFirst();
         if (!claimed) continue;
@@ -148,22 +153,21 @@ export class SqlWebhookStore implements WebhookStore {
         state: 'DELIVERED',
         finished_at: at,
         attempts: eb('attempts', '+', 1),
-        lease_owner: null,
-        lease_expires_at: null,
+        ...releaseLease,
       }))
       .where('event_seq', '=', eventSeq)
       .where('webhook_id', '=', webhookId)
-      .where('lease_owner', '=', workerId)
+      .where(heldBy(workerId))
       .execute();
   }
 
   async release(eventSeq: number, webhookId: string, workerId: string): Promise<void> {
     await this.db
       .updateTable('deliveries')
-      .set({ lease_owner: null, lease_expires_at: null })
+      .set(releaseLease)
       .where('event_seq', '=', eventSeq)
       .where('webhook_id', '=', webhookId)
-      .where('lease_owner', '=', workerId)
+      .where(heldBy(workerId))
       .execute();
   }
 
@@ -180,15 +184,14 @@ export class SqlWebhookStore implements WebhookStore {
       .set((eb) => ({
         attempts: eb('attempts', '+', 1),
         last_error: error.slice(0, 500),
-        lease_owner: null,
-        lease_expires_at: null,
+        ...releaseLease,
         ...(nextAttemptAt === null
           ? { state: 'ABANDONED', finished_at: at }
           : { next_attempt_at: nextAttemptAt }),
       }))
       .where('event_seq', '=', eventSeq)
       .where('webhook_id', '=', webhookId)
-      .where('lease_owner', '=', workerId)
+      .where(heldBy(workerId))
       .execute();
   }
 

@@ -1,8 +1,9 @@
 import { rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Kysely } from 'kysely';
-import { SqlBackupStore, type JobClaimOptions } from '../sql/backup-store.js';
+import { SqlBackupStore } from '../sql/backup-store.js';
 import { SqlRestorationStore } from '../sql/restoration-store.js';
 import type { Database } from '../sql/schema.js';
+import type { SqlCapabilities } from '../sql/sql-capabilities.js';
 
 /**
  * Room set aside on the database's disk so that a job can still record its own failure when the disk
@@ -56,10 +57,10 @@ export class SqliteDiskReserve {
 export class ReservedBackupStore extends SqlBackupStore {
   constructor(
     db: Kysely<Database>,
-    options: JobClaimOptions,
+    capabilities: SqlCapabilities,
     private readonly reserve: SqliteDiskReserve,
   ) {
-    super(db, options);
+    super(db, capabilities);
   }
 
   override claimBackup(
@@ -78,10 +79,10 @@ export class ReservedBackupStore extends SqlBackupStore {
 export class ReservedRestorationStore extends SqlRestorationStore {
   constructor(
     db: Kysely<Database>,
-    options: JobClaimOptions,
+    capabilities: SqlCapabilities,
     private readonly reserve: SqliteDiskReserve,
   ) {
-    super(db, options);
+    super(db, capabilities);
   }
 
   override claimRestoration(

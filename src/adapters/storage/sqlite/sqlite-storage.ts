@@ -7,6 +7,7 @@ import { SqlCollectionStore } from '../sql/collection-store.js';
 import { GenerationRegistry } from '../sql/generation-registry.js';
 import { SqlMetaStore } from '../sql/meta-store.js';
 import type { Database } from '../sql/schema.js';
+import { defaultSqlCapabilities } from '../sql/sql-capabilities.js';
 import { sqliteItemTables } from './sqlite-item-tables.js';
 import { SqlSiteStore } from '../sql/site-store.js';
 import { SqliteItemStore } from './sqlite-item-store.js';
@@ -112,17 +113,17 @@ export class SqliteStorage implements Storage {
     this.items = new SqliteItemStore(db, generations, now);
     this.links = new SqliteLinkStore(db, now);
     // SQLite has one writer and no row locks: a claim is a compare-and-set inside a transaction.
-    const claims = { supportsSkipLocked: false };
+    const capabilities = defaultSqlCapabilities;
     if (path === ':memory:') {
-      this.backups = new SqlBackupStore(db, claims);
-      this.restorations = new SqlRestorationStore(db, claims);
+      this.backups = new SqlBackupStore(db, capabilities);
+      this.restorations = new SqlRestorationStore(db, capabilities);
     } else {
       // A job's failure is recorded even when the disk is full (see SqliteDiskReserve).
       const reserve = new SqliteDiskReserve(`${path}-reserve`, 1024 * 1024);
       reserve.hold();
       this.reserve = reserve;
-      this.backups = new ReservedBackupStore(db, claims, reserve);
-      this.restorations = new ReservedRestorationStore(db, claims, reserve);
+      this.backups = new ReservedBackupStore(db, capabilities, reserve);
+      this.restorations = new ReservedRestorationStore(db, capabilities, reserve);
     }
     this.staging = new SqlStagingStore(
       db,
@@ -132,8 +133,8 @@ export class SqliteStorage implements Storage {
       this.collections,
       largeGenerationItems,
     );
-    this.schedule = new SqlScheduleStore(db);
-    this.maintenance = new SqlMaintenanceStore(db);
+    this.schedule = new SqlScheduleStore(db, capabilities);
+    this.maintenance = new SqlMaintenanceStore(db, capabilities);
     this.webhooks = new SqlWebhookStore(db);
     this.snapshots = new SqliteSnapshotSource({ path });
   }

@@ -1,0 +1,33 @@
+/**
+ * What the job runners (backup-job.ts, restoration-job.ts, safety-backup-job.ts) work with: the ports of
+ * the stores they write and the settings they run under.
+ */
+import type { ChunkPolicy } from '../domain/chunking.js';
+import type { BackupStore, RestorationStore, Retention, StagingStore } from '../ports/backup-store.js';
+import type { BlobStore } from '../ports/blob-store.js';
+import type { Clock } from '../ports/clock.js';
+import type { SnapshotSource } from '../ports/snapshot-source.js';
+import type { CodecPool } from './codec-pool.js';
+import type { FailpointName, Failpoints } from './failpoints.js';
+
+export interface EngineDeps {
+  readonly backups: BackupStore;
+  readonly restorations: RestorationStore;
+  readonly staging: StagingStore;
+  readonly snapshots: SnapshotSource;
+  readonly blobs: BlobStore;
+  readonly codec: CodecPool;
+  readonly clock: Clock;
+  readonly compressionLevel: number;
+  readonly policy: ChunkPolicy;
+  readonly retentionFor: (siteId: string) => Promise<Retention>;
+  readonly newId: () => string;
+  readonly leaseMs: number;
+  /** Fault-test hooks between durable steps (see failpoints.ts). */
+  readonly failpoint?: Failpoints;
+}
+
+/** Runs the fault-test hook `name` if there is one (see failpoints.ts). */
+export function hit(deps: EngineDeps, name: FailpointName): Promise<void> {
+  return deps.failpoint ? deps.failpoint(name) : Promise.resolve();
+}

@@ -1,0 +1,135 @@
+/**
+ * Running one claimed restoration: stage the backed-up collections into new generations, switch live data
+ * to them in one transaction, then write the safety backup (safety-backup-job.ts). The worker loop
+ * (src/jobs/job-worker.ts) keeps the lease alive; every write is fenced by it, and a restoration whose worker
+ * died resumes from its saved state.
+ */
+import type { RestorationRecord } from '../domain/backup.js';
+import { referenceTargetsOf } from '../domain/restore-definitions.js';
+import type { RestorationJobState } from '../ports/backup-store.js';
+import { readVerifiedManifest } from './backup-verifier.js';
+import { hit, type EngineDeps } from './engine-deps.js';
+import { JobFailure, jobErrorOf } from './job-failure.js';
+import { stopped, type JobLease } from './job-lease.js';
+import { writeSafetyBackup } from './safety-backup-job.js';
+import { stageCollection } from './stage-collection.js';
+import { stageLinks } from './stage-links.js';
+
+export async function runRestoration(
+  deps: EngineDeps,
+  restoration: RestorationRecord,
+  job: RestorationJobState,
+  lease: JobLease,
+): Promise<void> {
+  let state = job;
+  try {
+    await hit(deps, 'restore:claimed');
+    if (state.phase !== 'SWITCHED') {
+      const switched = await stageAndSwitch(deps, restoration, lease);
+      if (!switched) return;
+      state = switched;
+      await hit(deps, 'restore:switched');
+    }
+  } catch (error) {
+    if (stopped(lease, error)) return;
+    await deps.restorations.failRestoration(restoration.id, lease.workerId, jobErrorOf(error), deps.clock());
+    return;
+  }
+  try {
+    await writeSafetyBackup(deps, restoration, state, lease);
+  } catch (error) {
+    if (!stopped(lease, error)) throw error;
+  }
+}
+
+async function stageAndSwitch(
+  deps: EngineDeps,
+  restoration: RestorationRecord,
+  lease: JobLease,
+): Promise<RestorationJobState | undefined> {
+  // A fresh start: whatever an interrupted attempt staged is thrown away.
+  await deps.staging.discard(restoration.id);
+  await hit(deps, 'restore:staging-discarded');
+  const backup = await deps.backups.getBackup(restoration.siteId, restoration.backupId);
+  if (!backup)
+    throw new JobFailure('INTEGRITY_OBJECT_MISSING', `Backup ${restoration.backupId} has no manifest.`);
+  const manifest = await readVerifiedManifest(deps.blobs, backup);
+  await hit(deps, 'restore:manifest-read');
+  const sources = restoration.collections.map((plan) => {
+    const entry = manifest.collections.find((c) => c.id === plan.dataCollectionId);
+    if (!entry)
+      throw new JobFailure(
+        'INTEGRITY_MANIFEST_INVALID',
+        `The manifest does not hold collection ${plan.dataCollectionId}.`,
+      );
+    // Undoing a restoration (restoring its safety backup) deletes what that restoration created.
+    const remove = entry.absentBefore === true && plan.restoreDestination.dataCollectionId === entry.id;
+    return { plan, entry, remove };
+  });
+  // A safety backup puts back the definitions the restoration replaced, whole (§6.6).
+  const mode = backup.trigger === 'PRE_RESTORE' ? 'BACKUP' : restoration.definitionMode;
+  const itemsTotal = sources.reduce((n, s) => n + (s.remove ? 0 : s.entry.itemCount), 0);
+  let done = 0;
+  lease.progress({ itemsDone: 0, itemsTotal });
+  const staged: Record<string, number> = {};
+  for (const { plan, entry, remove } of sources) {
+    if (remove) continue;
+    const destination = plan.restoreDestination.dataCollectionId;
+    const gen = await deps.staging.createGeneration(
+      restoration.siteId,
+      destination,
+      restoration.id,
+      deps.clock(),
+      entry.itemCount,
+    );
+    staged[destination] = gen;
+    await deps.restorations.saveRestorationJob(restoration.id, lease.workerId, {
+      phase: 'STAGING',
+      staged,
+      replaced: {},
+      replacedNames: {},
+      replacedVersions: {},
+      liveAtSwitch: {},
+    });
+    await hit(deps, 'restore:generation-created');
+    await stageCollection(deps, restoration.siteId, entry, gen, lease.signal, (n) =>
+      lease.progress({ itemsDone: (done += n), itemsTotal }),
+    );
+  }
+  await stageLinks(deps, restoration, manifest, staged, lease.signal);
+  await hit(deps, 'restore:links-staged');
+  for (const gen of Object.values(staged)) await deps.staging.buildIndexes(gen);
+  await hit(deps, 'restore:indexes-built');
+  lease.signal.throwIfAborted();
+  const at = deps.clock();
+  return deps.staging.switchLive({
+    restorationId: restoration.id,
+    workerId: lease.workerId,
+    siteId: restoration.siteId,
+    at,
+    leaseMs: deps.leaseMs,
+    destinations: sources.map(({ plan, entry, remove }) => ({
+      collectionId: plan.restoreDestination.dataCollectionId,
+      displayName: plan.restoreDestination.displayName,
+      stagedGen: staged[plan.restoreDestination.dataCollectionId] ?? 0,
+      ...(entry.definition && { definition: entry.definition }),
+      referenceTargets: referenceTargetsOf(entry.id, entry.definition, restoration.collections),
+      mode,
+      ...(remove && { remove: true }),
+    })),
+    afterDefinitions: () => hit(deps, 'restore:definitions-applied'),
+    afterRemove: () => hit(deps, 'restore:created-collection-deleted'),
+    safetyBackup: {
+      id: deps.newId(),
+      siteId: restoration.siteId,
+      trigger: 'PRE_RESTORE',
+      requestedAt: at,
+      requestedCollections: sources.map((s) => s.plan.restoreDestination.dataCollectionId),
+      collections: sources.map((s) => ({
+        id: s.plan.restoreDestination.dataCollectionId,
+        displayName: s.plan.restoreDestination.displayName,
+      })),
+      restorationId: restoration.id,
+    },
+  });
+}

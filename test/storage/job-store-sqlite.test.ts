@@ -1,0 +1,4 @@
+import { freshSqliteStorage } from '../helpers/storage-factories.js';
+import { runJobStoreContract } from './job-store-contract.js';
+
+runJobStoreContract('SQLite', { create: freshSqliteStorage });
