@@ -258,4 +258,76 @@ export const postgresMigrations: Record<string, Migration> = {
       await run(db, [`ALTER TABLE webhooks ADD COLUMN blocked_reason TEXT COLLATE "C"`]);
     },
   },
+  // Items of new generations live as rows of one shared table, `items`, LIST-partitioned by generation:
+  // its DEFAULT partition holds every small generation and is itself hash-partitioned (32 leaves) so that no
+  // leaf grows past ~50 M rows at 10^9 items; a large restored generation is loaded into a bare table,
+  // indexed, checked and attached as a partition of its own (ids >= 10^12). The CHECK on the default
+  // partition lets ATTACH prove without scanning it that it holds no row of the new partition. Links and
+  // tombstones are hash-partitioned the same way (one-time copy). Tables of generations created before this
+  // version (ids < 10^10, no gen column) stay as they are. docs/ARCHITECTURE.md, "Generations".
+  '0006-shared-items': {
+    async up(db) {
+      const leaves = (parent: string, name: string): string[] =>
+        Array.from(
+          { length: 32 },
+          (_, i) =>
+            `CREATE TABLE ${name}_${i} PARTITION OF ${parent} FOR VALUES WITH (MODULUS 32, REMAINDER ${i})`,
+        );
+      await run(db, [
+        `CREATE TABLE items (
+          gen BIGINT NOT NULL,
+          id TEXT COLLATE "C" NOT NULL,
+          created_at BIGINT NOT NULL,
+          updated_at BIGINT NOT NULL,
+          data TEXT NOT NULL,
+          seq BIGINT NOT NULL DEFAULT 0,
+          PRIMARY KEY (gen, id)
+        ) PARTITION BY LIST (gen)`,
+        `CREATE TABLE items_shared PARTITION OF items (CONSTRAINT items_shared_small CHECK (gen < 1000000000000))
+          DEFAULT PARTITION BY HASH (gen)`,
+        ...leaves('items_shared', 'items_shared'),
+        `CREATE INDEX items_gen_created ON items (gen, created_at)`,
+        `CREATE INDEX items_gen_updated ON items (gen, updated_at)`,
+        `CREATE INDEX items_gen_seq ON items (gen, seq)`,
+        `ALTER TABLE links RENAME TO links_0005`,
+        `ALTER INDEX links_pkey RENAME TO links_0005_pkey`,
+        `ALTER INDEX links_to RENAME TO links_0005_to`,
+        `CREATE TABLE links (
+          from_gen BIGINT NOT NULL,
+          from_id TEXT COLLATE "C" NOT NULL,
+          field TEXT COLLATE "C" NOT NULL,
+          to_gen BIGINT NOT NULL,
+          to_id TEXT COLLATE "C" NOT NULL,
+          pos BIGINT NOT NULL,
+          PRIMARY KEY (from_gen, from_id, field, to_gen, to_id)
+        ) PARTITION BY HASH (from_gen)`,
+        ...leaves('links', 'links'),
+        `CREATE INDEX links_to ON links (to_gen, to_id)`,
+        `INSERT INTO links (from_gen, from_id, field, to_gen, to_id, pos)
+          SELECT from_gen, from_id, field, to_gen, to_id, pos FROM links_0005`,
+        `DROP TABLE links_0005`,
+        `ALTER TABLE tombstones RENAME TO tombstones_0005`,
+        `ALTER INDEX tombstones_pkey RENAME TO tombstones_0005_pkey`,
+        `ALTER INDEX tombstones_seq RENAME TO tombstones_0005_seq`,
+        `CREATE TABLE tombstones (
+          gen BIGINT NOT NULL,
+          id TEXT COLLATE "C" NOT NULL,
+          seq BIGINT NOT NULL,
+          PRIMARY KEY (gen, id)
+        ) PARTITION BY HASH (gen)`,
+        ...leaves('tombstones', 'tombstones'),
+        `CREATE INDEX tombstones_seq ON tombstones (gen, seq)`,
+        `INSERT INTO tombstones (gen, id, seq) SELECT gen, id, seq FROM tombstones_0005`,
+        `DROP TABLE tombstones_0005`,
+        // New small generations are numbered from 10^10, large ones from 10^12 (never reused).
+        `CREATE SEQUENCE generations_large_id START WITH 1000000000000`,
+      ]);
+      const { rows } = await sql<{ n: string | number | null }>`SELECT max(id) AS n FROM generations`.execute(
+        db,
+      );
+      if (Number(rows[0]?.n ?? 0) < 10_000_000_000) {
+        await run(db, [`ALTER TABLE generations ALTER COLUMN id RESTART WITH 10000000000`]);
+      }
+    },
+  },
 };

@@ -254,4 +254,33 @@ export const sqliteMigrations: Record<string, Migration> = {
       await run(db, [`ALTER TABLE webhooks ADD COLUMN blocked_reason TEXT`]);
     },
   },
+  // Items of new generations live as rows of one shared table, keyed by (gen, id): creating, truncating and
+  // deleting a collection is rows, never DDL (docs/ARCHITECTURE.md, "Generations"). A large restored
+  // generation gets a table of its own with the same columns (`items_<gen>`, ids >= 10^12); tables of
+  // generations created before this version (ids < 10^10, no gen column) stay as they are and are read and
+  // written as before. Generation ids are allotted from two counters in `meta` (never reused) rather than
+  // AUTOINCREMENT, which would jump past every shared id after one large id; both start above any id in use.
+  '0006-shared-items': {
+    async up(db) {
+      await run(db, [
+        `CREATE TABLE items (
+          rid INTEGER PRIMARY KEY,
+          gen INTEGER NOT NULL,
+          id TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL,
+          data TEXT NOT NULL,
+          seq INTEGER NOT NULL DEFAULT 0
+        )`,
+        `CREATE UNIQUE INDEX items_gen_id ON items (gen, id)`,
+        `CREATE INDEX items_gen_created ON items (gen, created_at)`,
+        `CREATE INDEX items_gen_updated ON items (gen, updated_at)`,
+        `CREATE INDEX items_gen_seq ON items (gen, seq)`,
+        `INSERT INTO meta (key, value)
+          SELECT 'generation_next_shared', CAST(max(10000000000, coalesce(max(id), 0) + 1) AS TEXT) FROM generations`,
+        `INSERT INTO meta (key, value)
+          SELECT 'generation_next_large', CAST(max(1000000000000, coalesce(max(id), 0) + 1) AS TEXT) FROM generations`,
+      ]);
+    },
+  },
 };
