@@ -22,7 +22,7 @@ import type {
 import type { ManifestRef, CollectionRef } from '../../../domain/backup.js';
 import { emitBackupEvent, loadBackup, priorResult, rememberResult, toBackup } from './backup-rows.js';
 import type { Database } from './schema.js';
-import { gcHoldsSite } from './site-lock.js';
+import { gcHoldsSite, JOB_EXCLUSIVE_SITE_LEASES } from './site-lock.js';
 
 /** Options that differ per engine. */
 export interface JobClaimOptions {
@@ -247,7 +247,7 @@ export class SqlBackupStore implements BackupStore {
             eb
               .selectFrom('site_leases')
               .select('site_id')
-              .where('purpose', '=', 'gc')
+              .where('purpose', 'in', JOB_EXCLUSIVE_SITE_LEASES)
               .where('expires_at', '>', now),
           )
           .orderBy('requested_at')

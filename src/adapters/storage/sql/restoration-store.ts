@@ -24,7 +24,7 @@ import {
 } from './backup-rows.js';
 import type { JobClaimOptions } from './backup-store.js';
 import type { Database } from './schema.js';
-import { gcHoldsSite } from './site-lock.js';
+import { gcHoldsSite, JOB_EXCLUSIVE_SITE_LEASES } from './site-lock.js';
 
 export const initialJobState: RestorationJobState = {
   phase: 'QUEUED',
@@ -191,7 +191,7 @@ export class SqlRestorationStore implements RestorationStore {
             eb
               .selectFrom('site_leases')
               .select('site_id')
-              .where('purpose', '=', 'gc')
+              .where('purpose', 'in', JOB_EXCLUSIVE_SITE_LEASES)
               .where('expires_at', '>', now),
           )
           .orderBy('requested_at')

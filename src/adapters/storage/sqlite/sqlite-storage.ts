@@ -21,6 +21,7 @@ import { SqlStagingStore } from '../sql/staging-store.js';
 import { SqlScheduleStore } from '../sql/schedule-store.js';
 import { SqlMaintenanceStore } from '../sql/maintenance-store.js';
 import { SqlWebhookStore } from '../sql/webhook-store.js';
+import { SqlLayoutMigrator } from '../sql/layout-migrator.js';
 import { sqliteMigrations } from './sqlite-migrations.js';
 
 export interface SqliteStorageOptions {
@@ -117,6 +118,7 @@ export class SqliteStorage implements Storage {
   readonly schedule: SqlScheduleStore;
   readonly maintenance: SqlMaintenanceStore;
   readonly webhooks: SqlWebhookStore;
+  readonly layout: SqlLayoutMigrator;
   readonly snapshots: SqliteSnapshotSource;
 
   private constructor(
@@ -156,6 +158,7 @@ export class SqliteStorage implements Storage {
     this.schedule = new SqlScheduleStore(db);
     this.maintenance = new SqlMaintenanceStore(db);
     this.webhooks = new SqlWebhookStore(db);
+    this.layout = new SqlLayoutMigrator(db, generations, sqliteEngine);
     this.snapshots = new SqliteSnapshotSource({ path });
   }
 
