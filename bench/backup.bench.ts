@@ -15,7 +15,7 @@ import { loadConfig } from '../src/config.js';
 import { siteScopes } from '../src/contracts/scopes.js';
 import { composeItem, type StoredItem } from '../src/domain/item-codec.js';
 import type { FailpointName } from '../src/engine/failpoints.js';
-import { itemTable } from '../src/adapters/storage/sql/schema.js';
+import { itemRelation } from '../src/adapters/storage/sql/item-relation.js';
 import { newItemId } from '../src/services/ids.js';
 import { percentile, sampleItem, timed, type BenchResult } from './bench-kit.js';
 
@@ -244,8 +244,13 @@ async function sqliteBaselines(h: Harness): Promise<{ vacuumMs: number; copyMs: 
       raw.exec(`CREATE INDEX copy.${t}_s ON ${t} (seq)`);
     }
     raw.exec('BEGIN');
-    for (const { gen } of gens)
-      raw.exec(`INSERT INTO copy.copy_${gen} SELECT * FROM main.${itemTable(gen)} ORDER BY id`);
+    for (const { gen } of gens) {
+      const { table, scopeSql } = itemRelation(gen);
+      raw.exec(
+        `INSERT INTO copy.copy_${gen} SELECT rid, id, created_at, updated_at, data, seq FROM main.${table}
+         WHERE ${scopeSql} ORDER BY id`,
+      );
+    }
     raw.exec('COMMIT');
     raw.exec('DETACH copy');
     return Promise.resolve();

@@ -7,6 +7,7 @@
  * The server is `postgres://postgres@127.0.0.1:5432/postgres` unless SAFEKEEP_BENCH_PG_URL names another;
  * the bench creates its databases there and drops them at the end.
  */
+import { itemRelation } from '../src/adapters/storage/sql/item-relation.js';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -184,7 +185,11 @@ export async function runPostgresBench(
           '-Fc',
           '-f',
           dumpFile,
-          ...gens.flatMap((g) => ['-t', `items_${g}`]),
+          // A shared generation's rows are in the leaves of `items`' default partition.
+          ...[...new Set(gens.map((g) => itemRelation(g).table))].flatMap((t) => [
+            '-t',
+            t === 'items' ? 'items_shared_*' : t,
+          ]),
           database.url,
         ]),
       ),

@@ -366,6 +366,7 @@ async function stageAndSwitch(
       destination,
       restoration.id,
       deps.clock(),
+      entry.itemCount,
     );
     staged[destination] = gen;
     await deps.restorations.saveRestorationJob(restoration.id, lease.workerId, {

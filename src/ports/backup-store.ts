@@ -261,7 +261,14 @@ export interface SwitchPlan {
 
 export interface StagingStore {
   /** A new, invisible generation for a restoration to fill; its date indexes come at `finishGeneration`. */
-  createGeneration(siteId: string, collectionId: string, restorationId: string, at: number): Promise<number>;
+  createGeneration(
+    siteId: string,
+    collectionId: string,
+    restorationId: string,
+    at: number,
+    /** Items the backup holds for it: a large set may be laid out apart (a table or partition of its own). */
+    expectedItems?: number,
+  ): Promise<number>;
   /**
    * Appends items in small committed batches. Items must come in id order; the adapter keeps each of its
    * transactions short so that live writes are not held up.

@@ -4,6 +4,7 @@
  * refused (test/http/bad-input.test.ts); items already stored stay addressable by the id the API shows for
  * them, and a backup restores them byte for byte. On both stacks.
  */
+import { itemRelation } from '../../src/adapters/storage/sql/item-relation.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -24,8 +25,10 @@ function oldItemJson(id: string, title: string): string {
 /** The item rows of a collection as stored: id and data as hex of their bytes, sorted. */
 async function storedRows(env: TestEnv, siteId: string, collectionId: string): Promise<string[]> {
   const url = env.safekeep.config.databaseUrl;
-  const select = (gen: number, hex: (column: string) => string) =>
-    `SELECT ${hex('id')} AS id, ${hex('data')} AS data FROM items_${gen} ORDER BY 1`;
+  const select = (gen: number, hex: (column: string) => string) => {
+    const { table, scopeSql } = itemRelation(gen);
+    return `SELECT ${hex('id')} AS id, ${hex('data')} AS data FROM ${table} WHERE ${scopeSql} ORDER BY 1`;
+  };
   if (url === undefined) {
     const db = new Database(`${env.dataDir}/safekeep.db`);
     try {

@@ -7,6 +7,7 @@
  *    out (the clock moved by one lease, no more) and finishes it, and that backup restores byte-identically.
  * The children's clock is a file (SAFEKEEP_TEST_CLOCK_FILE, test-only) that this test moves.
  */
+import { itemRelation } from '../../src/adapters/storage/sql/item-relation.js';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -242,9 +243,10 @@ describe('two workers on one PostgreSQL database', () => {
     assert.equal((await storage.restorations.getRestoration(siteId, restorationId))?.status, 'COMPLETED');
     const digest = async (collectionId: string) => {
       const gen = (await storage.collections.get(siteId, collectionId)) && (await liveGen(collectionId));
+      const { table, scope } = itemRelation(Number(gen));
       const { rows } = await sql<{ n: number; h: string }>`SELECT count(*) AS n,
         md5(string_agg(id || E'\\t' || created_at || E'\\t' || updated_at || E'\\t' || data, E'\\n' ORDER BY id)) AS h
-        FROM ${sql.table(`items_${gen}`)}`.execute(storage.db);
+        FROM ${sql.table(table)} WHERE ${scope}`.execute(storage.db);
       return rows[0];
     };
     const liveGen = async (collectionId: string) =>

@@ -1,6 +1,7 @@
 /**
- * Migration 0004-collection-bin on a database written before it, on both engines: the collections, items
- * and links there are untouched, and deleting one of them afterwards goes into the bin and comes back.
+ * Migrations 0004-collection-bin to 0006-shared-items on a database written before them, on both engines:
+ * the collections, items and links there are untouched (their generations stay legacy ones, still
+ * writable), and deleting one of them afterwards goes into the bin and comes back.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,7 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { sql } from 'kysely';
+import { postgresItemTables } from '../../src/adapters/storage/postgres/postgres-item-tables.js';
 import { PostgresStorage } from '../../src/adapters/storage/postgres/postgres-storage.js';
+import { generationLayout } from '../../src/adapters/storage/sql/item-relation.js';
+import type { SqlEngine } from '../../src/adapters/storage/sql/sql-engine.js';
+import { sqliteItemTables } from '../../src/adapters/storage/sqlite/sqlite-item-tables.js';
 import { sqliteMigrations } from '../../src/adapters/storage/sqlite/sqlite-migrations.js';
 import { SqliteStorage } from '../../src/adapters/storage/sqlite/sqlite-storage.js';
 import { composeItem } from '../../src/domain/item-codec.js';
@@ -21,7 +26,7 @@ type Opened = Storage & { db: SqliteStorage['db'] };
  * Writes data, then puts the database back where it was before 0004 (no bin table, neither it nor the
  * migrations after it run).
  */
-async function writeBeforeBin(storage: Opened): Promise<void> {
+async function writeBeforeBin(storage: Opened, engine: SqlEngine): Promise<void> {
   await storage.sites.create({
     id: 's',
     name: 'S',
@@ -38,7 +43,6 @@ async function writeBeforeBin(storage: Opened): Promise<void> {
   } as const;
   await storage.collections.create('s', { id: 'A', ...definition }, 1);
   await storage.collections.create('s', { id: 'B', ...definition }, 1);
-  const item = (id: string) => composeItem({ id, owner: 'o', createdAt: 1, updatedAt: 1, fields: { v: id } });
   await storage.items.write(live('A'), (tx) => tx.insert([item('a1')]));
   await storage.items.write(live('B'), (tx) => tx.insert([item('b1')]));
   await storage.links.insert(live('B'), [{ field: 'refs', fromId: 'b1', toCollectionId: 'A', toId: 'a1' }]);
@@ -49,9 +53,52 @@ async function writeBeforeBin(storage: Opened): Promise<void> {
     'a new migration must be undone here as well',
   );
   await sql`DROP TABLE layout_migration`.execute(storage.db);
+  await undoSharedItems(storage.db, engine);
   await sql`ALTER TABLE webhooks DROP COLUMN blocked_reason`.execute(storage.db);
   await sql`DROP TABLE collection_bin`.execute(storage.db);
   await sql`DELETE FROM kysely_migration WHERE name >= '0004-collection-bin'`.execute(storage.db);
+}
+
+/**
+ * Undoes 0006-shared-items: every generation becomes a legacy one (a small id, a table `items_<id>` without a
+ * gen column, as releases before 0006 wrote them) and the shared tables go; on PostgreSQL links and
+ * tombstones become plain tables again, so that 0006 runs its one-time copy of them.
+ */
+async function undoSharedItems(db: Opened['db'], engine: SqlEngine): Promise<void> {
+  const { rows: gens } = await sql<{ id: number }>`SELECT id FROM generations ORDER BY id`.execute(db);
+  for (const [i, { id: shared }] of gens.entries()) {
+    const gen = Number(shared);
+    assert.equal(generationLayout(gen), 'shared');
+    const legacy = i + 1;
+    await engine.createItemTable(db, legacy);
+    await sql`INSERT INTO ${sql.table(`items_${legacy}`)} (id, created_at, updated_at, data, seq)
+      SELECT id, created_at, updated_at, data, seq FROM items WHERE gen = ${gen}`.execute(db);
+    await sql`UPDATE generations SET id = ${legacy} WHERE id = ${gen}`.execute(db);
+    await sql`UPDATE collections SET live_gen = ${legacy} WHERE live_gen = ${gen}`.execute(db);
+    await sql`UPDATE collections SET sandbox_gen = ${legacy} WHERE sandbox_gen = ${gen}`.execute(db);
+    await sql`UPDATE links SET from_gen = ${legacy} WHERE from_gen = ${gen}`.execute(db);
+    await sql`UPDATE links SET to_gen = ${legacy} WHERE to_gen = ${gen}`.execute(db);
+    await sql`UPDATE tombstones SET gen = ${legacy} WHERE gen = ${gen}`.execute(db);
+  }
+  await sql`DROP TABLE items`.execute(db);
+  await sql`DELETE FROM meta WHERE key LIKE 'generation_next_%'`.execute(db);
+  if (engine === postgresItemTables) {
+    await sql`DROP SEQUENCE generations_large_id`.execute(db);
+    for (const [table, key, index] of [
+      ['links', '(from_gen, from_id, field, to_gen, to_id)', 'links_to ON links (to_gen, to_id)'],
+      ['tombstones', '(gen, id)', 'tombstones_seq ON tombstones (gen, seq)'],
+    ] as const) {
+      await sql.raw(`CREATE TABLE ${table}_plain AS SELECT * FROM ${table}`).execute(db);
+      await sql.raw(`DROP TABLE ${table}`).execute(db);
+      await sql.raw(`ALTER TABLE ${table}_plain RENAME TO ${table}`).execute(db);
+      await sql.raw(`ALTER TABLE ${table} ADD PRIMARY KEY ${key}`).execute(db);
+      await sql.raw(`CREATE INDEX ${index}`).execute(db);
+    }
+  }
+}
+
+function item(id: string) {
+  return composeItem({ id, owner: 'o', createdAt: 1, updatedAt: 1, fields: { v: id } });
 }
 
 function live(collectionId: string): ItemTarget {
@@ -60,6 +107,9 @@ function live(collectionId: string): ItemTarget {
 
 async function checkAfterBin(storage: Storage): Promise<void> {
   assert.equal((await storage.items.get(live('A'), 'a1'))?.id, 'a1');
+  // Legacy generations stay writable; a truncate after the migration gets a shared one.
+  await storage.items.write(live('B'), (tx) => tx.insert([item('b2')]));
+  assert.equal((await storage.items.get(live('B'), 'b2'))?.id, 'b2');
   assert.deepEqual(
     (await storage.links.listFrom(live('B'))).map((l) => l.toId),
     ['a1'],
@@ -80,7 +130,7 @@ describe('migration 0004-collection-bin on existing data', () => {
     try {
       const path = join(dir, 'test.db');
       const before = await SqliteStorage.open({ path });
-      await writeBeforeBin(before);
+      await writeBeforeBin(before, sqliteItemTables);
       await before.close();
       const after = await SqliteStorage.open({ path });
       try {
@@ -97,7 +147,7 @@ describe('migration 0004-collection-bin on existing data', () => {
     const database = await createTestDatabase('bin-migration');
     try {
       const before = await PostgresStorage.open({ url: database.url, poolSize: 2 });
-      await writeBeforeBin(before);
+      await writeBeforeBin(before, postgresItemTables);
       await before.close();
       const after = await PostgresStorage.open({ url: database.url, poolSize: 2 });
       try {

@@ -5,7 +5,8 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { StagedItem, StagedLink } from '../../../ports/backup-store.js';
 import type { BulkAppender } from '../sql/staging-store.js';
-import { itemTable, type Database } from '../sql/schema.js';
+import { itemRelation } from '../sql/item-relation.js';
+import type { Database } from '../sql/schema.js';
 
 /** COPY's text format: backslash, newline, carriage return and tab are escaped; nothing else is special. */
 function copyText(value: string): string {
@@ -32,11 +33,13 @@ export class PostgresBulkAppender implements BulkAppender {
 
   async appendItems(gen: number, items: readonly StagedItem[]): Promise<void> {
     if (items.length === 0) return;
+    const { table, hasGenColumn } = itemRelation(gen);
+    const genField = hasGenColumn ? `${gen}\t` : '';
     const pieces = function* () {
       for (let i = 0; i < items.length; i += ROWS_PER_PIECE) {
         let text = '';
         for (const item of items.slice(i, i + ROWS_PER_PIECE))
-          text += `${copyText(item.id)}\t${item.createdAt}\t${item.updatedAt}\t${copyText(item.json)}\t0\n`;
+          text += `${genField}${copyText(item.id)}\t${item.createdAt}\t${item.updatedAt}\t${copyText(item.json)}\t0\n`;
         yield text;
       }
     };
@@ -45,7 +48,11 @@ export class PostgresBulkAppender implements BulkAppender {
     try {
       await pipeline(
         Readable.from(pieces()),
-        client.query(copyFrom(`COPY ${itemTable(gen)} (id, created_at, updated_at, data, seq) FROM STDIN`)),
+        client.query(
+          copyFrom(
+            `COPY ${table} (${hasGenColumn ? 'gen, ' : ''}id, created_at, updated_at, data, seq) FROM STDIN`,
+          ),
+        ),
       );
     } catch (error) {
       failure = error;

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { FilterNode } from '../../../domain/query/filter.js';
 import type { ItemPage, ItemQuery, ItemTarget } from '../../../ports/storage.js';
-import { itemTable } from '../sql/schema.js';
+import { itemRelation } from '../sql/item-relation.js';
 import { currentGeneration, findItems, SqliteItemStore } from '../sqlite/sqlite-item-store.js';
 import { boundPage, inlineBytes, type SizedRow } from '../sql/byte-bounded-page.js';
 import {
@@ -25,6 +25,7 @@ export class PostgresItemStore extends SqliteItemStore {
     const gen = await currentGeneration(this.db, target);
     const compiler = new ItemSqlCompiler({ gen, target });
     const where = compiler.compile(query.filter);
+    const { table, scope } = itemRelation(gen);
     const keys = compiler.orderedKeys(query.sort, query.backwards ?? false);
     const terms = positionTerms(keys);
     const keyColumns = terms.map((term, i) => sql`${term} AS ${sql.ref(`k${i}`)}`);
@@ -34,7 +35,7 @@ export class PostgresItemStore extends SqliteItemStore {
     const { rows } = await sql<SizedRow & Record<string, unknown>>`
       SELECT i.id, i.created_at, i.updated_at, octet_length(i.data) AS bytes,
         CASE WHEN octet_length(i.data) <= ${inline} THEN i.data END AS data${keyColumns.length > 0 ? sql`, ${sql.join(keyColumns)}` : sql``}
-      FROM ${sql.table(itemTable(gen))} AS i${docOf(compiler)} WHERE ${where}${position}
+      FROM ${sql.table(table)} AS i${docOf(compiler)} WHERE ${scope} AND ${where}${position}
       ORDER BY ${orderBy(keys)} LIMIT ${query.limit + 1} OFFSET ${query.offset ?? 0}`.execute(this.db);
     const { page, items, hasMore } = await boundPage(rows, query.limit, query.maxBytes, (large) =>
       findItems(
@@ -65,9 +66,10 @@ export class PostgresItemStore extends SqliteItemStore {
   private async countMatching(gen: number, target: ItemTarget, filter: FilterNode | null): Promise<number> {
     const compiler = new ItemSqlCompiler({ gen, target });
     const where = compiler.compile(filter);
+    const { table, scope } = itemRelation(gen);
     const { rows } = await sql<{
       n: number;
-    }>`SELECT count(*) AS n FROM ${sql.table(itemTable(gen))} AS i${docOf(compiler)} WHERE ${where}`.execute(
+    }>`SELECT count(*) AS n FROM ${sql.table(table)} AS i${docOf(compiler)} WHERE ${scope} AND ${where}`.execute(
       this.db,
     );
     return Number(rows[0]?.n ?? 0);

@@ -13,7 +13,7 @@ import { ChunkBuilder, type BuiltChunk, type ChunkPolicy } from '../../../domain
 import { definitionOfColumns } from '../../../domain/manifest.js';
 import type { FrozenCollection } from '../../../ports/snapshot-source.js';
 import { serveWorker, transferable } from '../../../threads/worker-channel.js';
-import { itemTable } from '../sql/schema.js';
+import { itemRelation } from '../sql/item-relation.js';
 import { clientConfig, type PostgresTarget } from './postgres-connection.js';
 
 const target = workerData as PostgresTarget;
@@ -220,31 +220,38 @@ serveWorker({
   },
 
   items({ gen, since, policy }: { gen: number; since: number | null; policy: ChunkPolicy }) {
-    const where = since === null ? '' : `WHERE seq > ${int(since)}`;
-    return open(`SELECT id, data FROM ${itemTable(gen)} ${where} ORDER BY id`, policy, (row) => [
+    const { table, scopeSql } = itemRelation(gen);
+    const where = since === null ? '' : `AND seq > ${int(since)}`;
+    return open(`SELECT id, data FROM ${table} WHERE ${scopeSql} ${where} ORDER BY id`, policy, (row) => [
       (row[0] as Buffer).toString('utf8'),
       row[1] as Buffer,
     ]);
   },
 
   count({ gen }: { gen: number }) {
-    return gen === 0 ? 0 : scalar(`SELECT count(*) AS n FROM ${itemTable(gen)}`);
+    if (gen === 0) return 0;
+    const { table, scopeSql } = itemRelation(gen);
+    return scalar(`SELECT count(*) AS n FROM ${table} WHERE ${scopeSql}`);
   },
 
   async changeCounts({ gen, since }: { gen: number; since: number }) {
-    const upserts = await scalar(`SELECT count(*) AS n FROM ${itemTable(gen)} WHERE seq > $1`, [since]);
+    const { table, scopeSql } = itemRelation(gen);
+    const upserts = await scalar(`SELECT count(*) AS n FROM ${table} WHERE ${scopeSql} AND seq > $1`, [
+      since,
+    ]);
     const deletes = await scalar(
       `SELECT count(*) AS n FROM tombstones t WHERE t.gen = $1 AND t.seq > $2
-       AND NOT EXISTS (SELECT 1 FROM ${itemTable(gen)} i WHERE i.id = t.id)`,
+       AND NOT EXISTS (SELECT 1 FROM ${table} i WHERE ${scopeSql} AND i.id = t.id)`,
       [gen, since],
     );
     return { upserts, deletes };
   },
 
   deletions({ gen, since, policy }: { gen: number; since: number; policy: ChunkPolicy }) {
+    const { table, scopeSql } = itemRelation(gen);
     return open(
       `SELECT t.id FROM tombstones t WHERE t.gen = ${int(gen)} AND t.seq > ${int(since)}
-       AND NOT EXISTS (SELECT 1 FROM ${itemTable(gen)} i WHERE i.id = t.id) ORDER BY t.id`,
+       AND NOT EXISTS (SELECT 1 FROM ${table} i WHERE ${scopeSql} AND i.id = t.id) ORDER BY t.id`,
       policy,
       (row) => {
         const id = (row[0] as Buffer).toString('utf8');

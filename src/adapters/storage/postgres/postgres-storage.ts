@@ -9,8 +9,7 @@ import { SqlMaintenanceStore } from '../sql/maintenance-store.js';
 import { SqlMetaStore } from '../sql/meta-store.js';
 import { SqlRestorationStore } from '../sql/restoration-store.js';
 import { SqlScheduleStore } from '../sql/schedule-store.js';
-import { itemTable, type Database } from '../sql/schema.js';
-import type { SqlEngine } from '../sql/sql-engine.js';
+import type { Database } from '../sql/schema.js';
 import { SqlSiteStore } from '../sql/site-store.js';
 import { SqlStagingStore } from '../sql/staging-store.js';
 import { SqlWebhookStore } from '../sql/webhook-store.js';
@@ -20,6 +19,7 @@ import { SqliteSnapshotSource } from '../sqlite/sqlite-snapshot-source.js';
 import { PostgresBulkAppender } from './postgres-bulk-appender.js';
 import { checkSchema, createPool, kyselyPool, type PostgresTarget } from './postgres-connection.js';
 import { PostgresItemStore } from './postgres-item-store.js';
+import { ensureKey, postgresItemTables } from './postgres-item-tables.js';
 import { postgresMigrations } from './postgres-migrations.js';
 
 export interface PostgresStorageOptions {
@@ -32,63 +32,7 @@ export interface PostgresStorageOptions {
   readonly schema?: string;
 }
 
-const secondaryColumns = { created: 'created_at', updated: 'updated_at', seq: 'seq' } as const;
-
-/**
- * A generation's items: `items_<gen> (id TEXT COLLATE "C" PRIMARY KEY, created_at, updated_at, data TEXT,
- * seq)`, a heap table keyed by id. A restoration's table is created bare — no key, no index — and filled
- * by COPY; the key and the indexes are built in one pass each when it is full (keeping the key during the
- * load measured 1.5x slower), so the early `which` requests of a load are left for that final build.
- */
-const postgresEngine: SqlEngine = {
-  async createItemTable(db, gen, options) {
-    const t = itemTable(gen);
-    await sql
-      .raw(
-        `CREATE TABLE ${t} (id TEXT COLLATE "C" NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
-         data TEXT NOT NULL, seq BIGINT NOT NULL DEFAULT 0)`,
-      )
-      .execute(db);
-    if (!options?.deferSecondaryIndexes) await this.createSecondaryIndexes(db, gen);
-  },
-  async createSecondaryIndexes(db, gen, which) {
-    if (which !== undefined && !(await hasKey(db, gen))) return;
-    const t = itemTable(gen);
-    await sql
-      .raw(`ALTER TABLE ${t} ADD CONSTRAINT ${t}_pkey PRIMARY KEY (id)`)
-      .execute(db)
-      .catch(ignoreDuplicate);
-    for (const index of which ?? (['created', 'updated', 'seq'] as const)) {
-      await sql
-        .raw(`CREATE INDEX IF NOT EXISTS ${t}_${index} ON ${t} (${secondaryColumns[index]})`)
-        .execute(db);
-    }
-  },
-  async hasItemTable(db, gen) {
-    const { rows } = await sql<{
-      t: string | null;
-    }>`SELECT to_regclass(${itemTable(gen)})::text AS t`.execute(db);
-    return rows[0]?.t != null;
-  },
-  async dropItemTable(db, gen) {
-    await sql.raw(`DROP TABLE IF EXISTS ${itemTable(gen)}`).execute(db);
-  },
-};
-
-async function hasKey(db: Kysely<Database>, gen: number): Promise<boolean> {
-  const { rows } = await sql<{
-    t: string | null;
-  }>`SELECT to_regclass(${`${itemTable(gen)}_pkey`})::text AS t`.execute(db);
-  return rows[0]?.t != null;
-}
-
-/** A key that exists already (built by an earlier call or attempt) is what was wanted. */
-function ignoreDuplicate(error: unknown): void {
-  const code = (error as { code?: unknown }).code;
-  if (code !== '42P16' && code !== '42P07') throw error;
-}
-
-/** Staging on PostgreSQL: a lookup in a table still filling builds its key first (the lookups need it). */
+/** Staging on PostgreSQL: a lookup in an own table still filling builds its key first (the lookups need it). */
 class PostgresStagingStore extends SqlStagingStore {
   constructor(
     private readonly kdb: Kysely<Database>,
@@ -96,17 +40,11 @@ class PostgresStagingStore extends SqlStagingStore {
     appender: PostgresBulkAppender,
     collections: SqlCollectionStore,
   ) {
-    super(kdb, generations, postgresEngine, appender, collections);
+    super(kdb, generations, postgresItemTables, appender, collections);
   }
 
   override async existingIds(gen: number, ids: readonly string[]): Promise<Set<string>> {
-    if (!(await hasKey(this.kdb, gen))) {
-      const t = itemTable(gen);
-      await sql
-        .raw(`ALTER TABLE ${t} ADD CONSTRAINT ${t}_pkey PRIMARY KEY (id)`)
-        .execute(this.kdb)
-        .catch(ignoreDuplicate);
-    }
+    await ensureKey(this.kdb, gen);
     return super.existingIds(gen, ids);
   }
 }
@@ -136,7 +74,7 @@ export class PostgresStorage implements Storage {
     target: PostgresTarget,
     now: () => number,
   ) {
-    const generations = new GenerationRegistry(db, postgresEngine);
+    const generations = new GenerationRegistry(db, postgresItemTables);
     this.sweeper = generations;
     this.sites = new SqlSiteStore(db, generations);
     this.apiKeys = new SqlApiKeyStore(db);
@@ -157,7 +95,7 @@ export class PostgresStorage implements Storage {
     this.schedule = new SqlScheduleStore(db, claims);
     this.maintenance = new SqlMaintenanceStore(db, { rowLocks: true });
     this.webhooks = new SqlWebhookStore(db);
-    this.layout = new SqlLayoutMigrator(db, generations, postgresEngine, { rowLocks: true });
+    this.layout = new SqlLayoutMigrator(db, generations, postgresItemTables, { rowLocks: true });
     this.snapshots = new SqliteSnapshotSource(
       target,
       new URL('./postgres-snapshot-worker.js', import.meta.url),

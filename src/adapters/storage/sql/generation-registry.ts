@@ -1,8 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 import type { Environment } from '../../../domain/environment.js';
 import type { GenerationSweeper } from '../../../ports/storage.js';
+import { generationLayout, itemRelation } from './item-relation.js';
 import type { Database, GenerationState } from './schema.js';
-import { itemTable } from './schema.js';
 import type { SqlEngine } from './sql-engine.js';
 
 /**
@@ -17,17 +17,22 @@ export class GenerationRegistry implements GenerationSweeper {
     private readonly engine: SqlEngine,
   ) {}
 
-  /** Allots a generation id and creates its empty table, inside the caller's transaction. */
+  /**
+   * Allots a generation id inside the caller's transaction: a shared generation (rows of `items`, no DDL)
+   * unless `large`, which gets a table of its own (created empty here) for a restoration to load.
+   */
   async allocate(
     trx: Kysely<Database>,
     owner: { siteId: string; collectionId: string; environment: Environment },
     state: GenerationState,
     at: number,
-    options: { ownerRestoration?: string; deferSecondaryIndexes?: boolean } = {},
+    options: { ownerRestoration?: string; deferSecondaryIndexes?: boolean; large?: boolean } = {},
   ): Promise<number> {
+    const id = await this.engine.nextGenerationId(trx, options.large ? 'own' : 'shared');
     const row = await trx
       .insertInto('generations')
       .values({
+        ...(id !== undefined && { id }),
         site_id: owner.siteId,
         collection_id: owner.collectionId,
         environment: owner.environment,
@@ -37,8 +42,9 @@ export class GenerationRegistry implements GenerationSweeper {
       })
       .returning('id')
       .executeTakeFirstOrThrow();
-    await this.engine.createItemTable(trx, row.id, { deferSecondaryIndexes: options.deferSecondaryIndexes });
-    return row.id;
+    const gen = Number(row.id);
+    await this.engine.createItemTable(trx, gen, { deferSecondaryIndexes: options.deferSecondaryIndexes });
+    return gen;
   }
 
   /**
@@ -122,8 +128,10 @@ export class GenerationRegistry implements GenerationSweeper {
   }
 
   /**
-   * Deletes rows of one retired generation at a time (items, then links from and to it), dropping the
-   * table once it is empty. Each batch is its own short transaction, so live writes never wait long.
+   * Reclaims one retired generation at a time, in batches of at most `maxRows` rows, each its own short
+   * transaction so that live writes never wait long: the items of a shared or legacy generation, then its
+   * tombstones and the links from and to it; last its table (an own one is detached first on PostgreSQL,
+   * then dropped whole) and its generations row.
    */
   async sweep(maxRows: number): Promise<number> {
     const victim = await this.db
@@ -134,15 +142,13 @@ export class GenerationRegistry implements GenerationSweeper {
       .limit(1)
       .executeTakeFirst();
     if (!victim) return 0;
-    const gen = victim.id;
-    const table = sql.table(itemTable(gen));
-    const exists = await this.engine.hasItemTable(this.db, gen);
+    const gen = Number(victim.id);
     let deleted = 0;
-    if (exists) {
-      const result =
-        await sql`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} LIMIT ${maxRows})`.execute(
-          this.db,
-        );
+    if (generationLayout(gen) !== 'own' && (await this.engine.hasItemTable(this.db, gen))) {
+      const { table: name, scope } = itemRelation(gen);
+      const table = sql.table(name);
+      const result = await sql`DELETE FROM ${table} WHERE ${scope} AND id IN (
+        SELECT id FROM ${table} WHERE ${scope} LIMIT ${maxRows})`.execute(this.db);
       deleted += Number(result.numAffectedRows ?? 0n);
     }
     if (deleted < maxRows) {

@@ -1,7 +1,7 @@
 /**
- * The tables both SQL engines share, as Kysely sees them. Item sets live in one table per generation
- * (`items_<generation id>`), created and dropped by the engine's `GenerationTables`; they are reached
- * through `sql.table(itemTable(gen))`.
+ * The tables both SQL engines share, as Kysely sees them. Item sets (generations) live in the shared table
+ * `items` or in a table of their own, by generation id (item-relation.ts); they are reached through
+ * `itemRelation(gen)`, never through Kysely's typed builder.
  */
 import type { ColumnType, Generated } from 'kysely';
 
@@ -153,16 +153,6 @@ export interface ItemRow {
   created_at: number;
   updated_at: number;
   data: string;
-}
-
-/** Columns of every item table, in order. `seq` is the change number of the row's last write (LIVE only). */
-export const itemTableColumns =
-  '(rid INTEGER PRIMARY KEY, id TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, data TEXT NOT NULL, seq INTEGER NOT NULL DEFAULT 0)';
-
-/** The table of a generation. Generation ids are integers the database allotted, never input. */
-export function itemTable(gen: number): string {
-  if (!Number.isSafeInteger(gen) || gen <= 0) throw new Error(`not a generation id: ${gen}`);
-  return `items_${gen}`;
 }
 
 export interface BackupsTable {

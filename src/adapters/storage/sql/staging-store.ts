@@ -18,7 +18,8 @@ import type { SqlCollectionStore } from './collection-store.js';
 import { discardStaging } from './restoration-store.js';
 import { insertBackup } from './backup-store.js';
 import type { GenerationRegistry } from './generation-registry.js';
-import { itemTable, type Database } from './schema.js';
+import { itemRelation } from './item-relation.js';
+import type { Database } from './schema.js';
 import type { SqlEngine } from './sql-engine.js';
 
 /** A definition as a collection row stores it. */
@@ -45,6 +46,8 @@ export class SqlStagingStore implements StagingStore {
     private readonly engine: SqlEngine,
     private readonly appender: BulkAppender,
     private readonly collections: SqlCollectionStore,
+    /** Items from which a staged generation gets a table of its own; the engine's measured default. */
+    private readonly largeGenerationItems: number = engine.largeGenerationItems,
   ) {}
 
   async createGeneration(
@@ -52,11 +55,13 @@ export class SqlStagingStore implements StagingStore {
     collectionId: string,
     restorationId: string,
     at: number,
+    expectedItems = 0,
   ): Promise<number> {
     return this.db.transaction().execute((trx) =>
       this.generations.allocate(trx, { siteId, collectionId, environment: 'LIVE' }, 'BUILDING', at, {
         ownerRestoration: restorationId,
         deferSecondaryIndexes: true,
+        large: expectedItems >= this.largeGenerationItems,
       }),
     );
   }
@@ -85,11 +90,12 @@ export class SqlStagingStore implements StagingStore {
   async existingIds(gen: number, ids: readonly string[]): Promise<Set<string>> {
     const found = new Set<string>();
     const unique = [...new Set(ids)];
+    const { table, scope } = itemRelation(gen);
     for (let i = 0; i < unique.length; i += 500) {
       const part = unique.slice(i, i + 500);
       const { rows } = await sql<{
         id: string;
-      }>`SELECT id FROM ${sql.table(itemTable(gen))} WHERE id IN (${sql.join(part)})`.execute(this.db);
+      }>`SELECT id FROM ${sql.table(table)} WHERE ${scope} AND id IN (${sql.join(part)})`.execute(this.db);
       for (const row of rows) found.add(row.id);
     }
     return found;

@@ -3,7 +3,8 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import type { StagedItem, StagedLink } from '../../../ports/backup-store.js';
 import type { BulkAppender } from '../sql/staging-store.js';
-import { itemTable, type Database } from '../sql/schema.js';
+import { itemRelation } from '../sql/item-relation.js';
+import type { Database } from '../sql/schema.js';
 
 /**
  * Appends rows on the one writer connection in time-boxed transactions: each holds the connection (and the
@@ -46,8 +47,16 @@ export class SqliteBulkAppender implements BulkAppender {
   }
 
   async appendItems(gen: number, items: readonly StagedItem[]): Promise<void> {
+    const { table, hasGenColumn } = itemRelation(gen);
+    if (hasGenColumn) {
+      const insert = this.statement(
+        `INSERT INTO ${table} (gen, id, created_at, updated_at, data, seq) VALUES (${gen}, ?, ?, ?, ?, 0)`,
+      );
+      await this.sliced(items, (i) => insert.run(i.id, i.createdAt, i.updatedAt, i.json));
+      return;
+    }
     const insert = this.statement(
-      `INSERT INTO ${itemTable(gen)} (id, created_at, updated_at, data, seq) VALUES (?, ?, ?, ?, 0)`,
+      `INSERT INTO ${table} (id, created_at, updated_at, data, seq) VALUES (?, ?, ?, ?, 0)`,
     );
     await this.sliced(items, (i) => insert.run(i.id, i.createdAt, i.updatedAt, i.json));
   }

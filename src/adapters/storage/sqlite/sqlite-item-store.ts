@@ -13,7 +13,8 @@ import type {
 } from '../../../ports/storage.js';
 import type { GenerationRegistry } from '../sql/generation-registry.js';
 import { fenceLegacyWrite } from '../sql/site-lock.js';
-import { itemTable, type Database, type ItemRow } from '../sql/schema.js';
+import { itemRelation } from '../sql/item-relation.js';
+import type { Database, ItemRow } from '../sql/schema.js';
 import { afterPosition, compileFilter, orderBy, orderedKeys } from './sqlite-item-sql.js';
 import { boundPage, inlineBytes, type SizedRow } from '../sql/byte-bounded-page.js';
 
@@ -136,10 +137,11 @@ export async function findItems(
   ids: readonly string[],
 ): Promise<Map<string, StoredItem>> {
   const found = new Map<string, StoredItem>();
-  const table = sql.table(itemTable(gen));
+  const { table: name, scope } = itemRelation(gen);
+  const table = sql.table(name);
   for (const part of chunks([...new Set(ids)], ROWS_PER_STATEMENT)) {
     const { rows } = await sql<ItemRow>`SELECT id, created_at, updated_at, data FROM ${table}
-      WHERE id IN (${sql.join(part)})`.execute(db);
+      WHERE ${scope} AND id IN (${sql.join(part)})`.execute(db);
     for (const row of rows) found.set(row.id, toItem(row));
   }
   return found;
@@ -205,7 +207,8 @@ export async function findByShownIds(
   const found = new Map<string, ShownIdMatch>();
   const wanted = new Set(ids.filter((id) => id.includes(REPLACEMENT)));
   if (wanted.size === 0) return found;
-  const table = sql.table(itemTable(gen));
+  const { table: name, scope } = itemRelation(gen);
+  const table = sql.table(name);
   const prefixes = [...new Set([...wanted].map((id) => id.slice(0, id.indexOf(REPLACEMENT))))];
   const ranges = prefixes.includes('')
     ? sql`1`
@@ -214,13 +217,13 @@ export async function findByShownIds(
         sql` OR `,
       );
   const { rows: candidates } = await sql<{ id: string; raw: Uint8Array }>`SELECT id, CAST(id AS BLOB) AS raw
-    FROM ${table} WHERE ${ranges}`.execute(db);
+    FROM ${table} WHERE ${scope} AND (${ranges})`.execute(db);
   for (const candidate of candidates) {
     if (!wanted.has(candidate.id) || found.has(candidate.id) || isUtf8(candidate.raw)) continue;
     const storedKey = decodeWtf8(candidate.raw);
     if (storedKey === undefined) continue;
     const { rows } = await sql<ItemRow>`SELECT id, created_at, updated_at, data FROM ${table}
-      WHERE id = ${storedKey}`.execute(db);
+      WHERE ${scope} AND id = ${storedKey}`.execute(db);
     const row = rows[0];
     if (rows.length === 1 && row)
       found.set(candidate.id, { item: { ...toItem(row), id: candidate.id }, storedKey });
@@ -243,8 +246,8 @@ class SqliteItemWriteTx implements ItemWriteTx {
     private readonly byShownIds: typeof findByShownIds | undefined,
   ) {}
 
-  private get table() {
-    return sql.table(itemTable(this.gen));
+  private get relation() {
+    return itemRelation(this.gen);
   }
 
   async findExisting(ids: readonly string[]): Promise<Map<string, StoredItem>> {
@@ -274,15 +277,19 @@ class SqliteItemWriteTx implements ItemWriteTx {
 
   private async upsert(items: readonly StoredItem[], replace: boolean): Promise<void> {
     if (items.length === 0) return;
+    const { table, hasGenColumn } = this.relation;
+    const key = hasGenColumn ? sql`(gen, id)` : sql`(id)`;
     const conflict = replace
-      ? sql` ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, updated_at = excluded.updated_at,
+      ? sql` ON CONFLICT ${key} DO UPDATE SET created_at = excluded.created_at, updated_at = excluded.updated_at,
           data = excluded.data, seq = excluded.seq`
       : sql``;
+    const columns = hasGenColumn ? sql`gen, ` : sql``;
+    const gen = hasGenColumn ? sql`${this.gen}, ` : sql``;
     for (const part of chunks(items, ROWS_PER_STATEMENT)) {
       const values = part.map(
-        (i) => sql`(${this.keyOf(i.id)}, ${i.createdAt}, ${i.updatedAt}, ${i.json}, ${this.seq})`,
+        (i) => sql`(${gen}${this.keyOf(i.id)}, ${i.createdAt}, ${i.updatedAt}, ${i.json}, ${this.seq})`,
       );
-      await sql`INSERT INTO ${this.table} (id, created_at, updated_at, data, seq)
+      await sql`INSERT INTO ${sql.table(table)} (${columns}id, created_at, updated_at, data, seq)
         VALUES ${sql.join(values)}${conflict}`.execute(this.trx);
     }
   }
@@ -291,8 +298,11 @@ class SqliteItemWriteTx implements ItemWriteTx {
     if (ids.length === 0) return;
     // Tombstones and links get the stored bytes too, so an incremental backup sees the same id go.
     const keys = ids.map((id) => this.keyOf(id));
+    const { table, scope } = this.relation;
     for (const part of chunks(keys, ROWS_PER_STATEMENT)) {
-      await sql`DELETE FROM ${this.table} WHERE id IN (${sql.join(part)})`.execute(this.trx);
+      await sql`DELETE FROM ${sql.table(table)} WHERE ${scope} AND id IN (${sql.join(part)})`.execute(
+        this.trx,
+      );
       if (this.target.environment === 'LIVE') {
         // Tombstones tell the next incremental backup which ids went away.
         const values = part.map((id) => sql`(${this.gen}, ${id}, ${this.seq})`);
@@ -341,7 +351,8 @@ export class SqliteItemStore implements ItemStore {
 
   async query(target: ItemTarget, query: ItemQuery): Promise<ItemPage> {
     const gen = await currentGeneration(this.db, target);
-    const table = sql.table(itemTable(gen));
+    const { table: name, scope } = itemRelation(gen);
+    const table = sql.table(name);
     const where = compileFilter(query.filter, { gen, target });
     const keys = orderedKeys(query.sort, query.backwards ?? false);
     const keyColumns = keys.slice(0, -1).map((k, i) => sql`${k.expr} AS ${sql.ref(`k${i}`)}`);
@@ -351,7 +362,7 @@ export class SqliteItemStore implements ItemStore {
     const { rows } = await sql<SizedRow & { rid: number } & Record<string, unknown>>`
       SELECT rid, id, created_at, updated_at, octet_length(data) AS bytes,
         CASE WHEN octet_length(data) <= ${inline} THEN data END AS data${keyColumns.length > 0 ? sql`, ${sql.join(keyColumns)}` : sql``}
-      FROM ${table} WHERE ${where}${position}
+      FROM ${table} WHERE ${scope} AND ${where}${position}
       ORDER BY ${orderBy(keys)} LIMIT ${query.limit + 1} OFFSET ${query.offset ?? 0}`.execute(this.db);
     // Large items are read again by rowid: an id an older release stored as non-UTF-8 bytes would not
     // match the text it reads back as.
@@ -384,8 +395,9 @@ export class SqliteItemStore implements ItemStore {
   }
 
   private async countIn(gen: number, target: ItemTarget, filter: FilterNode | null): Promise<number> {
-    const { rows } = await sql<{ n: number }>`SELECT count(*) AS n FROM ${sql.table(itemTable(gen))}
-      WHERE ${compileFilter(filter, { gen, target })}`.execute(this.db);
+    const { table, scope } = itemRelation(gen);
+    const { rows } = await sql<{ n: number }>`SELECT count(*) AS n FROM ${sql.table(table)}
+      WHERE ${scope} AND ${compileFilter(filter, { gen, target })}`.execute(this.db);
     return Number(rows[0]?.n ?? 0);
   }
 

@@ -1,7 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 import { AppError } from '../../../contracts/errors.js';
 import type { ItemTarget, LinkOutcome, LinkRef, LinkStore, StoredItem } from '../../../ports/storage.js';
-import { itemTable, type Database, type ItemRow } from '../sql/schema.js';
+import { itemRelation } from '../sql/item-relation.js';
+import type { Database, ItemRow } from '../sql/schema.js';
 import { fenceLegacyWrite } from '../sql/site-lock.js';
 import { bumpLiveVersion, currentGeneration, findItems } from './sqlite-item-store.js';
 
@@ -227,8 +228,8 @@ export class SqliteLinkStore implements LinkStore {
   ): Promise<{ items: StoredItem[]; total?: number; hasMore: boolean }> {
     const fromGen = await currentGeneration(this.db, from);
     const toGen = await currentGeneration(this.db, { ...from, collectionId: toCollectionId });
-    const items = sql.table(itemTable(toGen));
-    const matching = sql`FROM links AS l JOIN ${items} AS i ON i.id = l.to_id
+    const { table, scope } = itemRelation(toGen);
+    const matching = sql`FROM links AS l JOIN ${sql.table(table)} AS i ON ${scope} AND i.id = l.to_id
       WHERE l.from_gen = ${fromGen} AND l.from_id = ${fromId} AND l.field = ${field} AND l.to_gen = ${toGen}`;
     const direction = page.descending ? sql`DESC` : sql`ASC`;
     const { rows } = await sql<ItemRow>`SELECT i.id, i.created_at, i.updated_at, i.data ${matching}

@@ -10,7 +10,7 @@ import { ChunkBuilder, type BuiltChunk, type ChunkPolicy } from '../../../domain
 import { definitionOfColumns } from '../../../domain/manifest.js';
 import type { FrozenCollection } from '../../../ports/snapshot-source.js';
 import { serveWorker, transferable } from '../../../threads/worker-channel.js';
-import { itemTable } from '../sql/schema.js';
+import { itemRelation } from '../sql/item-relation.js';
 import { openSqlite } from './sqlite-connection.js';
 
 const { path } = workerData as { path: string };
@@ -64,7 +64,8 @@ function pull(stream: OpenStream): BuiltChunk | undefined {
 }
 
 function counted(gen: number): number {
-  const row = db.prepare(`SELECT count(*) AS n FROM ${itemTable(gen)}`).get() as { n: number };
+  const { table, scopeSql } = itemRelation(gen);
+  const row = db.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${scopeSql}`).get() as { n: number };
   return row.n;
 }
 
@@ -121,10 +122,11 @@ serveWorker({
   },
 
   items({ gen, since, policy }: { gen: number; since: number | null; policy: ChunkPolicy }) {
-    const where = since === null ? '' : 'WHERE seq > ?';
+    const { table, scopeSql } = itemRelation(gen);
+    const where = since === null ? '' : 'AND seq > ?';
     // The item's JSON comes out as its stored UTF-8 bytes (a BLOB cast), never decoded into a string.
     return open(
-      `SELECT id, CAST(data AS BLOB) FROM ${itemTable(gen)} ${where} ORDER BY id`,
+      `SELECT id, CAST(data AS BLOB) FROM ${table} WHERE ${scopeSql} ${where} ORDER BY id`,
       since === null ? [] : [since],
       policy,
       (row) => [row[0] as string, row[1] as Uint8Array],
@@ -136,14 +138,17 @@ serveWorker({
   },
 
   changeCounts({ gen, since }: { gen: number; since: number }) {
+    const { table, scopeSql } = itemRelation(gen);
     const upserts = (
-      db.prepare(`SELECT count(*) AS n FROM ${itemTable(gen)} WHERE seq > ?`).get(since) as { n: number }
+      db.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${scopeSql} AND seq > ?`).get(since) as {
+        n: number;
+      }
     ).n;
     const deletes = (
       db
         .prepare(
           `SELECT count(*) AS n FROM tombstones t WHERE t.gen = ? AND t.seq > ?
-           AND NOT EXISTS (SELECT 1 FROM ${itemTable(gen)} i WHERE i.id = t.id)`,
+           AND NOT EXISTS (SELECT 1 FROM ${table} i WHERE ${scopeSql} AND i.id = t.id)`,
         )
         .get(gen, since) as { n: number }
     ).n;
@@ -151,9 +156,10 @@ serveWorker({
   },
 
   deletions({ gen, since, policy }: { gen: number; since: number; policy: ChunkPolicy }) {
+    const { table, scopeSql } = itemRelation(gen);
     return open(
       `SELECT t.id FROM tombstones t WHERE t.gen = ? AND t.seq > ?
-       AND NOT EXISTS (SELECT 1 FROM ${itemTable(gen)} i WHERE i.id = t.id) ORDER BY t.id`,
+       AND NOT EXISTS (SELECT 1 FROM ${table} i WHERE ${scopeSql} AND i.id = t.id) ORDER BY t.id`,
       [gen, since],
       policy,
       (row) => [row[0] as string, JSON.stringify(row[0])],

@@ -6,8 +6,8 @@ import { SqlApiKeyStore } from '../sql/api-key-store.js';
 import { SqlCollectionStore } from '../sql/collection-store.js';
 import { GenerationRegistry } from '../sql/generation-registry.js';
 import { SqlMetaStore } from '../sql/meta-store.js';
-import { itemTable, itemTableColumns, type Database } from '../sql/schema.js';
-import type { SqlEngine } from '../sql/sql-engine.js';
+import type { Database } from '../sql/schema.js';
+import { sqliteItemTables } from './sqlite-item-tables.js';
 import { SqlSiteStore } from '../sql/site-store.js';
 import { SqliteItemStore } from './sqlite-item-store.js';
 import { openSqlite } from './sqlite-connection.js';
@@ -31,34 +31,6 @@ export interface SqliteStorageOptions {
   /** Page cache per connection, in MiB. */
   readonly cacheMiB?: number;
 }
-
-const sqliteEngine: SqlEngine = {
-  async createItemTable(db, gen, options) {
-    const t = itemTable(gen);
-    // A rowid table with a unique index on id: appends stay cheap even when ids arrive in random order
-    // (a WITHOUT ROWID table of ~1 KB rows measured 4x slower for random inserts, see docs/ARCHITECTURE.md).
-    await sql.raw(`CREATE TABLE ${t} ${itemTableColumns}`).execute(db);
-    await sql.raw(`CREATE UNIQUE INDEX ${t}_id ON ${t} (id)`).execute(db);
-    if (!options?.deferSecondaryIndexes) await this.createSecondaryIndexes(db, gen);
-  },
-  async createSecondaryIndexes(db, gen, which = ['created', 'updated', 'seq']) {
-    const t = itemTable(gen);
-    const columns = { created: 'created_at', updated: 'updated_at', seq: 'seq' } as const;
-    for (const index of which) {
-      await sql.raw(`CREATE INDEX IF NOT EXISTS ${t}_${index} ON ${t} (${columns[index]})`).execute(db);
-    }
-  },
-  async hasItemTable(db, gen) {
-    const { rows } =
-      await sql`SELECT 1 AS one FROM sqlite_schema WHERE type = 'table' AND name = ${itemTable(gen)}`.execute(
-        db,
-      );
-    return rows.length > 0;
-  },
-  async dropItemTable(db, gen) {
-    await sql.raw(`DROP TABLE IF EXISTS ${itemTable(gen)}`).execute(db);
-  },
-};
 
 /**
  * Kysely's ROLLBACK after a failed statement. SQLite itself rolls the whole transaction back on some errors
@@ -127,7 +99,7 @@ export class SqliteStorage implements Storage {
     now: () => number,
     path: string,
   ) {
-    const generations = new GenerationRegistry(db, sqliteEngine);
+    const generations = new GenerationRegistry(db, sqliteItemTables);
     this.sweeper = generations;
     this.sites = new SqlSiteStore(db, generations);
     this.apiKeys = new SqlApiKeyStore(db);
@@ -151,14 +123,14 @@ export class SqliteStorage implements Storage {
     this.staging = new SqlStagingStore(
       db,
       generations,
-      sqliteEngine,
+      sqliteItemTables,
       new SqliteBulkAppender(db, raw),
       this.collections,
     );
     this.schedule = new SqlScheduleStore(db);
     this.maintenance = new SqlMaintenanceStore(db);
     this.webhooks = new SqlWebhookStore(db);
-    this.layout = new SqlLayoutMigrator(db, generations, sqliteEngine);
+    this.layout = new SqlLayoutMigrator(db, generations, sqliteItemTables);
     this.snapshots = new SqliteSnapshotSource({ path });
   }
 

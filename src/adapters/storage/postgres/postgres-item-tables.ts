@@ -1,0 +1,158 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql, type Kysely } from 'kysely';
+import { generationLayout, itemRelation } from '../sql/item-relation.js';
+import type { Database } from '../sql/schema.js';
+import type { SqlEngine } from '../sql/sql-engine.js';
+
+const secondaryColumns = { created: 'created_at', updated: 'updated_at', seq: 'seq' } as const;
+
+/**
+ * How long an ATTACH or DETACH waits for its locks before it lets go and tries again: ATTACH takes an
+ * exclusive lock on the default partition (every small generation), so waiting behind a long reader would
+ * stall every request queued behind it.
+ */
+const PARTITION_LOCK_TIMEOUT = '2s';
+const PARTITION_ATTEMPTS = 10;
+
+/**
+ * Item sets on PostgreSQL. A shared generation is rows of `items` (LIST-partitioned by gen; its default
+ * partition, hash-partitioned in 32, holds every small generation). An own generation's table is created
+ * bare — no key, no index — and filled by COPY; the key and the indexes are built in one pass each when it
+ * is full (keeping the key during the load measured 1.5x slower), then it gets `CHECK (gen = X)` and is
+ * attached as a partition of `items` (no scan: the CHECK proves the table, and the default partition's
+ * `CHECK (gen < 10^12)` proves the default partition). Until attached it is read by its own name, which
+ * also works after. A legacy generation's table (before migration 0006) has no gen column and is keyed by id.
+ */
+export const postgresItemTables: SqlEngine = {
+  // Loading a bare table, indexing and attaching it wins clearly from here on: see docs/ARCHITECTURE.md,
+  // "Generations", for the measured load times.
+  largeGenerationItems: 100_000,
+
+  async nextGenerationId(db, layout) {
+    if (layout === 'shared') return undefined;
+    const { rows } = await sql<{ id: string | number }>`SELECT nextval('generations_large_id') AS id`.execute(
+      db,
+    );
+    return Number(rows[0]?.id);
+  },
+
+  async createItemTable(db, gen, options) {
+    const layout = generationLayout(gen);
+    if (layout === 'shared') return;
+    const { table: t } = itemRelation(gen);
+    const genColumn = layout === 'own' ? 'gen BIGINT NOT NULL, ' : '';
+    await sql
+      .raw(
+        `CREATE TABLE ${t} (${genColumn}id TEXT COLLATE "C" NOT NULL, created_at BIGINT NOT NULL,
+         updated_at BIGINT NOT NULL, data TEXT NOT NULL, seq BIGINT NOT NULL DEFAULT 0)`,
+      )
+      .execute(db);
+    if (!options?.deferSecondaryIndexes) await this.createSecondaryIndexes(db, gen);
+  },
+
+  async createSecondaryIndexes(db, gen, which) {
+    const layout = generationLayout(gen);
+    if (layout === 'shared') return;
+    // Indexes asked for while the table fills are left for the final build (see above).
+    if (which !== undefined && !(await hasKey(db, gen))) return;
+    await ensureKey(db, gen);
+    const { table: t } = itemRelation(gen);
+    for (const index of which ?? (['created', 'updated', 'seq'] as const)) {
+      const statement =
+        layout === 'legacy'
+          ? `CREATE INDEX IF NOT EXISTS ${t}_${index} ON ${t} (${secondaryColumns[index]})`
+          : `CREATE INDEX IF NOT EXISTS ${t}_gen_${index} ON ${t} (gen, ${secondaryColumns[index]})`;
+      await sql.raw(statement).execute(db);
+    }
+    if (layout === 'own' && which === undefined) await attach(db, gen);
+  },
+
+  async hasItemTable(db, gen) {
+    if (generationLayout(gen) === 'shared') return true;
+    return (await regclass(db, itemRelation(gen).table)) !== null;
+  },
+
+  async dropItemTable(db, gen) {
+    const layout = generationLayout(gen);
+    if (layout === 'shared') return;
+    const { table: t } = itemRelation(gen);
+    if (layout === 'own' && (await isAttached(db, t))) {
+      await withPartitionLock(db, `ALTER TABLE items DETACH PARTITION ${t}`);
+    }
+    await sql.raw(`DROP TABLE IF EXISTS ${t}`).execute(db);
+  },
+};
+
+async function regclass(db: Kysely<Database>, name: string): Promise<string | null> {
+  const { rows } = await sql<{ t: string | null }>`SELECT to_regclass(${name})::text AS t`.execute(db);
+  return rows[0]?.t ?? null;
+}
+
+/** Whether an own or legacy generation's table has its key yet (it is built once the table is full). */
+export async function hasKey(db: Kysely<Database>, gen: number): Promise<boolean> {
+  return (await regclass(db, `${itemRelation(gen).table}_pkey`)) !== null;
+}
+
+/** Builds the key of an own or legacy generation's table (the staging lookups and ATTACH need it). */
+export async function ensureKey(db: Kysely<Database>, gen: number): Promise<void> {
+  const layout = generationLayout(gen);
+  if (layout === 'shared' || (await hasKey(db, gen))) return;
+  const { table: t } = itemRelation(gen);
+  const columns = layout === 'own' ? 'gen, id' : 'id';
+  await sql
+    .raw(`ALTER TABLE ${t} ADD CONSTRAINT ${t}_pkey PRIMARY KEY (${columns})`)
+    .execute(db)
+    .catch(ignoreDuplicate);
+}
+
+/** A key or constraint that exists already (built by an earlier call or attempt) is what was wanted. */
+function ignoreDuplicate(error: unknown): void {
+  const code = (error as { code?: unknown }).code;
+  if (code !== '42P16' && code !== '42P07' && code !== '42710') throw error;
+}
+
+async function isAttached(db: Kysely<Database>, table: string): Promise<boolean> {
+  const { rows } = await sql`SELECT 1 AS one FROM pg_inherits WHERE inhrelid = to_regclass(${table})`.execute(
+    db,
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Makes a filled own table a partition of `items`. Its CHECK lets ATTACH skip scanning it; the default
+ * partition's CHECK (gen < 10^12, migration 0006) lets ATTACH skip scanning every small generation.
+ */
+async function attach(db: Kysely<Database>, gen: number): Promise<void> {
+  const { table: t } = itemRelation(gen);
+  if (await isAttached(db, t)) return;
+  await sql
+    .raw(`ALTER TABLE ${t} ADD CONSTRAINT ${t}_gen CHECK (gen = ${gen})`)
+    .execute(db)
+    .catch(ignoreDuplicate);
+  await withPartitionLock(db, `ALTER TABLE items ATTACH PARTITION ${t} FOR VALUES IN (${gen})`);
+}
+
+/**
+ * Runs a statement that locks the partitioned table with a short lock timeout, trying again a few times:
+ * better late than holding every reader of `items` in the lock queue behind it. Inside a caller's
+ * transaction it runs once (a lock timeout there aborts the caller's transaction, which retries as a whole).
+ */
+async function withPartitionLock(db: Kysely<Database>, statement: string): Promise<void> {
+  if (db.isTransaction) {
+    await sql.raw(`SET LOCAL lock_timeout = '${PARTITION_LOCK_TIMEOUT}'`).execute(db);
+    await sql.raw(statement).execute(db);
+    return;
+  }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await db.transaction().execute(async (trx) => {
+        await sql.raw(`SET LOCAL lock_timeout = '${PARTITION_LOCK_TIMEOUT}'`).execute(trx);
+        await sql.raw(statement).execute(trx);
+      });
+      return;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== '55P03' || attempt >= PARTITION_ATTEMPTS) throw error;
+      await sleep(100 * attempt);
+    }
+  }
+}
