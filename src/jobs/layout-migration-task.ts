@@ -48,7 +48,7 @@ export async function migrateSite(
     if (batch.state === 'copied') break;
     await failpoint('layout:batch-copied');
   }
-  if (!(await store.switchSite(siteId, owner, clock()))) return 'lost';
+  if (!(await store.switchSite(siteId, owner))) return 'lost';
   await failpoint('layout:switched');
   logger.info(
     { siteId, rows, ms: Math.round(performance.now() - started) },

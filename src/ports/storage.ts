@@ -304,7 +304,7 @@ export interface LayoutMigrationStore {
    * In one transaction: points the site's collections, bin entries and backup bases at the new generations,
    * makes them ACTIVE or BINNED, retires the legacy ones, and ends the lease. False when `owner` lost it.
    */
-  switchSite(siteId: string, owner: string, now: number): Promise<boolean>;
+  switchSite(siteId: string, owner: string): Promise<boolean>;
   /** Lets another process take over the site (a stopping process); writes stay refused until its switch. */
   release(siteId: string, owner: string): Promise<void>;
 }

@@ -259,7 +259,7 @@ export class SqlLayoutMigrator implements LayoutMigrationStore {
     }
   }
 
-  async switchSite(siteId: string, owner: string, now: number): Promise<boolean> {
+  async switchSite(siteId: string, owner: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       if (!(await this.holds(trx, siteId, owner))) return false;
       const plan = await trx
