@@ -210,10 +210,15 @@ export class SqlLayoutMigrator implements LayoutMigrationStore {
         const range = upper === undefined ? lower : sql`${lower} AND id <= ${upper}`;
         const result = to.hasGenColumn
           ? await sql`INSERT INTO ${sql.table(to.table)} (gen, id, created_at, updated_at, data, seq)
-              SELECT ${newGen}, id, created_at, updated_at, data, seq FROM ${from} WHERE ${range}`.execute(trx)
+              SELECT ${newGen}, id, created_at, updated_at, data, seq FROM ${from} WHERE ${range}`.execute(
+              trx,
+            )
           : await sql`INSERT INTO ${sql.table(to.table)} (id, created_at, updated_at, data, seq)
               SELECT id, created_at, updated_at, data, seq FROM ${from} WHERE ${range}`.execute(trx);
-        return { rows: Number(result.numAffectedRows ?? 0n), last: upper === undefined ? undefined : [upper] };
+        return {
+          rows: Number(result.numAffectedRows ?? 0n),
+          last: upper === undefined ? undefined : [upper],
+        };
       }
       case 'TOMBSTONES': {
         const lower = after ? sql`id > ${after[0]}` : sql`TRUE`;
@@ -224,7 +229,10 @@ export class SqlLayoutMigrator implements LayoutMigrationStore {
         const result = await sql`INSERT INTO tombstones (gen, id, seq)
           SELECT ${newGen}, id, seq FROM tombstones WHERE gen = ${oldGen} AND ${range}
           ON CONFLICT (gen, id) DO NOTHING`.execute(trx);
-        return { rows: Number(result.numAffectedRows ?? 0n), last: upper === undefined ? undefined : [upper] };
+        return {
+          rows: Number(result.numAffectedRows ?? 0n),
+          last: upper === undefined ? undefined : [upper],
+        };
       }
       case 'LINKS_OUT': {
         // Links from this generation, their other end mapped too when it is being migrated; links into a
