@@ -28,6 +28,11 @@ export interface PostgresStorageOptions {
   /** Connections in the pool (per process); a snapshot reader holds one more of its own. */
   readonly poolSize: number;
   readonly now?: () => number;
+  /**
+   * Items of a restored collection from which it is loaded into a table of its own rather than the shared
+   * one; the engine's measured default when omitted (tests lower it).
+   */
+  readonly largeGenerationItems?: number;
   /** A schema to keep the tables in (created if missing); the connection's default otherwise. */
   readonly schema?: string;
 }
@@ -39,8 +44,9 @@ class PostgresStagingStore extends SqlStagingStore {
     generations: GenerationRegistry,
     appender: PostgresBulkAppender,
     collections: SqlCollectionStore,
+    largeGenerationItems: number | undefined,
   ) {
-    super(kdb, generations, postgresItemTables, appender, collections);
+    super(kdb, generations, postgresItemTables, appender, collections, largeGenerationItems);
   }
 
   override async existingIds(gen: number, ids: readonly string[]): Promise<Set<string>> {
@@ -73,6 +79,7 @@ export class PostgresStorage implements Storage {
     readonly db: Kysely<Database>,
     target: PostgresTarget,
     now: () => number,
+    largeGenerationItems: number | undefined,
   ) {
     const generations = new GenerationRegistry(db, postgresItemTables);
     this.sweeper = generations;
@@ -91,6 +98,7 @@ export class PostgresStorage implements Storage {
       generations,
       new PostgresBulkAppender(pool, db),
       this.collections,
+      largeGenerationItems,
     );
     this.schedule = new SqlScheduleStore(db, claims);
     this.maintenance = new SqlMaintenanceStore(db, { rowLocks: true });
@@ -130,7 +138,7 @@ export class PostgresStorage implements Storage {
       await db.destroy();
       throw error;
     }
-    return new PostgresStorage(pool, db, target, options.now ?? Date.now);
+    return new PostgresStorage(pool, db, target, options.now ?? Date.now, options.largeGenerationItems);
   }
 
   async healthCheck(): Promise<void> {

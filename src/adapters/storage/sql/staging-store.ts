@@ -47,8 +47,12 @@ export class SqlStagingStore implements StagingStore {
     private readonly appender: BulkAppender,
     private readonly collections: SqlCollectionStore,
     /** Items from which a staged generation gets a table of its own; the engine's measured default. */
-    private readonly largeGenerationItems: number = engine.largeGenerationItems,
-  ) {}
+    largeGenerationItems?: number,
+  ) {
+    this.largeGenerationItems = largeGenerationItems ?? engine.largeGenerationItems;
+  }
+
+  private readonly largeGenerationItems: number;
 
   async createGeneration(
     siteId: string,

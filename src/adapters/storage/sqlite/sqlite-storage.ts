@@ -28,6 +28,11 @@ export interface SqliteStorageOptions {
   /** Database file; `:memory:` for a private in-memory database. */
   readonly path: string;
   readonly now?: () => number;
+  /**
+   * Items of a restored collection from which it is loaded into a table of its own rather than the shared
+   * one; the engine's measured default when omitted (tests lower it).
+   */
+  readonly largeGenerationItems?: number;
   /** Page cache per connection, in MiB. */
   readonly cacheMiB?: number;
 }
@@ -98,6 +103,7 @@ export class SqliteStorage implements Storage {
     readonly db: Kysely<Database>,
     now: () => number,
     path: string,
+    largeGenerationItems: number | undefined,
   ) {
     const generations = new GenerationRegistry(db, sqliteItemTables);
     this.sweeper = generations;
@@ -126,6 +132,7 @@ export class SqliteStorage implements Storage {
       sqliteItemTables,
       new SqliteBulkAppender(db, raw),
       this.collections,
+      largeGenerationItems,
     );
     this.schedule = new SqlScheduleStore(db);
     this.maintenance = new SqlMaintenanceStore(db);
@@ -154,7 +161,13 @@ export class SqliteStorage implements Storage {
       await db.destroy();
       throw error instanceof Error ? error : new Error(`migration failed: ${JSON.stringify(error)}`);
     }
-    const storage = new SqliteStorage(raw, db, options.now ?? Date.now, options.path);
+    const storage = new SqliteStorage(
+      raw,
+      db,
+      options.now ?? Date.now,
+      options.path,
+      options.largeGenerationItems,
+    );
     storage.checkpointer = checkpointer;
     return storage;
   }
