@@ -17,7 +17,9 @@ import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { sql, type Kysely } from 'kysely';
-import { SHARED_GEN_BASE } from '../../src/adapters/storage/sql/item-relation.js';
+import { PostgresStorage } from '../../src/adapters/storage/postgres/postgres-storage.js';
+import { generationLayout, SHARED_GEN_BASE } from '../../src/adapters/storage/sql/item-relation.js';
+import { SqliteStorage } from '../../src/adapters/storage/sqlite/sqlite-storage.js';
 import type { Database, GenerationState } from '../../src/adapters/storage/sql/schema.js';
 import { readManifest } from '../../src/engine/manifest-io.js';
 import { SimulatedCrash, type FailpointName } from '../../src/engine/failpoints.js';
@@ -25,9 +27,9 @@ import { sweepOnce } from '../../src/jobs/generation-sweep-task.js';
 import { migrateSite } from '../../src/jobs/layout-migration-task.js';
 import type { Logger } from '../../src/jobs/generation-sweep-task.js';
 import { runJobs } from '../helpers/backup-helpers.js';
-import { startTestEnv, type TestEnv, type TestSite } from '../helpers/harness.js';
+import { startTestEnv, type TestEnv } from '../helpers/harness.js';
 import { createTestDatabase } from '../helpers/postgres.js';
-import { startTestS3, type TestS3 } from '../helpers/s3.js';
+import { startTestS3 } from '../helpers/s3.js';
 import { TestClock } from '../helpers/test-clock.js';
 import { siteContent, type FixtureExpectation, type FixtureSite } from '../fixtures/make-layout-fixture.js';
 
@@ -47,9 +49,54 @@ function recordingLogger(lines: string[]): Logger {
   return { info: keep, warn: keep, error: keep };
 }
 
+/**
+ * A copy of the fixture to open: the data directory (the SQLite file and the blob folder), or a fresh
+ * PostgreSQL database loaded from the dump and an S3 prefix holding the blobs.
+ */
+async function loadFixture(
+  stack: 'embedded' | 'scaleout',
+  fixture: string,
+): Promise<{ dataDir: string; stackEnv: Record<string, string>; cleanUp: () => Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'safekeep-layout-'));
+  if (stack === 'embedded') {
+    writeFileSync(join(dataDir, 'safekeep.db'), gunzipSync(readFileSync(join(fixture, 'safekeep.db.gz'))));
+    cpSync(join(fixture, 'blobs'), join(dataDir, 'blobs'), { recursive: true });
+    return {
+      dataDir,
+      stackEnv: {},
+      cleanUp: () => Promise.resolve(rmSync(dataDir, { recursive: true, force: true })),
+    };
+  }
+  const database = await createTestDatabase('layout_migration');
+  execFileSync('psql', ['-q', '-v', 'ON_ERROR_STOP=1', database.url], {
+    input: gunzipSync(readFileSync(join(fixture, 'dump.sql.gz'))),
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+  const s3 = await startTestS3();
+  const root = join(fixture, 'blobs');
+  for (const file of filesUnder(root)) {
+    const key = relative(root, file).split(sep).join('/');
+    await s3.client.send(
+      new PutObjectCommand({ Bucket: s3.bucket, Key: `${s3.prefix}${key}`, Body: readFileSync(file) }),
+    );
+  }
+  return {
+    dataDir,
+    stackEnv: { ...s3.env, DATABASE_URL: database.url },
+    cleanUp: async () => {
+      rmSync(dataDir, { recursive: true, force: true });
+      await database.drop();
+      await s3.close();
+    },
+  };
+}
+
+const fixtureOf = (stack: 'embedded' | 'scaleout') =>
+  join('test', 'fixtures', 'layout-v1', stack === 'embedded' ? 'embedded' : 'postgres');
+
 for (const stack of ['embedded', 'scaleout'] as const) {
   describe(`layout migration of a deployment written by the table-per-generation release (${stack})`, () => {
-    const fixture = join('test', 'fixtures', 'layout-v1', stack === 'embedded' ? 'embedded' : 'postgres');
+    const fixture = fixtureOf(stack);
     const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as FixtureExpectation;
     const site = (name: string): FixtureSite => {
       const found = expected.sites.find((s) => s.name === name);
@@ -58,11 +105,9 @@ for (const stack of ['embedded', 'scaleout'] as const) {
     };
     const shop = site('Shop');
     const blog = site('Blog');
-    const asSite = (s: FixtureSite): TestSite => ({ siteId: s.siteId, apiKey: s.apiKey });
     let dataDir: string;
     let stackEnv: Record<string, string> = {};
-    let database: { url: string; drop(): Promise<void> } | undefined;
-    let s3: TestS3 | undefined;
+    let cleanUp: () => Promise<void> = () => Promise.resolve();
     let env: TestEnv;
     const clock = new TestClock(expected.clock + 60_000);
     const lines: string[] = [];
@@ -80,36 +125,14 @@ for (const stack of ['embedded', 'scaleout'] as const) {
       });
 
     before(async () => {
-      dataDir = mkdtempSync(join(tmpdir(), 'safekeep-layout-'));
-      if (stack === 'embedded') {
-        writeFileSync(
-          join(dataDir, 'safekeep.db'),
-          gunzipSync(readFileSync(join(fixture, 'safekeep.db.gz'))),
-        );
-        cpSync(join(fixture, 'blobs'), join(dataDir, 'blobs'), { recursive: true });
-      } else {
-        database = await createTestDatabase('layout_migration');
-        execFileSync('psql', ['-q', '-v', 'ON_ERROR_STOP=1', database.url], {
-          input: gunzipSync(readFileSync(join(fixture, 'dump.sql.gz'))),
-          stdio: ['pipe', 'ignore', 'pipe'],
-        });
-        s3 = await startTestS3();
-        const root = join(fixture, 'blobs');
-        for (const file of filesUnder(root)) {
-          const key = relative(root, file).split(sep).join('/');
-          await s3.client.send(
-            new PutObjectCommand({ Bucket: s3.bucket, Key: `${s3.prefix}${key}`, Body: readFileSync(file) }),
-          );
-        }
-        stackEnv = { ...s3.env, DATABASE_URL: database.url };
-      }
+      const loaded = await loadFixture(stack, fixture);
+      ({ dataDir, stackEnv, cleanUp } = loaded);
       env = await open();
     });
 
     after(async () => {
       await env.close();
-      await database?.drop();
-      await s3?.close();
+      await cleanUp();
     });
 
     const assertContent = async (s: FixtureSite, what: string) => {
@@ -411,5 +434,55 @@ for (const stack of ['embedded', 'scaleout'] as const) {
       const tablesWithItems = rows.filter((r) => /^items_\d+$/.test(r.name)).length;
       assert.ok(rows.length > tablesWithItems, 'the catalog was read');
     });
+  });
+}
+
+for (const stack of ['embedded', 'scaleout'] as const) {
+  it(`copies a legacy generation at or above the large-generation threshold into a table of its own (${stack})`, async () => {
+    const fixture = fixtureOf(stack);
+    const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as FixtureExpectation;
+    const shop = expected.sites.find((s) => s.name === 'Shop');
+    assert.ok(shop);
+    const { dataDir, stackEnv, cleanUp } = await loadFixture(stack, fixture);
+    // The threshold lowered under the 2,000-item catalogue and above every other collection.
+    const storage =
+      stack === 'embedded'
+        ? await SqliteStorage.open({ path: join(dataDir, 'safekeep.db'), largeGenerationItems: 1000 })
+        : await PostgresStorage.open({
+            url: stackEnv.DATABASE_URL ?? '',
+            poolSize: 2,
+            largeGenerationItems: 1000,
+          });
+    try {
+      const outcome = await migrateSite(storage.layout, shop.siteId, {
+        signal: new AbortController().signal,
+        logger: recordingLogger([]),
+        clock: () => expected.clock + 60_000,
+        owner: 'own-table-test',
+        leaseMs: 60_000,
+        batchRows: 700,
+      });
+      assert.equal(outcome, 'migrated');
+      const view = { safekeep: { storage } } as unknown as TestEnv;
+      assert.deepEqual(await siteContent(view, shop.siteId), shop.content);
+      const catalogue = await storage.db
+        .selectFrom('collections')
+        .select(['live_gen', 'sandbox_gen'])
+        .where('site_id', '=', shop.siteId)
+        .where('id', '=', 'Catalogue')
+        .executeTakeFirstOrThrow();
+      assert.equal(generationLayout(Number(catalogue.live_gen)), 'own', 'the 2,000 LIVE items');
+      assert.equal(generationLayout(Number(catalogue.sandbox_gen)), 'shared', 'the empty SANDBOX');
+      if (stack === 'scaleout') {
+        const { rows } = await sql<{
+          parent: string;
+        }>`SELECT inhparent::regclass::text AS parent FROM pg_inherits
+          WHERE inhrelid = to_regclass(${`items_${catalogue.live_gen}`})`.execute(storage.db);
+        assert.deepEqual(rows, [{ parent: 'items' }], 'attached as a partition of items');
+      }
+    } finally {
+      await storage.close();
+      await cleanUp();
+    }
   });
 }

@@ -103,7 +103,10 @@ export class PostgresStorage implements Storage {
     this.schedule = new SqlScheduleStore(db, claims);
     this.maintenance = new SqlMaintenanceStore(db, { rowLocks: true });
     this.webhooks = new SqlWebhookStore(db);
-    this.layout = new SqlLayoutMigrator(db, generations, postgresItemTables, { rowLocks: true });
+    this.layout = new SqlLayoutMigrator(db, generations, postgresItemTables, {
+      rowLocks: true,
+      largeGenerationItems,
+    });
     this.snapshots = new SqliteSnapshotSource(
       target,
       new URL('./postgres-snapshot-worker.js', import.meta.url),

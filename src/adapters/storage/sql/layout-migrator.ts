@@ -29,8 +29,12 @@ export class SqlLayoutMigrator implements LayoutMigrationStore {
     private readonly db: Kysely<Database>,
     private readonly generations: GenerationRegistry,
     private readonly engine: SqlEngine,
-    /** Row locks exist (PostgreSQL): the lease is taken under the site row's lock (see site-lock.ts). */
-    private readonly options: { rowLocks: boolean } = { rowLocks: false },
+    private readonly options: {
+      /** Row locks exist (PostgreSQL): the lease is taken under the site row's lock (see site-lock.ts). */
+      rowLocks?: boolean;
+      /** Items from which a copy gets a table of its own, as a restore's staging does (tests lower it). */
+      largeGenerationItems?: number;
+    } = {},
   ) {}
 
   async sitesToMigrate(limit: number): Promise<string[]> {
@@ -55,7 +59,7 @@ export class SqlLayoutMigrator implements LayoutMigrationStore {
 
   async acquire(siteId: string, owner: string, now: number, leaseMs: number): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      if (this.options.rowLocks) await lockSiteForGc(trx, siteId);
+      if (this.options.rowLocks === true) await lockSiteForGc(trx, siteId);
       // A pending backup may be running (its snapshot reads the legacy tables and records their ids as its
       // base) and a pending restoration may be staging or switching: both finish first.
       const busy = await trx
@@ -113,7 +117,10 @@ export class SqlLayoutMigrator implements LayoutMigrationStore {
           'MIGRATING',
           now,
           // A large generation is loaded bare into a table of its own and indexed once full, as a restore does.
-          { large: count >= this.engine.largeGenerationItems, deferSecondaryIndexes: true },
+          {
+            large: count >= (this.options.largeGenerationItems ?? this.engine.largeGenerationItems),
+            deferSecondaryIndexes: true,
+          },
         );
         await trx
           .updateTable('generations')

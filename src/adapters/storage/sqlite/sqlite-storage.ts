@@ -137,7 +137,7 @@ export class SqliteStorage implements Storage {
     this.schedule = new SqlScheduleStore(db);
     this.maintenance = new SqlMaintenanceStore(db);
     this.webhooks = new SqlWebhookStore(db);
-    this.layout = new SqlLayoutMigrator(db, generations, sqliteItemTables);
+    this.layout = new SqlLayoutMigrator(db, generations, sqliteItemTables, { largeGenerationItems });
     this.snapshots = new SqliteSnapshotSource({ path });
   }
 
