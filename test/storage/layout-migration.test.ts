@@ -21,6 +21,7 @@ import { PostgresStorage } from '../../src/adapters/storage/postgres/postgres-st
 import { generationLayout, SHARED_GEN_BASE } from '../../src/adapters/storage/sql/item-relation.js';
 import { SqliteStorage } from '../../src/adapters/storage/sqlite/sqlite-storage.js';
 import type { Database, GenerationState } from '../../src/adapters/storage/sql/schema.js';
+import { composeItem } from '../../src/domain/item-codec.js';
 import { readManifest } from '../../src/engine/manifest-io.js';
 import { SimulatedCrash, type FailpointName } from '../../src/engine/failpoints.js';
 import { sweepOnce } from '../../src/jobs/generation-sweep-task.js';
@@ -480,6 +481,93 @@ for (const stack of ['embedded', 'scaleout'] as const) {
           WHERE inhrelid = to_regclass(${`items_${catalogue.live_gen}`})`.execute(storage.db);
         assert.deepEqual(rows, [{ parent: 'items' }], 'attached as a partition of items');
       }
+    } finally {
+      await storage.close();
+      await cleanUp();
+    }
+  });
+}
+
+for (const stack of ['embedded', 'scaleout'] as const) {
+  it(`keeps links between a legacy collection and one created after the upgrade exactly as at the switch (${stack})`, async () => {
+    const fixture = fixtureOf(stack);
+    const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as FixtureExpectation;
+    const blog = expected.sites.find((s) => s.name === 'Blog');
+    assert.ok(blog);
+    const { dataDir, stackEnv, cleanUp } = await loadFixture(stack, fixture);
+    const storage =
+      stack === 'embedded'
+        ? await SqliteStorage.open({ path: join(dataDir, 'safekeep.db') })
+        : await PostgresStorage.open({ url: stackEnv.DATABASE_URL ?? '', poolSize: 2 });
+    try {
+      const at = expected.clock + 60_000;
+      const target = (collectionId: string) => ({
+        siteId: blog.siteId,
+        collectionId,
+        environment: 'LIVE' as const,
+      });
+      const item = (id: string) =>
+        composeItem({ id, owner: 'o', createdAt: at, updatedAt: at, fields: { id } });
+      // A collection created by this release (a shared generation), linked both ways with the legacy Posts.
+      await storage.collections.create(
+        blog.siteId,
+        {
+          id: 'Tags',
+          displayName: 'Tags',
+          collectionType: 'NATIVE',
+          fields: [],
+          permissions: null,
+          views: [],
+          extra: {},
+        },
+        at,
+      );
+      await storage.items.write(target('Tags'), (tx) => tx.insert([item('t1'), item('t2')]));
+      const link = (fromId: string, toCollectionId: string, toId: string) => ({
+        field: 'f',
+        fromId,
+        toCollectionId,
+        toId,
+      });
+      await storage.links.insert(target('Tags'), [
+        link('t1', 'Posts', 'post-1'),
+        link('t2', 'Posts', 'post-2'),
+      ]);
+      await storage.links.insert(target('Posts'), [
+        link('post-3', 'Tags', 't1'),
+        link('post-4', 'Tags', 't2'),
+      ]);
+
+      const layout = storage.layout;
+      assert.ok(await layout.acquire(blog.siteId, 'links-test', at, 60_000));
+      await layout.plan(blog.siteId, at);
+      for (
+        let batches = 0;
+        (await layout.copyBatch(blog.siteId, 'links-test', at, 60_000, 3)).state === 'more';
+      ) {
+        assert.ok(++batches < 10_000);
+      }
+      // Before the switch: the legacy Posts refuse links; Tags (not legacy) still writes, and removing t2
+      // takes its links both ways with it.
+      await assert.rejects(
+        storage.links.insert(target('Posts'), [link('post-5', 'Tags', 't1')]),
+        (error: unknown) => (error as { code?: string }).code === 'SITE_MIGRATING',
+      );
+      await storage.items.write(target('Tags'), (tx) => tx.remove(['t2']));
+      assert.ok(await layout.switchSite(blog.siteId, 'links-test'));
+
+      const listed = async (collectionId: string) =>
+        (await storage.links.listFrom(target(collectionId))).map(
+          (l) => `${l.fromId}>${l.toCollectionId}:${l.toId}`,
+        );
+      assert.deepEqual(await listed('Tags'), ['t1>Posts:post-1']);
+      assert.ok((await listed('Posts')).includes('post-3>Tags:t1'));
+      assert.ok(
+        !(await listed('Posts')).includes('post-4>Tags:t2'),
+        'the link removed before the switch stays removed',
+      );
+      assert.equal((await listed('Posts')).length, (blog.content.Posts?.LIVE?.links ?? -1) + 1);
+      assert.equal(await layout.countSitesToMigrate(), 1, 'Shop is left');
     } finally {
       await storage.close();
       await cleanUp();

@@ -19,8 +19,9 @@ type Key = (string | number)[];
  * lease (taken like GC's, only while no job of the site is pending); a plan giving each ACTIVE or BINNED
  * legacy generation a new one (state MIGRATING, kept in `layout_migration` so that a crash resumes into the
  * same ones); batches, each its own short transaction, copying items, tombstones and links (both ends mapped
- * old → new) from where the last batch stopped; then one short transaction switching the site's collections,
- * bin entries and backup bases to the new generations and retiring the old ones for the sweeper. While the
+ * old → new) from where the last batch stopped; then one short transaction copying the few links between
+ * legacy and newer generations and switching the site's collections, bin entries and backup bases to the new
+ * generations, retiring the old ones for the sweeper. While the
  * lease row exists, writes to the site's legacy generations are refused (site-lock.ts, fenceLegacyWrite), so
  * the copies stay exact; reads keep using the legacy tables until the switch.
  */
@@ -242,8 +243,11 @@ export class SqlLayoutMigrator implements LayoutMigrationStore {
         };
       }
       case 'LINKS_OUT': {
-        // Links from this generation, their other end mapped too when it is being migrated; links into a
-        // legacy generation that is not (a retired one) are invisible and left for the sweeper.
+        // Links from this generation into another one being migrated, both ends mapped. Links between a
+        // legacy generation and one that is not (a collection created since the upgrade) are copied by the
+        // switch, where no write can slip in between: removing an item of that other collection is not
+        // fenced. Links into a legacy generation that is not migrated (a retired one) are invisible and left
+        // for the sweeper.
         const keyOf = sql`(l.from_id, l.field, l.to_gen, l.to_id)`;
         const lower = after ? sql`${keyOf} > (${sql.join(after)})` : sql`TRUE`;
         const bound = await sql<{ from_id: string; field: string; to_gen: number | string; to_id: string }>`
@@ -253,21 +257,11 @@ export class SqlLayoutMigrator implements LayoutMigrationStore {
         const upper: Key | undefined = b && [b.from_id, b.field, Number(b.to_gen), b.to_id];
         const range = upper === undefined ? lower : sql`${lower} AND ${keyOf} <= (${sql.join(upper)})`;
         const result = await sql`INSERT INTO links (from_gen, from_id, field, to_gen, to_id, pos)
-          SELECT ${newGen}, l.from_id, l.field, coalesce(m.new_gen, l.to_gen), l.to_id, l.pos
-          FROM links AS l LEFT JOIN layout_migration AS m ON m.site_id = ${siteId} AND m.old_gen = l.to_gen
+          SELECT ${newGen}, l.from_id, l.field, m.new_gen, l.to_id, l.pos
+          FROM links AS l JOIN layout_migration AS m ON m.site_id = ${siteId} AND m.old_gen = l.to_gen
           WHERE l.from_gen = ${oldGen} AND ${range}
-            AND (m.new_gen IS NOT NULL OR l.to_gen >= ${SHARED_GEN_BASE})
           ON CONFLICT (from_gen, from_id, field, to_gen, to_id) DO NOTHING`.execute(trx);
         return { rows: Number(result.numAffectedRows ?? 0n), last: upper };
-      }
-      case 'LINKS_IN': {
-        // Links into this generation from generations that are not legacy (collections created since the
-        // upgrade): rare, and written by the fenced link writers only, so one statement.
-        const result = await sql`INSERT INTO links (from_gen, from_id, field, to_gen, to_id, pos)
-          SELECT from_gen, from_id, field, ${newGen}, to_id, pos FROM links
-          WHERE to_gen = ${oldGen} AND from_gen >= ${SHARED_GEN_BASE}
-          ON CONFLICT (from_gen, from_id, field, to_gen, to_id) DO NOTHING`.execute(trx);
-        return { rows: Number(result.numAffectedRows ?? 0n), last: undefined };
       }
       case 'COPIED':
         return { rows: 0, last: undefined };
@@ -283,6 +277,18 @@ export class SqlLayoutMigrator implements LayoutMigrationStore {
         .where('site_id', '=', siteId)
         .execute();
       if (plan.some((p) => p.step !== 'COPIED')) throw new Error(`site ${siteId}: copy not finished`);
+      // Links between the site's legacy generations and its newer ones, both ways (see copyStep): few, and
+      // copied here so that they are exactly those at the switch.
+      await sql`INSERT INTO links (from_gen, from_id, field, to_gen, to_id, pos)
+        SELECT l.from_gen, l.from_id, l.field, m.new_gen, l.to_id, l.pos
+        FROM layout_migration AS m JOIN links AS l ON l.to_gen = m.old_gen
+        WHERE m.site_id = ${siteId} AND l.from_gen >= ${SHARED_GEN_BASE}
+        ON CONFLICT (from_gen, from_id, field, to_gen, to_id) DO NOTHING`.execute(trx);
+      await sql`INSERT INTO links (from_gen, from_id, field, to_gen, to_id, pos)
+        SELECT m.new_gen, l.from_id, l.field, l.to_gen, l.to_id, l.pos
+        FROM layout_migration AS m JOIN links AS l ON l.from_gen = m.old_gen
+        WHERE m.site_id = ${siteId} AND l.to_gen >= ${SHARED_GEN_BASE}
+        ON CONFLICT (from_gen, from_id, field, to_gen, to_id) DO NOTHING`.execute(trx);
       for (const { old_gen: oldGen, new_gen: newGen } of plan) {
         for (const table of ['collections', 'collection_bin'] as const) {
           for (const column of ['live_gen', 'sandbox_gen'] as const) {
@@ -367,6 +373,6 @@ export class SqlLayoutMigrator implements LayoutMigrationStore {
 }
 
 function nextStep(step: LayoutCopyStep): LayoutCopyStep {
-  const order: LayoutCopyStep[] = ['ITEMS', 'TOMBSTONES', 'LINKS_OUT', 'LINKS_IN', 'COPIED'];
+  const order: LayoutCopyStep[] = ['ITEMS', 'TOMBSTONES', 'LINKS_OUT', 'COPIED'];
   return order[Math.min(order.indexOf(step) + 1, order.length - 1)] ?? 'COPIED';
 }

@@ -128,10 +128,10 @@ export interface Database {
 }
 
 /**
- * Steps of copying one legacy generation (migration 0007): its items, its tombstones, the links from it,
- * the links into it from generations that are not legacy; COPIED when all are in its new generation.
+ * Steps of copying one legacy generation (migration 0007): its items, its tombstones, the links from it to
+ * other generations being migrated; COPIED when all are in its new generation.
  */
-export type LayoutCopyStep = 'ITEMS' | 'TOMBSTONES' | 'LINKS_OUT' | 'LINKS_IN' | 'COPIED';
+export type LayoutCopyStep = 'ITEMS' | 'TOMBSTONES' | 'LINKS_OUT' | 'COPIED';
 
 /**
  * The layout migration's plan and progress, one row per legacy generation of a site being migrated: the new
