@@ -17,8 +17,8 @@ export interface LayoutMigrationOptions {
   readonly failpoint?: Failpoints;
 }
 
-/** What one site's migration came to. */
-export type SiteOutcome = 'migrated' | 'busy' | 'lost';
+/** What one site's migration came to ('done': another process had moved it already). */
+export type SiteOutcome = 'migrated' | 'busy' | 'lost' | 'done';
 
 /**
  * Moves one site to the shared layout if its lease can be taken now: plan, copy batch after batch, switch.
@@ -35,6 +35,11 @@ export async function migrateSite(
   if (!(await store.acquire(siteId, owner, clock(), leaseMs))) return 'busy';
   const started = performance.now();
   const plan = await store.plan(siteId, clock());
+  if (plan.generations === 0) {
+    // Another process switched it since this one listed it: only the lease just taken goes.
+    await store.switchSite(siteId, owner);
+    return 'done';
+  }
   logger.info({ siteId, generations: plan.generations, items: plan.items }, 'layout migration: site started');
   let rows = 0;
   for (;;) {

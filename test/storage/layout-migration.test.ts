@@ -9,7 +9,7 @@
  * content, and once the sweeper ran no legacy table is left.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
@@ -25,13 +25,14 @@ import { composeItem } from '../../src/domain/item-codec.js';
 import { readManifest } from '../../src/engine/manifest-io.js';
 import { SimulatedCrash, type FailpointName } from '../../src/engine/failpoints.js';
 import { sweepOnce } from '../../src/jobs/generation-sweep-task.js';
-import { migrateSite } from '../../src/jobs/layout-migration-task.js';
+import { migrateSite, runLayoutMigration } from '../../src/jobs/layout-migration-task.js';
 import type { Logger } from '../../src/jobs/generation-sweep-task.js';
 import { runJobs } from '../helpers/backup-helpers.js';
 import { startTestEnv, type TestEnv } from '../helpers/harness.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { startTestS3 } from '../helpers/s3.js';
 import { TestClock } from '../helpers/test-clock.js';
+import { embeddedChildEnv } from '../faults/crash-scenario.js';
 import { siteContent, type FixtureExpectation, type FixtureSite } from '../fixtures/make-layout-fixture.js';
 
 const P = '/wix-data/v2';
@@ -574,3 +575,97 @@ for (const stack of ['embedded', 'scaleout'] as const) {
     }
   });
 }
+
+it('a `safekeep worker` SIGKILLed between two batches (SAFEKEEP_FAILPOINT) is resumed by the next process (embedded)', async () => {
+  const fixture = fixtureOf('embedded');
+  const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as FixtureExpectation;
+  const { dataDir, cleanUp } = await loadFixture('embedded', fixture);
+  try {
+    const clockFile = join(dataDir, 'clock');
+    writeFileSync(clockFile, String(expected.clock + 60_000));
+    const proc = spawn(process.execPath, ['bin/safekeep.js', 'worker'], {
+      env: embeddedChildEnv({
+        SAFEKEEP_DATA_DIR: dataDir,
+        SAFEKEEP_FAILPOINT: 'layout:batch-copied:9',
+        SAFEKEEP_TEST_CLOCK_FILE: clockFile,
+        SAFEKEEP_LAYOUT_MIGRATION_BATCH_ROWS: String(BATCH),
+        SAFEKEEP_WORKER_THREADS: '1',
+      }),
+    });
+    let output = '';
+    proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const signal = await new Promise<NodeJS.Signals | null>((resolve) =>
+      proc.on('exit', (_code, s) => resolve(s)),
+    );
+    assert.equal(signal, 'SIGKILL', `the worker died at its 9th batch:\n${output}`);
+    assert.match(output, /layout migration: site started/);
+
+    const clock = new TestClock(expected.clock + 5 * 60_000);
+    const env = await startTestEnv({ dataDir, clock, stack: 'embedded' });
+    try {
+      const { db } = env.safekeep.storage as unknown as { db: Kysely<Database> };
+      const steps = await db.selectFrom('layout_migration').select('step').execute();
+      assert.ok(steps.length > 0 && steps.some((s) => s.step !== 'COPIED'), 'killed mid-site');
+      const lines: string[] = [];
+      await runLayoutMigration(env.safekeep.storage.layout, {
+        signal: new AbortController().signal,
+        logger: recordingLogger(lines),
+        clock: clock.now,
+        owner: 'second-process',
+        leaseMs: 60_000,
+        batchRows: BATCH,
+        idleMs: 10,
+      });
+      assert.equal(await env.safekeep.storage.layout.countSitesToMigrate(), 0, lines.join('\n'));
+      for (const s of expected.sites) {
+        assert.deepEqual(
+          await siteContent(env, s.siteId),
+          s.content,
+          `${s.name} after the resumed migration`,
+        );
+      }
+    } finally {
+      await env.close(true);
+    }
+  } finally {
+    await cleanUp();
+  }
+});
+
+it('two processes on one PostgreSQL database share the sites, one at a time each, and both finish', async () => {
+  const fixture = fixtureOf('scaleout');
+  const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as FixtureExpectation;
+  const { stackEnv, cleanUp } = await loadFixture('scaleout', fixture);
+  const processes = await Promise.all(
+    [1, 2].map(() => PostgresStorage.open({ url: stackEnv.DATABASE_URL ?? '', poolSize: 2 })),
+  );
+  try {
+    const lines: string[][] = [[], []];
+    await Promise.all(
+      processes.map((storage, i) =>
+        runLayoutMigration(storage.layout, {
+          signal: new AbortController().signal,
+          logger: recordingLogger(lines[i] ?? []),
+          clock: () => expected.clock + 60_000,
+          owner: `process-${i}`,
+          leaseMs: 60_000,
+          batchRows: 200,
+          idleMs: 20,
+        }),
+      ),
+    );
+    const switched = lines.flat().filter((l) => l.startsWith('layout migration: site switched'));
+    assert.equal(switched.length, 2, 'each of the two sites switched exactly once');
+    const [first] = processes;
+    assert.ok(first);
+    assert.equal(await first.layout.countSitesToMigrate(), 0);
+    const view = { safekeep: { storage: first } } as unknown as TestEnv;
+    for (const s of expected.sites) {
+      assert.deepEqual(await siteContent(view, s.siteId), s.content, `${s.name} after two processes`);
+    }
+  } finally {
+    await Promise.all(processes.map((p) => p.close()));
+    await cleanUp();
+  }
+});
