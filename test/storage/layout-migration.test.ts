@@ -669,3 +669,51 @@ it('two processes on one PostgreSQL database share the sites, one at a time each
     await cleanUp();
   }
 });
+
+for (const stack of ['embedded', 'scaleout'] as const) {
+  it(`a site deleted while it is being migrated leaves nothing behind once swept (${stack})`, async () => {
+    const fixture = fixtureOf(stack);
+    const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as FixtureExpectation;
+    const shop = expected.sites.find((s) => s.name === 'Shop');
+    assert.ok(shop);
+    const { dataDir, stackEnv, cleanUp } = await loadFixture(stack, fixture);
+    const storage =
+      stack === 'embedded'
+        ? await SqliteStorage.open({ path: join(dataDir, 'safekeep.db') })
+        : await PostgresStorage.open({ url: stackEnv.DATABASE_URL ?? '', poolSize: 2 });
+    try {
+      const at = expected.clock + 60_000;
+      assert.ok(await storage.layout.acquire(shop.siteId, 'deleted-site-test', at, 60_000));
+      await storage.layout.plan(shop.siteId, at);
+      for (let i = 0; i < 3; i++)
+        await storage.layout.copyBatch(shop.siteId, 'deleted-site-test', at, 60_000, 100);
+      assert.equal(await storage.sites.delete(shop.siteId), true);
+      await runLayoutMigration(storage.layout, {
+        signal: new AbortController().signal,
+        logger: recordingLogger([]),
+        clock: () => at + 5 * 60_000,
+        owner: 'next-process',
+        leaseMs: 60_000,
+        batchRows: 100,
+        idleMs: 10,
+      });
+      assert.equal(await storage.layout.countSitesToMigrate(), 0);
+      for (let round = 0; (await sweepOnce(storage.sweeper, { batchRows: 500 })) > 0;)
+        assert.ok(++round < 100_000);
+      const left = await storage.db
+        .selectFrom('generations')
+        .select('id')
+        .where('site_id', '=', shop.siteId)
+        .execute();
+      assert.deepEqual(left, [], "the deleted site's generations, legacy and copies, are gone");
+      const { rows } = await sql<{ n: number | string }>`SELECT count(*) AS n FROM items
+        WHERE gen NOT IN (SELECT id FROM generations)`.execute(storage.db);
+      assert.equal(Number(rows[0]?.n), 0, 'no copied row outlives its generation');
+      const plan = await storage.db.selectFrom('layout_migration').selectAll().execute();
+      assert.deepEqual(plan, []);
+    } finally {
+      await storage.close();
+      await cleanUp();
+    }
+  });
+}

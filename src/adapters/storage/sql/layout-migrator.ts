@@ -172,6 +172,19 @@ export class SqlLayoutMigrator implements LayoutMigrationStore {
     return this.db.transaction().execute(async (trx) => {
       // The lease is renewed by every batch; a batch of a process that lost it changes nothing.
       if (!(await this.renew(trx, siteId, owner, now, leaseMs))) return { state: 'lost', rows: 0 };
+      // A copy the site's deletion retired is the sweeper's now: copying on would leave rows it never sees.
+      // On PostgreSQL the row is held FOR SHARE, so the retiring waits for this batch to commit.
+      let copy = trx.selectFrom('generations').select('state').where('id', '=', newGen);
+      if (this.options.rowLocks === true) copy = copy.forShare();
+      if ((await copy.executeTakeFirst())?.state !== 'MIGRATING') {
+        await trx
+          .updateTable('layout_migration')
+          .set({ step: 'COPIED', after: null })
+          .where('site_id', '=', siteId)
+          .where('old_gen', '=', oldGen)
+          .execute();
+        return { state: 'more', rows: 0 };
+      }
       const { rows, last } = await this.copyStep(trx, next.step, siteId, oldGen, newGen, after, maxRows);
       const done = last === undefined;
       if (done && next.step === 'ITEMS' && generationLayout(newGen) === 'own') {
@@ -314,7 +327,7 @@ export class SqlLayoutMigrator implements LayoutMigrationStore {
             WHEN EXISTS (SELECT 1 FROM collection_bin b WHERE b.site_id = ${siteId}
               AND (b.live_gen = generations.id OR b.sandbox_gen = generations.id)) THEN 'BINNED'
             ELSE 'RETIRED' END
-          WHERE id IN (${sql.join(news)})`.execute(trx);
+          WHERE id IN (${sql.join(news)}) AND state = 'MIGRATING'`.execute(trx);
         await trx
           .updateTable('generations')
           .set({ state: 'RETIRED' })
