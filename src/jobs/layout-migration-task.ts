@@ -65,7 +65,8 @@ export async function migrateSite(
 /**
  * The layout migration loop of a process that runs jobs: takes the sites still in the legacy layout one at
  * a time (several processes share them through the site leases), logs each and the count left, and returns
- * once none is left. A site with a pending backup or restoration is skipped and tried again after the jobs.
+ * once none is left (and no restoration begun by the old release is still filling legacy generations). A
+ * site with a pending backup or restoration is skipped and tried again after the jobs.
  */
 export async function runLayoutMigration(
   store: LayoutMigrationStore,
@@ -79,8 +80,13 @@ export async function runLayoutMigration(
     try {
       const sites = await store.sitesToMigrate(100);
       if (sites.length === 0) {
-        if (announced) logger.info({}, 'layout migration: every site is in the shared layout');
-        return;
+        if (!(await store.hasLegacyInFlight())) {
+          if (announced) logger.info({}, 'layout migration: every site is in the shared layout');
+          return;
+        }
+        // A restoration begun by the old release is still staging legacy generations: wait for it.
+        await sleep(idleMs, signal);
+        continue;
       }
       if (!announced) {
         logger.info({ sitesLeft: await store.countSitesToMigrate() }, 'layout migration: starting');

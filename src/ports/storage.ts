@@ -282,6 +282,11 @@ export interface LayoutMigrationStore {
   /** How many sites are left to move. */
   countSitesToMigrate(): Promise<number>;
   /**
+   * Whether a restoration begun before the upgrade is still filling (or freezing) legacy generations: they
+   * become ACTIVE, and then need moving, when it finishes.
+   */
+  hasLegacyInFlight(): Promise<boolean>;
+  /**
    * Takes (or renews) the site's `layout` lease for `owner`, only while no backup or restoration of the site
    * is pending and no other owner's lease is current. From then until {@link switchSite}, writes to the
    * site's legacy generations are refused (SITE_MIGRATING) and its jobs wait.

@@ -58,6 +58,17 @@ export class SqlLayoutMigrator implements LayoutMigrationStore {
     return Number(rows[0]?.n ?? 0);
   }
 
+  async hasLegacyInFlight(): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('generations')
+      .select('id')
+      .where('id', '<', SHARED_GEN_BASE)
+      .where('state', 'in', ['BUILDING', 'RETIRING'])
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async acquire(siteId: string, owner: string, now: number, leaseMs: number): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       if (this.options.rowLocks === true) await lockSiteForGc(trx, siteId);
