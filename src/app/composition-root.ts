@@ -88,13 +88,22 @@ const silent: Logger = { info: () => undefined, error: () => undefined };
  * The composition root: the only place that picks adapters. They are imported lazily, so a deployment
  * never loads a driver it does not use.
  */
-async function openStorage(config: Config, clock: Clock): Promise<Storage> {
+async function openStorage(
+  config: Config,
+  clock: Clock,
+  largeGenerationItems: number | undefined,
+): Promise<Storage> {
   if (config.databaseUrl) {
     const { PostgresStorage } = await import('../adapters/storage/postgres/postgres-storage.js');
-    return PostgresStorage.open({ url: config.databaseUrl, poolSize: config.dbPoolSize, now: clock });
+    return PostgresStorage.open({
+      url: config.databaseUrl,
+      poolSize: config.dbPoolSize,
+      now: clock,
+      largeGenerationItems,
+    });
   }
   const { SqliteStorage } = await import('../adapters/storage/sqlite/sqlite-storage.js');
-  return SqliteStorage.open({ path: join(config.dataDir, 'safekeep.db'), now: clock });
+  return SqliteStorage.open({ path: join(config.dataDir, 'safekeep.db'), now: clock, largeGenerationItems });
 }
 
 async function openBlobStore(config: Config, clock: Clock): Promise<BlobStore> {
@@ -146,11 +155,16 @@ function exitingFailpoint(spec: { name: string; nth: number }): Failpoints {
 
 export async function openSafekeep(
   config: Config,
-  options: { clock?: Clock; failpoint?: Failpoints } = {},
+  options: {
+    clock?: Clock;
+    failpoint?: Failpoints;
+    /** Restored collections from this many items get a table of their own; the engine's default otherwise (tests lower it). */
+    largeGenerationItems?: number;
+  } = {},
 ): Promise<Safekeep> {
   const clock = options.clock ?? (config.testClockFile ? fileClock(config.testClockFile) : Date.now);
   const failpoint = options.failpoint ?? (config.failpoint ? exitingFailpoint(config.failpoint) : undefined);
-  const storage = await openStorage(config, clock);
+  const storage = await openStorage(config, clock, options.largeGenerationItems);
   const blobs = await openBlobStore(config, clock);
   const cursorSecret = await storage.meta.setIfAbsent('cursor_secret', randomBytes(32).toString('base64url'));
   const signer = await WebhookSigner.open(storage.meta);

@@ -5,6 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { Kysely } from 'kysely';
+import { generationLayout } from '../../src/adapters/storage/sql/item-relation.js';
+import type { Database } from '../../src/adapters/storage/sql/schema.js';
 import type { ItemTarget } from '../../src/ports/storage.js';
 import {
   assertSameContent,
@@ -39,7 +42,8 @@ describe(`backup round trip (seed ${seed}; replay with TEST_SEED=${seed})`, () =
 
   before(async () => {
     random = seededRandom(seed);
-    env = await startTestEnv();
+    // Medium and Large are restored into tables of their own (partitions on PostgreSQL), the rest as rows.
+    env = await startTestEnv({ largeGenerationItems: 2500 });
     site = await env.createSite();
     for (const name of Object.keys(sizes)) {
       const fields = [
@@ -153,6 +157,17 @@ describe(`backup round trip (seed ${seed}; replay with TEST_SEED=${seed})`, () =
     const restored = await contentOf(env, site.siteId);
     for (const name of Object.keys(sizes))
       assertSameContent(restored[name], backedUp[name], `${name} after restore`);
+    const layouts = await env.safekeep.storage.collections.list(site.siteId, { limit: 100, offset: 0 });
+    for (const c of layouts.collections) {
+      const { live_gen } = await (env.safekeep.storage as unknown as { db: Kysely<Database> }).db
+        .selectFrom('collections')
+        .select('live_gen')
+        .where('site_id', '=', site.siteId)
+        .where('id', '=', c.id)
+        .executeTakeFirstOrThrow();
+      const large = (sizes[c.id] ?? 0) >= 2500;
+      assert.equal(generationLayout(Number(live_gen)), large ? 'own' : 'shared', `${c.id}'s restored layout`);
+    }
     // Sandbox items are untouched (the deleted collection's sandbox went with it and comes back empty).
     const sandbox = await contentOf(env, site.siteId, 'SANDBOX');
     for (const name of Object.keys(sizes)) {

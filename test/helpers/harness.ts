@@ -103,6 +103,8 @@ export async function startTestEnv(
     clock?: TestClock;
     /** The stack to run on; `testStack` unless a test needs a particular one (fault tests run both). */
     stack?: 'embedded' | 'scaleout';
+    /** Restored collections from this many items get a table of their own (the engine's default otherwise). */
+    largeGenerationItems?: number;
   } = {},
 ): Promise<TestEnv> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'safekeep-test-'));
@@ -114,7 +116,11 @@ export async function startTestEnv(
     ...stackEnv,
     ...options.env,
   });
-  const safekeep = await openSafekeep(config, { clock: clock.now, failpoint: options.failpoint });
+  const safekeep = await openSafekeep(config, {
+    clock: clock.now,
+    failpoint: options.failpoint,
+    largeGenerationItems: options.largeGenerationItems,
+  });
   const app = safekeep.createHttpApp(false);
   const requests: string[] = [];
   app.addHook('onRequest', (req, _reply, done) => {

@@ -1,6 +1,10 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { postgresItemTables } from '../../src/adapters/storage/postgres/postgres-item-tables.js';
 import { PostgresStorage } from '../../src/adapters/storage/postgres/postgres-storage.js';
+import { itemRelation } from '../../src/adapters/storage/sql/item-relation.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { runLayoutContract } from './layout-contract.js';
 import { runStorageContract } from './storage-contract.js';
@@ -41,4 +45,63 @@ runLayoutContract('PostgreSQL', {
       },
     };
   },
+});
+
+describe('PostgreSQL: attaching an own generation', () => {
+  it('scans neither the new table nor the default partition, even with rows of small generations there', async () => {
+    const database = await createTestDatabase('attach-no-scan');
+    const storage = await PostgresStorage.open({ url: database.url, poolSize: 2, largeGenerationItems: 3 });
+    const client = new pg.Client({ connectionString: database.url });
+    try {
+      await storage.sites.create({
+        id: 's',
+        name: 'S',
+        createdAt: 1,
+        settings: { autoBackupIntervalDays: null, autoBackupRetention: null },
+      });
+      const staged = (prefix: string, n: number) =>
+        Array.from({ length: n }, (_, i) => ({
+          id: `${prefix}${i}`,
+          createdAt: i,
+          updatedAt: i,
+          json: '{}',
+        }));
+      const small = await storage.staging.createGeneration('s', 'small', 'r', 1, 2);
+      await storage.staging.appendItems(small, staged('s', 2));
+      const big = await storage.staging.createGeneration('s', 'big', 'r', 1, 3);
+      await storage.staging.appendItems(big, staged('b', 3));
+      // What ATTACH checks, it reports at DEBUG1: a scan shows as "verifying table".
+      await client.connect();
+      const notices: string[] = [];
+      client.on('notice', (notice) => notices.push(notice.message ?? ''));
+      await client.query('SET client_min_messages = debug1');
+      const table = itemRelation(big).table;
+      await client.query(`ALTER TABLE ${table} ADD PRIMARY KEY (gen, id)`);
+      await client.query(`ALTER TABLE ${table} ADD CONSTRAINT ${table}_gen CHECK (gen = ${big})`);
+      // Adding the CHECK validates it by reading the new table once; ATTACH must not read anything again.
+      notices.length = 0;
+      await client.query(`ALTER TABLE items ATTACH PARTITION ${table} FOR VALUES IN (${big})`);
+      assert.deepEqual(
+        notices.filter((m) => m.startsWith('verifying table')),
+        [],
+        notices.join('\n'),
+      );
+      assert.ok(
+        notices.some((m) =>
+          m.includes('default partition "items_shared" is implied by existing constraints'),
+        ),
+        notices.join('\n'),
+      );
+      // The final build finds the table attached already and leaves it as it is; its rows read through items.
+      await storage.staging.buildIndexes(big);
+      const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM items WHERE gen = ${big}`.execute(
+        storage.db,
+      );
+      assert.equal(Number(rows[0]?.n), 3);
+    } finally {
+      await client.end().catch(() => undefined);
+      await storage.close();
+      await database.drop();
+    }
+  });
 });

@@ -22,8 +22,9 @@ const ROWS_PER_PIECE = 1000;
 
 /**
  * Appends a restoration's rows with COPY FROM STDIN, one COPY (and so one short transaction) per call, on
- * a connection of its own from the pool: live requests keep the others. Staged item tables have no key
- * and no index while they fill (see PostgresEngine), which COPY loads fastest.
+ * a connection of its own from the pool: live requests keep the others. A small generation's rows go into
+ * the shared `items`; a large one's own table has no key and no index while it fills (see
+ * postgres-item-tables.ts), which COPY loads fastest.
  */
 export class PostgresBulkAppender implements BulkAppender {
   constructor(
