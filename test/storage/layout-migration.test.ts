@@ -490,7 +490,7 @@ for (const stack of ['embedded', 'scaleout'] as const) {
 }
 
 for (const stack of ['embedded', 'scaleout'] as const) {
-  it(`keeps links between a legacy collection and one created after the upgrade exactly as at the switch (${stack})`, async () => {
+  it(`keeps links between a legacy collection and one created after the upgrade exactly as at the switch; jobs wait for it (${stack})`, async () => {
     const fixture = fixtureOf(stack);
     const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as FixtureExpectation;
     const blog = expected.sites.find((s) => s.name === 'Blog');
@@ -555,7 +555,18 @@ for (const stack of ['embedded', 'scaleout'] as const) {
         (error: unknown) => (error as { code?: string }).code === 'SITE_MIGRATING',
       );
       await storage.items.write(target('Tags'), (tx) => tx.remove(['t2']));
+      // Its jobs wait: a backup asked for now is not claimed while the lease is current, and is after.
+      const { backup } = await storage.backups.createBackup({
+        id: 'waits-for-the-migration',
+        siteId: blog.siteId,
+        trigger: 'ON_DEMAND',
+        requestedAt: at,
+        requestedCollections: null,
+        collections: [],
+      });
+      assert.equal(await storage.backups.claimBackup('worker', at, 60_000, 3), undefined);
       assert.ok(await layout.switchSite(blog.siteId, 'links-test'));
+      assert.equal((await storage.backups.claimBackup('worker', at, 60_000, 3))?.id, backup.id);
 
       const listed = async (collectionId: string) =>
         (await storage.links.listFrom(target(collectionId))).map(
