@@ -21,6 +21,7 @@ import { registerWebhookRoutes } from '../http/routes/webhook-routes.js';
 import { GarbageCollector } from '../jobs/garbage-collector.js';
 import { runGenerationSweeper, type Logger } from '../jobs/generation-sweep-task.js';
 import { JobWorker } from '../jobs/job-worker.js';
+import { runLayoutMigration } from '../jobs/layout-migration-task.js';
 import { Scheduler } from '../jobs/scheduler.js';
 import { WebhookDeliverer } from '../jobs/webhook-deliverer.js';
 import type { BlobStore } from '../ports/blob-store.js';
@@ -73,8 +74,8 @@ export interface Safekeep {
   /** Builds the HTTP app (not listening). */
   createHttpApp(logger?: FastifyServerOptions['logger']): FastifyInstance;
   /**
-   * Starts the background loops: the sweeper always; jobs, scheduler, GC and webhook deliveries when the
-   * config says so.
+   * Starts the background loops: the sweeper always; the layout migration, jobs, scheduler, GC and webhook
+   * deliveries when the config says so.
    */
   startBackground(logger: Logger): Promise<void>;
   /** Stops background work and closes storage. */
@@ -271,6 +272,19 @@ export async function openSafekeep(
       );
       if (!config.runWorker) return;
       await cleanUpAfterCrash({ blobs, storage });
+      // Sites still in the table-per-generation layout move to the shared one, a site at a time, while the
+      // others serve; it returns once none is left (at once on a deployment created by this release).
+      running.push(
+        runLayoutMigration(storage.layout, {
+          signal: stop.signal,
+          logger,
+          clock,
+          owner: `layout-${newGuid()}`,
+          leaseMs: config.jobLeaseMs,
+          batchRows: config.layoutMigrationBatchRows,
+          failpoint,
+        }),
+      );
       const { worker, scheduler, gc, deliverer } = background(logger);
       running.push(worker.run(stop.signal));
       running.push(scheduler.run(stop.signal, config.schedulerTickMs));

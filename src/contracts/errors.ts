@@ -42,6 +42,10 @@ export const errorRegistry = {
   PAYLOAD_TOO_LARGE: { category: 'TOO_LARGE', message: 'The request body is too large.' },
   RATE_LIMITED: { category: 'RATE_LIMITED', message: 'Too many requests.' },
   STORAGE_UNAVAILABLE: { category: 'UNAVAILABLE', message: 'Storage is unavailable; retry later.' },
+  SITE_MIGRATING: {
+    category: 'UNAVAILABLE',
+    message: "The site's data is being moved to the new storage layout; retry later.",
+  },
   INTERNAL: { category: 'INTERNAL', message: 'An unexpected error occurred.' },
 
   // Backups API (backups-api.md §8)

@@ -211,8 +211,11 @@ export async function loadBases(
     }
     const read = await manifest;
     const entry = read?.collections.find((c) => c.id === collectionId);
-    if (read && entry) {
-      bases.set(collectionId, { entry, version: base.version });
+    const gen = collections.find((c) => c.id === collectionId)?.gen;
+    if (read && entry && gen !== undefined) {
+      // The catalog found this base at the collection's current generation; the manifest may name the same
+      // item set by the id it had before the layout migration renumbered it (manifests are never rewritten).
+      bases.set(collectionId, { entry: { ...entry, gen }, version: base.version });
       for (const chunk of chunksOf(read)) known.set(chunk.hash, chunk);
     }
   }

@@ -35,7 +35,14 @@ export const failpointNames = [
   'gc:manifest-forgotten',
 ] as const;
 
-export type FailpointName = (typeof failpointNames)[number];
+/**
+ * Points of the one-time layout migration (src/jobs/layout-migration-task.ts): after each batch copied, and
+ * after a site's switch. Kept apart from `failpointNames`, whose crash scenario has no legacy data to move;
+ * test/storage/layout-migration.test.ts stops at them.
+ */
+export const layoutFailpointNames = ['layout:batch-copied', 'layout:switched'] as const;
+
+export type FailpointName = (typeof failpointNames)[number] | (typeof layoutFailpointNames)[number];
 
 export type Failpoints = (name: FailpointName) => Promise<void>;
 

@@ -15,7 +15,7 @@ import {
   type SiteContext,
 } from '../services/auth-service.js';
 import { answerClientError } from './client-error.js';
-import { errorBody, statusOfCategory, toAppError } from './error-response.js';
+import { errorBody, retryAfterSeconds, statusOfCategory, toAppError } from './error-response.js';
 import { withKeysRedacted } from './log-redaction.js';
 import { decodeGetQuery } from './get-query.js';
 import { illFormedTextIn } from './ill-formed-text.js';
@@ -79,7 +79,8 @@ export function siteOf(request: FastifyRequest): SiteContext {
 
 export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
   const status = statusOfCategory[error.category];
-  if (error.code === 'STORAGE_UNAVAILABLE') void reply.header('retry-after', '5');
+  const retryAfter = retryAfterSeconds(error);
+  if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
   return reply.code(status).type('application/json').send(errorBody(error));
 }
 

@@ -22,6 +22,19 @@ export const statusOfCategory: Record<ErrorCategory, number> = {
   BACKGROUND: 500,
 };
 
+/**
+ * Seconds a client should wait before retrying, for the errors that clear by themselves (the `Retry-After`
+ * header): storage that cannot answer now, and a site whose data the layout migration is moving.
+ */
+export function retryAfterSeconds(error: AppError): number | undefined {
+  if (error.code === 'STORAGE_UNAVAILABLE') return 5;
+  if (error.code === 'SITE_MIGRATING') {
+    const seconds = error.data.retryAfterSeconds;
+    return typeof seconds === 'number' && seconds > 0 ? seconds : 5;
+  }
+  return undefined;
+}
+
 export interface ErrorBody {
   message: string;
   details:

@@ -265,6 +265,55 @@ export interface GenerationSweeper {
   expireBin(deletedBefore: number, maxEntries: number): Promise<number>;
 }
 
+/** What one batch of the layout migration did: more to copy, all copied (ready to switch), or lease lost. */
+export interface LayoutCopyOutcome {
+  readonly state: 'more' | 'copied' | 'lost';
+  /** Rows (items, tombstones or links) the batch copied. */
+  readonly rows: number;
+}
+
+/**
+ * The one-time move of sites from the legacy layout (a table per generation) to the shared one, a site at a
+ * time and resumably (docs/ARCHITECTURE.md, "Layout migration"). Driven by src/jobs/layout-migration-task.ts.
+ */
+export interface LayoutMigrationStore {
+  /** Sites with legacy generations still to move, or a move under way, by id (at most `limit`). */
+  sitesToMigrate(limit: number): Promise<string[]>;
+  /** How many sites are left to move. */
+  countSitesToMigrate(): Promise<number>;
+  /**
+   * Whether a restoration begun before the upgrade is still filling (or freezing) legacy generations: they
+   * become ACTIVE, and then need moving, when it finishes.
+   */
+  hasLegacyInFlight(): Promise<boolean>;
+  /**
+   * Takes (or renews) the site's `layout` lease for `owner`, only while no backup or restoration of the site
+   * is pending and no other owner's lease is current. From then until {@link switchSite}, writes to the
+   * site's legacy generations are refused (SITE_MIGRATING) and its jobs wait.
+   */
+  acquire(siteId: string, owner: string, now: number, leaseMs: number): Promise<boolean>;
+  /**
+   * Gives every ACTIVE or BINNED legacy generation of the site that has none yet a new generation to be
+   * copied into (kept across crashes). Returns the generations planned and the items of the new ones.
+   */
+  plan(siteId: string, now: number): Promise<{ generations: number; items: number }>;
+  /** Copies the next batch of at most `maxRows` rows in its own transaction, renewing the lease. */
+  copyBatch(
+    siteId: string,
+    owner: string,
+    now: number,
+    leaseMs: number,
+    maxRows: number,
+  ): Promise<LayoutCopyOutcome>;
+  /**
+   * In one transaction: points the site's collections, bin entries and backup bases at the new generations,
+   * makes them ACTIVE or BINNED, retires the legacy ones, and ends the lease. False when `owner` lost it.
+   */
+  switchSite(siteId: string, owner: string): Promise<boolean>;
+  /** Lets another process take over the site (a stopping process); writes stay refused until its switch. */
+  release(siteId: string, owner: string): Promise<void>;
+}
+
 export interface Storage {
   readonly capabilities: StorageCapabilities;
   readonly sites: SiteStore;
@@ -280,6 +329,7 @@ export interface Storage {
   readonly schedule: ScheduleStore;
   readonly maintenance: MaintenanceStore;
   readonly webhooks: WebhookStore;
+  readonly layout: LayoutMigrationStore;
   /** Reads backup content off the main thread. */
   readonly snapshots: SnapshotSource;
   /** Throws when the storage cannot answer. */

@@ -19,6 +19,7 @@ import {
 export class PostgresItemStore extends SqliteItemStore {
   // The pg driver stored U+FFFD for a lone surrogate, so an id shows as it is stored and is found as it is.
   protected override readonly byShownIds = undefined;
+  protected override readonly rowLocks = true;
 
   override async query(target: ItemTarget, query: ItemQuery): Promise<ItemPage> {
     const gen = await currentGeneration(this.db, target);

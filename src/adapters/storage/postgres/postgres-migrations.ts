@@ -330,4 +330,21 @@ export const postgresMigrations: Record<string, Migration> = {
       }
     },
   },
+  // The plan and progress of moving each site's legacy generations into the layout of 0006 (see the SQLite
+  // list for why).
+  '0007-layout-migration': {
+    async up(db) {
+      await run(db, [
+        `CREATE TABLE layout_migration (
+          site_id TEXT COLLATE "C" NOT NULL,
+          old_gen BIGINT NOT NULL,
+          new_gen BIGINT NOT NULL,
+          step TEXT COLLATE "C" NOT NULL,
+          after TEXT COLLATE "C",
+          PRIMARY KEY (site_id, old_gen)
+        )`,
+        `CREATE UNIQUE INDEX layout_migration_old ON layout_migration (old_gen)`,
+      ]);
+    },
+  },
 };

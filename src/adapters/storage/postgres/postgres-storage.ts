@@ -14,6 +14,7 @@ import { defaultSqlCapabilities, type SqlCapabilities } from '../sql/sql-capabil
 import { SqlSiteStore } from '../sql/site-store.js';
 import { SqlStagingStore } from '../sql/staging-store.js';
 import { SqlWebhookStore } from '../sql/webhook-store.js';
+import { SqlLayoutMigrator } from '../sql/layout-migrator.js';
 import { SqliteLinkStore } from '../sqlite/sqlite-link-store.js';
 import { SqliteSnapshotSource } from '../sqlite/sqlite-snapshot-source.js';
 import { PostgresBulkAppender } from './postgres-bulk-appender.js';
@@ -71,6 +72,7 @@ export class PostgresStorage implements Storage {
   readonly schedule: SqlScheduleStore;
   readonly maintenance: SqlMaintenanceStore;
   readonly webhooks: SqlWebhookStore;
+  readonly layout: SqlLayoutMigrator;
   readonly snapshots: SqliteSnapshotSource;
 
   private constructor(
@@ -85,9 +87,9 @@ export class PostgresStorage implements Storage {
     this.sites = new SqlSiteStore(db, generations);
     this.apiKeys = new SqlApiKeyStore(db);
     this.meta = new SqlMetaStore(db);
-    this.collections = new SqlCollectionStore(db, generations, now);
+    this.collections = new SqlCollectionStore(db, generations, now, { rowLocks: true });
     this.items = new PostgresItemStore(db, generations, now);
-    this.links = new SqliteLinkStore(db, now);
+    this.links = new SqliteLinkStore(db, now, { rowLocks: true });
     // Many processes claim jobs at once: each locks the row it claims and skips rows others hold.
     const capabilities: SqlCapabilities = { ...defaultSqlCapabilities, rowLocks: true };
     this.backups = new SqlBackupStore(db, capabilities);
@@ -102,6 +104,10 @@ export class PostgresStorage implements Storage {
     this.schedule = new SqlScheduleStore(db, capabilities);
     this.maintenance = new SqlMaintenanceStore(db, capabilities);
     this.webhooks = new SqlWebhookStore(db);
+    this.layout = new SqlLayoutMigrator(db, generations, postgresItemTables, {
+      rowLocks: true,
+      largeGenerationItems,
+    });
     this.snapshots = new SqliteSnapshotSource(
       target,
       new URL('./postgres-snapshot-worker.js', import.meta.url),

@@ -9,6 +9,7 @@ import type {
 } from '../../../ports/storage.js';
 import type { CollectionsTable, Database } from './schema.js';
 import type { GenerationRegistry } from './generation-registry.js';
+import { fenceLegacyWrite } from './site-lock.js';
 
 function toRecord(row: Selectable<CollectionsTable>): CollectionRecord {
   return {
@@ -43,6 +44,8 @@ export class SqlCollectionStore implements CollectionStore {
     private readonly generations: GenerationRegistry,
     /** When a deletion happened, for the bin's retention window. */
     private readonly now: () => number,
+    /** Row locks exist (PostgreSQL): the layout migration's write fence holds the site row (site-lock.ts). */
+    private readonly options: { rowLocks: boolean } = { rowLocks: false },
   ) {}
 
   async create(siteId: string, definition: CollectionDefinition, at: number): Promise<CollectionRecord> {
@@ -170,7 +173,16 @@ export class SqlCollectionStore implements CollectionStore {
   }
 
   async delete(siteId: string, id: string): Promise<boolean> {
-    return this.db.transaction().execute((trx) => this.deleteIn(trx, siteId, id));
+    return this.db.transaction().execute(async (trx) => {
+      const gens = await trx
+        .selectFrom('collections')
+        .select(['live_gen', 'sandbox_gen'])
+        .where('site_id', '=', siteId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (gens) await fenceLegacyWrite(trx, siteId, [gens.live_gen, gens.sandbox_gen], this.options);
+      return this.deleteIn(trx, siteId, id);
+    });
   }
 
   /**
@@ -233,6 +245,7 @@ export class SqlCollectionStore implements CollectionStore {
           { dataCollectionId: id },
         );
       }
+      await fenceLegacyWrite(trx, siteId, [binned.live_gen, binned.sandbox_gen], this.options);
       const { deleted_at: _deletedAt, ...row } = binned;
       // Its links may have changed while it was deleted (a referenced collection truncated): the next backup
       // must read it again rather than reuse an older backup's copy.

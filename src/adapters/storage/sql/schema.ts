@@ -62,8 +62,11 @@ export interface CollectionsTable {
  * ACTIVE: a collection points at it. BUILDING: a restoration is filling it. RETIRING: replaced by a
  * restoration and frozen until its safety backup is written. BINNED: its collection was deleted and waits in
  * the bin (`collection_bin`) for a restore or its expiry. RETIRED: nothing needs it; the sweeper reclaims it.
+ * MIGRATING: the copy of a legacy generation the layout migration is filling (`layout_migration`); nothing
+ * else touches it (start-up recovery retires only BUILDING and RETIRING ones) until the site's switch makes
+ * it ACTIVE or BINNED.
  */
-export type GenerationState = 'ACTIVE' | 'BUILDING' | 'RETIRING' | 'BINNED' | 'RETIRED';
+export type GenerationState = 'ACTIVE' | 'BUILDING' | 'RETIRING' | 'BINNED' | 'RETIRED' | 'MIGRATING';
 
 /**
  * A deleted collection, kept for its retention window: the collection row as it was (its generations, now
@@ -121,6 +124,27 @@ export interface Database {
   collection_bin: CollectionBinTable;
   generations: GenerationsTable;
   links: LinksTable;
+  layout_migration: LayoutMigrationTable;
+}
+
+/**
+ * Steps of copying one legacy generation (migration 0007): its items, its tombstones, the links from it to
+ * other generations being migrated; COPIED when all are in its new generation.
+ */
+export type LayoutCopyStep = 'ITEMS' | 'TOMBSTONES' | 'LINKS_OUT' | 'COPIED';
+
+/**
+ * The layout migration's plan and progress, one row per legacy generation of a site being migrated: the new
+ * generation it is copied into (kept across crashes, so a resumed migration fills the same one), the step it
+ * is at and the key of the last row copied in that step (JSON array; NULL before the first batch). The
+ * site's rows are deleted by the switch that makes the new generations current.
+ */
+export interface LayoutMigrationTable {
+  site_id: string;
+  old_gen: number;
+  new_gen: number;
+  step: LayoutCopyStep;
+  after: string | null;
 }
 
 /** One row of an item table. */

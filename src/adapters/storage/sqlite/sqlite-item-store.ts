@@ -12,6 +12,7 @@ import type {
   StoredItem,
 } from '../../../ports/storage.js';
 import type { GenerationRegistry } from '../sql/generation-registry.js';
+import { fenceLegacyWrite } from '../sql/site-lock.js';
 import { itemRelation } from '../sql/item-relation.js';
 import type { Database, ItemRow } from '../sql/schema.js';
 import { afterPosition, compileFilter, orderBy, orderedKeys } from './sqlite-item-sql.js';
@@ -338,6 +339,9 @@ export class SqliteItemStore implements ItemStore {
    */
   protected readonly byShownIds: typeof findByShownIds | undefined = findByShownIds;
 
+  /** Row locks exist (PostgreSQL): the layout migration's write fence holds the site row (site-lock.ts). */
+  protected readonly rowLocks: boolean = false;
+
   async get(target: ItemTarget, id: string): Promise<StoredItem | undefined> {
     const gen = await currentGeneration(this.db, target);
     const found = (await findItems(this.db, gen, [id])).get(id);
@@ -400,6 +404,7 @@ export class SqliteItemStore implements ItemStore {
   async write<T>(target: ItemTarget, work: (tx: ItemWriteTx) => Promise<T>): Promise<T> {
     return this.db.transaction().execute(async (trx) => {
       const { gen, seq } = await beginWrite(trx, target);
+      await fenceLegacyWrite(trx, target.siteId, [gen], { rowLocks: this.rowLocks });
       return work(new SqliteItemWriteTx(trx, target, gen, seq, this.generations, this.now, this.byShownIds));
     });
   }

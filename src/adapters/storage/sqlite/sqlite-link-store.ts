@@ -3,6 +3,7 @@ import { AppError } from '../../../contracts/errors.js';
 import type { ItemTarget, LinkOutcome, LinkRef, LinkStore, StoredItem } from '../../../ports/storage.js';
 import { itemRelation } from '../sql/item-relation.js';
 import type { Database, ItemRow } from '../sql/schema.js';
+import { fenceLegacyWrite } from '../sql/site-lock.js';
 import { bumpLiveVersion, currentGeneration, findItems } from './sqlite-item-store.js';
 
 /**
@@ -16,6 +17,8 @@ export class SqliteLinkStore implements LinkStore {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly now: () => number,
+    /** Row locks exist (PostgreSQL): the layout migration's write fence holds the site row (site-lock.ts). */
+    private readonly options: { rowLocks: boolean } = { rowLocks: false },
   ) {}
 
   /** Link order: increasing within a process, and across processes to the millisecond. */
@@ -34,6 +37,8 @@ export class SqliteLinkStore implements LinkStore {
     for (const collectionId of new Set(links.map((l) => l.toCollectionId))) {
       toGens.set(collectionId, await currentGeneration(trx, { ...from, collectionId }));
     }
+    // Only the writers call this: a link written to a generation being copied would miss its copy.
+    await fenceLegacyWrite(trx, from.siteId, [fromGen, ...toGens.values()], this.options);
     return { fromGen, toGens };
   }
 
@@ -139,6 +144,7 @@ export class SqliteLinkStore implements LinkStore {
     await this.db.transaction().execute(async (trx) => {
       const fromGen = await currentGeneration(trx, from);
       const toGen = await currentGeneration(trx, { ...from, collectionId: toCollectionId });
+      await fenceLegacyWrite(trx, from.siteId, [fromGen, toGen], this.options);
       if ((await findItems(trx, fromGen, [fromId])).size === 0) {
         throw new AppError('WDE0073', `Item ${fromId} does not exist in ${from.collectionId}.`, {
           itemId: fromId,

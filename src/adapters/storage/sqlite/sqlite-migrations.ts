@@ -283,4 +283,22 @@ export const sqliteMigrations: Record<string, Migration> = {
       ]);
     },
   },
+  // The plan and progress of moving each site's legacy generations (items_<gen>, ids < 10^10) into the
+  // layout of 0006, one site at a time (src/jobs/layout-migration-task.ts; docs/ARCHITECTURE.md, "Layout
+  // migration"): which new generation each legacy one is copied into and how far the copy got.
+  '0007-layout-migration': {
+    async up(db) {
+      await run(db, [
+        `CREATE TABLE layout_migration (
+          site_id TEXT NOT NULL,
+          old_gen INTEGER NOT NULL,
+          new_gen INTEGER NOT NULL,
+          step TEXT NOT NULL,
+          after TEXT,
+          PRIMARY KEY (site_id, old_gen)
+        ) WITHOUT ROWID`,
+        `CREATE UNIQUE INDEX layout_migration_old ON layout_migration (old_gen)`,
+      ]);
+    },
+  },
 };

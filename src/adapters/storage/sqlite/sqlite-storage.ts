@@ -22,6 +22,7 @@ import { SqlStagingStore } from '../sql/staging-store.js';
 import { SqlScheduleStore } from '../sql/schedule-store.js';
 import { SqlMaintenanceStore } from '../sql/maintenance-store.js';
 import { SqlWebhookStore } from '../sql/webhook-store.js';
+import { SqlLayoutMigrator } from '../sql/layout-migrator.js';
 import { sqliteMigrations } from './sqlite-migrations.js';
 
 export interface SqliteStorageOptions {
@@ -95,6 +96,7 @@ export class SqliteStorage implements Storage {
   readonly schedule: SqlScheduleStore;
   readonly maintenance: SqlMaintenanceStore;
   readonly webhooks: SqlWebhookStore;
+  readonly layout: SqlLayoutMigrator;
   readonly snapshots: SqliteSnapshotSource;
 
   private constructor(
@@ -136,6 +138,7 @@ export class SqliteStorage implements Storage {
     this.schedule = new SqlScheduleStore(db, capabilities);
     this.maintenance = new SqlMaintenanceStore(db, capabilities);
     this.webhooks = new SqlWebhookStore(db);
+    this.layout = new SqlLayoutMigrator(db, generations, sqliteItemTables, { largeGenerationItems });
     this.snapshots = new SqliteSnapshotSource({ path });
   }
 
