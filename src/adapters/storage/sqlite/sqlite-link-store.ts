@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { AppError } from '../../../contracts/errors.js';
+import { errors } from '../../../contracts/errors.js';
 import type { ItemTarget, LinkOutcome, LinkRef, LinkStore, StoredItem } from '../../../ports/storage.js';
 import { itemTable, type Database, type ItemRow } from '../sql/schema.js';
 import { bumpLiveVersion, currentGeneration, findItems } from './sqlite-item-store.js';
@@ -139,16 +139,12 @@ export class SqliteLinkStore implements LinkStore {
       const fromGen = await currentGeneration(trx, from);
       const toGen = await currentGeneration(trx, { ...from, collectionId: toCollectionId });
       if ((await findItems(trx, fromGen, [fromId])).size === 0) {
-        throw new AppError('WDE0073', `Item ${fromId} does not exist in ${from.collectionId}.`, {
-          itemId: fromId,
-        });
+        throw errors.WDE0073(fromId);
       }
       const present = await findItems(trx, toGen, toIds);
       const missing = toIds.find((id) => !present.has(id));
       if (missing !== undefined) {
-        throw new AppError('WDE0073', `Item ${missing} does not exist in ${toCollectionId}.`, {
-          itemId: missing,
-        });
+        throw errors.WDE0073(missing);
       }
       await trx
         .deleteFrom('links')
