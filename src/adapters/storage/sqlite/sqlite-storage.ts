@@ -10,7 +10,8 @@ import { itemTable, itemTableColumns, type Database } from '../sql/schema.js';
 import type { SqlEngine } from '../sql/sql-engine.js';
 import { SqlSiteStore } from '../sql/site-store.js';
 import { SqliteItemStore } from './sqlite-item-store.js';
-import { openSqlite } from './sqlite-connection.js';
+import { openSqlite, sqliteStorageError } from './sqlite-connection.js';
+import { withStorageErrors, withStorageErrorsAppender } from '../sql/with-storage-errors.js';
 import { SqliteLinkStore } from './sqlite-link-store.js';
 import { SqliteBulkAppender } from './sqlite-bulk-appender.js';
 import { ReservedBackupStore, ReservedRestorationStore, SqliteDiskReserve } from './sqlite-disk-reserve.js';
@@ -150,13 +151,13 @@ export class SqliteStorage implements Storage {
       db,
       generations,
       sqliteEngine,
-      new SqliteBulkAppender(db, raw),
+      withStorageErrorsAppender(new SqliteBulkAppender(db, raw), sqliteStorageError),
       this.collections,
     );
     this.schedule = new SqlScheduleStore(db);
     this.maintenance = new SqlMaintenanceStore(db);
     this.webhooks = new SqlWebhookStore(db);
-    this.snapshots = new SqliteSnapshotSource({ path });
+    this.snapshots = new SqliteSnapshotSource({ path }, undefined, sqliteStorageError);
   }
 
   /** Opens (creating if needed) and migrates the database. */
@@ -171,7 +172,11 @@ export class SqliteStorage implements Storage {
       });
       checkpointer.unref();
     }
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+    const dialect = withStorageErrors(
+      new SqliteDialect({ database: withStatementCache(raw) }),
+      sqliteStorageError,
+    );
+    const db = new Kysely<Database>({ dialect });
     const provider: MigrationProvider = { getMigrations: () => Promise.resolve(sqliteMigrations) };
     const { error } = await new Migrator({ db, provider }).migrateToLatest();
     if (error) {
