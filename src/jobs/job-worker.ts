@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Progress } from '../domain/backup.js';
 import { runBackup, runRestoration, type EngineDeps, type JobLease } from '../engine/jobs.js';
-import { sleep, type Logger } from './generation-sweep-task.js';
+import type { Logger } from '../ports/logger.js';
+import { sleep } from './sleep.js';
 
 /** A job is given up after this many claims (each crash or lost lease costs one). */
 export const MAX_ATTEMPTS = 3;

@@ -2,7 +2,7 @@ import { eventTypes as knownEventTypes } from '../contracts/backups-api.js';
 import { errors, invalidArgument } from '../contracts/errors.js';
 import { grants } from '../contracts/scopes.js';
 import type { WebhookAddressPolicy } from '../domain/webhook-address-policy.js';
-import type { Logger } from '../jobs/generation-sweep-task.js';
+import type { Logger } from '../ports/logger.js';
 import type { Clock } from '../ports/clock.js';
 import type { Storage } from '../ports/storage.js';
 import type { WebhookRecord } from '../ports/webhook-store.js';

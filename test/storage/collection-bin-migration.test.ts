@@ -14,6 +14,7 @@ import { SqliteStorage } from '../../src/adapters/storage/sqlite/sqlite-storage.
 import { composeItem } from '../../src/domain/item-codec.js';
 import type { ItemTarget, Storage } from '../../src/ports/storage.js';
 import { createTestDatabase } from '../helpers/postgres.js';
+import { linksFrom } from '../helpers/storage-rows.js';
 
 type Opened = Storage & { db: SqliteStorage['db'] };
 
@@ -60,15 +61,15 @@ function live(collectionId: string): ItemTarget {
 async function checkAfterBin(storage: Storage): Promise<void> {
   assert.equal((await storage.items.get(live('A'), 'a1'))?.id, 'a1');
   assert.deepEqual(
-    (await storage.links.listFrom(live('B'))).map((l) => l.toId),
+    (await linksFrom(storage, live('B'))).map((l) => l.toId),
     ['a1'],
   );
   assert.equal(await storage.collections.delete('s', 'A'), true);
-  assert.deepEqual(await storage.links.listFrom(live('B')), []);
+  assert.deepEqual(await linksFrom(storage, live('B')), []);
   await storage.collections.restoreDeleted('s', 'A', 0);
   assert.equal((await storage.items.get(live('A'), 'a1'))?.id, 'a1');
   assert.deepEqual(
-    (await storage.links.listFrom(live('B'))).map((l) => l.toId),
+    (await linksFrom(storage, live('B'))).map((l) => l.toId),
     ['a1'],
   );
 }

@@ -184,30 +184,6 @@ export class SqliteLinkStore implements LinkStore {
     return row !== undefined;
   }
 
-  async listFrom(from: ItemTarget): Promise<(LinkRef & { pos: number })[]> {
-    const fromGen = await currentGeneration(this.db, from);
-    const column = from.environment === 'LIVE' ? 'c.live_gen' : 'c.sandbox_gen';
-    const rows = await this.db
-      .selectFrom('links as l')
-      .innerJoin('collections as c', (join) =>
-        join.onRef(sql.ref(column), '=', 'l.to_gen').on('c.site_id', '=', from.siteId),
-      )
-      .select(['l.field', 'l.from_id', 'c.id as to_collection', 'l.to_id', 'l.pos'])
-      .where('l.from_gen', '=', fromGen)
-      .orderBy('l.from_id')
-      .orderBy('l.field')
-      .orderBy('c.id')
-      .orderBy('l.to_id')
-      .execute();
-    return rows.map((r) => ({
-      field: r.field,
-      fromId: r.from_id,
-      toCollectionId: r.to_collection,
-      toId: r.to_id,
-      pos: Number(r.pos),
-    }));
-  }
-
   async queryReferenced(
     from: ItemTarget,
     field: string,
