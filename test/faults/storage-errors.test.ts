@@ -68,8 +68,8 @@ async function startProxy(upstreamPort: number): Promise<PostgresProxy> {
       dropAll();
     },
     drop(n) {
-      refuse = n;
       dropAll();
+      refuse = n;
     },
     restore() {
       refuse = 0;
@@ -106,13 +106,14 @@ describe('a PostgreSQL outage reads as STORAGE_UNAVAILABLE in a request and in a
     env = await startTestEnv({
       stack: 'scaleout',
       env: { DATABASE_URL: url.toString() },
-      failpoint: (name) => {
-        if (name === armed) {
-          armed = undefined;
-          // The step's next connection is refused; the one that records the failure gets through.
-          proxy.drop(1);
-        }
-        return Promise.resolve();
+      failpoint: async (name) => {
+        if (name !== armed) return;
+        armed = undefined;
+        // Every pooled connection dies, and the pool is given time to drop them: the step's next query
+        // must connect, and that connection is refused; the one that records the failure gets through.
+        proxy.cut();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        proxy.drop(1);
       },
     });
     const site = await env.createSite();
@@ -180,6 +181,12 @@ describe('a full SQLite disk reads as the storage kind FULL in a request and in 
     }));
   }
 
+  /** Writes the WAL into the database and empties it. */
+  function checkpoint(): void {
+    const { raw } = env.safekeep.storage as unknown as { raw: { pragma(p: string): unknown } };
+    raw.pragma('wal_checkpoint(TRUNCATE)');
+  }
+
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'safekeep-storage-errors-'));
     disk = mountTmpfs(dataDir, 40 * MiB);
@@ -206,7 +213,9 @@ describe('a full SQLite disk reads as the storage kind FULL in a request and in 
   });
 
   it('answers a write 503 STORAGE_UNAVAILABLE while the disk is full, then accepts it once freed', async () => {
-    disk.leaveFree(0);
+    // The checkpoint thread has nothing left to write (it would race the filler for the last pages).
+    checkpoint();
+    disk.leaveFree(64 * 1024);
     const body = { dataCollectionId: 'A', dataItems: items('full', 400) };
     assertUnavailable(await call('POST', `${P}/bulk/items/insert`, body), 'a write on a full disk');
     disk.unfill();
@@ -221,7 +230,9 @@ describe('a full SQLite disk reads as the storage kind FULL in a request and in 
     assert.equal((await call('GET', `${P}/backups/${backupId}`)).body.backup.status, 'READY');
     const started = await call('POST', `${P}/backups/${backupId}/restore`, {});
     assert.equal(started.status, 200, started.text);
-    // Room for the claim (a few pages), not for staging 1,200 items of 1.5 KB.
+    // An empty WAL, so that staging needs new space (a WAL keeps its size and would be written over), and
+    // room for the claim (a few pages), not for staging 1,200 items of 1.5 KB.
+    checkpoint();
     disk.leaveFree(256 * 1024);
     await runJobs(env);
     disk.unfill();
