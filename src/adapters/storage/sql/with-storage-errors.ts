@@ -19,9 +19,8 @@ class TranslatingConnection implements DatabaseConnection {
     private readonly rethrow: (error: unknown) => never,
   ) {}
 
-  // A `.catch` rather than an async wrapper: no extra frame or promise on the path of every query.
   executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    return this.inner.executeQuery<R>(query).catch(this.rethrow);
+    return guard(() => this.inner.executeQuery<R>(query), this.rethrow);
   }
 
   async *streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
@@ -30,6 +29,19 @@ class TranslatingConnection implements DatabaseConnection {
     } catch (error) {
       this.rethrow(error);
     }
+  }
+}
+
+/**
+ * Runs `run` with its failures translated, whether it rejects or throws before returning a promise
+ * (Kysely's SQLite connection runs better-sqlite3 synchronously and throws). A `.catch` rather than an
+ * async wrapper: no extra frame on the path of every query.
+ */
+function guard<T>(run: () => Promise<T>, rethrow: (error: unknown) => never): Promise<T> {
+  try {
+    return run().catch(rethrow);
+  } catch (error) {
+    return rethrow(error);
   }
 }
 
@@ -55,7 +67,7 @@ class TranslatingDriver implements Driver {
   }
 
   init(): Promise<void> {
-    return this.inner.init().catch(this.rethrow);
+    return guard(() => this.inner.init(), this.rethrow);
   }
 
   acquireConnection(): Promise<DatabaseConnection> {
@@ -65,15 +77,15 @@ class TranslatingDriver implements Driver {
   }
 
   beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
-    return this.inner.beginTransaction(innerOf(connection), settings).catch(this.rethrow);
+    return guard(() => this.inner.beginTransaction(innerOf(connection), settings), this.rethrow);
   }
 
   commitTransaction(connection: DatabaseConnection): Promise<void> {
-    return this.inner.commitTransaction(innerOf(connection)).catch(this.rethrow);
+    return guard(() => this.inner.commitTransaction(innerOf(connection)), this.rethrow);
   }
 
   rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    return this.inner.rollbackTransaction(innerOf(connection)).catch(this.rethrow);
+    return guard(() => this.inner.rollbackTransaction(innerOf(connection)), this.rethrow);
   }
 
   savepoint(
@@ -81,8 +93,9 @@ class TranslatingDriver implements Driver {
     name: string,
     compile: QueryCompiler['compileQuery'],
   ): Promise<void> {
-    if (!this.inner.savepoint) return Promise.reject(new Error('the driver has no savepoints'));
-    return this.inner.savepoint(innerOf(connection), name, compile).catch(this.rethrow);
+    const savepoint = this.inner.savepoint?.bind(this.inner);
+    if (!savepoint) return Promise.reject(new Error('the driver has no savepoints'));
+    return guard(() => savepoint(innerOf(connection), name, compile), this.rethrow);
   }
 
   rollbackToSavepoint(
@@ -90,8 +103,9 @@ class TranslatingDriver implements Driver {
     name: string,
     compile: QueryCompiler['compileQuery'],
   ): Promise<void> {
-    if (!this.inner.rollbackToSavepoint) return Promise.reject(new Error('the driver has no savepoints'));
-    return this.inner.rollbackToSavepoint(innerOf(connection), name, compile).catch(this.rethrow);
+    const rollbackToSavepoint = this.inner.rollbackToSavepoint?.bind(this.inner);
+    if (!rollbackToSavepoint) return Promise.reject(new Error('the driver has no savepoints'));
+    return guard(() => rollbackToSavepoint(innerOf(connection), name, compile), this.rethrow);
   }
 
   releaseSavepoint(
@@ -99,8 +113,9 @@ class TranslatingDriver implements Driver {
     name: string,
     compile: QueryCompiler['compileQuery'],
   ): Promise<void> {
-    if (!this.inner.releaseSavepoint) return Promise.reject(new Error('the driver has no savepoints'));
-    return this.inner.releaseSavepoint(innerOf(connection), name, compile).catch(this.rethrow);
+    const releaseSavepoint = this.inner.releaseSavepoint?.bind(this.inner);
+    if (!releaseSavepoint) return Promise.reject(new Error('the driver has no savepoints'));
+    return guard(() => releaseSavepoint(innerOf(connection), name, compile), this.rethrow);
   }
 
   releaseConnection(connection: DatabaseConnection): Promise<void> {
