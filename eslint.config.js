@@ -103,6 +103,20 @@ export default tseslint.config(
     },
   },
   {
+    // One error per code: its message and data are written once, in the registry (issue 13).
+    files: ['src/**/*.ts'],
+    ignores: ['src/contracts/errors.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='AppError']",
+          message: 'build errors with errors.<CODE>(...) from src/contracts/errors.ts',
+        },
+      ],
+    },
+  },
+  {
     // Tests read JSON response bodies (typed `any`) and use node:test's describe/it, whose promises the
     // runner itself awaits.
     files: ['test/**/*.ts', 'bench/**/*.ts'],

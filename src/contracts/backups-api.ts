@@ -6,7 +6,6 @@ import Type, { type Static } from 'typebox';
 import type { BackupRecord, RestorationRecord } from '../domain/backup.js';
 import { RequestInteger } from './request-integer.js';
 
-const Guid = Type.String({ minLength: 1, maxLength: 100 });
 const statuses = ['PENDING', 'READY', 'FAILED', 'DELETED', 'CANCELED'] as const;
 const types = ['ON_DEMAND', 'AUTO'] as const;
 const restorationStatuses = ['PENDING', 'COMPLETED', 'FAILED'] as const;
@@ -115,8 +114,6 @@ export const PartialRestoreRequest = Type.Object(
   { additionalProperties: false },
 );
 export type PartialRestoreRequest = Static<typeof PartialRestoreRequest>;
-
-export { Guid };
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();

@@ -17,61 +17,213 @@ export type ErrorCategory =
   /** Reported only in a backup's or restoration's `error`, never as an HTTP response. */
   | 'BACKGROUND';
 
+/** What one error says when it is thrown about something: its message and its `data`. */
+interface ErrorDescription {
+  readonly message: string;
+  /** Structured data for `details.applicationError.data` (never secrets, never another tenant's data). */
+  readonly data?: Readonly<Record<string, unknown>>;
+  /** For INVALID_ARGUMENT: what was wrong, field by field. */
+  readonly violations?: readonly FieldViolation[];
+}
+
 interface ErrorDefinition {
   readonly category: ErrorCategory;
+  /** The message of the code thrown without arguments (and of a job's error when no detail is known). */
   readonly message: string;
+  /**
+   * How a code that names what it is about builds its message and data from that, written once here so
+   * that the body of an error does not depend on which layer threw it.
+   */
+  readonly describe?: (...args: never[]) => ErrorDescription;
+}
+
+/** The one place a backup's status is spelled in an error: both status refusals say it the same way. */
+interface BackupState {
+  readonly id: string;
+  readonly status: string;
 }
 
 export const errorRegistry = {
-  INVALID_ARGUMENT: { category: 'INVALID', message: 'The request is invalid.' },
+  INVALID_ARGUMENT: {
+    category: 'INVALID',
+    message: 'The request is invalid.',
+    describe: (message: string, violations: readonly FieldViolation[] = []) => ({ message, violations }),
+  },
   UNAUTHENTICATED: { category: 'UNAUTHENTICATED', message: 'A valid API key is required.' },
-  PERMISSION_DENIED: { category: 'FORBIDDEN', message: 'The API key lacks the scope this operation needs.' },
+  PERMISSION_DENIED: {
+    category: 'FORBIDDEN',
+    message: 'The API key lacks the scope this operation needs.',
+    describe: (requiredScope: string) => ({
+      message: `This API key lacks the ${requiredScope} scope.`,
+      data: { requiredScope },
+    }),
+  },
+  // Never names the site: an unknown site and another tenant's site must read the same.
   SITE_NOT_FOUND: { category: 'NOT_FOUND', message: 'Site not found.' },
-  COLLECTION_NOT_FOUND: { category: 'NOT_FOUND', message: 'Collection not found.' },
-  API_KEY_NOT_FOUND: { category: 'NOT_FOUND', message: 'API key not found.' },
-  ROUTE_NOT_FOUND: { category: 'NOT_FOUND', message: 'No such route.' },
-  WDE0073: { category: 'NOT_FOUND', message: 'Item not found.' },
-  WDE0074: { category: 'CONFLICT', message: 'An item with this id already exists.' },
+  COLLECTION_NOT_FOUND: {
+    category: 'NOT_FOUND',
+    message: 'Collection not found.',
+    describe: (dataCollectionId: string) => ({
+      message: `Collection ${dataCollectionId} does not exist.`,
+      data: { dataCollectionId },
+    }),
+  },
+  API_KEY_NOT_FOUND: {
+    category: 'NOT_FOUND',
+    message: 'API key not found.',
+    describe: (apiKeyId: string) => ({ message: `API key ${apiKeyId} not found.` }),
+  },
+  ROUTE_NOT_FOUND: {
+    category: 'NOT_FOUND',
+    message: 'No such route.',
+    describe: (method: string, url: string) => ({
+      message: `No route for ${method} ${url.split('?')[0]?.slice(0, 200)}.`,
+    }),
+  },
+  WDE0073: {
+    category: 'NOT_FOUND',
+    message: 'Item not found.',
+    describe: (itemId: string) => ({ message: `Item ${itemId} does not exist.`, data: { itemId } }),
+  },
+  WDE0074: {
+    category: 'CONFLICT',
+    message: 'An item with this id already exists.',
+    describe: (itemId: string) => ({
+      message: `An item with id ${itemId} already exists.`,
+      data: { itemId },
+    }),
+  },
   WDE0025: {
     category: 'NOT_FOUND',
     message: 'The collection was deleted too long ago to be restored, or never existed.',
+    describe: (dataCollectionId: string) => ({
+      message: `Collection ${dataCollectionId} was not deleted within the retention window (or never existed); it cannot be restored.`,
+      data: { dataCollectionId },
+    }),
   },
-  COLLECTION_ALREADY_EXISTS: { category: 'CONFLICT', message: 'A collection with this id already exists.' },
-  REVISION_MISMATCH: { category: 'CONFLICT', message: 'The collection was changed since it was read.' },
-  WDE0109: { category: 'TOO_LARGE', message: 'The item is larger than 500 KB.' },
-  PAYLOAD_TOO_LARGE: { category: 'TOO_LARGE', message: 'The request body is too large.' },
+  COLLECTION_ALREADY_EXISTS: {
+    category: 'CONFLICT',
+    message: 'A collection with this id already exists.',
+    describe: (dataCollectionId: string) => ({
+      message: `Collection ${dataCollectionId} already exists.`,
+      data: { dataCollectionId },
+    }),
+  },
+  REVISION_MISMATCH: {
+    category: 'CONFLICT',
+    message: 'The collection was changed since it was read.',
+    describe: (dataCollectionId: string, currentRevision: string | number, expectedRevision: number) => ({
+      message: `Collection ${dataCollectionId} is at revision ${currentRevision}, not ${expectedRevision}; read it again and retry.`,
+      data: { currentRevision: String(currentRevision) },
+    }),
+  },
+  WDE0109: {
+    category: 'TOO_LARGE',
+    message: 'The item is larger than 500 KB.',
+    describe: (itemId: string) => ({
+      message: `Item ${itemId} is larger than 500 KB of JSON.`,
+      data: { itemId },
+    }),
+  },
+  PAYLOAD_TOO_LARGE: {
+    category: 'TOO_LARGE',
+    message: 'The request body is larger than this server accepts.',
+  },
   RATE_LIMITED: { category: 'RATE_LIMITED', message: 'Too many requests.' },
   STORAGE_UNAVAILABLE: { category: 'UNAVAILABLE', message: 'Storage is unavailable; retry later.' },
   SITE_MIGRATING: {
     category: 'UNAVAILABLE',
     message: "The site's data is being moved to the new storage layout; retry later.",
+    describe: (retryAfterSeconds: number) => ({
+      message: `This site's data is being moved to the new storage layout; writes resume when it is done. Retry after ${retryAfterSeconds} seconds.`,
+      data: { retryAfterSeconds },
+    }),
   },
   INTERNAL: { category: 'INTERNAL', message: 'An unexpected error occurred.' },
 
   // Backups API (backups-api.md §8)
-  BACKUP_NOT_FOUND: { category: 'NOT_FOUND', message: 'Backup not found.' },
-  RESTORATION_NOT_FOUND: { category: 'NOT_FOUND', message: 'Restoration not found.' },
+  BACKUP_NOT_FOUND: {
+    category: 'NOT_FOUND',
+    message: 'Backup not found.',
+    describe: (backupId: string) => ({ message: `Backup ${backupId} not found.`, data: { backupId } }),
+  },
+  RESTORATION_NOT_FOUND: {
+    category: 'NOT_FOUND',
+    message: 'Restoration not found.',
+    describe: (restorationId: string) => ({
+      message: `Restoration ${restorationId} not found.`,
+      data: { restorationId },
+    }),
+  },
   WEBHOOK_NOT_FOUND: { category: 'NOT_FOUND', message: 'Webhook subscription not found.' },
-  COLLECTION_NOT_IN_BACKUP: { category: 'INVALID', message: 'The collection is not in this backup.' },
+  COLLECTION_NOT_IN_BACKUP: {
+    category: 'INVALID',
+    message: 'The collection is not in this backup.',
+    describe: (dataCollectionId: string) => ({
+      message: `Collection ${dataCollectionId} is not in this backup.`,
+      data: { dataCollectionId },
+    }),
+  },
   DUPLICATE_DESTINATION: {
     category: 'INVALID',
     message: 'Two collections would be restored into the same destination.',
+    describe: (dataCollectionId: string) => ({
+      message: `Two collections would be restored into ${dataCollectionId}.`,
+      data: { dataCollectionId },
+    }),
   },
   BACKUP_ALREADY_IN_PROGRESS: {
     category: 'CONFLICT',
     message: 'An on-demand backup of this site is already in progress.',
+    describe: (backupId: string) => ({
+      message: `On-demand backup ${backupId} of this site is still in progress.`,
+      data: { backupId },
+    }),
   },
   RESTORATION_IN_PROGRESS: {
     category: 'CONFLICT',
     message: 'A restoration of this site is already in progress.',
+    describe: (restorationId: string) => ({
+      message: `Restoration ${restorationId} of this site is still in progress.`,
+      data: { restorationId },
+    }),
   },
-  BACKUP_IN_USE: { category: 'CONFLICT', message: 'A pending restoration is reading this backup.' },
+  BACKUP_IN_USE: {
+    category: 'CONFLICT',
+    message: 'A pending restoration is reading this backup.',
+    describe: (backupId: string, restorationId: string) => ({
+      message: `Restoration ${restorationId} is reading backup ${backupId}; delete it when that ends.`,
+      data: { backupId, restorationId },
+    }),
+  },
   DEFINITION_CONFLICT: {
     category: 'CONFLICT',
     message: 'A destination has a field the backup defines differently.',
+    describe: (conflicts: readonly { dataCollectionId: string; fields: readonly string[] }[]) => ({
+      message: `The backup defines these fields with another type or referenced collection than the destination does (${conflicts
+        .map((c) => `${c.dataCollectionId}: ${c.fields.join(', ')}`)
+        .join('; ')}). Restore with definitionMode BACKUP to take the backup's definitions.`,
+      data: {
+        conflicts: conflicts.map((c) => ({ dataCollectionId: c.dataCollectionId, fields: [...c.fields] })),
+      },
+    }),
   },
-  BACKUP_NOT_READY: { category: 'PRECONDITION', message: 'Only a READY backup can be restored.' },
-  BACKUP_NOT_CANCELABLE: { category: 'PRECONDITION', message: 'Only a PENDING backup can be canceled.' },
+  BACKUP_NOT_READY: {
+    category: 'PRECONDITION',
+    message: 'Only a READY backup can be restored.',
+    describe: (backup: BackupState) => ({
+      message: `Backup ${backup.id} is ${backup.status}; only a READY backup can be restored.`,
+      data: { backupId: backup.id, status: backup.status },
+    }),
+  },
+  BACKUP_NOT_CANCELABLE: {
+    category: 'PRECONDITION',
+    message: 'Only a PENDING backup can be canceled.',
+    describe: (backup: BackupState) => ({
+      message: `Backup ${backup.id} is ${backup.status}; only a PENDING backup can be canceled.`,
+      data: { backupId: backup.id, status: backup.status },
+    }),
+  },
 
   // Failures of background work, reported in an entity's `error`.
   STORAGE_FULL: { category: 'BACKGROUND', message: 'The backup storage is full.' },
@@ -125,7 +277,11 @@ export const errorRegistry = {
     category: 'BACKGROUND',
     message: 'A stored object is not valid compressed data.',
   },
-  INTEGRITY_MANIFEST_INVALID: { category: 'BACKGROUND', message: 'The backup manifest is damaged.' },
+  INTEGRITY_MANIFEST_INVALID: {
+    category: 'BACKGROUND',
+    message: 'The backup manifest is damaged.',
+    describe: (why: string) => ({ message: `The backup manifest is damaged: ${why}.` }),
+  },
   INTEGRITY_CONTENT_INVALID: {
     category: 'BACKGROUND',
     message: 'A stored chunk holds content that is not valid.',
@@ -156,7 +312,8 @@ export type ViolatedRule =
 
 /**
  * An error with a registry code. Thrown by domain and service code; the HTTP layer renders it. It carries
- * no HTTP status on purpose.
+ * no HTTP status on purpose. Build one with `errors.<CODE>(...)`, never with `new` (lint refuses it outside
+ * this file), so that a code's message and data come from its one definition.
  */
 export class AppError extends Error {
   override readonly name = 'AppError';
@@ -177,13 +334,42 @@ export class AppError extends Error {
   }
 }
 
+type Registry = typeof errorRegistry;
+
+/** The arguments a code's constructor takes: those of its `describe`, or none. */
+type ArgumentsOf<C extends ErrorCode> = Registry[C] extends {
+  describe: (...args: infer A) => ErrorDescription;
+}
+  ? A
+  : [];
+
+/** One error per code, fastify's `createError` shape: the registry entry builds message and data. */
+function createError<C extends ErrorCode>(code: C): (...args: ArgumentsOf<C>) => AppError {
+  const definition: ErrorDefinition = errorRegistry[code];
+  const describe = definition.describe as ((...args: ArgumentsOf<C>) => ErrorDescription) | undefined;
+  if (!describe) return () => new AppError(code);
+  return (...args) => {
+    const { message, data, violations } = describe(...args);
+    return new AppError(code, message, data, violations);
+  };
+}
+
+type ErrorConstructors = { readonly [C in ErrorCode]: (...args: ArgumentsOf<C>) => AppError };
+
+function createErrors(): ErrorConstructors {
+  const built: Record<string, unknown> = {};
+  for (const code of Object.keys(errorRegistry) as ErrorCode[]) built[code] = createError(code);
+  return built as ErrorConstructors;
+}
+
+/** The constructors of every registered error: `throw errors.WDE0073(itemId)`. */
+export const errors = createErrors();
+
 /** Shorthand for a single-field INVALID_ARGUMENT. */
 export function invalidArgument(
   field: string,
   description: string,
   violatedRule: ViolatedRule = 'VALIDATION',
 ): AppError {
-  return new AppError('INVALID_ARGUMENT', `${field}: ${description}`, {}, [
-    { field, description, violatedRule },
-  ]);
+  return errors.INVALID_ARGUMENT(`${field}: ${description}`, [{ field, description, violatedRule }]);
 }

@@ -2,7 +2,7 @@
  * Backups and restorations as the domain sees them (backups-api.md §3, §5, §6): records, state machines
  * and the pure rules around them. No I/O here.
  */
-import { invalidArgument, AppError } from '../contracts/errors.js';
+import { errors, invalidArgument } from '../contracts/errors.js';
 import { checkCollectionId } from './collection-id.js';
 
 export type BackupStatus = 'PENDING' | 'READY' | 'FAILED' | 'DELETED' | 'CANCELED';
@@ -96,28 +96,14 @@ export function typeOfTrigger(trigger: BackupTrigger): BackupType {
 /** A PENDING backup may be canceled; anything else gets 428 BACKUP_NOT_CANCELABLE. */
 export function assertCancelable(backup: BackupRecord): void {
   if (backup.status !== 'PENDING') {
-    throw new AppError(
-      'BACKUP_NOT_CANCELABLE',
-      `Backup ${backup.id} is ${backup.status}; only a PENDING backup can be canceled.`,
-      {
-        backupId: backup.id,
-        status: backup.status,
-      },
-    );
+    throw errors.BACKUP_NOT_CANCELABLE(backup);
   }
 }
 
 /** Only a READY backup can be restored; every other status gets 428 BACKUP_NOT_READY. */
 export function assertRestorable(backup: BackupRecord): void {
   if (backup.status !== 'READY') {
-    throw new AppError(
-      'BACKUP_NOT_READY',
-      `Backup ${backup.id} is ${backup.status}; only a READY backup can be restored.`,
-      {
-        backupId: backup.id,
-        status: backup.status,
-      },
-    );
+    throw errors.BACKUP_NOT_READY(backup);
   }
 }
 
@@ -186,9 +172,7 @@ export function planRestoration(
     const sourceId = checkCollectionId(entry.dataCollectionId, `${at}.dataCollectionId`);
     const source = byId.get(sourceId);
     if (!source) {
-      throw new AppError('COLLECTION_NOT_IN_BACKUP', `Collection ${sourceId} is not in this backup.`, {
-        dataCollectionId: sourceId,
-      });
+      throw errors.COLLECTION_NOT_IN_BACKUP(sourceId);
     }
     if (sources.has(sourceId))
       throw invalidArgument(`${at}.dataCollectionId`, `collection ${sourceId} is named twice`);
@@ -201,9 +185,7 @@ export function planRestoration(
         ? sourceId
         : checkCollectionId(destination.dataCollectionId, `${at}.restoreDestination.dataCollectionId`);
     if (destinations.has(destId)) {
-      throw new AppError('DUPLICATE_DESTINATION', `Two collections would be restored into ${destId}.`, {
-        dataCollectionId: destId,
-      });
+      throw errors.DUPLICATE_DESTINATION(destId);
     }
     destinations.add(destId);
     const name = destination.displayName;

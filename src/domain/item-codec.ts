@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { AppError, invalidArgument } from '../contracts/errors.js';
+import { errors, invalidArgument } from '../contracts/errors.js';
 
 /** An item is at most 500 KB of JSON (data-api.md §2). */
 export const MAX_ITEM_BYTES = 500 * 1024;
@@ -133,7 +133,7 @@ export function composeItem(input: {
   data._updatedDate = { $date: new Date(input.updatedAt).toISOString() };
   const json = JSON.stringify(data);
   if (Buffer.byteLength(json) > MAX_ITEM_BYTES) {
-    throw new AppError('WDE0109', `Item ${input.id} is larger than 500 KB of JSON.`, { itemId: input.id });
+    throw errors.WDE0109(input.id);
   }
   return { id: input.id, createdAt: input.createdAt, updatedAt: input.updatedAt, json };
 }

@@ -3,7 +3,8 @@
  * and its own SHA-256 is kept in the database, so a manifest edited in storage (even with a recomputed
  * checksum beside it) is refused.
  */
-import { AppError } from '../contracts/errors.js';
+import type { AppError } from '../contracts/errors.js';
+import { errors } from '../contracts/errors.js';
 
 /**
  * The format this version writes. Version 2 added per collection its definition (and, in safety backups,
@@ -116,7 +117,7 @@ export function encodeManifest(manifest: Manifest): Buffer {
 const HEX64 = /^[0-9a-f]{64}$/;
 
 function invalid(why: string): AppError {
-  return new AppError('INTEGRITY_MANIFEST_INVALID', `The backup manifest is damaged: ${why}.`);
+  return errors.INTEGRITY_MANIFEST_INVALID(why);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

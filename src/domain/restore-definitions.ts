@@ -3,7 +3,7 @@
  * definition a destination ends with, which fields conflict, what the preview shows. Pure: the switch
  * applies the result inside its transaction, the request and the preview check it beforehand.
  */
-import { AppError } from '../contracts/errors.js';
+import { errors } from '../contracts/errors.js';
 import { mapLink, type DefinitionMode, type RestorationCollection } from './backup.js';
 import type { BackedUpDefinition, ManifestCollection } from './manifest.js';
 import { referenceKinds, referenceTarget } from './reference-fields.js';
@@ -201,12 +201,7 @@ export interface DestinationConflict {
 export function assertNoConflicts(conflicts: readonly DestinationConflict[]): void {
   const found = conflicts.filter((c) => c.fields.length > 0);
   if (found.length === 0) return;
-  const list = found.map((c) => `${c.dataCollectionId}: ${c.fields.join(', ')}`).join('; ');
-  throw new AppError(
-    'DEFINITION_CONFLICT',
-    `The backup defines these fields with another type or referenced collection than the destination does (${list}). Restore with definitionMode BACKUP to take the backup's definitions.`,
-    { conflicts: found.map((c) => ({ dataCollectionId: c.dataCollectionId, fields: [...c.fields] })) },
-  );
+  throw errors.DEFINITION_CONFLICT(found);
 }
 
 /**

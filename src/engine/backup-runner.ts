@@ -1,4 +1,4 @@
-import type { BackupRecord, CollectionRef, ManifestRef } from '../domain/backup.js';
+import type { CollectionRef, ManifestRef } from '../domain/backup.js';
 import type { ChunkPolicy } from '../domain/chunking.js';
 import {
   chunksOf,
@@ -230,5 +230,3 @@ async function readBase(blobs: BlobStore, base: BackupBase, siteId: string): Pro
     return undefined;
   }
 }
-
-export type { BackupRecord };

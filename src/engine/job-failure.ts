@@ -1,6 +1,7 @@
 import { AppError, errorRegistry, type ErrorCode } from '../contracts/errors.js';
 import type { JobError } from '../domain/backup.js';
 import { BlobStoreError } from '../ports/blob-store.js';
+import { StorageError } from '../ports/storage-error.js';
 
 /** A failure of background work that ends the job with this error (no retry by another worker). */
 export class JobFailure extends Error {
@@ -19,8 +20,9 @@ export class JobFailure extends Error {
 }
 
 /**
- * What a job's error means: a JobFailure or a permanent storage failure ends the job; anything else (a
- * transient outage, a bug) is reported as it is.
+ * What a job's error means: a JobFailure, or a storage failure by its kind (BlobStoreError for the blob
+ * store, StorageError for the database, both translated at their adapters); anything else is a bug,
+ * reported as INTERNAL with its message.
  */
 export function jobErrorOf(error: unknown): JobError {
   if (error instanceof JobFailure) return error.toJobError();
@@ -49,13 +51,20 @@ export function jobErrorOf(error: unknown): JobError {
         return { code: 'STORAGE_UNAVAILABLE', message: error.message };
     }
   }
-  const code = (error as { code?: unknown }).code;
-  if (code === 'SQLITE_FULL') return { code: 'STORAGE_FULL', message: 'The database disk is full.' };
-  // A lost or refused database connection (the PostgreSQL adapter marks connection losses ECONNRESET).
-  if (code === 'ECONNRESET' || code === 'ECONNREFUSED' || code === '57P01')
-    return {
-      code: 'STORAGE_UNAVAILABLE',
-      message: `The database is unavailable: ${(error as Error).message}`,
-    };
+  if (error instanceof StorageError) {
+    switch (error.kind) {
+      case 'FULL':
+        return { code: 'STORAGE_FULL', message: `The database disk is full: ${error.message}` };
+      case 'IO_ERROR':
+        return { code: 'STORAGE_IO_ERROR', message: `The database disk failed: ${error.message}` };
+      // Busy and conflict mean the same as in a request: the database could not serve this now; retry.
+      case 'UNAVAILABLE':
+      case 'BUSY':
+      case 'CONFLICT':
+        return { code: 'STORAGE_UNAVAILABLE', message: `The database is unavailable: ${error.message}` };
+      case 'UNSTORABLE_VALUE':
+        break;
+    }
+  }
   return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
 }

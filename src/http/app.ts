@@ -6,7 +6,8 @@ import Fastify, {
   type FastifySchema,
   type FastifyServerOptions,
 } from 'fastify';
-import { AppError, invalidArgument } from '../contracts/errors.js';
+import type { AppError } from '../contracts/errors.js';
+import { errors, invalidArgument } from '../contracts/errors.js';
 import type { Scope } from '../contracts/scopes.js';
 import {
   requireScope,
@@ -67,13 +68,13 @@ const ajvBase: AjvOptions = { allErrors: false, strict: false, useDefaults: true
 
 /** The principal of a request whose route requires a key. */
 export function principalOf(request: FastifyRequest): Principal {
-  if (!request.principal) throw new AppError('UNAUTHENTICATED');
+  if (!request.principal) throw errors.UNAUTHENTICATED();
   return request.principal;
 }
 
 /** The site context of a request whose route acts on a site. */
 export function siteOf(request: FastifyRequest): SiteContext {
-  if (!request.siteContext) throw new AppError('UNAUTHENTICATED');
+  if (!request.siteContext) throw errors.UNAUTHENTICATED();
   return request.siteContext;
 }
 
@@ -131,7 +132,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   // `Expect:` other than 100-continue: Node would answer 417 with an empty body; say what was wrong.
   app.server.on('checkExpectation', (_request, response) => {
-    const error = new AppError('INVALID_ARGUMENT', 'Only "Expect: 100-continue" is supported.', {}, [
+    const error = errors.INVALID_ARGUMENT('Only "Expect: 100-continue" is supported.', [
       { field: 'expect', description: 'must be 100-continue or absent', violatedRule: 'VALIDATION' },
     ]);
     response.writeHead(417, { 'content-type': 'application/json', connection: 'close' });
@@ -155,13 +156,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   });
 
   app.setNotFoundHandler((request, reply) =>
-    sendError(
-      reply,
-      new AppError(
-        'ROUTE_NOT_FOUND',
-        `No route for ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}.`,
-      ),
-    ),
+    sendError(reply, errors.ROUTE_NOT_FOUND(request.method, request.url)),
   );
 
   app.addHook('onRequest', async (request) => {

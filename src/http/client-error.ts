@@ -1,12 +1,13 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { AppError, type FieldViolation } from '../contracts/errors.js';
+import type { AppError } from '../contracts/errors.js';
+import { errors, type FieldViolation } from '../contracts/errors.js';
 import { errorBody } from './error-response.js';
 
 /** The refusal for a request Node's HTTP parser rejected, by the parser's error code. */
 function refusalOf(code: string | undefined): { status: number; error: AppError } {
   const invalid = (message: string, violation: FieldViolation) =>
-    new AppError('INVALID_ARGUMENT', message, {}, [violation]);
+    errors.INVALID_ARGUMENT(message, [violation]);
   if (code === 'HPE_HEADER_OVERFLOW') {
     return {
       status: 431,

@@ -1,8 +1,10 @@
 import type { FastifyError } from 'fastify';
+import { StorageError } from '../ports/storage-error.js';
 import {
   AppError,
-  errorRegistry,
   type ErrorCategory,
+  errorRegistry,
+  errors,
   type FieldViolation,
   type ViolatedRule,
 } from '../contracts/errors.js';
@@ -121,39 +123,33 @@ export function toAppError(error: unknown): AppError {
     const violations = violationsOf(fastifyError.validation, fastifyError.validationContext);
     const first = violations[0];
     const message = first ? `${first.field || 'request'}: ${first.description}` : 'The request is invalid.';
-    return new AppError('INVALID_ARGUMENT', message, {}, violations);
+    return errors.INVALID_ARGUMENT(message, violations);
   }
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new AppError('PAYLOAD_TOO_LARGE', 'The request body is larger than this server accepts.');
+      return errors.PAYLOAD_TOO_LARGE();
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new AppError(
-        'INVALID_ARGUMENT',
-        'Send the request body as JSON (Content-Type: application/json).',
-        {},
-        [{ field: 'content-type', description: 'must be application/json', violatedRule: 'FORMAT' }],
-      );
+      return errors.INVALID_ARGUMENT('Send the request body as JSON (Content-Type: application/json).', [
+        { field: 'content-type', description: 'must be application/json', violatedRule: 'FORMAT' },
+      ]);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new AppError('INVALID_ARGUMENT', 'The request body is empty; send a JSON object.', {}, [
+      return errors.INVALID_ARGUMENT('The request body is empty; send a JSON object.', [
         { field: 'body', description: 'must be a JSON object', violatedRule: 'REQUIRED_FIELD' },
       ]);
     case 'FST_ERR_BAD_URL':
-      return new AppError('INVALID_ARGUMENT', 'The URL is not correctly encoded.', {}, [
+      return errors.INVALID_ARGUMENT('The URL is not correctly encoded.', [
         { field: 'url', description: 'is not a valid URL component', violatedRule: 'FORMAT' },
       ]);
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new AppError('INVALID_ARGUMENT', 'The Content-Length header does not match the body.');
+      return errors.INVALID_ARGUMENT('The Content-Length header does not match the body.');
     case undefined:
     default:
       break;
   }
   if (error instanceof SyntaxError || fastifyError.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
-    return new AppError(
-      'INVALID_ARGUMENT',
-      `The request body is not valid JSON: ${(error as Error).message}`,
-      {},
-      [{ field: 'body', description: 'is not valid JSON', violatedRule: 'FORMAT' }],
-    );
+    return errors.INVALID_ARGUMENT(`The request body is not valid JSON: ${(error as Error).message}`, [
+      { field: 'body', description: 'is not valid JSON', violatedRule: 'FORMAT' },
+    ]);
   }
   if (
     typeof fastifyError.statusCode === 'number' &&
@@ -161,44 +157,24 @@ export function toAppError(error: unknown): AppError {
     fastifyError.statusCode < 500
   ) {
     const message = fastifyError.message ?? errorRegistry.INVALID_ARGUMENT.message;
-    return fastifyError.statusCode === 413
-      ? new AppError('PAYLOAD_TOO_LARGE', message)
-      : new AppError('INVALID_ARGUMENT', message);
+    return fastifyError.statusCode === 413 ? errors.PAYLOAD_TOO_LARGE() : errors.INVALID_ARGUMENT(message);
   }
-  if (isUnstorableText(error)) {
-    return new AppError(
-      'INVALID_ARGUMENT',
-      'A text value in the request contains a NUL character (U+0000), which the database cannot store or compare.',
-      {},
-      [{ field: 'request', description: 'text values must not contain U+0000', violatedRule: 'FORMAT' }],
-    );
+  if (error instanceof StorageError) {
+    switch (error.kind) {
+      case 'UNSTORABLE_VALUE':
+        return errors.INVALID_ARGUMENT(
+          'A text value in the request contains a NUL character (U+0000), which the database cannot store or compare.',
+          [{ field: 'request', description: 'text values must not contain U+0000', violatedRule: 'FORMAT' }],
+        );
+      // Each means the database cannot serve this request now, and a retry may: a full disk is freed, a
+      // lock is released, a concurrent writer's row is there to be read (the retry then gets its own answer).
+      case 'FULL':
+      case 'UNAVAILABLE':
+      case 'BUSY':
+      case 'IO_ERROR':
+      case 'CONFLICT':
+        return errors.STORAGE_UNAVAILABLE();
+    }
   }
-  if (isStorageUnavailable(error)) return new AppError('STORAGE_UNAVAILABLE');
-  return new AppError('INTERNAL');
-}
-
-/**
- * Errors that mean a value the request carried cannot go into the database at all: PostgreSQL refuses
- * NUL characters in text (22021) and in JSON strings it must read as text (22P05). SQLite accepts them.
- */
-export function isUnstorableText(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return code === '22021' || code === '22P05';
-}
-
-/** Errors that mean the database could not answer now (busy, locked, disk full, connection lost). */
-export function isStorageUnavailable(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return (
-    typeof code === 'string' &&
-    (code.startsWith('SQLITE_BUSY') ||
-      code.startsWith('SQLITE_LOCKED') ||
-      code.startsWith('SQLITE_FULL') ||
-      code.startsWith('SQLITE_IOERR') ||
-      code.startsWith('SQLITE_CANTOPEN') ||
-      code === 'ECONNREFUSED' ||
-      code === 'ECONNRESET' ||
-      code === '57P01' ||
-      code === '53300')
-  );
+  return errors.INTERNAL();
 }

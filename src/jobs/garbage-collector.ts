@@ -5,7 +5,8 @@ import type { BlobStore } from '../ports/blob-store.js';
 import type { Clock } from '../ports/clock.js';
 import { noFailpoints, type Failpoints } from '../engine/failpoints.js';
 import { readManifest } from '../engine/manifest-io.js';
-import { sleep, type Logger } from './generation-sweep-task.js';
+import type { Logger } from '../ports/logger.js';
+import { sleep } from './sleep.js';
 
 export interface GcReport {
   readonly sites: number;

@@ -1,11 +1,6 @@
+import type { Logger } from '../ports/logger.js';
 import type { GenerationSweeper } from '../ports/storage.js';
-
-export interface Logger {
-  info(obj: object, msg?: string): void;
-  /** Falls back to `error` when absent. */
-  warn?(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+import { sleep } from './sleep.js';
 
 /** Bin entries expired per transaction: each is a row and two generation updates, so a batch stays short. */
 const BIN_BATCH = 100;
@@ -49,18 +44,4 @@ export async function runGenerationSweeper(
     }
     await sleep(worked > 0 ? 0 : idleMs, signal);
   }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

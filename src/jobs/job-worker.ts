@@ -5,7 +5,8 @@ import { runBackup } from '../engine/backup-job.js';
 import type { EngineDeps } from '../engine/engine-deps.js';
 import type { JobLease } from '../engine/job-lease.js';
 import { runRestoration } from '../engine/restoration-job.js';
-import { sleep, type Logger } from './generation-sweep-task.js';
+import type { Logger } from '../ports/logger.js';
+import { sleep } from './sleep.js';
 
 /** A job is given up after this many claims (each crash or lost lease costs one). */
 export const MAX_ATTEMPTS = 3;

@@ -1,7 +1,8 @@
 import { noFailpoints, type Failpoints } from '../engine/failpoints.js';
 import type { Clock } from '../ports/clock.js';
 import type { LayoutMigrationStore } from '../ports/storage.js';
-import { sleep, type Logger } from './generation-sweep-task.js';
+import type { Logger } from '../ports/logger.js';
+import { sleep } from './sleep.js';
 
 export interface LayoutMigrationOptions {
   readonly signal: AbortSignal;

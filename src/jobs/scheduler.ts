@@ -2,7 +2,8 @@ import { dueSlot, nextDueInPhase } from '../domain/backup.js';
 import type { ScheduleStore } from '../ports/backup-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { Storage } from '../ports/storage.js';
-import { sleep, type Logger } from './generation-sweep-task.js';
+import type { Logger } from '../ports/logger.js';
+import { sleep } from './sleep.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

@@ -9,7 +9,8 @@ import type { DueDelivery, WebhookStore } from '../ports/webhook-store.js';
 import type { WebhookAddressPolicy } from '../domain/webhook-address-policy.js';
 import { urlRefusal } from '../services/webhook-service.js';
 import type { WebhookSigner } from '../services/webhook-signer.js';
-import { sleep, type Logger } from './generation-sweep-task.js';
+import type { Logger } from '../ports/logger.js';
+import { sleep } from './sleep.js';
 
 /** Resolves a host name to all of its addresses (`dns.lookup` with `all: true`). */
 export type ResolveAll = (

@@ -278,8 +278,6 @@ export interface StagingStore {
    * @returns the state to resume from, or undefined when the lease was lost
    */
   switchLive(plan: SwitchPlan): Promise<RestorationJobState | undefined>;
-  /** Lets the sweeper reclaim the generations a restoration replaced (after its safety backup). */
-  releaseReplaced(gens: readonly number[]): Promise<void>;
   /** Retires whatever an earlier attempt of this restoration staged (before a fresh start). */
   discard(restorationId: string): Promise<void>;
 }

@@ -242,8 +242,6 @@ export interface LinkStore {
     toIds: readonly string[],
   ): Promise<void>;
   exists(from: ItemTarget, link: LinkRef): Promise<boolean>;
-  /** Every visible link from the collection's current items, ordered by referring item, field and target. */
-  listFrom(from: ItemTarget): Promise<(LinkRef & { pos: number })[]>;
   /** The referenced items of `field` of item `fromId`, in link order. */
   queryReferenced(
     from: ItemTarget,

@@ -75,6 +75,4 @@ export interface WebhookStore {
     nextAttemptAt: number | null,
     at: number,
   ): Promise<void>;
-  /** Events of an entity in order (for tests and diagnostics). */
-  eventsOf(entityId: string): Promise<OutboxEvent[]>;
 }

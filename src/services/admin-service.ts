@@ -1,4 +1,4 @@
-import { AppError, invalidArgument } from '../contracts/errors.js';
+import { errors, invalidArgument } from '../contracts/errors.js';
 import { grants, isScope, siteScopes, type Scope } from '../contracts/scopes.js';
 import { nextDueInPhase } from '../domain/backup.js';
 import type { BlobStore } from '../ports/blob-store.js';
@@ -80,7 +80,7 @@ export class AdminService {
 
   /** @throws AppError SITE_NOT_FOUND */
   async deleteSite(siteId: string): Promise<void> {
-    if (!(await this.storage.sites.delete(siteId))) throw new AppError('SITE_NOT_FOUND');
+    if (!(await this.storage.sites.delete(siteId))) throw errors.SITE_NOT_FOUND();
     // The site's backup content goes with it.
     if (this.blobs)
       for await (const blob of this.blobs.list(`sites/${siteId}`)) await this.blobs.delete(blob.key);
@@ -119,15 +119,11 @@ export class AdminService {
       const byAdmin = grants(by.scopes, 'admin');
       if (!byAdmin) {
         requireScope(by, 'site.admin');
-        if (isAdminKey)
-          throw new AppError('PERMISSION_DENIED', 'Only an admin key can create admin keys.', {
-            requiredScope: 'admin',
-          });
-        if (siteIds.some((id) => !by.siteIds.includes(id))) throw new AppError('SITE_NOT_FOUND');
+        if (isAdminKey) throw errors.PERMISSION_DENIED('admin');
+        if (siteIds.some((id) => !by.siteIds.includes(id))) throw errors.SITE_NOT_FOUND();
       }
     }
-    for (const id of siteIds)
-      if (!(await this.storage.sites.get(id))) throw new AppError('SITE_NOT_FOUND', `Site ${id} not found.`);
+    for (const id of siteIds) if (!(await this.storage.sites.get(id))) throw errors.SITE_NOT_FOUND();
     const secret = newApiKeySecret();
     const record: ApiKeyRecord = {
       id: newGuid(),
@@ -162,7 +158,7 @@ export class AdminService {
         (key.siteIds.length > 0 &&
           key.siteIds.every((s) => by.siteIds.includes(s)) &&
           !key.scopes.includes('admin')));
-    if (!key || !visible) throw new AppError('API_KEY_NOT_FOUND', `API key ${id} not found.`);
+    if (!key || !visible) throw errors.API_KEY_NOT_FOUND(id);
     if (by && !grants(by.scopes, 'admin')) requireScope(by, 'site.admin');
     await this.storage.apiKeys.revoke(id, this.clock());
   }
@@ -170,7 +166,7 @@ export class AdminService {
   /** The effective settings of a site. @throws AppError SITE_NOT_FOUND */
   async getSettings(siteId: string): Promise<SiteSettings> {
     const site = await this.storage.sites.get(siteId);
-    if (!site) throw new AppError('SITE_NOT_FOUND');
+    if (!site) throw errors.SITE_NOT_FOUND();
     return this.effective(site.settings);
   }
 
@@ -180,7 +176,7 @@ export class AdminService {
    */
   async updateSettings(siteId: string, patch: Record<string, unknown>): Promise<SiteSettings> {
     const site = await this.storage.sites.get(siteId);
-    if (!site) throw new AppError('SITE_NOT_FOUND');
+    if (!site) throw errors.SITE_NOT_FOUND();
     const next: { -readonly [K in keyof SiteSettingsOverrides]: SiteSettingsOverrides[K] } = {
       ...site.settings,
     };
@@ -200,7 +196,7 @@ export class AdminService {
       next[field] = value;
     }
     const updated = await this.storage.sites.updateSettings(siteId, next);
-    if (!updated) throw new AppError('SITE_NOT_FOUND');
+    if (!updated) throw errors.SITE_NOT_FOUND();
     const effective = this.effective(updated.settings);
     if (next.autoBackupIntervalDays !== site.settings.autoBackupIntervalDays) {
       // A new interval keeps the site's phase: the next backup falls on the first new slot from now.

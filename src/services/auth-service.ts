@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { AppError } from '../contracts/errors.js';
+import { errors } from '../contracts/errors.js';
 import { grants, type Scope } from '../contracts/scopes.js';
 import type { ApiKeyRecord, Storage } from '../ports/storage.js';
 
@@ -28,8 +28,8 @@ export function hashApiKeySecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
-const unauthenticated = () => new AppError('UNAUTHENTICATED');
-const siteNotFound = () => new AppError('SITE_NOT_FOUND', 'Site not found.');
+const unauthenticated = () => errors.UNAUTHENTICATED();
+const siteNotFound = () => errors.SITE_NOT_FOUND();
 
 export class AuthService {
   constructor(private readonly storage: Storage) {}
@@ -57,7 +57,7 @@ export class AuthService {
     let siteId = siteIdHeader?.trim();
     if (!siteId) {
       if (principal.siteIds.length !== 1 || isAdmin) {
-        throw new AppError('INVALID_ARGUMENT', 'The wix-site-id header is required for this API key.', {}, [
+        throw errors.INVALID_ARGUMENT('The wix-site-id header is required for this API key.', [
           {
             field: 'wix-site-id',
             description: 'name the site this request acts on',
@@ -80,8 +80,6 @@ export function principalOf(key: ApiKeyRecord): Principal {
 /** @throws AppError PERMISSION_DENIED */
 export function requireScope(principal: Principal, scope: Scope): void {
   if (!grants(principal.scopes, scope)) {
-    throw new AppError('PERMISSION_DENIED', `This API key lacks the ${scope} scope.`, {
-      requiredScope: scope,
-    });
+    throw errors.PERMISSION_DENIED(scope);
   }
 }

@@ -1,5 +1,5 @@
 import type { CreateBackupRequest, PartialRestoreRequest } from '../contracts/backups-api.js';
-import { AppError, invalidArgument } from '../contracts/errors.js';
+import { errors, invalidArgument } from '../contracts/errors.js';
 import {
   planRestoration,
   assertRestorable,
@@ -79,10 +79,7 @@ export class BackupService {
       collections = [];
       for (const id of requestedIds) {
         const found = await this.storage.collections.get(ctx.siteId, id);
-        if (!found)
-          throw new AppError('COLLECTION_NOT_FOUND', `Collection ${id} does not exist.`, {
-            dataCollectionId: id,
-          });
+        if (!found) throw errors.COLLECTION_NOT_FOUND(id);
         collections.push({ id, displayName: found.displayName });
       }
     } else {
@@ -118,7 +115,7 @@ export class BackupService {
 
   async getBackup(ctx: SiteContext, id: string): Promise<BackupRecord> {
     const backup = await this.storage.backups.getBackup(ctx.siteId, checkId(id, 'backupId'));
-    if (!backup) throw new AppError('BACKUP_NOT_FOUND', `Backup ${id} not found.`, { backupId: id });
+    if (!backup) throw errors.BACKUP_NOT_FOUND(id);
     return backup;
   }
 
@@ -257,10 +254,9 @@ export class BackupService {
       ctx.siteId,
       checkId(id, 'restorationId'),
     );
-    if (!restoration)
-      throw new AppError('RESTORATION_NOT_FOUND', `Restoration ${id} not found.`, { restorationId: id });
+    if (!restoration) throw errors.RESTORATION_NOT_FOUND(id);
     const [withBackup] = await this.withBackups(ctx, [restoration]);
-    if (!withBackup) throw new AppError('RESTORATION_NOT_FOUND');
+    if (!withBackup) throw errors.RESTORATION_NOT_FOUND(id);
     return withBackup;
   }
 

@@ -1,4 +1,5 @@
-import { AppError, invalidArgument } from '../contracts/errors.js';
+import type { AppError } from '../contracts/errors.js';
+import { errors, invalidArgument } from '../contracts/errors.js';
 import { checkCollectionId } from '../domain/collection-id.js';
 import { parseFieldPath } from '../domain/query/field-path.js';
 import { parseFilter } from '../domain/query/filter.js';
@@ -195,7 +196,7 @@ export function readCollection(raw: Record<string, unknown>): CollectionDefiniti
 }
 
 function notFound(id: string): AppError {
-  return new AppError('COLLECTION_NOT_FOUND', `Collection ${id} does not exist.`, { dataCollectionId: id });
+  return errors.COLLECTION_NOT_FOUND(id);
 }
 
 /** A collection in the bin, with the instant its window ends. */

@@ -1,4 +1,4 @@
-import { AppError, invalidArgument } from '../contracts/errors.js';
+import { AppError, errors, invalidArgument } from '../contracts/errors.js';
 import type {
   BulkItemsRequest,
   BulkReferencesRequest,
@@ -213,7 +213,7 @@ export class ItemService {
     const item = this.fresh(ctx, input, this.clock());
     return this.storage.items.write(target, async (tx) => {
       if ((await tx.findExisting([item.id])).size > 0) {
-        throw new AppError('WDE0074', `An item with id ${item.id} already exists.`, { itemId: item.id });
+        throw errors.WDE0074(item.id);
       }
       await tx.insert([item]);
       return item;
@@ -229,7 +229,7 @@ export class ItemService {
     const now = this.clock();
     return this.storage.items.write(target, async (tx) => {
       const existing = (await tx.findExisting([id])).get(id);
-      if (!existing) throw new AppError('WDE0073', `Item ${id} does not exist.`, { itemId: id });
+      if (!existing) throw errors.WDE0073(id);
       const item = this.replacement(ctx, { ...input, id }, existing, now);
       await tx.update([item]);
       return item;
@@ -261,7 +261,7 @@ export class ItemService {
     const target = this.target(ctx, request);
     const itemId = checkItemId(id, 'dataItemId');
     const found = await this.storage.items.get(target, itemId);
-    if (!found) throw new AppError('WDE0073', `Item ${itemId} does not exist.`, { itemId });
+    if (!found) throw errors.WDE0073(itemId);
     const [withRefs] = await this.includeReferences(target, [found], request.includeReferences);
     return project(withRefs ?? found, request.fields);
   }
@@ -271,7 +271,7 @@ export class ItemService {
     const id = checkItemId(request.dataItemId, 'dataItemId');
     return this.storage.items.write(target, async (tx) => {
       const existing = (await tx.findExisting([id])).get(id);
-      if (!existing) throw new AppError('WDE0073', `Item ${id} does not exist.`, { itemId: id });
+      if (!existing) throw errors.WDE0073(id);
       await tx.remove([id]);
       return existing;
     });
@@ -293,9 +293,7 @@ export class ItemService {
   private async referenceFields(target: ItemTarget): Promise<Map<string, ReferenceField>> {
     const collection = await this.storage.collections.get(target.siteId, target.collectionId);
     if (!collection) {
-      throw new AppError('COLLECTION_NOT_FOUND', `Collection ${target.collectionId} does not exist.`, {
-        dataCollectionId: target.collectionId,
-      });
+      throw errors.COLLECTION_NOT_FOUND(target.collectionId);
     }
     return referenceFieldsOf(collection.fields);
   }
@@ -554,12 +552,11 @@ export class ItemService {
                 (existing.has(id) ? { item: existing.get(id)!, isNew: false } : undefined));
           let next: { item: StoredItem; isNew: boolean };
           if (mode === 'insert' || (mode === 'save' && !current)) {
-            if (current)
-              throw new AppError('WDE0074', `An item with id ${id} already exists.`, { itemId: id });
+            if (current) throw errors.WDE0074(current.item.id);
             next = { item: this.fresh(ctx, input, now), isNew: true };
           } else {
-            if (!current || id === undefined)
-              throw new AppError('WDE0073', `Item ${id} does not exist.`, { itemId: id });
+            // An update without an id was refused when the inputs were read.
+            if (!current || id === undefined) throw errors.WDE0073(id ?? '');
             next = { item: this.replacement(ctx, { ...input, id }, current.item, now), isNew: current.isNew };
           }
           pending.set(next.item.id, next);
@@ -589,7 +586,7 @@ export class ItemService {
       const results = request.dataItemIds.map((id, originalIndex): BulkItemResult => {
         const item = existing.get(id);
         if (!item || removed.has(id)) {
-          const error = new AppError('WDE0073', `Item ${id} does not exist.`, { itemId: id });
+          const error = errors.WDE0073(id);
           return { action: 'DELETE', id, originalIndex, error: errorOf(error) };
         }
         removed.add(id);
@@ -604,9 +601,7 @@ export class ItemService {
   private async referencedCollection(target: ItemTarget, field: string, where: string): Promise<string> {
     const collection = await this.storage.collections.get(target.siteId, target.collectionId);
     if (!collection) {
-      throw new AppError('COLLECTION_NOT_FOUND', `Collection ${target.collectionId} does not exist.`, {
-        dataCollectionId: target.collectionId,
-      });
+      throw errors.COLLECTION_NOT_FOUND(target.collectionId);
     }
     const declared = collection.fields.find((f) => f.key === field);
     const referenced = (
@@ -650,7 +645,7 @@ export class ItemService {
       if (outcome.ok) return { ok: true, reference };
       const missingId =
         outcome.missing === 'referring' ? reference.referringItemId : reference.referencedItemId;
-      const error = new AppError('WDE0073', `Item ${missingId} does not exist.`, { itemId: missingId });
+      const error = errors.WDE0073(missingId);
       return { ok: false, reference, error: errorOf(error) };
     });
   }

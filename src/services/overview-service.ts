@@ -1,4 +1,4 @@
-import { AppError } from '../contracts/errors.js';
+import { AppError, errors } from '../contracts/errors.js';
 import { grants, type Scope } from '../contracts/scopes.js';
 import {
   assertRestorable,
@@ -77,7 +77,7 @@ export class OverviewService {
   /** @throws AppError UNAUTHENTICATED when the key was revoked meanwhile */
   async session(principal: Principal): Promise<SessionView> {
     const key = await this.storage.apiKeys.get(principal.keyId);
-    if (!key || key.revokedAt !== null) throw new AppError('UNAUTHENTICATED');
+    if (!key || key.revokedAt !== null) throw errors.UNAUTHENTICATED();
     let sites: SiteRecord[];
     if (grants(key.scopes, 'admin')) sites = await this.storage.sites.list();
     else {
@@ -104,7 +104,7 @@ export class OverviewService {
    */
   async backupSchedule(ctx: SiteContext): Promise<BackupScheduleView> {
     const site = await this.storage.sites.get(ctx.siteId);
-    if (!site) throw new AppError('SITE_NOT_FOUND');
+    if (!site) throw errors.SITE_NOT_FOUND();
     const settings = await this.services.admin.getSettings(ctx.siteId);
     return {
       ...settings,

@@ -1,8 +1,8 @@
 import { eventTypes as knownEventTypes } from '../contracts/backups-api.js';
-import { AppError, invalidArgument } from '../contracts/errors.js';
+import { errors, invalidArgument } from '../contracts/errors.js';
 import { grants } from '../contracts/scopes.js';
 import type { WebhookAddressPolicy } from '../domain/webhook-address-policy.js';
-import type { Logger } from '../jobs/generation-sweep-task.js';
+import type { Logger } from '../ports/logger.js';
 import type { Clock } from '../ports/clock.js';
 import type { Storage } from '../ports/storage.js';
 import type { WebhookRecord } from '../ports/webhook-store.js';
@@ -160,8 +160,8 @@ export class WebhookService {
    */
   async delete(id: string, by: Principal): Promise<void> {
     const webhook = await this.storage.webhooks.get(id);
-    if (!webhook || !this.administers(webhook.siteId, by)) throw new AppError('WEBHOOK_NOT_FOUND');
-    if (!(await this.storage.webhooks.delete(id))) throw new AppError('WEBHOOK_NOT_FOUND');
+    if (!webhook || !this.administers(webhook.siteId, by)) throw errors.WEBHOOK_NOT_FOUND();
+    if (!(await this.storage.webhooks.delete(id))) throw errors.WEBHOOK_NOT_FOUND();
   }
 
   private administers(siteId: string, by: Principal): boolean {
@@ -171,7 +171,7 @@ export class WebhookService {
   /** A site that exists and that the caller administers; any other is reported as not found. */
   private async administeredSite(siteId: string, by: Principal): Promise<string> {
     if (!this.administers(siteId, by) || !(await this.storage.sites.get(siteId)))
-      throw new AppError('SITE_NOT_FOUND');
+      throw errors.SITE_NOT_FOUND();
     return siteId;
   }
 }

@@ -46,13 +46,18 @@ export class WorkerCallError extends Error {
 export class WorkerChannel {
   private readonly worker: Worker;
   private next = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: unknown) => void }
+  >();
   private failure: Error | undefined;
 
   constructor(
     url: URL,
     workerData?: unknown,
     resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number },
+    /** What an error raised in the worker becomes on this side (an adapter's error boundary). */
+    translateError: (error: WorkerCallError) => unknown = (error) => error,
   ) {
     this.worker = new Worker(url, { workerData, resourceLimits });
     this.worker.on('message', (reply: Reply) => {
@@ -61,7 +66,11 @@ export class WorkerChannel {
       this.pending.delete(reply.id);
       if (reply.ok) waiter.resolve(reply.result);
       else
-        waiter.reject(new WorkerCallError(reply.error?.message ?? 'worker call failed', reply.error?.code));
+        waiter.reject(
+          translateError(
+            new WorkerCallError(reply.error?.message ?? 'worker call failed', reply.error?.code),
+          ),
+        );
     });
     const fail = (error: Error) => {
       this.failure = error;

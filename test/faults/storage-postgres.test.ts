@@ -13,6 +13,7 @@ import type { Kysely } from 'kysely';
 import pg from 'pg';
 import type { Database } from '../../src/adapters/storage/sql/schema.js';
 import type { FailpointName } from '../../src/engine/failpoints.js';
+import { StorageError } from '../../src/ports/storage-error.js';
 import { assertSameSite, contentOf, runJobs, type CollectionContent } from '../helpers/backup-helpers.js';
 import { reportFigures } from '../helpers/fault-run.js';
 import { startTestEnv, type TestEnv } from '../helpers/harness.js';
@@ -97,7 +98,7 @@ describe('PostgreSQL connections terminated at 10 points of backups and restorat
           if (!(await worker.runOne(new AbortController().signal))) break;
           if (round > 0) reclaimed += 1;
         } catch (error) {
-          assert.equal((error as { code?: unknown }).code, 'ECONNRESET', String(error));
+          assert.ok(error instanceof StorageError && error.kind === 'UNAVAILABLE', String(error));
           loopErrors += 1;
           break;
         }

@@ -17,6 +17,7 @@ import { loopbackHooks, startTestEnv, type TestEnv, type TestSite } from '../hel
 import { seededRandom } from '../helpers/seeded-random.js';
 import { createBackup, drain, runJobs, subscribe } from '../webhooks/webhook-receiver.js';
 import { startDedupReceiver, type Behaviour } from './webhook-dedup-receiver.js';
+import { eventsOf } from '../helpers/storage-rows.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -98,7 +99,7 @@ async function outboxOf(env: TestEnv, sites: readonly TestSite[]): Promise<Map<s
       offset: 0,
     });
     for (const backup of backups) {
-      const events = await env.safekeep.storage.webhooks.eventsOf(backup.id);
+      const events = await eventsOf(env.safekeep.storage, backup.id);
       byEntity.set(
         backup.id,
         [...events].sort((a, b) => a.entitySequence - b.entitySequence).map((e) => e.id),

@@ -1,6 +1,7 @@
 import type { Environment } from '../../src/domain/environment.js';
 import type { KeysetPosition } from '../../src/ports/storage.js';
 import type { TestEnv } from './harness.js';
+import { linksFrom } from './storage-rows.js';
 
 /** Runs queued jobs in this process until none is left; returns how many ran. */
 export async function runJobs(env: TestEnv, limit = 50): Promise<number> {
@@ -35,7 +36,7 @@ export async function contentOf(
       if (!page.hasMore) break;
       after = page.last;
     }
-    const links = (await storage.links.listFrom(target))
+    const links = (await linksFrom(storage, target))
       .map((l) => `${l.fromId}|${l.field}|${l.toCollectionId}|${l.toId}`)
       .sort();
     out[c.id] = { items, links };

@@ -19,6 +19,7 @@ import { SqliteStorage } from '../../src/adapters/storage/sqlite/sqlite-storage.
 import { composeItem } from '../../src/domain/item-codec.js';
 import type { ItemTarget, Storage } from '../../src/ports/storage.js';
 import { createTestDatabase } from '../helpers/postgres.js';
+import { linksFrom } from '../helpers/storage-rows.js';
 
 type Opened = Storage & { db: SqliteStorage['db'] };
 
@@ -111,15 +112,15 @@ async function checkAfterBin(storage: Storage): Promise<void> {
   await storage.items.write(live('B'), (tx) => tx.insert([item('b2')]));
   assert.equal((await storage.items.get(live('B'), 'b2'))?.id, 'b2');
   assert.deepEqual(
-    (await storage.links.listFrom(live('B'))).map((l) => l.toId),
+    (await linksFrom(storage, live('B'))).map((l) => l.toId),
     ['a1'],
   );
   assert.equal(await storage.collections.delete('s', 'A'), true);
-  assert.deepEqual(await storage.links.listFrom(live('B')), []);
+  assert.deepEqual(await linksFrom(storage, live('B')), []);
   await storage.collections.restoreDeleted('s', 'A', 0);
   assert.equal((await storage.items.get(live('A'), 'a1'))?.id, 'a1');
   assert.deepEqual(
-    (await storage.links.listFrom(live('B'))).map((l) => l.toId),
+    (await linksFrom(storage, live('B'))).map((l) => l.toId),
     ['a1'],
   );
 }

@@ -26,7 +26,8 @@ import { readManifest } from '../../src/engine/manifest-io.js';
 import { SimulatedCrash, type FailpointName } from '../../src/engine/failpoints.js';
 import { sweepOnce } from '../../src/jobs/generation-sweep-task.js';
 import { migrateSite, runLayoutMigration } from '../../src/jobs/layout-migration-task.js';
-import type { Logger } from '../../src/jobs/generation-sweep-task.js';
+import type { Logger } from '../../src/ports/logger.js';
+import { linksFrom } from '../helpers/storage-rows.js';
 import { runJobs } from '../helpers/backup-helpers.js';
 import { startTestEnv, type TestEnv } from '../helpers/harness.js';
 import { createTestDatabase } from '../helpers/postgres.js';
@@ -576,7 +577,7 @@ for (const stack of ['embedded', 'scaleout'] as const) {
       );
 
       const listed = async (collectionId: string) =>
-        (await storage.links.listFrom(target(collectionId))).map(
+        (await linksFrom(storage, target(collectionId))).map(
           (l) => `${l.fromId}>${l.toCollectionId}:${l.toId}`,
         );
       assert.deepEqual(await listed('Tags'), ['t1>Posts:post-1']);

@@ -9,7 +9,17 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { postgresMigrations } from '../../src/adapters/storage/postgres/postgres-migrations.js';
 import { PostgresStorage } from '../../src/adapters/storage/postgres/postgres-storage.js';
-import { isStorageUnavailable } from '../../src/http/error-response.js';
+import { toAppError } from '../../src/http/error-response.js';
+import { StorageError } from '../../src/ports/storage-error.js';
+
+/** A lost connection crosses the adapter boundary as UNAVAILABLE, which a request answers with 503. */
+function isStorageUnavailable(error: unknown): boolean {
+  return (
+    error instanceof StorageError &&
+    error.kind === 'UNAVAILABLE' &&
+    toAppError(error).code === 'STORAGE_UNAVAILABLE'
+  );
+}
 import { createTestDatabase } from '../helpers/postgres.js';
 
 describe('PostgreSQL storage operations', () => {
@@ -86,7 +96,7 @@ describe('PostgreSQL storage operations', () => {
       await killAll();
       const failure = await slow;
       assert.ok(failure instanceof Error, 'the query in flight fails');
-      assert.ok(isStorageUnavailable(failure), `marked unavailable: ${String(failure)}`);
+      assert.ok(isStorageUnavailable(failure), `translated to UNAVAILABLE: ${String(failure)}`);
       // Killed inside a transaction, between two statements.
       const trxFailure = await storage.db
         .transaction()
@@ -100,7 +110,10 @@ describe('PostgreSQL storage operations', () => {
           () => undefined,
           (error: unknown) => error,
         );
-      assert.ok(isStorageUnavailable(trxFailure), `transaction marked unavailable: ${String(trxFailure)}`);
+      assert.ok(
+        isStorageUnavailable(trxFailure),
+        `transaction translated to UNAVAILABLE: ${String(trxFailure)}`,
+      );
       // The pool opens fresh connections for what comes next.
       await storage.healthCheck();
       assert.deepEqual(await storage.sites.list(), []);

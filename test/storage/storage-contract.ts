@@ -16,6 +16,7 @@ import type {
   StoredItem,
 } from '../../src/ports/storage.js';
 import { seededRandom } from '../helpers/seeded-random.js';
+import { linksFrom } from '../helpers/storage-rows.js';
 
 export interface StorageFactory {
   create(): Promise<{ storage: Storage; cleanup(): Promise<void> }>;
@@ -486,7 +487,7 @@ export function runStorageContract(name: string, factory: StorageFactory): void 
         environment,
       });
       const linksOf = async (t: ItemTarget) =>
-        (await storage.links.listFrom(t)).map((l) => `${l.fromId}>${l.toCollectionId}/${l.toId}`);
+        (await linksFrom(storage, t)).map((l) => `${l.fromId}>${l.toCollectionId}/${l.toId}`);
       const ids = async (t: ItemTarget) =>
         (await storage.items.query(t, { filter: null, sort: [], limit: 100 })).items.map((i) => i.json);
       await storage.collections.create(bin, definition('A', { displayName: 'Alpha' }), at);

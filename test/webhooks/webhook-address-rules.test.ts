@@ -22,6 +22,7 @@ import {
   testDeliverer,
   type WebhookReceiver,
 } from './webhook-receiver.js';
+import { eventsOf } from '../helpers/storage-rows.js';
 
 const P = '/_api/safekeep/v1/webhooks';
 const HOUR = 3_600_000;
@@ -301,7 +302,7 @@ describe('webhook connections', () => {
       await subscribe(allowing, site, receiver.url);
       const backupId = await createBackup(allowing, site);
       await runJobs(allowing);
-      const events = await allowing.safekeep.storage.webhooks.eventsOf(backupId);
+      const events = await eventsOf(allowing.safekeep.storage, backupId);
       assert.ok(events.length >= 2);
       assert.equal(await drain(await testDeliverer(allowing)), events.length);
       assert.equal(receiver.requests.length, events.length, 'every event reached the receiver');
@@ -324,7 +325,7 @@ describe('webhook connections', () => {
     const hookId = await subscribe(env, site, receiver.url);
     const backupId = await createBackup(env, site);
     await runJobs(env);
-    const events = await env.safekeep.storage.webhooks.eventsOf(backupId);
+    const events = await eventsOf(env.safekeep.storage, backupId);
     assert.ok(events.length >= 2);
     await env.close(true);
 
@@ -405,7 +406,7 @@ describe('webhook connections', () => {
         resolve: (_host, _options, callback) => callback(null, [{ address: '127.0.0.1', family: 4 }]),
         policy: new WebhookAddressPolicy(['127.0.0.0/8']),
       });
-      const events = await env.safekeep.storage.webhooks.eventsOf(backupId);
+      const events = await eventsOf(env.safekeep.storage, backupId);
       assert.equal(await drain(allowed), events.length, 'the held events resume');
       assert.equal(receiver.requests.length, events.length, 'none was lost');
     } finally {

@@ -1,7 +1,7 @@
 import { stopOnSignal } from '../stop-on-signal.js';
 import { openSafekeep } from '../../app/composition-root.js';
 import type { Config } from '../../config.js';
-import type { Logger } from '../../jobs/generation-sweep-task.js';
+import type { Logger } from '../../ports/logger.js';
 import type { CliIo } from '../cli-io.js';
 
 const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;

@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
-import { AppError } from '../../contracts/errors.js';
+import { errors } from '../../contracts/errors.js';
 import { RequestInteger } from '../../contracts/request-integer.js';
 import { grants } from '../../contracts/scopes.js';
 import type { SiteRecord } from '../../ports/storage.js';
@@ -34,7 +34,7 @@ function keyBody(key: ApiKeyView) {
 /** A site the principal administers; any other is reported as not found. */
 function administeredSite(principal: Principal, siteId: string): string {
   if (!grants(principal.scopes, 'admin') && !principal.siteIds.includes(siteId))
-    throw new AppError('SITE_NOT_FOUND');
+    throw errors.SITE_NOT_FOUND();
   return siteId;
 }
 

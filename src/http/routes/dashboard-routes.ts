@@ -2,7 +2,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../../contracts/errors.js';
+import { errors } from '../../contracts/errors.js';
 import { sendError } from '../app.js';
 
 /** Where the dashboard's files are served from, below `/ui/`. */
@@ -62,13 +62,7 @@ export function setPageHeaders(reply: FastifyReply, contentType: string): Fastif
 const safePath = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(?:\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
 
 function notFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  return sendError(
-    reply,
-    new AppError(
-      'ROUTE_NOT_FOUND',
-      `No route for ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}.`,
-    ),
-  );
+  return sendError(reply, errors.ROUTE_NOT_FOUND(request.method, request.url));
 }
 
 /**

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { StorageError, type StorageErrorKind } from '../../../ports/storage-error.js';
 
 /** Where the tables live: a database URL, and optionally a schema of it (tests use one per file). */
 export interface PostgresTarget {
@@ -35,34 +36,49 @@ export function clientConfig(target: PostgresTarget): pg.ClientConfig {
   };
 }
 
-/** Error codes that mean "the database cannot answer now" (connection lost, server shutting down, full). */
-const unavailable = /^(08|57P0|53)/;
+/** PostgreSQL SQLSTATEs (https://www.postgresql.org/docs/current/errcodes-appendix.html) by kind. */
+const kindOfCode: readonly (readonly [RegExp, StorageErrorKind])[] = [
+  [/^53100$/, 'FULL'], // disk_full
+  // connection_exception, admin/crash shutdown, cannot_connect_now, insufficient resources (too many connections)
+  [/^(08|57P0|53)/, 'UNAVAILABLE'],
+  // serialization_failure, deadlock_detected, lock_not_available
+  [/^(40001|40P01|55P03)$/, 'BUSY'],
+  [/^58030$/, 'IO_ERROR'],
+  // unique_violation; duplicate_schema (two processes creating the schema at once)
+  [/^(23505|42P06)$/, 'CONFLICT'],
+  // character_not_in_repertoire (NUL in text), untranslatable_character (NUL in a JSON string read as text)
+  [/^(22021|22P05)$/, 'UNSTORABLE_VALUE'],
+];
+
+/** Socket errors, and the driver's own messages for a connection it lost (it gives those no code). */
+const socketCode = /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH)$/;
+const lostConnection =
+  /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect/i;
 
 /**
- * Gives a connection-loss error a code the rest of safekeep recognises as STORAGE_UNAVAILABLE (503 for a
- * request, a failed step for a job): the driver reports a dropped socket without one.
+ * The storage boundary for PostgreSQL: a driver error the engine and HTTP act on becomes a StorageError (the
+ * original is its `cause`); anything else (a bug) is returned as it is.
  */
-export function markUnavailable(error: unknown): unknown {
-  if (!(error instanceof Error)) return error;
-  const withCode = error as Error & { code?: unknown };
-  if (typeof withCode.code === 'string' && unavailable.test(withCode.code)) {
-    withCode.code = 'ECONNRESET';
-  } else if (
-    withCode.code === undefined &&
-    /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect/i.test(
-      error.message,
-    )
-  ) {
-    withCode.code = 'ECONNRESET';
+export function postgresStorageError(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof StorageError) return error;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    const match = kindOfCode.find(([pattern]) => pattern.test(code));
+    if (match) return new StorageError(match[1], `${error.message} (${code})`, { cause: error });
+    if (socketCode.test(code))
+      return new StorageError('UNAVAILABLE', `${error.message} (${code})`, { cause: error });
+    return error;
   }
-  return error;
+  return lostConnection.test(error.message)
+    ? new StorageError('UNAVAILABLE', error.message, { cause: error })
+    : error;
 }
 
 /**
  * The pool every query runs on. A connection that dies (a restarted server, pg_terminate_backend) emits
  * `error`: on the pool while idle, on the client while checked out. Both are handled here, so that it never
  * reaches the process; the pool drops the connection, the query in progress fails with an error that
- * `markUnavailable` marks, and the next query opens a fresh connection.
+ * `postgresStorageError` translates (a StorageError UNAVAILABLE), and the next query opens a fresh connection.
  */
 export function createPool(target: PostgresTarget, size: number): pg.Pool {
   const pool = new pg.Pool({ ...clientConfig(target), max: size, idleTimeoutMillis: 30_000 });
@@ -70,13 +86,13 @@ export function createPool(target: PostgresTarget, size: number): pg.Pool {
   pool.on('connect', (client) => {
     client.on('error', () => undefined);
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-    // Promise-returning calls get their errors marked; a COPY stream (a Submittable) is returned as is.
+    // Promise-returning calls get their errors translated; a COPY stream (a Submittable) is returned as is.
     Object.assign(client, {
       query: (...args: unknown[]) => {
         const result = query(...args);
         return result instanceof Promise
           ? result.catch((error: unknown) => {
-              throw markUnavailable(error);
+              throw postgresStorageError(error);
             })
           : result;
       },
@@ -85,7 +101,7 @@ export function createPool(target: PostgresTarget, size: number): pg.Pool {
   return pool;
 }
 
-/** The pool as Kysely's PostgresDialect sees it: failures to connect are marked too. */
+/** The pool as Kysely's PostgresDialect sees it: failures to connect are translated too. */
 export function kyselyPool(pool: pg.Pool) {
   return {
     async connect(): Promise<pg.PoolClient> {
@@ -96,7 +112,7 @@ export function kyselyPool(pool: pg.Pool) {
         await new Promise<void>((resolve) => setImmediate(resolve));
         return await pool.connect();
       } catch (error) {
-        throw markUnavailable(error);
+        throw postgresStorageError(error);
       }
     },
     end: () => pool.end(),

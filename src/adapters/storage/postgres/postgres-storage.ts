@@ -1,5 +1,6 @@
 import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider } from 'kysely';
 import type pg from 'pg';
+import { StorageError } from '../../../ports/storage-error.js';
 import type { Storage, StorageCapabilities } from '../../../ports/storage.js';
 import { SqlApiKeyStore } from '../sql/api-key-store.js';
 import { SqlBackupStore } from '../sql/backup-store.js';
@@ -12,13 +13,20 @@ import { SqlScheduleStore } from '../sql/schedule-store.js';
 import type { Database } from '../sql/schema.js';
 import { defaultSqlCapabilities, type SqlCapabilities } from '../sql/sql-capabilities.js';
 import { SqlSiteStore } from '../sql/site-store.js';
-import { SqlStagingStore } from '../sql/staging-store.js';
+import { SqlStagingStore, type BulkAppender } from '../sql/staging-store.js';
 import { SqlWebhookStore } from '../sql/webhook-store.js';
 import { SqlLayoutMigrator } from '../sql/layout-migrator.js';
 import { SqliteLinkStore } from '../sqlite/sqlite-link-store.js';
 import { SqliteSnapshotSource } from '../sqlite/sqlite-snapshot-source.js';
 import { PostgresBulkAppender } from './postgres-bulk-appender.js';
-import { checkSchema, createPool, kyselyPool, type PostgresTarget } from './postgres-connection.js';
+import {
+  checkSchema,
+  createPool,
+  kyselyPool,
+  postgresStorageError,
+  type PostgresTarget,
+} from './postgres-connection.js';
+import { withStorageErrorsAppender } from '../sql/with-storage-errors.js';
 import { PostgresItemStore } from './postgres-item-store.js';
 import { ensureKey, postgresItemTables } from './postgres-item-tables.js';
 import { postgresMigrations } from './postgres-migrations.js';
@@ -43,7 +51,7 @@ class PostgresStagingStore extends SqlStagingStore {
   constructor(
     private readonly kdb: Kysely<Database>,
     generations: GenerationRegistry,
-    appender: PostgresBulkAppender,
+    appender: BulkAppender,
     collections: SqlCollectionStore,
     largeGenerationItems: number | undefined,
   ) {
@@ -97,7 +105,7 @@ export class PostgresStorage implements Storage {
     this.staging = new PostgresStagingStore(
       db,
       generations,
-      new PostgresBulkAppender(pool, db),
+      withStorageErrorsAppender(new PostgresBulkAppender(pool, db), postgresStorageError),
       this.collections,
       largeGenerationItems,
     );
@@ -111,6 +119,7 @@ export class PostgresStorage implements Storage {
     this.snapshots = new SqliteSnapshotSource(
       target,
       new URL('./postgres-snapshot-worker.js', import.meta.url),
+      postgresStorageError,
     );
   }
 
@@ -157,6 +166,5 @@ export class PostgresStorage implements Storage {
 
 /** Two processes creating the schema at once: one of them sees a unique violation on the catalog. */
 function ignoreDuplicateSchema(error: unknown): void {
-  const code = (error as { code?: unknown }).code;
-  if (code !== '23505' && code !== '42P06') throw error;
+  if (!(error instanceof StorageError && error.kind === 'CONFLICT')) throw error;
 }

@@ -7,7 +7,7 @@ import {
   backupBody,
   restorationBody,
 } from '../../../contracts/backups-api.js';
-import { AppError } from '../../../contracts/errors.js';
+import { errors } from '../../../contracts/errors.js';
 import type {
   BackupRecord,
   BackupStatus,
@@ -197,12 +197,9 @@ export async function priorResult(
     return undefined;
   }
   if (row.operation !== claim.operation) {
-    throw new AppError(
-      'INVALID_ARGUMENT',
-      'This Idempotency-Key was already used for another operation.',
-      {},
-      [{ field: 'Idempotency-Key', description: `was used for ${row.operation}`, violatedRule: 'OTHER' }],
-    );
+    throw errors.INVALID_ARGUMENT('This Idempotency-Key was already used for another operation.', [
+      { field: 'Idempotency-Key', description: `was used for ${row.operation}`, violatedRule: 'OTHER' },
+    ]);
   }
   return row.entity_id;
 }

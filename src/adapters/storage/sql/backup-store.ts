@@ -1,5 +1,5 @@
 import { sql, type Kysely, type SqlBool } from 'kysely';
-import { AppError } from '../../../contracts/errors.js';
+import { errors } from '../../../contracts/errors.js';
 import {
   assertCancelable,
   beyondRetention,
@@ -29,8 +29,7 @@ import { renewJobLease } from './job-lease/renew-lease.js';
 import type { Database } from './schema.js';
 import type { SqlCapabilities } from './sql-capabilities.js';
 
-const notFound = (id: string) =>
-  new AppError('BACKUP_NOT_FOUND', `Backup ${id} not found.`, { backupId: id });
+const notFound = (id: string) => errors.BACKUP_NOT_FOUND(id);
 
 /** Inserts a backup row (no event, no checks): shared by creation, the scheduler and the switch. */
 export async function insertBackup(db: Kysely<Database>, backup: NewBackup): Promise<void> {
@@ -103,11 +102,7 @@ export class SqlBackupStore implements BackupStore {
           .where('trigger', '=', 'ON_DEMAND')
           .executeTakeFirst();
         if (pending) {
-          throw new AppError(
-            'BACKUP_ALREADY_IN_PROGRESS',
-            `On-demand backup ${pending.id} of this site is still in progress.`,
-            { backupId: pending.id },
-          );
+          throw errors.BACKUP_ALREADY_IN_PROGRESS(pending.id);
         }
       }
       await insertBackup(trx, backup);
@@ -179,14 +174,7 @@ export class SqlBackupStore implements BackupStore {
         .where('status', '=', 'PENDING')
         .executeTakeFirst();
       if (reader) {
-        throw new AppError(
-          'BACKUP_IN_USE',
-          `Restoration ${reader.id} is reading backup ${id}; delete it when that ends.`,
-          {
-            backupId: id,
-            restorationId: reader.id,
-          },
-        );
+        throw errors.BACKUP_IN_USE(id, reader.id);
       }
       await markDeleted(trx, id, at);
       return (await loadBackup(trx, id)) ?? backup;

@@ -1,5 +1,5 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import { AppError } from '../../../contracts/errors.js';
+import { errors } from '../../../contracts/errors.js';
 import type {
   CollectionDefinition,
   CollectionRecord,
@@ -57,9 +57,7 @@ export class SqlCollectionStore implements CollectionStore {
         .where('id', '=', definition.id)
         .executeTakeFirst();
       if (existing) {
-        throw new AppError('COLLECTION_ALREADY_EXISTS', `Collection ${definition.id} already exists.`, {
-          dataCollectionId: definition.id,
-        });
+        throw errors.COLLECTION_ALREADY_EXISTS(definition.id);
       }
       const owner = { siteId, collectionId: definition.id };
       const liveGen = await this.generations.allocate(trx, { ...owner, environment: 'LIVE' }, 'ACTIVE', at);
@@ -88,9 +86,7 @@ export class SqlCollectionStore implements CollectionStore {
         .onConflict((oc) => oc.columns(['site_id', 'id']).doNothing())
         .executeTakeFirst();
       if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) {
-        throw new AppError('COLLECTION_ALREADY_EXISTS', `Collection ${definition.id} already exists.`, {
-          dataCollectionId: definition.id,
-        });
+        throw errors.COLLECTION_ALREADY_EXISTS(definition.id);
       }
       return toRecord(row);
     });
@@ -149,13 +145,9 @@ export class SqlCollectionStore implements CollectionStore {
         .where('site_id', '=', siteId)
         .where('id', '=', definition.id)
         .executeTakeFirst();
-      if (!current) throw new AppError('COLLECTION_NOT_FOUND', `Collection ${definition.id} does not exist.`);
+      if (!current) throw errors.COLLECTION_NOT_FOUND(definition.id);
       if (Number(current.revision) !== expectedRevision) {
-        throw new AppError(
-          'REVISION_MISMATCH',
-          `Collection ${definition.id} is at revision ${current.revision}, not ${expectedRevision}; read it again and retry.`,
-          { currentRevision: String(current.revision) },
-        );
+        throw errors.REVISION_MISMATCH(definition.id, current.revision, expectedRevision);
       }
       const changes = {
         ...definitionColumns(definition),
@@ -239,11 +231,7 @@ export class SqlCollectionStore implements CollectionStore {
         .returningAll()
         .executeTakeFirst();
       if (!binned) {
-        throw new AppError(
-          'WDE0025',
-          `Collection ${id} was not deleted within the retention window (or never existed); it cannot be restored.`,
-          { dataCollectionId: id },
-        );
+        throw errors.WDE0025(id);
       }
       await fenceLegacyWrite(trx, siteId, [binned.live_gen, binned.sandbox_gen], this.options);
       const { deleted_at: _deletedAt, ...row } = binned;
@@ -257,11 +245,7 @@ export class SqlCollectionStore implements CollectionStore {
         .executeTakeFirst();
       if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) {
         // Rolls back the bin row's removal too: the deleted copy stays restorable.
-        throw new AppError(
-          'COLLECTION_ALREADY_EXISTS',
-          `A collection ${id} exists now; delete or rename it before restoring the deleted one.`,
-          { dataCollectionId: id },
-        );
+        throw errors.COLLECTION_ALREADY_EXISTS(id);
       }
       await this.generations.unbin(trx, [row.live_gen, row.sandbox_gen]);
       return toRecord(restored);

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type SqlBool } from 'kysely';
-import { AppError } from '../../../contracts/errors.js';
+import { errors } from '../../../contracts/errors.js';
 import {
   assertRestorable,
   type JobError,
@@ -135,9 +135,7 @@ export class SqlRestorationStore implements RestorationStore {
       }
       const backup = await loadBackup(trx, restoration.backupId);
       if (!backup || backup.siteId !== restoration.siteId) {
-        throw new AppError('BACKUP_NOT_FOUND', `Backup ${restoration.backupId} not found.`, {
-          backupId: restoration.backupId,
-        });
+        throw errors.BACKUP_NOT_FOUND(restoration.backupId);
       }
       assertRestorable(backup);
       const pending = await trx
@@ -147,13 +145,7 @@ export class SqlRestorationStore implements RestorationStore {
         .where('status', '=', 'PENDING')
         .executeTakeFirst();
       if (pending) {
-        throw new AppError(
-          'RESTORATION_IN_PROGRESS',
-          `Restoration ${pending.id} of this site is still in progress.`,
-          {
-            restorationId: pending.id,
-          },
-        );
+        throw errors.RESTORATION_IN_PROGRESS(pending.id);
       }
       await trx
         .insertInto('restorations')

@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import { AppError } from '../../../contracts/errors.js';
+import { errors } from '../../../contracts/errors.js';
 import { SHARED_GEN_BASE } from './item-relation.js';
 import type { Database } from './schema.js';
 
@@ -82,10 +82,6 @@ export async function fenceLegacyWrite(
     .where('purpose', '=', 'layout')
     .executeTakeFirst();
   if (lease) {
-    throw new AppError(
-      'SITE_MIGRATING',
-      `This site's data is being moved to the new storage layout; writes resume when it is done. Retry after ${LAYOUT_RETRY_AFTER_SECONDS} seconds.`,
-      { retryAfterSeconds: LAYOUT_RETRY_AFTER_SECONDS },
-    );
+    throw errors.SITE_MIGRATING(LAYOUT_RETRY_AFTER_SECONDS);
   }
 }

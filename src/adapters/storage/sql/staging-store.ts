@@ -286,14 +286,4 @@ export class SqlStagingStore implements StagingStore {
   async discard(restorationId: string): Promise<void> {
     await discardStaging(this.db, restorationId);
   }
-
-  async releaseReplaced(gens: readonly number[]): Promise<void> {
-    if (gens.length === 0) return;
-    await this.db
-      .updateTable('generations')
-      .set({ state: 'RETIRED' })
-      .where('id', 'in', gens)
-      .where('state', '=', 'RETIRING')
-      .execute();
-  }
 }

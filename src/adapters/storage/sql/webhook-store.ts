@@ -23,7 +23,7 @@ function toWebhook(row: Selectable<WebhooksTable>): WebhookRecord {
   };
 }
 
-function toEvent(row: Selectable<EventsTable>): OutboxEvent {
+export function toEvent(row: Selectable<EventsTable>): OutboxEvent {
   return {
     id: row.id,
     siteId: row.site_id,
@@ -193,15 +193,5 @@ export class SqlWebhookStore implements WebhookStore {
       .where('webhook_id', '=', webhookId)
       .where(heldBy(workerId))
       .execute();
-  }
-
-  async eventsOf(entityId: string): Promise<OutboxEvent[]> {
-    const rows = await this.db
-      .selectFrom('events')
-      .selectAll()
-      .where('entity_id', '=', entityId)
-      .orderBy('entity_sequence')
-      .execute();
-    return rows.map(toEvent);
   }
 }

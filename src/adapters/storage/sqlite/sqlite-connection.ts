@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { StorageError, type StorageErrorKind } from '../../../ports/storage-error.js';
 import { fold } from '../sql/sql-conditions.js';
 import { FOLD_FUNCTION } from './sqlite-item-sql.js';
 
@@ -26,4 +27,27 @@ export function openSqlite(
     typeof value === 'string' ? fold(value) : value,
   );
   return db;
+}
+
+/** SQLite's result codes (better-sqlite3 puts the extended one in `code`, e.g. SQLITE_IOERR_WRITE). */
+const kindOfCode: readonly (readonly [RegExp, StorageErrorKind])[] = [
+  [/^SQLITE_FULL/, 'FULL'],
+  // busy_timeout has run out: another connection (a checkpoint, another process) holds the lock.
+  [/^SQLITE_(BUSY|LOCKED)/, 'BUSY'],
+  [/^SQLITE_IOERR/, 'IO_ERROR'],
+  [/^SQLITE_CANTOPEN/, 'UNAVAILABLE'],
+  [/^SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY)/, 'CONFLICT'],
+];
+
+/**
+ * The storage boundary for SQLite: a driver error the engine and HTTP act on becomes a StorageError (the
+ * original is its `cause`); anything else (a bug, a constraint the code should have checked) is returned as
+ * it is.
+ */
+export function sqliteStorageError(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof StorageError) return error;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string') return error;
+  const match = kindOfCode.find(([pattern]) => pattern.test(code));
+  return match ? new StorageError(match[1], `${error.message} (${code})`, { cause: error }) : error;
 }

@@ -1,5 +1,6 @@
 import { rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Kysely } from 'kysely';
+import { StorageError } from '../../../ports/storage-error.js';
 import { SqlBackupStore } from '../sql/backup-store.js';
 import { SqlRestorationStore } from '../sql/restoration-store.js';
 import type { Database } from '../sql/schema.js';
@@ -7,7 +8,7 @@ import type { SqlCapabilities } from '../sql/sql-capabilities.js';
 
 /**
  * Room set aside on the database's disk so that a job can still record its own failure when the disk
- * fills: staging a restoration fills it, SQLite answers SQLITE_FULL, and marking the restoration FAILED
+ * fills: staging a restoration fills it, SQLite answers SQLITE_FULL (a StorageError FULL), and marking the restoration FAILED
  * needs a few pages too. The reserve (a plain file beside the database) is given up at that moment and
  * taken again once there is room (at start-up, at each health check and before each job is claimed), as a
  * ballast file would be.
@@ -46,7 +47,7 @@ export class SqliteDiskReserve {
     try {
       return await write();
     } catch (error) {
-      if ((error as { code?: unknown }).code !== 'SQLITE_FULL') throw error;
+      if (!(error instanceof StorageError && error.kind === 'FULL')) throw error;
       this.release();
       return write();
     }

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { sql, type Kysely } from 'kysely';
-import { AppError } from '../../../contracts/errors.js';
+import { errors } from '../../../contracts/errors.js';
 import type { FilterNode } from '../../../domain/query/filter.js';
 import type {
   ItemPage,
@@ -40,9 +40,7 @@ export async function currentGeneration(db: Kysely<Database>, target: ItemTarget
     .where('id', '=', target.collectionId)
     .executeTakeFirst();
   if (!row) {
-    throw new AppError('COLLECTION_NOT_FOUND', `Collection ${target.collectionId} does not exist.`, {
-      dataCollectionId: target.collectionId,
-    });
+    throw errors.COLLECTION_NOT_FOUND(target.collectionId);
   }
   return row.gen;
 }
@@ -87,9 +85,7 @@ async function beginWrite(db: Kysely<Database>, target: ItemTarget): Promise<{ g
     .returning(['live_gen', 'live_version'])
     .executeTakeFirst();
   if (!row) {
-    throw new AppError('COLLECTION_NOT_FOUND', `Collection ${target.collectionId} does not exist.`, {
-      dataCollectionId: target.collectionId,
-    });
+    throw errors.COLLECTION_NOT_FOUND(target.collectionId);
   }
   return { gen: row.live_gen, seq: row.live_version };
 }

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { AppError } from '../../../contracts/errors.js';
+import { errors } from '../../../contracts/errors.js';
 import type { ItemTarget, LinkOutcome, LinkRef, LinkStore, StoredItem } from '../../../ports/storage.js';
 import { itemRelation } from '../sql/item-relation.js';
 import type { Database, ItemRow } from '../sql/schema.js';
@@ -146,16 +146,12 @@ export class SqliteLinkStore implements LinkStore {
       const toGen = await currentGeneration(trx, { ...from, collectionId: toCollectionId });
       await fenceLegacyWrite(trx, from.siteId, [fromGen, toGen], this.options);
       if ((await findItems(trx, fromGen, [fromId])).size === 0) {
-        throw new AppError('WDE0073', `Item ${fromId} does not exist in ${from.collectionId}.`, {
-          itemId: fromId,
-        });
+        throw errors.WDE0073(fromId);
       }
       const present = await findItems(trx, toGen, toIds);
       const missing = toIds.find((id) => !present.has(id));
       if (missing !== undefined) {
-        throw new AppError('WDE0073', `Item ${missing} does not exist in ${toCollectionId}.`, {
-          itemId: missing,
-        });
+        throw errors.WDE0073(missing);
       }
       await trx
         .deleteFrom('links')
@@ -193,30 +189,6 @@ export class SqliteLinkStore implements LinkStore {
       .where('to_id', '=', link.toId)
       .executeTakeFirst();
     return row !== undefined;
-  }
-
-  async listFrom(from: ItemTarget): Promise<(LinkRef & { pos: number })[]> {
-    const fromGen = await currentGeneration(this.db, from);
-    const column = from.environment === 'LIVE' ? 'c.live_gen' : 'c.sandbox_gen';
-    const rows = await this.db
-      .selectFrom('links as l')
-      .innerJoin('collections as c', (join) =>
-        join.onRef(sql.ref(column), '=', 'l.to_gen').on('c.site_id', '=', from.siteId),
-      )
-      .select(['l.field', 'l.from_id', 'c.id as to_collection', 'l.to_id', 'l.pos'])
-      .where('l.from_gen', '=', fromGen)
-      .orderBy('l.from_id')
-      .orderBy('l.field')
-      .orderBy('c.id')
-      .orderBy('l.to_id')
-      .execute();
-    return rows.map((r) => ({
-      field: r.field,
-      fromId: r.from_id,
-      toCollectionId: r.to_collection,
-      toId: r.to_id,
-      pos: Number(r.pos),
-    }));
   }
 
   async queryReferenced(

@@ -82,15 +82,19 @@ export class SqliteSnapshotSource implements SnapshotSource {
   constructor(
     private readonly workerData: unknown,
     private readonly url: URL = workerUrl,
+    /** The storage's error boundary, for driver errors raised in the reader thread. */
+    private readonly translateError: (error: Error) => unknown = (error) => error,
   ) {}
 
   private acquire(): WorkerChannel {
     return (
       this.idle.pop() ??
-      new WorkerChannel(this.url, this.workerData, {
-        maxOldGenerationSizeMb: 32,
-        maxYoungGenerationSizeMb: 4,
-      })
+      new WorkerChannel(
+        this.url,
+        this.workerData,
+        { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 4 },
+        this.translateError,
+      )
     );
   }
 

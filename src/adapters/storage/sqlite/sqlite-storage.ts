@@ -11,7 +11,8 @@ import { defaultSqlCapabilities } from '../sql/sql-capabilities.js';
 import { sqliteItemTables } from './sqlite-item-tables.js';
 import { SqlSiteStore } from '../sql/site-store.js';
 import { SqliteItemStore } from './sqlite-item-store.js';
-import { openSqlite } from './sqlite-connection.js';
+import { openSqlite, sqliteStorageError } from './sqlite-connection.js';
+import { withStorageErrors, withStorageErrorsAppender } from '../sql/with-storage-errors.js';
 import { SqliteLinkStore } from './sqlite-link-store.js';
 import { SqliteBulkAppender } from './sqlite-bulk-appender.js';
 import { ReservedBackupStore, ReservedRestorationStore, SqliteDiskReserve } from './sqlite-disk-reserve.js';
@@ -131,7 +132,7 @@ export class SqliteStorage implements Storage {
       db,
       generations,
       sqliteItemTables,
-      new SqliteBulkAppender(db, raw),
+      withStorageErrorsAppender(new SqliteBulkAppender(db, raw), sqliteStorageError),
       this.collections,
       largeGenerationItems,
     );
@@ -139,7 +140,7 @@ export class SqliteStorage implements Storage {
     this.maintenance = new SqlMaintenanceStore(db, capabilities);
     this.webhooks = new SqlWebhookStore(db);
     this.layout = new SqlLayoutMigrator(db, generations, sqliteItemTables, { largeGenerationItems });
-    this.snapshots = new SqliteSnapshotSource({ path });
+    this.snapshots = new SqliteSnapshotSource({ path }, undefined, sqliteStorageError);
   }
 
   /** Opens (creating if needed) and migrates the database. */
@@ -154,7 +155,11 @@ export class SqliteStorage implements Storage {
       });
       checkpointer.unref();
     }
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+    const dialect = withStorageErrors(
+      new SqliteDialect({ database: withStatementCache(raw) }),
+      sqliteStorageError,
+    );
+    const db = new Kysely<Database>({ dialect });
     const provider: MigrationProvider = { getMigrations: () => Promise.resolve(sqliteMigrations) };
     const { error } = await new Migrator({ db, provider }).migrateToLatest();
     if (error) {
