@@ -25,6 +25,11 @@ export interface Config {
   readonly collectionBinMs: number;
   /** How long a worker's claim on a job lasts without a heartbeat. */
   readonly jobLeaseMs: number;
+  /**
+   * Backups and restorations one process runs at once (at most one of them a restoration): each running
+   * job holds a snapshot reader (a thread, and on PostgreSQL a connection of its own).
+   */
+  readonly jobConcurrency: number;
   /** zstd level for backup chunks. */
   readonly compressionLevel: number;
   /** Worker threads for compression and verification. */
@@ -227,6 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     autoBackupRetention: integer('SAFEKEEP_AUTO_BACKUP_RETENTION', 4, 1, 100),
     collectionBinMs: integer('SAFEKEEP_COLLECTION_BIN_DAYS', 30, 1, 3650) * 24 * 60 * 60 * 1000,
     jobLeaseMs: integer('SAFEKEEP_JOB_LEASE_SECONDS', 60, 5, 3600) * 1000,
+    jobConcurrency: integer('SAFEKEEP_JOB_CONCURRENCY', 4, 1, 64),
     compressionLevel: integer('SAFEKEEP_COMPRESSION_LEVEL', 1, 1, 19),
     workerThreads: integer('SAFEKEEP_WORKER_THREADS', Math.max(1, availableParallelism() - 1), 1, 64),
     schedulerTickMs: integer('SAFEKEEP_SCHEDULER_TICK_SECONDS', 60, 1, 3600) * 1000,
