@@ -45,9 +45,10 @@ async function writeBeforeBin(storage: Opened): Promise<void> {
   // Migrations run in order: the ones after 0004 are undone too, so that reopening runs 0004 and then them.
   assert.deepEqual(
     Object.keys(sqliteMigrations).filter((name) => name >= '0004'),
-    ['0004-collection-bin', '0005-webhook-blocked'],
+    ['0004-collection-bin', '0005-webhook-blocked', '0006-backup-queue'],
     'a new migration must be undone here as well',
   );
+  await sql`DROP INDEX backups_claim_order`.execute(storage.db);
   await sql`ALTER TABLE webhooks DROP COLUMN blocked_reason`.execute(storage.db);
   await sql`DROP TABLE collection_bin`.execute(storage.db);
   await sql`DELETE FROM kysely_migration WHERE name >= '0004-collection-bin'`.execute(storage.db);
