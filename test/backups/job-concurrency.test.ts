@@ -113,7 +113,7 @@ describe('job concurrency', () => {
           const backup = (await env.call('GET', `${P}/backups/${ids[i]}`, { key: site.apiKey })).body.backup;
           if (backup.status !== 'PENDING') {
             assert.equal(backup.status, 'READY');
-            assert.equal(backup.itemCount, 20 + i);
+            assert.equal(Number(backup.itemCount), 20 + i);
             break;
           }
           await new Promise((resolve) => setTimeout(resolve, 10));
