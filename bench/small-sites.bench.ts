@@ -213,7 +213,14 @@ export async function runSmallSitesBench(
     };
     const folder = { SAFEKEEP_DATA_DIR: dataDir };
     const onS3 = { SAFEKEEP_DATA_DIR: dataDir, ...s3.env };
-    const before = baselineBin && (await run('1 worker process, S3, baseline build', onS3, 1, baselineBin));
+    let before: number | undefined;
+    if (baselineBin) {
+      // The baseline build refuses a database that ran migrations it does not know: take the schema back
+      // (the next current worker runs them again). Keep this in step with migrations newer than the baseline.
+      await db.query('DROP INDEX IF EXISTS backups_claim_order');
+      await db.query(`DELETE FROM kysely_migration WHERE name >= '0006-backup-queue'`);
+      before = await run('1 worker process, S3, baseline build', onS3, 1, baselineBin);
+    }
     const s3One = await run('1 worker process, S3 (s3rver)', onS3, 1);
     const folderOne = await run('1 worker process, folder store', folder, 1);
     const s3Two = await run('2 worker processes, S3 (s3rver)', onS3, 2);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Progress } from '../domain/backup.js';
 import { runBackup, runRestoration, type EngineDeps, type JobLease } from '../engine/jobs.js';
-import { sleep, type Logger } from './generation-sweep-task.js';
+import type { Logger } from './generation-sweep-task.js';
 
 /** A job is given up after this many claims (each crash or lost lease costs one). */
 export const MAX_ATTEMPTS = 3;
@@ -55,45 +55,49 @@ export class JobWorker {
     const slots = Math.max(1, this.options.concurrency ?? 1);
     const jobs = new Set<Promise<void>>();
     let restoring = false;
-    while (!signal.aborted) {
-      this.nudged = false;
-      let failed = false;
-      while (jobs.size < slots && !signal.aborted) {
-        let job: ClaimedJob | undefined;
-        try {
-          job = await this.claim(!restoring);
-        } catch (error) {
-          this.options.logger.error({ err: error }, 'job loop failed; will retry');
-          failed = true;
-          break;
+    const stop = () => this.wake?.();
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      while (!signal.aborted) {
+        this.nudged = false;
+        let failed = false;
+        while (jobs.size < slots && !signal.aborted) {
+          let job: ClaimedJob | undefined;
+          try {
+            job = await this.claim(!restoring);
+          } catch (error) {
+            this.options.logger.error({ err: error }, 'job loop failed; will retry');
+            failed = true;
+            break;
+          }
+          if (!job) break;
+          if (job.kind === 'restoration') restoring = true;
+          const kind = job.kind;
+          const tracked: Promise<void> = job
+            .run(signal)
+            .catch((error: unknown) => this.options.logger.error({ err: error }, 'a job failed unexpectedly'))
+            .finally(() => {
+              jobs.delete(tracked);
+              if (kind === 'restoration') restoring = false;
+              // A freed slot (or the restoration slot) is worth a claim at once.
+              this.nudge();
+            });
+          jobs.add(tracked);
         }
-        if (!job) break;
-        if (job.kind === 'restoration') restoring = true;
-        const kind = job.kind;
-        const tracked: Promise<void> = job
-          .run(signal)
-          .catch((error: unknown) => this.options.logger.error({ err: error }, 'a job failed unexpectedly'))
-          .finally(() => {
-            jobs.delete(tracked);
-            if (kind === 'restoration') restoring = false;
-          });
-        jobs.add(tracked);
+        if (signal.aborted) break;
+        // New work (a nudge, or a job that ended) since the claims began: claim again at once. Otherwise
+        // wait for one, or for the poll while a slot is free (after a claim that found nothing, or failed).
+        if (this.nudged && !failed && jobs.size < slots) continue;
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          if (jobs.size < slots) timer = setTimeout(resolve, this.options.pollMs);
+        });
+        clearTimeout(timer);
+        this.wake = undefined;
       }
-      if (signal.aborted) break;
-      // A free slot after a fruitless (or failed) claim waits for new work: a nudge, the poll, or a job
-      // ending (which may free the restoration slot); a full set waits only for a job to end.
-      if (this.nudged && !failed && jobs.size < slots) continue;
-      const waits: Promise<unknown>[] = [...jobs];
-      if (jobs.size < slots) {
-        waits.push(
-          sleep(this.options.pollMs, signal),
-          new Promise<void>((resolve) => {
-            this.wake = resolve;
-          }),
-        );
-      }
-      await Promise.race(waits);
-      this.wake = undefined;
+    } finally {
+      signal.removeEventListener('abort', stop);
     }
     await Promise.allSettled(jobs);
   }
