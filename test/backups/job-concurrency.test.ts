@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../src/adapters/storage/sql/schema.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
 import type { FailpointName } from '../../src/engine/failpoints.js';
 import { assertSameSite, contentOf, runJobs } from '../helpers/backup-helpers.js';
 import { startTestEnv, type TestEnv, type TestSite } from '../helpers/harness.js';
@@ -76,6 +77,19 @@ function dbOf(env: TestEnv): Kysely<Database> {
 }
 
 describe('job concurrency', () => {
+  it('is read from SAFEKEEP_JOB_CONCURRENCY (default 4), and a value out of 1-64 is refused by name', () => {
+    assert.equal(loadConfig({}, '/srv').jobConcurrency, 4);
+    assert.equal(loadConfig({ SAFEKEEP_JOB_CONCURRENCY: '12' }, '/srv').jobConcurrency, 12);
+    for (const bad of ['0', '65', '2.5', 'many']) {
+      assert.throws(
+        () => loadConfig({ SAFEKEEP_JOB_CONCURRENCY: bad }, '/srv'),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          error.problems.some((p) => p.includes('SAFEKEEP_JOB_CONCURRENCY') && p.includes(`"${bad}"`)),
+      );
+    }
+  });
+
   it('runs as many backups at once as configured, and never more', async () => {
     const gate = new Gate();
     gate.point = 'backup:snapshot-recorded';
