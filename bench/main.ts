@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only data]`: runs the benchmarks and prints each figure with its goal.
+ * `npm run bench [-- --quick] [-- --only data] [-- --engine postgres [--only small-sites] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
  * Figures are ratios against baselines measured in the same run wherever the goal is a ratio, because
  * these machines are noisy. Results are also written to bench-results/.
  */
@@ -9,12 +9,15 @@ import { runBackupBench } from './backup.bench.js';
 import { runDataApiBench } from './data-api.bench.js';
 import { runLayoutBench } from './layout.bench.js';
 import { runPostgresBench } from './postgres.bench.js';
+import { runSmallSitesBench } from './small-sites.bench.js';
 
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
     engine: { type: 'string', default: 'sqlite' },
+    /** Sites of the small-sites suite (default 2,000; 500 with --quick). */
+    sites: { type: 'string' },
   },
 });
 
@@ -47,9 +50,12 @@ const suites: Record<string, () => Promise<BenchResult[]>> = {
 const postgresSuites: Record<string, () => Promise<BenchResult[]>> = {
   backup: () =>
     runPostgresBench(
-      values.quick
-        ? { items: 100_000, collections: 4, smallSites: 500 }
-        : { items: 1_000_000, collections: 4, smallSites: 2000 },
+      values.quick ? { items: 100_000, collections: 4 } : { items: 1_000_000, collections: 4 },
+      log,
+    ),
+  'small-sites': () =>
+    runSmallSitesBench(
+      { sites: values.sites ? Number(values.sites) : values.quick ? 500 : 2000, items: 5 },
       log,
     ),
   layout: () =>

@@ -3,12 +3,11 @@
  * baseline run in the same script on the same data:
  * - a full backup's wall time ÷ `pg_dump -Fc` of the same item tables (goal ≤ 0.5);
  * - a full restore's wall time ÷ `pg_restore` of that dump into an empty database (goal ≤ 1.0);
- * - backups per second of many small sites with two `safekeep worker` processes ÷ with one.
+ * Backups per second of many small sites are in small-sites.bench.ts (suite `small-sites`).
  * The server is `postgres://postgres@127.0.0.1:5432/postgres` unless SAFEKEEP_BENCH_PG_URL names another;
  * the bench creates its databases there and drops them at the end.
  */
-import { itemRelation } from '../src/adapters/storage/sql/item-relation.js';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +15,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import pg from 'pg';
 import type { PostgresStorage } from '../src/adapters/storage/postgres/postgres-storage.js';
+import { itemRelation } from '../src/adapters/storage/sql/item-relation.js';
 import { openSafekeep, type Safekeep } from '../src/app/composition-root.js';
 import { loadConfig } from '../src/config.js';
 import { composeItem } from '../src/domain/item-codec.js';
@@ -24,12 +24,9 @@ import { sampleItem, timed, type BenchResult } from './bench-kit.js';
 export interface PostgresBenchOptions {
   readonly items: number;
   readonly collections: number;
-  /** Sites (each one collection of a few items) for the worker-scaling figure. */
-  readonly smallSites: number;
 }
 
 const serverUrl = process.env.SAFEKEEP_BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
-const bin = join(process.cwd(), 'bin', 'safekeep.js');
 
 function urlOf(database: string): string {
   const url = new URL(serverUrl);
@@ -96,38 +93,6 @@ async function fill(safekeep: Safekeep, siteId: string, items: number, collectio
       await safekeep.storage.items.write(target, (tx) => tx.insert(batch));
     }
   }
-}
-
-/** Time until `count` PENDING backups are done by `processes` worker processes started now. */
-async function workersThroughput(url: string, dataDir: string, processes: number): Promise<number> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  const pending = async () =>
-    Number(
-      (await client.query<{ n: string }>(`SELECT count(*) AS n FROM backups WHERE status = 'PENDING'`))
-        .rows[0]?.n,
-    );
-  const children = Array.from({ length: processes }, () =>
-    spawn(process.execPath, [bin, 'worker'], {
-      env: {
-        ...process.env,
-        DATABASE_URL: url,
-        SAFEKEEP_DATA_DIR: dataDir,
-        SAFEKEEP_LOG_LEVEL: 'error',
-        SAFEKEEP_WORKER_THREADS: '1',
-        SAFEKEEP_SCHEDULER_TICK_SECONDS: '3600',
-      },
-      stdio: 'ignore',
-    }),
-  );
-  const start = performance.now();
-  while ((await pending()) > 0) await new Promise((resolve) => setTimeout(resolve, 20));
-  const ms = performance.now() - start;
-  await Promise.all(
-    children.map((child) => new Promise((resolve) => child.on('exit', resolve).kill('SIGTERM'))),
-  );
-  await client.end();
-  return ms;
 }
 
 export async function runPostgresBench(
@@ -250,37 +215,6 @@ export async function runPostgresBench(
       value: restore.ms / pgRestore.ms,
       unit: 'x',
       note: `${(restore.ms / 1000).toFixed(1)} s vs ${(pgRestore.ms / 1000).toFixed(1)} s`,
-    });
-
-    // Worker processes: backups of many small sites by one, then by two.
-    log(`creating ${options.smallSites} small sites…`);
-    const smallSites: string[] = [];
-    for (let s = 0; s < options.smallSites; s++) {
-      const small = await safekeep.services.admin.createSite(`small-${s}`);
-      await fill(safekeep, small.id, 5, 1);
-      smallSites.push(small.id);
-    }
-    const rounds: number[] = [];
-    for (const processes of [1, 2]) {
-      for (const siteId of smallSites) {
-        await safekeep.storage.backups.createBackup({
-          id: randomUUID(),
-          siteId,
-          trigger: 'ON_DEMAND',
-          requestedAt: Date.now(),
-          requestedCollections: null,
-          collections: [{ id: 'c0', displayName: 'c0' }],
-        });
-      }
-      const ms = await workersThroughput(database.url, dataDir, processes);
-      rounds.push(smallSites.length / (ms / 1000));
-      log(`  ${processes} worker process(es): ${(rounds[rounds.length - 1] ?? 0).toFixed(0)} backups/s`);
-    }
-    results.push({
-      name: `small-site backups/s, 2 worker processes ÷ 1 (${options.smallSites} sites)`,
-      value: (rounds[1] ?? 0) / (rounds[0] ?? 1),
-      unit: 'x',
-      note: `${rounds.map((r) => r.toFixed(0)).join(' vs ')} backups/s; the machine has 2 cores, PostgreSQL shares them`,
     });
   } finally {
     await safekeep.close();

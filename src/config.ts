@@ -27,6 +27,11 @@ export interface Config {
   readonly jobLeaseMs: number;
   /** Rows the layout migration copies per transaction (SAFEKEEP_LAYOUT_MIGRATION_BATCH_ROWS). */
   readonly layoutMigrationBatchRows: number;
+  /**
+   * Backups and restorations one process runs at once (at most one of them a restoration): each running
+   * job holds a snapshot reader (a thread, and on PostgreSQL a connection of its own).
+   */
+  readonly jobConcurrency: number;
   /** zstd level for backup chunks. */
   readonly compressionLevel: number;
   /** Worker threads for compression and verification. */
@@ -230,6 +235,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     collectionBinMs: integer('SAFEKEEP_COLLECTION_BIN_DAYS', 30, 1, 3650) * 24 * 60 * 60 * 1000,
     jobLeaseMs: integer('SAFEKEEP_JOB_LEASE_SECONDS', 60, 5, 3600) * 1000,
     layoutMigrationBatchRows: integer('SAFEKEEP_LAYOUT_MIGRATION_BATCH_ROWS', 2000, 1, 100_000),
+    jobConcurrency: integer('SAFEKEEP_JOB_CONCURRENCY', 4, 1, 64),
     compressionLevel: integer('SAFEKEEP_COMPRESSION_LEVEL', 1, 1, 19),
     workerThreads: integer('SAFEKEEP_WORKER_THREADS', Math.max(1, availableParallelism() - 1), 1, 64),
     schedulerTickMs: integer('SAFEKEEP_SCHEDULER_TICK_SECONDS', 60, 1, 3600) * 1000,

@@ -196,7 +196,7 @@ export async function openSafekeep(
         };
       },
     };
-    const worker = new JobWorker(engine, { pollMs: 1000, logger });
+    const worker = new JobWorker(engine, { pollMs: 1000, logger, concurrency: config.jobConcurrency });
     const scheduler = new Scheduler(storage, {
       clock,
       defaultIntervalDays: config.autoBackupIntervalDays,

@@ -6,7 +6,6 @@ import type { EngineDeps } from '../engine/engine-deps.js';
 import type { JobLease } from '../engine/job-lease.js';
 import { runRestoration } from '../engine/restoration-job.js';
 import type { Logger } from '../ports/logger.js';
-import { sleep } from './sleep.js';
 
 /** A job is given up after this many claims (each crash or lost lease costs one). */
 export const MAX_ATTEMPTS = 3;
@@ -16,17 +15,28 @@ export interface JobWorkerOptions {
   readonly logger: Logger;
   /** How often the lease is renewed and progress recorded. */
   readonly heartbeatMs?: number;
+  /**
+   * Jobs `run` keeps going at once (default 1), of which at most one is a restoration. Small backups spend
+   * most of their time waiting on the database and the blob store, so several at once keep one process busy.
+   */
+  readonly concurrency?: number;
 }
 
+/** A claimed job, ready to run under its lease. */
+type ClaimedJob = { readonly kind: 'backup' | 'restoration'; run(signal: AbortSignal): Promise<void> };
+
 /**
- * The worker loop: claims one PENDING backup or restoration at a time with a lease, renews the lease
- * (recording progress) while the job runs, and aborts the job when the lease is lost or the job was
- * canceled or deleted meanwhile. A job whose worker died is claimed again once its lease expires.
+ * The worker loop: claims PENDING backups and restorations with a lease, up to `concurrency` at once, renews
+ * each lease (recording progress) while its job runs, and aborts a job when its lease is lost or the job was
+ * canceled or deleted meanwhile. A job whose worker died is claimed again once its lease expires. While jobs
+ * are waiting the loop claims the next one as soon as a slot frees; it sleeps only when none was found.
  */
 export class JobWorker {
   readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private wake: (() => void) | undefined;
-  private idle = true;
+  /** Set by nudge: a claim that started before the nudge may have missed the new work. */
+  private nudged = false;
+  private running = 0;
 
   constructor(
     private readonly deps: EngineDeps,
@@ -35,36 +45,76 @@ export class JobWorker {
 
   /** Makes the loop look for work now (new work was just created). */
   nudge(): void {
+    this.nudged = true;
     this.wake?.();
   }
 
   /** True while no job runs (for tests and shutdown). */
   get isIdle(): boolean {
-    return this.idle;
+    return this.running === 0;
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      let worked = false;
-      try {
-        worked = await this.runOne(signal);
-      } catch (error) {
-        this.options.logger.error({ err: error }, 'job loop failed; will retry');
-      }
-      if (!worked) {
-        await Promise.race([
-          sleep(this.options.pollMs, signal),
-          new Promise<void>((resolve) => {
-            this.wake = resolve;
-          }),
-        ]);
+    const slots = Math.max(1, this.options.concurrency ?? 1);
+    const jobs = new Set<Promise<void>>();
+    let restoring = false;
+    const stop = () => this.wake?.();
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      while (!signal.aborted) {
+        this.nudged = false;
+        let failed = false;
+        while (jobs.size < slots && !signal.aborted) {
+          let job: ClaimedJob | undefined;
+          try {
+            job = await this.claim(!restoring);
+          } catch (error) {
+            this.options.logger.error({ err: error }, 'job loop failed; will retry');
+            failed = true;
+            break;
+          }
+          if (!job) break;
+          if (job.kind === 'restoration') restoring = true;
+          const kind = job.kind;
+          const tracked: Promise<void> = job
+            .run(signal)
+            .catch((error: unknown) => this.options.logger.error({ err: error }, 'a job failed unexpectedly'))
+            .finally(() => {
+              jobs.delete(tracked);
+              if (kind === 'restoration') restoring = false;
+              // A freed slot (or the restoration slot) is worth a claim at once.
+              this.nudge();
+            });
+          jobs.add(tracked);
+        }
+        if (signal.aborted) break;
+        // New work (a nudge, or a job that ended) since the claims began: claim again at once. Otherwise
+        // wait for one, or for the poll while a slot is free (after a claim that found nothing, or failed).
+        if (this.nudged && !failed && jobs.size < slots) continue;
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          if (jobs.size < slots) timer = setTimeout(resolve, this.options.pollMs);
+        });
+        clearTimeout(timer);
         this.wake = undefined;
       }
+    } finally {
+      signal.removeEventListener('abort', stop);
     }
+    await Promise.allSettled(jobs);
   }
 
   /** Claims and runs one job; false when there was none. */
   async runOne(signal: AbortSignal): Promise<boolean> {
+    const job = await this.claim(true);
+    if (!job) return false;
+    await job.run(signal);
+    return true;
+  }
+
+  /** Claims the oldest PENDING backup, else (when `restorations`) the oldest PENDING restoration. */
+  private async claim(restorations: boolean): Promise<ClaimedJob | undefined> {
     const { deps } = this;
     const claim = {
       workerId: this.workerId,
@@ -82,23 +132,28 @@ export class JobWorker {
     });
     const backup = await deps.backups.claimBackup(claim);
     if (backup) {
-      await this.withLease(
-        signal,
-        (lease) => runBackup(deps, backup, lease),
-        (p) => deps.backups.renewBackup(renewal(backup.id, p)),
-      );
-      return true;
+      return {
+        kind: 'backup',
+        run: (signal) =>
+          this.withLease(
+            signal,
+            (lease) => runBackup(deps, backup, lease),
+            (p) => deps.backups.renewBackup(renewal(backup.id, p)),
+          ),
+      };
     }
+    if (!restorations) return undefined;
     const restoration = await deps.restorations.claimRestoration(claim);
-    if (restoration) {
-      await this.withLease(
-        signal,
-        (lease) => runRestoration(deps, restoration.restoration, restoration.job, lease),
-        (p) => deps.restorations.renewRestoration(renewal(restoration.restoration.id, p)),
-      );
-      return true;
-    }
-    return false;
+    if (!restoration) return undefined;
+    return {
+      kind: 'restoration',
+      run: (signal) =>
+        this.withLease(
+          signal,
+          (lease) => runRestoration(deps, restoration.restoration, restoration.job, lease),
+          (p) => deps.restorations.renewRestoration(renewal(restoration.restoration.id, p)),
+        ),
+    };
   }
 
   private async withLease(
@@ -106,7 +161,7 @@ export class JobWorker {
     work: (lease: JobLease) => Promise<void>,
     renew: (progress: Progress | undefined) => Promise<boolean>,
   ): Promise<void> {
-    this.idle = false;
+    this.running += 1;
     const abort = new AbortController();
     const stop = () => abort.abort(signal.reason);
     signal.addEventListener('abort', stop, { once: true });
@@ -139,7 +194,7 @@ export class JobWorker {
     } finally {
       clearInterval(timer);
       signal.removeEventListener('abort', stop);
-      this.idle = true;
+      this.running -= 1;
     }
   }
 }

@@ -50,9 +50,16 @@ async function writeBeforeBin(storage: Opened, engine: SqlEngine): Promise<void>
   // Migrations run in order: the ones after 0004 are undone too, so that reopening runs 0004 and then them.
   assert.deepEqual(
     Object.keys(sqliteMigrations).filter((name) => name >= '0004'),
-    ['0004-collection-bin', '0005-webhook-blocked', '0006-shared-items', '0007-layout-migration'],
+    [
+      '0004-collection-bin',
+      '0005-webhook-blocked',
+      '0006-shared-items',
+      '0007-layout-migration',
+      '0008-backup-queue',
+    ],
     'a new migration must be undone here as well',
   );
+  await sql`DROP INDEX backups_claim_order`.execute(storage.db);
   await sql`DROP TABLE layout_migration`.execute(storage.db);
   await undoSharedItems(storage.db, engine);
   await sql`ALTER TABLE webhooks DROP COLUMN blocked_reason`.execute(storage.db);

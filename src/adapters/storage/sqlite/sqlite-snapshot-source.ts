@@ -73,10 +73,13 @@ class WorkerSnapshot implements ItemSnapshot {
 
 /**
  * Snapshots of the SQLite database, each read in a worker thread on its own connection. Threads are kept
- * for the next snapshot (starting one and opening the database costs about 100 ms).
+ * for the next snapshot (starting one and opening the database costs about 100 ms): as many as were ever
+ * open at once (a worker running several jobs at a time keeps one per job), and at least two.
  */
 export class SqliteSnapshotSource implements SnapshotSource {
   private readonly idle: WorkerChannel[] = [];
+  private open = 0;
+  private keep = 2;
 
   /** `workerData` goes to the reader thread; `url` picks the thread (the PostgreSQL adapter has its own). */
   constructor(
@@ -87,6 +90,8 @@ export class SqliteSnapshotSource implements SnapshotSource {
   ) {}
 
   private acquire(): WorkerChannel {
+    this.open += 1;
+    this.keep = Math.max(this.keep, this.open);
     return (
       this.idle.pop() ??
       new WorkerChannel(
@@ -99,7 +104,8 @@ export class SqliteSnapshotSource implements SnapshotSource {
   }
 
   private readonly release = async (channel: WorkerChannel, healthy: boolean): Promise<void> => {
-    if (healthy && this.idle.length < 2) this.idle.push(channel);
+    this.open -= 1;
+    if (healthy && this.idle.length < this.keep) this.idle.push(channel);
     else await channel.close();
   };
 
@@ -131,6 +137,7 @@ export class SqliteSnapshotSource implements SnapshotSource {
         policy,
       );
     } catch (error) {
+      this.open -= 1;
       await channel.close();
       throw error;
     }
@@ -150,6 +157,7 @@ export class SqliteSnapshotSource implements SnapshotSource {
       });
       return new WorkerSnapshot(channel, this.release, at, opened.collections, linkTargets, policy);
     } catch (error) {
+      this.open -= 1;
       await channel.close();
       throw error;
     }
