@@ -150,11 +150,11 @@ export async function runPostgresBench(
           '-Fc',
           '-f',
           dumpFile,
-          // A shared generation's rows are in the leaves of `items`' default partition.
-          ...[...new Set(gens.map((g) => itemRelation(g).table))].flatMap((t) => [
-            '-t',
-            t === 'items' ? 'items_shared_*' : t,
-          ]),
+          // A shared generation's rows are in the leaves of `items`' default partition: the dump takes the
+          // parent and the default partition with them, so that pg_restore can create the leaves.
+          ...[...new Set(gens.map((g) => itemRelation(g).table))].flatMap((t) =>
+            t === 'items' ? ['-t', 'items', '-t', 'items_shared*'] : ['-t', t],
+          ),
           database.url,
         ]),
       ),

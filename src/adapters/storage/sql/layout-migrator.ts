@@ -4,10 +4,10 @@ import type { LayoutCopyOutcome, LayoutMigrationStore } from '../../../ports/sto
 import type { GenerationRegistry } from './generation-registry.js';
 import { generationLayout, itemRelation, SHARED_GEN_BASE } from './item-relation.js';
 import type { Database, LayoutCopyStep } from './schema.js';
-import { lockSiteForGc } from './site-lock.js';
+import { takeSiteLease } from './site-lock.js';
 import type { SqlEngine } from './sql-engine.js';
 
-const LEASE = 'layout';
+const LEASE = 'layout' as const;
 /** States of a legacy generation that hold data someone may read again: what is copied. */
 const KEPT = ['ACTIVE', 'BINNED'] as const;
 
@@ -70,40 +70,15 @@ export class SqlLayoutMigrator implements LayoutMigrationStore {
   }
 
   async acquire(siteId: string, owner: string, now: number, leaseMs: number): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      if (this.options.rowLocks === true) await lockSiteForGc(trx, siteId);
-      // A pending backup may be running (its snapshot reads the legacy tables and records their ids as its
-      // base) and a pending restoration may be staging or switching: both finish first.
-      const busy = await trx
-        .selectFrom('backups')
-        .select('id')
-        .where('site_id', '=', siteId)
-        .where('status', '=', 'PENDING')
-        .unionAll(
-          trx
-            .selectFrom('restorations')
-            .select('id')
-            .where('site_id', '=', siteId)
-            .where('status', '=', 'PENDING'),
-        )
-        .limit(1)
-        .executeTakeFirst();
-      if (busy) return false;
-      const held = await trx
-        .selectFrom('site_leases')
-        .select(['owner', 'expires_at'])
-        .where('site_id', '=', siteId)
-        .where('purpose', '=', LEASE)
-        .executeTakeFirst();
-      if (held && held.owner !== owner && Number(held.expires_at) > now) return false;
-      await trx
-        .insertInto('site_leases')
-        .values({ site_id: siteId, purpose: LEASE, owner, expires_at: now + leaseMs })
-        .onConflict((oc) =>
-          oc.columns(['site_id', 'purpose']).doUpdateSet({ owner, expires_at: now + leaseMs }),
-        )
-        .execute();
-      return true;
+    // A pending backup may be running (its snapshot reads the legacy tables and records their ids as its
+    // base) and a pending restoration may be staging or switching: both finish first.
+    return takeSiteLease(this.db, {
+      siteId,
+      purpose: LEASE,
+      owner,
+      now,
+      leaseMs,
+      rowLocks: this.options.rowLocks === true,
     });
   }
 

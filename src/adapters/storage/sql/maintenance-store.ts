@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { ManifestRef } from '../../../domain/backup.js';
 import type { MaintenanceStore } from '../../../ports/backup-store.js';
 import type { Database } from './schema.js';
-import { lockSiteForGc } from './site-lock.js';
+import { takeSiteLease } from './site-lock.js';
 import type { SqlCapabilities } from './sql-capabilities.js';
 
 export class SqlMaintenanceStore implements MaintenanceStore {
@@ -13,38 +13,13 @@ export class SqlMaintenanceStore implements MaintenanceStore {
   ) {}
 
   async acquireGcLease(siteId: string, owner: string, now: number, leaseMs: number): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      if (this.capabilities.rowLocks) await lockSiteForGc(trx, siteId);
-      const busy = await trx
-        .selectFrom('backups')
-        .select('id')
-        .where('site_id', '=', siteId)
-        .where('status', '=', 'PENDING')
-        .unionAll(
-          trx
-            .selectFrom('restorations')
-            .select('id')
-            .where('site_id', '=', siteId)
-            .where('status', '=', 'PENDING'),
-        )
-        .limit(1)
-        .executeTakeFirst();
-      if (busy) return false;
-      const held = await trx
-        .selectFrom('site_leases')
-        .select(['owner', 'expires_at'])
-        .where('site_id', '=', siteId)
-        .where('purpose', '=', 'gc')
-        .executeTakeFirst();
-      if (held && held.owner !== owner && Number(held.expires_at) > now) return false;
-      await trx
-        .insertInto('site_leases')
-        .values({ site_id: siteId, purpose: 'gc', owner, expires_at: now + leaseMs })
-        .onConflict((oc) =>
-          oc.columns(['site_id', 'purpose']).doUpdateSet({ owner, expires_at: now + leaseMs }),
-        )
-        .execute();
-      return true;
+    return takeSiteLease(this.db, {
+      siteId,
+      purpose: 'gc',
+      owner,
+      now,
+      leaseMs,
+      rowLocks: this.capabilities.rowLocks,
     });
   }
 

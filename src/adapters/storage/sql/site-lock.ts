@@ -85,3 +85,56 @@ export async function fenceLegacyWrite(
     throw errors.SITE_MIGRATING(LAYOUT_RETRY_AFTER_SECONDS);
   }
 }
+
+/** A site lease that keeps a site's jobs away (see {@link JOB_EXCLUSIVE_SITE_LEASES}). */
+export interface SiteLeaseRequest {
+  readonly siteId: string;
+  readonly purpose: (typeof JOB_EXCLUSIVE_SITE_LEASES)[number];
+  readonly owner: string;
+  readonly now: number;
+  readonly leaseMs: number;
+  /** Row locks exist (PostgreSQL): the lease is taken under the site row's lock ({@link lockSiteForGc}). */
+  readonly rowLocks: boolean;
+}
+
+/**
+ * Takes (or renews) a site lease, only while no backup or restoration of the site is PENDING (one may be
+ * running: GC could delete the chunks it writes, the layout migration copy items its snapshot reads) and no
+ * other owner holds an unexpired lease of that purpose. False when either stands in the way.
+ */
+export async function takeSiteLease(db: Kysely<Database>, request: SiteLeaseRequest): Promise<boolean> {
+  const { siteId, purpose, owner, now, leaseMs } = request;
+  return db.transaction().execute(async (trx) => {
+    if (request.rowLocks) await lockSiteForGc(trx, siteId);
+    const busy = await trx
+      .selectFrom('backups')
+      .select('id')
+      .where('site_id', '=', siteId)
+      .where('status', '=', 'PENDING')
+      .unionAll(
+        trx
+          .selectFrom('restorations')
+          .select('id')
+          .where('site_id', '=', siteId)
+          .where('status', '=', 'PENDING'),
+      )
+      .limit(1)
+      .executeTakeFirst();
+    if (busy) return false;
+    const held = await trx
+      .selectFrom('site_leases')
+      .select(['owner', 'expires_at'])
+      .where('site_id', '=', siteId)
+      .where('purpose', '=', purpose)
+      .executeTakeFirst();
+    if (held && held.owner !== owner && Number(held.expires_at) > now) return false;
+    await trx
+      .insertInto('site_leases')
+      .values({ site_id: siteId, purpose, owner, expires_at: now + leaseMs })
+      .onConflict((oc) =>
+        oc.columns(['site_id', 'purpose']).doUpdateSet({ owner, expires_at: now + leaseMs }),
+      )
+      .execute();
+    return true;
+  });
+}
