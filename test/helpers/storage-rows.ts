@@ -5,7 +5,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../src/adapters/storage/sql/schema.js';
 import { toEvent } from '../../src/adapters/storage/sql/webhook-store.js';
-import { currentGeneration } from '../../src/adapters/storage/sqlite/sqlite-item-store.js';
+import { currentGeneration } from '../../src/adapters/storage/sql/sql-item-store.js';
 import type { ItemTarget, LinkRef, Storage } from '../../src/ports/storage.js';
 import type { OutboxEvent } from '../../src/ports/webhook-store.js';
 

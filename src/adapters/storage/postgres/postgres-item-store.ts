@@ -1,8 +1,10 @@
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { FilterNode } from '../../../domain/query/filter.js';
 import type { ItemPage, ItemQuery, ItemTarget } from '../../../ports/storage.js';
+import type { GenerationRegistry } from '../sql/generation-registry.js';
 import { itemRelation } from '../sql/item-relation.js';
-import { currentGeneration, findItems, SqliteItemStore } from '../sqlite/sqlite-item-store.js';
+import type { Database } from '../sql/schema.js';
+import { currentGeneration, findItems, SqlItemStore } from '../sql/sql-item-store.js';
 import { boundPage, inlineBytes, type SizedRow } from '../sql/byte-bounded-page.js';
 import {
   afterPosition,
@@ -12,16 +14,14 @@ import {
   positionValues,
 } from './postgres-item-sql.js';
 
-/**
- * Items on PostgreSQL. Writes are the SQLite store's (plain Kysely, portable: multi-row upserts with
- * ON CONFLICT, tombstones, links); reads compile the query language with the PostgreSQL compiler.
- */
-export class PostgresItemStore extends SqliteItemStore {
-  // The pg driver stored U+FFFD for a lone surrogate, so an id shows as it is stored and is found as it is.
-  protected override readonly byShownIds = undefined;
-  protected override readonly rowLocks = true;
+/** Items on PostgreSQL: the shared writes (sql-item-store.ts), reads compiled by the PostgreSQL compiler. */
+export class PostgresItemStore extends SqlItemStore {
+  constructor(db: Kysely<Database>, generations: GenerationRegistry, now: () => number) {
+    // The pg driver stored U+FFFD for a lone surrogate, so an id shows as it is stored and is found as it is.
+    super(db, generations, now, { rowLocks: true });
+  }
 
-  override async query(target: ItemTarget, query: ItemQuery): Promise<ItemPage> {
+  async query(target: ItemTarget, query: ItemQuery): Promise<ItemPage> {
     const gen = await currentGeneration(this.db, target);
     const compiler = new ItemSqlCompiler({ gen, target });
     const where = compiler.compile(query.filter);
@@ -59,7 +59,7 @@ export class PostgresItemStore extends SqliteItemStore {
     };
   }
 
-  override async count(target: ItemTarget, filter: FilterNode | null): Promise<number> {
+  async count(target: ItemTarget, filter: FilterNode | null): Promise<number> {
     return this.countMatching(await currentGeneration(this.db, target), target, filter);
   }
 

@@ -16,8 +16,8 @@ import { SqlSiteStore } from '../sql/site-store.js';
 import { SqlStagingStore, type BulkAppender } from '../sql/staging-store.js';
 import { SqlWebhookStore } from '../sql/webhook-store.js';
 import { SqlLayoutMigrator } from '../sql/layout-migrator.js';
-import { SqliteLinkStore } from '../sqlite/sqlite-link-store.js';
-import { SqliteSnapshotSource } from '../sqlite/sqlite-snapshot-source.js';
+import { SqlLinkStore } from '../sql/sql-link-store.js';
+import { WorkerSnapshotSource } from '../sql/worker-snapshot-source.js';
 import { PostgresBulkAppender } from './postgres-bulk-appender.js';
 import {
   checkSchema,
@@ -72,7 +72,7 @@ export class PostgresStorage implements Storage {
   readonly meta: SqlMetaStore;
   readonly collections: SqlCollectionStore;
   readonly items: PostgresItemStore;
-  readonly links: SqliteLinkStore;
+  readonly links: SqlLinkStore;
   readonly sweeper: GenerationRegistry;
   readonly backups: SqlBackupStore;
   readonly restorations: SqlRestorationStore;
@@ -81,7 +81,7 @@ export class PostgresStorage implements Storage {
   readonly maintenance: SqlMaintenanceStore;
   readonly webhooks: SqlWebhookStore;
   readonly layout: SqlLayoutMigrator;
-  readonly snapshots: SqliteSnapshotSource;
+  readonly snapshots: WorkerSnapshotSource;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -97,7 +97,7 @@ export class PostgresStorage implements Storage {
     this.meta = new SqlMetaStore(db);
     this.collections = new SqlCollectionStore(db, generations, now, { rowLocks: true });
     this.items = new PostgresItemStore(db, generations, now);
-    this.links = new SqliteLinkStore(db, now, { rowLocks: true });
+    this.links = new SqlLinkStore(db, now, { rowLocks: true });
     // Many processes claim jobs at once: each locks the row it claims and skips rows others hold.
     const capabilities: SqlCapabilities = { ...defaultSqlCapabilities, rowLocks: true };
     this.backups = new SqlBackupStore(db, capabilities);
@@ -116,9 +116,9 @@ export class PostgresStorage implements Storage {
       rowLocks: true,
       largeGenerationItems,
     });
-    this.snapshots = new SqliteSnapshotSource(
-      target,
+    this.snapshots = new WorkerSnapshotSource(
       new URL('./postgres-snapshot-worker.js', import.meta.url),
+      target,
       postgresStorageError,
     );
   }

@@ -1,150 +1,19 @@
 import { isUtf8 } from 'node:buffer';
 import { sql, type Kysely } from 'kysely';
-import { errors } from '../../../contracts/errors.js';
 import type { FilterNode } from '../../../domain/query/filter.js';
-import type {
-  ItemPage,
-  ItemQuery,
-  ItemStore,
-  ItemTarget,
-  ItemWriteTx,
-  KeysetPosition,
-  StoredItem,
-} from '../../../ports/storage.js';
+import type { ItemPage, ItemQuery, ItemTarget, KeysetPosition } from '../../../ports/storage.js';
 import type { GenerationRegistry } from '../sql/generation-registry.js';
-import { fenceLegacyWrite } from '../sql/site-lock.js';
 import { itemRelation } from '../sql/item-relation.js';
 import type { Database, ItemRow } from '../sql/schema.js';
+import {
+  currentGeneration,
+  REPLACEMENT,
+  SqlItemStore,
+  toStoredItem,
+  type ShownIdMatch,
+} from '../sql/sql-item-store.js';
 import { afterPosition, compileFilter, orderBy, orderedKeys } from './sqlite-item-sql.js';
 import { boundPage, inlineBytes, type SizedRow } from '../sql/byte-bounded-page.js';
-
-/** Rows per statement: well under SQLite's 32,766 bound parameters. */
-const ROWS_PER_STATEMENT = 500;
-
-function chunks<T>(values: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < values.length; i += size) out.push(values.slice(i, i + size));
-  return out;
-}
-
-function toItem(row: ItemRow): StoredItem {
-  return { id: row.id, createdAt: Number(row.created_at), updatedAt: Number(row.updated_at), json: row.data };
-}
-
-/** The generation an item target currently points at. */
-export async function currentGeneration(db: Kysely<Database>, target: ItemTarget): Promise<number> {
-  const row = await db
-    .selectFrom('collections')
-    .select(target.environment === 'LIVE' ? 'live_gen as gen' : 'sandbox_gen as gen')
-    .where('site_id', '=', target.siteId)
-    .where('id', '=', target.collectionId)
-    .executeTakeFirst();
-  if (!row) {
-    throw errors.COLLECTION_NOT_FOUND(target.collectionId);
-  }
-  return row.gen;
-}
-
-/** Marks a LIVE collection changed, so that the next backup reads it again. */
-export async function bumpLiveVersion(
-  db: Kysely<Database>,
-  siteId: string,
-  collectionId: string,
-): Promise<void> {
-  await db
-    .updateTable('collections')
-    .set((eb) => ({ live_version: eb('live_version', '+', 1) }))
-    .where('site_id', '=', siteId)
-    .where('id', '=', collectionId)
-    .execute();
-}
-
-/** Marks changed the LIVE collections owning these generations (their links changed). */
-export async function bumpGenerationOwners(db: Kysely<Database>, gens: readonly number[]): Promise<void> {
-  if (gens.length === 0) return;
-  await db
-    .updateTable('collections')
-    .set((eb) => ({ live_version: eb('live_version', '+', 1) }))
-    .where('live_gen', 'in', gens)
-    .execute();
-}
-
-/**
- * Starts an item write: finds the target's generation and, for LIVE, takes the collection's next change
- * number (`live_version`), which every row written in this transaction carries as `seq`. Taking it first
- * also makes concurrent writers of one collection (and a restoration's switch) queue on the collection row.
- * @throws AppError COLLECTION_NOT_FOUND
- */
-async function beginWrite(db: Kysely<Database>, target: ItemTarget): Promise<{ gen: number; seq: number }> {
-  if (target.environment === 'SANDBOX') return { gen: await currentGeneration(db, target), seq: 0 };
-  const row = await db
-    .updateTable('collections')
-    .set((eb) => ({ live_version: eb('live_version', '+', 1) }))
-    .where('site_id', '=', target.siteId)
-    .where('id', '=', target.collectionId)
-    .returning(['live_gen', 'live_version'])
-    .executeTakeFirst();
-  if (!row) {
-    throw errors.COLLECTION_NOT_FOUND(target.collectionId);
-  }
-  return { gen: row.live_gen, seq: row.live_version };
-}
-
-/**
- * Deletes the links that start or end at these items of `gen`, except links whose other end is a frozen
- * (RETIRING) generation: those belong to a restoration's replaced content until its safety backup is
- * written. Collections whose links changed are marked changed.
- */
-export async function removeLinksOf(
-  db: Kysely<Database>,
-  gen: number,
-  ids: readonly string[],
-): Promise<void> {
-  const frozen = db.selectFrom('generations').select('id').where('state', '=', 'RETIRING');
-  const incoming = await db
-    .selectFrom('links')
-    .select('from_gen')
-    .distinct()
-    .where('to_gen', '=', gen)
-    .where('to_id', 'in', ids)
-    .where('from_gen', 'not in', frozen)
-    .execute();
-  await db
-    .deleteFrom('links')
-    .where('from_gen', '=', gen)
-    .where('from_id', 'in', ids)
-    .where('to_gen', 'not in', frozen)
-    .execute();
-  await db
-    .deleteFrom('links')
-    .where('to_gen', '=', gen)
-    .where('to_id', 'in', ids)
-    .where('from_gen', 'not in', frozen)
-    .execute();
-  await bumpGenerationOwners(
-    db,
-    incoming.map((r) => r.from_gen).filter((g) => g !== gen),
-  );
-}
-
-export async function findItems(
-  db: Kysely<Database>,
-  gen: number,
-  ids: readonly string[],
-): Promise<Map<string, StoredItem>> {
-  const found = new Map<string, StoredItem>();
-  const { table: name, scope } = itemRelation(gen);
-  const table = sql.table(name);
-  for (const part of chunks([...new Set(ids)], ROWS_PER_STATEMENT)) {
-    const { rows } = await sql<ItemRow>`SELECT id, created_at, updated_at, data FROM ${table}
-      WHERE ${scope} AND id IN (${sql.join(part)})`.execute(db);
-    for (const row of rows) found.set(row.id, toItem(row));
-  }
-  return found;
-}
-
-/** How better-sqlite3 reads back each byte of stored text that is not UTF-8. */
-const REPLACEMENT = '\uFFFD';
 
 /**
  * Decodes generalized UTF-8 (WTF-8: surrogate code points allowed, which is how better-sqlite3 stores a
@@ -177,13 +46,6 @@ export function decodeWtf8(bytes: Uint8Array): string | undefined {
     i += need + 1;
   }
   return out;
-}
-
-/** An item found by the spelling the API shows for an id stored as non-UTF-8 bytes, and the key of those bytes. */
-interface ShownIdMatch {
-  readonly item: StoredItem;
-  /** The string that binds to the stored id bytes (it holds the lone surrogates an older release stored). */
-  readonly storedKey: string;
 }
 
 /**
@@ -222,127 +84,15 @@ export async function findByShownIds(
       WHERE ${scope} AND id = ${storedKey}`.execute(db);
     const row = rows[0];
     if (rows.length === 1 && row)
-      found.set(candidate.id, { item: { ...toItem(row), id: candidate.id }, storedKey });
+      found.set(candidate.id, { item: { ...toStoredItem(row), id: candidate.id }, storedKey });
   }
   return found;
 }
 
-class SqliteItemWriteTx implements ItemWriteTx {
-  /** Ids found by their shown spelling, and the keys that bind to their stored bytes. */
-  private readonly storedKeys = new Map<string, string>();
-
-  constructor(
-    private readonly trx: Kysely<Database>,
-    private readonly target: ItemTarget,
-    private gen: number,
-    /** The change number the rows written here carry (0 in SANDBOX). */
-    private readonly seq: number,
-    private readonly generations: GenerationRegistry,
-    private readonly now: () => number,
-    private readonly byShownIds: typeof findByShownIds | undefined,
-  ) {}
-
-  private get relation() {
-    return itemRelation(this.gen);
-  }
-
-  async findExisting(ids: readonly string[]): Promise<Map<string, StoredItem>> {
-    const found = await findItems(this.trx, this.gen, ids);
-    const missing = ids.filter((id) => !found.has(id) && id.includes(REPLACEMENT));
-    if (missing.length > 0 && this.byShownIds) {
-      for (const [id, match] of await this.byShownIds(this.trx, this.gen, missing)) {
-        found.set(id, match.item);
-        this.storedKeys.set(id, match.storedKey);
-      }
-    }
-    return found;
-  }
-
-  /** The key that addresses an id's stored bytes (the id itself, unless it was found as shown). */
-  private keyOf(id: string): string {
-    return this.storedKeys.get(id) ?? id;
-  }
-
-  async insert(items: readonly StoredItem[]): Promise<void> {
-    await this.upsert(items, false);
-  }
-
-  async update(items: readonly StoredItem[]): Promise<void> {
-    await this.upsert(items, true);
-  }
-
-  private async upsert(items: readonly StoredItem[], replace: boolean): Promise<void> {
-    if (items.length === 0) return;
-    const { table, hasGenColumn } = this.relation;
-    const key = hasGenColumn ? sql`(gen, id)` : sql`(id)`;
-    const conflict = replace
-      ? sql` ON CONFLICT ${key} DO UPDATE SET created_at = excluded.created_at, updated_at = excluded.updated_at,
-          data = excluded.data, seq = excluded.seq`
-      : sql``;
-    const columns = hasGenColumn ? sql`gen, ` : sql``;
-    const gen = hasGenColumn ? sql`${this.gen}, ` : sql``;
-    for (const part of chunks(items, ROWS_PER_STATEMENT)) {
-      const values = part.map(
-        (i) => sql`(${gen}${this.keyOf(i.id)}, ${i.createdAt}, ${i.updatedAt}, ${i.json}, ${this.seq})`,
-      );
-      await sql`INSERT INTO ${sql.table(table)} (${columns}id, created_at, updated_at, data, seq)
-        VALUES ${sql.join(values)}${conflict}`.execute(this.trx);
-    }
-  }
-
-  async remove(ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    // Tombstones and links get the stored bytes too, so an incremental backup sees the same id go.
-    const keys = ids.map((id) => this.keyOf(id));
-    const { table, scope } = this.relation;
-    for (const part of chunks(keys, ROWS_PER_STATEMENT)) {
-      await sql`DELETE FROM ${sql.table(table)} WHERE ${scope} AND id IN (${sql.join(part)})`.execute(
-        this.trx,
-      );
-      if (this.target.environment === 'LIVE') {
-        // Tombstones tell the next incremental backup which ids went away.
-        const values = part.map((id) => sql`(${this.gen}, ${id}, ${this.seq})`);
-        await sql`INSERT INTO tombstones (gen, id, seq) VALUES ${sql.join(values)}
-          ON CONFLICT (gen, id) DO UPDATE SET seq = excluded.seq`.execute(this.trx);
-      }
-      await removeLinksOf(this.trx, this.gen, part);
-    }
-  }
-
-  async truncate(): Promise<void> {
-    const old = this.gen;
-    this.gen = await this.generations.allocate(this.trx, this.target, 'ACTIVE', this.now());
-    await this.trx
-      .updateTable('collections')
-      .set(this.target.environment === 'LIVE' ? { live_gen: this.gen } : { sandbox_gen: this.gen })
-      .where('site_id', '=', this.target.siteId)
-      .where('id', '=', this.target.collectionId)
-      .execute();
-    await this.generations.retire(this.trx, [old]);
-  }
-}
-
-export class SqliteItemStore implements ItemStore {
-  constructor(
-    protected readonly db: Kysely<Database>,
-    private readonly generations: GenerationRegistry,
-    private readonly now: () => number,
-  ) {}
-
-  /**
-   * Finds items by the spelling the API shows for ids stored as non-UTF-8 bytes (SQLite only: PostgreSQL
-   * stored U+FFFD itself, so the shown spelling is the stored one and matches as it is).
-   */
-  protected readonly byShownIds: typeof findByShownIds | undefined = findByShownIds;
-
-  /** Row locks exist (PostgreSQL): the layout migration's write fence holds the site row (site-lock.ts). */
-  protected readonly rowLocks: boolean = false;
-
-  async get(target: ItemTarget, id: string): Promise<StoredItem | undefined> {
-    const gen = await currentGeneration(this.db, target);
-    const found = (await findItems(this.db, gen, [id])).get(id);
-    if (found || !id.includes(REPLACEMENT) || !this.byShownIds) return found;
-    return (await this.byShownIds(this.db, gen, [id])).get(id)?.item;
+/** Items on SQLite: the shared writes, reads compiled by the SQLite compiler, ids found as shown. */
+export class SqliteItemStore extends SqlItemStore {
+  constructor(db: Kysely<Database>, generations: GenerationRegistry, now: () => number) {
+    super(db, generations, now, { rowLocks: false, byShownIds: findByShownIds });
   }
 
   async query(target: ItemTarget, query: ItemQuery): Promise<ItemPage> {
@@ -365,7 +115,7 @@ export class SqliteItemStore implements ItemStore {
     const { page, items, hasMore } = await boundPage(rows, query.limit, query.maxBytes, async (large) => {
       const { rows: full } = await sql<ItemRow>`SELECT id, created_at, updated_at, data FROM ${table}
         WHERE rid IN (${sql.join(large.map((r) => r.rid))})`.execute(this.db);
-      return new Map(full.map((row) => [row.id, toItem(row)]));
+      return new Map(full.map((row) => [row.id, toStoredItem(row)]));
     });
     if (query.backwards) {
       page.reverse();
@@ -395,13 +145,5 @@ export class SqliteItemStore implements ItemStore {
     const { rows } = await sql<{ n: number }>`SELECT count(*) AS n FROM ${sql.table(table)}
       WHERE ${scope} AND ${compileFilter(filter, { gen, target })}`.execute(this.db);
     return Number(rows[0]?.n ?? 0);
-  }
-
-  async write<T>(target: ItemTarget, work: (tx: ItemWriteTx) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute(async (trx) => {
-      const { gen, seq } = await beginWrite(trx, target);
-      await fenceLegacyWrite(trx, target.siteId, [gen], { rowLocks: this.rowLocks });
-      return work(new SqliteItemWriteTx(trx, target, gen, seq, this.generations, this.now, this.byShownIds));
-    });
   }
 }

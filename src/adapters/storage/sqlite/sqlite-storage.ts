@@ -13,10 +13,10 @@ import { SqlSiteStore } from '../sql/site-store.js';
 import { SqliteItemStore } from './sqlite-item-store.js';
 import { openSqlite, sqliteStorageError } from './sqlite-connection.js';
 import { withStorageErrors, withStorageErrorsAppender } from '../sql/with-storage-errors.js';
-import { SqliteLinkStore } from './sqlite-link-store.js';
+import { SqlLinkStore } from '../sql/sql-link-store.js';
 import { SqliteBulkAppender } from './sqlite-bulk-appender.js';
 import { ReservedBackupStore, ReservedRestorationStore, SqliteDiskReserve } from './sqlite-disk-reserve.js';
-import { SqliteSnapshotSource } from './sqlite-snapshot-source.js';
+import { WorkerSnapshotSource } from '../sql/worker-snapshot-source.js';
 import { SqlBackupStore } from '../sql/backup-store.js';
 import { SqlRestorationStore } from '../sql/restoration-store.js';
 import { SqlStagingStore } from '../sql/staging-store.js';
@@ -89,7 +89,7 @@ export class SqliteStorage implements Storage {
   readonly meta: SqlMetaStore;
   readonly collections: SqlCollectionStore;
   readonly items: SqliteItemStore;
-  readonly links: SqliteLinkStore;
+  readonly links: SqlLinkStore;
   readonly sweeper: GenerationRegistry;
   readonly backups: SqlBackupStore;
   readonly restorations: SqlRestorationStore;
@@ -98,7 +98,7 @@ export class SqliteStorage implements Storage {
   readonly maintenance: SqlMaintenanceStore;
   readonly webhooks: SqlWebhookStore;
   readonly layout: SqlLayoutMigrator;
-  readonly snapshots: SqliteSnapshotSource;
+  readonly snapshots: WorkerSnapshotSource;
 
   private constructor(
     readonly raw: BetterSqlite3.Database,
@@ -114,7 +114,7 @@ export class SqliteStorage implements Storage {
     this.meta = new SqlMetaStore(db);
     this.collections = new SqlCollectionStore(db, generations, now);
     this.items = new SqliteItemStore(db, generations, now);
-    this.links = new SqliteLinkStore(db, now);
+    this.links = new SqlLinkStore(db, now);
     // SQLite has one writer and no row locks: a claim is a compare-and-set inside a transaction.
     const capabilities = defaultSqlCapabilities;
     if (path === ':memory:') {
@@ -140,7 +140,11 @@ export class SqliteStorage implements Storage {
     this.maintenance = new SqlMaintenanceStore(db, capabilities);
     this.webhooks = new SqlWebhookStore(db);
     this.layout = new SqlLayoutMigrator(db, generations, sqliteItemTables, { largeGenerationItems });
-    this.snapshots = new SqliteSnapshotSource({ path }, undefined, sqliteStorageError);
+    this.snapshots = new WorkerSnapshotSource(
+      new URL('./sqlite-snapshot-worker.js', import.meta.url),
+      { path },
+      sqliteStorageError,
+    );
   }
 
   /** Opens (creating if needed) and migrates the database. */

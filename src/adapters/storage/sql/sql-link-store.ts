@@ -1,17 +1,17 @@
 import { sql, type Kysely } from 'kysely';
 import { errors } from '../../../contracts/errors.js';
 import type { ItemTarget, LinkOutcome, LinkRef, LinkStore, StoredItem } from '../../../ports/storage.js';
-import { itemRelation } from '../sql/item-relation.js';
-import type { Database, ItemRow } from '../sql/schema.js';
-import { fenceLegacyWrite } from '../sql/site-lock.js';
-import { bumpLiveVersion, currentGeneration, findItems } from './sqlite-item-store.js';
+import { itemRelation } from './item-relation.js';
+import type { Database, ItemRow } from './schema.js';
+import { fenceLegacyWrite } from './site-lock.js';
+import { bumpLiveVersion, currentGeneration, findItems } from './sql-item-store.js';
 
 /**
  * Multi-reference links, stored apart from items as (from generation, from item, field, to generation,
  * to item). A link is visible while both generations are their collections' current ones, so restoring or
  * truncating either end hides its old links at once, with no rows to rewrite.
  */
-export class SqliteLinkStore implements LinkStore {
+export class SqlLinkStore implements LinkStore {
   private counter = 0;
 
   constructor(

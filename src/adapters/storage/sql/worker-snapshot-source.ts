@@ -8,8 +8,6 @@ import type {
 } from '../../../ports/snapshot-source.js';
 import { WorkerChannel } from '../../../threads/worker-channel.js';
 
-const workerUrl = new URL('./sqlite-snapshot-worker.js', import.meta.url);
-
 class WorkerSnapshot implements ItemSnapshot {
   constructor(
     private readonly channel: WorkerChannel,
@@ -72,19 +70,20 @@ class WorkerSnapshot implements ItemSnapshot {
 }
 
 /**
- * Snapshots of the SQLite database, each read in a worker thread on its own connection. Threads are kept
- * for the next snapshot (starting one and opening the database costs about 100 ms): as many as were ever
- * open at once (a worker running several jobs at a time keeps one per job), and at least two.
+ * Snapshots of the database, each read in a worker thread on its own connection (each engine has its own
+ * reader thread: `sqlite-snapshot-worker.ts`, `postgres-snapshot-worker.ts`). Threads are kept for the next
+ * snapshot (starting one and opening the database costs about 100 ms): as many as were ever open at once
+ * (a worker running several jobs at a time keeps one per job), and at least two.
  */
-export class SqliteSnapshotSource implements SnapshotSource {
+export class WorkerSnapshotSource implements SnapshotSource {
   private readonly idle: WorkerChannel[] = [];
   private open = 0;
   private keep = 2;
 
-  /** `workerData` goes to the reader thread; `url` picks the thread (the PostgreSQL adapter has its own). */
+  /** `url` is the engine's reader thread; `workerData` goes to it (what it needs to connect). */
   constructor(
+    private readonly url: URL,
     private readonly workerData: unknown,
-    private readonly url: URL = workerUrl,
     /** The storage's error boundary, for driver errors raised in the reader thread. */
     private readonly translateError: (error: Error) => unknown = (error) => error,
   ) {}
