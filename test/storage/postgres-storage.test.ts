@@ -94,3 +94,49 @@ describe('PostgreSQL: attaching an own generation', () => {
     }
   });
 });
+
+describe('PostgreSQL: attaching an own generation while a long transaction holds the shared partition', () => {
+  it('waits in short lock timeouts and attaches once the transaction ends, without failing the build', async () => {
+    const database = await createTestDatabase('attach-busy');
+    const storage = await PostgresStorage.open({ url: database.url, poolSize: 2, largeGenerationItems: 3 });
+    const holder = new pg.Client({ connectionString: database.url });
+    try {
+      await storage.sites.create({
+        id: 's',
+        name: 'S',
+        createdAt: 1,
+        settings: { autoBackupIntervalDays: null, autoBackupRetention: null },
+      });
+      const big = await storage.staging.createGeneration('s', 'big', 'r', 1, 3);
+      await storage.staging.appendItems(
+        big,
+        Array.from({ length: 3 }, (_, i) => ({ id: `b${i}`, createdAt: i, updatedAt: i, json: '{}' })),
+      );
+      // A reader of small generations in a long transaction: ATTACH needs the default partition exclusively,
+      // so each attempt times out (lock_timeout 500 ms) until the reader commits 1.5 s later.
+      await holder.connect();
+      await holder.query('BEGIN');
+      await holder.query('SELECT count(*) FROM items_shared');
+      const released = new Promise<void>((resolve, reject) => {
+        setTimeout(() => {
+          holder.query('COMMIT').then(() => resolve(), reject);
+        }, 1500);
+      });
+      await storage.staging.buildIndexes(big);
+      await released;
+      const { rows } = await sql`SELECT 1 AS one FROM pg_inherits
+        WHERE inhrelid = to_regclass(${itemRelation(big).table}) AND inhparent = to_regclass('items')`.execute(
+        storage.db,
+      );
+      assert.equal(rows.length, 1, 'the own table is a partition of items');
+      const count = await sql<{ n: string }>`SELECT count(*) AS n FROM items WHERE gen = ${big}`.execute(
+        storage.db,
+      );
+      assert.equal(Number(count.rows[0]?.n), 3);
+    } finally {
+      await holder.end().catch(() => undefined);
+      await storage.close();
+      await database.drop();
+    }
+  });
+});

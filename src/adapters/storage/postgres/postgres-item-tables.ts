@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type Kysely } from 'kysely';
+import { StorageError } from '../../../ports/storage-error.js';
 import { generationLayout, itemRelation } from '../sql/item-relation.js';
 import type { Database } from '../sql/schema.js';
 import type { SqlEngine } from '../sql/sql-engine.js';
@@ -139,7 +140,8 @@ async function attach(db: Kysely<Database>, gen: number): Promise<void> {
       await withPartitionLock(db, statement);
       return;
     } catch (error) {
-      if ((error as { code?: unknown }).code !== '55P03') throw error;
+      // The lock timeout (55P03) reaches here as the storage boundary's BUSY (postgres-connection.ts).
+      if (!(error instanceof StorageError && error.kind === 'BUSY')) throw error;
       await sleep(Math.min(100 * attempt, 1000));
     }
   }
