@@ -312,9 +312,10 @@ describe('dashboard in a browser', () => {
 
   it('shows every state in the lists, and filters backups', async () => {
     await go('#/restorations', 'Restorations');
-    const states = await page
-      .locator('[data-restoration-id][data-status]')
-      .evaluateAll((cells) => cells.map((c) => c.getAttribute('data-status')));
+    // The heading shows before the list has loaded: wait for the rows the earlier tests made.
+    const rows = page.locator('[data-restoration-id][data-status]');
+    await rows.nth(1).waitFor();
+    const states = await rows.evaluateAll((cells) => cells.map((c) => c.getAttribute('data-status')));
     assert.deepEqual(states, ['COMPLETED', 'COMPLETED']);
     assert.equal(await page.getByRole('button', { name: /^Undo restoration/ }).count(), 2);
     await shoot('restorations-desktop');
