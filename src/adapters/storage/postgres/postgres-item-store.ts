@@ -4,6 +4,7 @@ import type { ItemPage, ItemQuery, ItemTarget } from '../../../ports/storage.js'
 import type { GenerationRegistry } from '../sql/generation-registry.js';
 import { itemRelation } from '../sql/item-relation.js';
 import type { Database } from '../sql/schema.js';
+import type { SqlCapabilities } from '../sql/sql-capabilities.js';
 import { currentGeneration, findItems, SqlItemStore } from '../sql/sql-item-store.js';
 import { boundPage, inlineBytes, type SizedRow } from '../sql/byte-bounded-page.js';
 import {
@@ -16,9 +17,14 @@ import {
 
 /** Items on PostgreSQL: the shared writes (sql-item-store.ts), reads compiled by the PostgreSQL compiler. */
 export class PostgresItemStore extends SqlItemStore {
-  constructor(db: Kysely<Database>, generations: GenerationRegistry, now: () => number) {
+  constructor(
+    db: Kysely<Database>,
+    generations: GenerationRegistry,
+    now: () => number,
+    capabilities: SqlCapabilities,
+  ) {
     // The pg driver stored U+FFFD for a lone surrogate, so an id shows as it is stored and is found as it is.
-    super(db, generations, now, { rowLocks: true });
+    super(db, generations, now, { rowLocks: capabilities.rowLocks });
   }
 
   async query(target: ItemTarget, query: ItemQuery): Promise<ItemPage> {

@@ -1,35 +1,13 @@
 import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider } from 'kysely';
 import type pg from 'pg';
 import { StorageError } from '../../../ports/storage-error.js';
-import type { Storage, StorageCapabilities } from '../../../ports/storage.js';
-import { SqlApiKeyStore } from '../sql/api-key-store.js';
-import { SqlBackupStore } from '../sql/backup-store.js';
-import { SqlCollectionStore } from '../sql/collection-store.js';
-import { GenerationRegistry } from '../sql/generation-registry.js';
-import { SqlMaintenanceStore } from '../sql/maintenance-store.js';
-import { SqlMetaStore } from '../sql/meta-store.js';
-import { SqlRestorationStore } from '../sql/restoration-store.js';
-import { SqlScheduleStore } from '../sql/schedule-store.js';
+import type { StorageCapabilities } from '../../../ports/storage.js';
 import type { Database } from '../sql/schema.js';
-import { defaultSqlCapabilities, type SqlCapabilities } from '../sql/sql-capabilities.js';
-import { SqlSiteStore } from '../sql/site-store.js';
-import { SqlStagingStore, type BulkAppender } from '../sql/staging-store.js';
-import { SqlWebhookStore } from '../sql/webhook-store.js';
-import { SqlLayoutMigrator } from '../sql/layout-migrator.js';
-import { SqlLinkStore } from '../sql/sql-link-store.js';
-import { WorkerSnapshotSource } from '../sql/worker-snapshot-source.js';
-import { PostgresBulkAppender } from './postgres-bulk-appender.js';
-import {
-  checkSchema,
-  createPool,
-  kyselyPool,
-  postgresStorageError,
-  type PostgresTarget,
-} from './postgres-connection.js';
-import { withStorageErrorsAppender } from '../sql/with-storage-errors.js';
-import { PostgresItemStore } from './postgres-item-store.js';
-import { ensureKey, postgresItemTables } from './postgres-item-tables.js';
+import { SqlStorage } from '../sql/sql-storage.js';
+import { checkSchema, createPool, kyselyPool, type PostgresTarget } from './postgres-connection.js';
+import type { PostgresItemStore } from './postgres-item-store.js';
 import { postgresMigrations } from './postgres-migrations.js';
+import { postgresSqlDialect } from './postgres-sql-dialect.js';
 
 export interface PostgresStorageOptions {
   /** `postgres://` URL of the database. */
@@ -46,81 +24,21 @@ export interface PostgresStorageOptions {
   readonly schema?: string;
 }
 
-/** Staging on PostgreSQL: a lookup in an own table still filling builds its key first (the lookups need it). */
-class PostgresStagingStore extends SqlStagingStore {
-  constructor(
-    private readonly kdb: Kysely<Database>,
-    generations: GenerationRegistry,
-    appender: BulkAppender,
-    collections: SqlCollectionStore,
-    largeGenerationItems: number | undefined,
-  ) {
-    super(kdb, generations, postgresItemTables, appender, collections, largeGenerationItems);
-  }
-
-  override async existingIds(gen: number, ids: readonly string[]): Promise<Set<string>> {
-    await ensureKey(this.kdb, gen);
-    return super.existingIds(gen, ids);
-  }
-}
-
-/** The scale-out storage: PostgreSQL, shared by any number of server and worker processes. */
-export class PostgresStorage implements Storage {
+/**
+ * The scale-out storage: PostgreSQL, shared by any number of server and worker processes. The stores come
+ * from the PostgreSQL dialect; this class keeps the pool, the schema and migrating.
+ */
+export class PostgresStorage extends SqlStorage<PostgresItemStore> {
   readonly capabilities: StorageCapabilities = { engine: 'postgres' };
-  readonly sites: SqlSiteStore;
-  readonly apiKeys: SqlApiKeyStore;
-  readonly meta: SqlMetaStore;
-  readonly collections: SqlCollectionStore;
-  readonly items: PostgresItemStore;
-  readonly links: SqlLinkStore;
-  readonly sweeper: GenerationRegistry;
-  readonly backups: SqlBackupStore;
-  readonly restorations: SqlRestorationStore;
-  readonly staging: SqlStagingStore;
-  readonly schedule: SqlScheduleStore;
-  readonly maintenance: SqlMaintenanceStore;
-  readonly webhooks: SqlWebhookStore;
-  readonly layout: SqlLayoutMigrator;
-  readonly snapshots: WorkerSnapshotSource;
 
   private constructor(
     readonly pool: pg.Pool,
-    readonly db: Kysely<Database>,
+    db: Kysely<Database>,
     target: PostgresTarget,
     now: () => number,
     largeGenerationItems: number | undefined,
   ) {
-    const generations = new GenerationRegistry(db, postgresItemTables);
-    this.sweeper = generations;
-    this.sites = new SqlSiteStore(db, generations);
-    this.apiKeys = new SqlApiKeyStore(db);
-    this.meta = new SqlMetaStore(db);
-    this.collections = new SqlCollectionStore(db, generations, now, { rowLocks: true });
-    this.items = new PostgresItemStore(db, generations, now);
-    this.links = new SqlLinkStore(db, now, { rowLocks: true });
-    // Many processes claim jobs at once: each locks the row it claims and skips rows others hold.
-    const capabilities: SqlCapabilities = { ...defaultSqlCapabilities, rowLocks: true };
-    this.backups = new SqlBackupStore(db, capabilities);
-    this.restorations = new SqlRestorationStore(db, capabilities);
-    this.staging = new PostgresStagingStore(
-      db,
-      generations,
-      withStorageErrorsAppender(new PostgresBulkAppender(pool, db), postgresStorageError),
-      this.collections,
-      largeGenerationItems,
-    );
-    this.schedule = new SqlScheduleStore(db, capabilities);
-    this.maintenance = new SqlMaintenanceStore(db, capabilities);
-    this.webhooks = new SqlWebhookStore(db);
-    this.layout = new SqlLayoutMigrator(db, generations, postgresItemTables, {
-      rowLocks: true,
-      largeGenerationItems,
-    });
-    this.snapshots = new WorkerSnapshotSource(
-      new URL('./postgres-snapshot-worker.js', import.meta.url),
-      target,
-      postgresStorageError,
-    );
+    super(db, postgresSqlDialect({ pool, target }), { now, largeGenerationItems });
   }
 
   /**

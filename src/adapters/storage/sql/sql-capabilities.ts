@@ -1,6 +1,7 @@
 /**
- * What an SQL engine can do that changes how the shared stores take jobs, slots and leases. Each storage
- * passes its own; a flag it leaves out takes the default here (the behaviour that is safe on every engine).
+ * What an SQL engine can do that changes how the shared stores take jobs, slots and leases. Each engine's
+ * dialect (sql-dialect.ts) states its own; a flag it leaves out takes the default here (the behaviour that is
+ * safe on every engine), resolved once in buildSqlStores.
  */
 export interface SqlCapabilities {
   /**

@@ -5,6 +5,7 @@ import type { ItemPage, ItemQuery, ItemTarget, KeysetPosition } from '../../../p
 import type { GenerationRegistry } from '../sql/generation-registry.js';
 import { itemRelation } from '../sql/item-relation.js';
 import type { Database, ItemRow } from '../sql/schema.js';
+import type { SqlCapabilities } from '../sql/sql-capabilities.js';
 import {
   currentGeneration,
   REPLACEMENT,
@@ -91,8 +92,13 @@ export async function findByShownIds(
 
 /** Items on SQLite: the shared writes, reads compiled by the SQLite compiler, ids found as shown. */
 export class SqliteItemStore extends SqlItemStore {
-  constructor(db: Kysely<Database>, generations: GenerationRegistry, now: () => number) {
-    super(db, generations, now, { rowLocks: false, byShownIds: findByShownIds });
+  constructor(
+    db: Kysely<Database>,
+    generations: GenerationRegistry,
+    now: () => number,
+    capabilities: SqlCapabilities,
+  ) {
+    super(db, generations, now, { rowLocks: capabilities.rowLocks, byShownIds: findByShownIds });
   }
 
   async query(target: ItemTarget, query: ItemQuery): Promise<ItemPage> {

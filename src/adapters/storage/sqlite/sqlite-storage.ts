@@ -1,30 +1,15 @@
 import { Worker } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql, type MigrationProvider } from 'kysely';
-import type { Storage, StorageCapabilities } from '../../../ports/storage.js';
-import { SqlApiKeyStore } from '../sql/api-key-store.js';
-import { SqlCollectionStore } from '../sql/collection-store.js';
-import { GenerationRegistry } from '../sql/generation-registry.js';
-import { SqlMetaStore } from '../sql/meta-store.js';
+import type { StorageCapabilities } from '../../../ports/storage.js';
 import type { Database } from '../sql/schema.js';
-import { defaultSqlCapabilities } from '../sql/sql-capabilities.js';
-import { sqliteItemTables } from './sqlite-item-tables.js';
-import { SqlSiteStore } from '../sql/site-store.js';
-import { SqliteItemStore } from './sqlite-item-store.js';
+import { SqlStorage } from '../sql/sql-storage.js';
+import { withStorageErrors } from '../sql/with-storage-errors.js';
 import { openSqlite, sqliteStorageError } from './sqlite-connection.js';
-import { withStorageErrors, withStorageErrorsAppender } from '../sql/with-storage-errors.js';
-import { SqlLinkStore } from '../sql/sql-link-store.js';
-import { SqliteBulkAppender } from './sqlite-bulk-appender.js';
-import { ReservedBackupStore, ReservedRestorationStore, SqliteDiskReserve } from './sqlite-disk-reserve.js';
-import { WorkerSnapshotSource } from '../sql/worker-snapshot-source.js';
-import { SqlBackupStore } from '../sql/backup-store.js';
-import { SqlRestorationStore } from '../sql/restoration-store.js';
-import { SqlStagingStore } from '../sql/staging-store.js';
-import { SqlScheduleStore } from '../sql/schedule-store.js';
-import { SqlMaintenanceStore } from '../sql/maintenance-store.js';
-import { SqlWebhookStore } from '../sql/webhook-store.js';
-import { SqlLayoutMigrator } from '../sql/layout-migrator.js';
+import { SqliteDiskReserve } from './sqlite-disk-reserve.js';
+import type { SqliteItemStore } from './sqlite-item-store.js';
 import { sqliteMigrations } from './sqlite-migrations.js';
+import { sqliteSqlDialect } from './sqlite-sql-dialect.js';
 
 export interface SqliteStorageOptions {
   /** Database file; `:memory:` for a private in-memory database. */
@@ -81,70 +66,24 @@ function withStatementCache(raw: BetterSqlite3.Database, size = 500): BetterSqli
   });
 }
 
-/** The embedded default: one SQLite file in WAL mode. */
-export class SqliteStorage implements Storage {
+/**
+ * The embedded default: one SQLite file in WAL mode. The stores come from the SQLite dialect; this class
+ * keeps the file's own concerns: the checkpointer thread and the disk reserve.
+ */
+export class SqliteStorage extends SqlStorage<SqliteItemStore> {
   readonly capabilities: StorageCapabilities = { engine: 'sqlite' };
-  readonly sites: SqlSiteStore;
-  readonly apiKeys: SqlApiKeyStore;
-  readonly meta: SqlMetaStore;
-  readonly collections: SqlCollectionStore;
-  readonly items: SqliteItemStore;
-  readonly links: SqlLinkStore;
-  readonly sweeper: GenerationRegistry;
-  readonly backups: SqlBackupStore;
-  readonly restorations: SqlRestorationStore;
-  readonly staging: SqlStagingStore;
-  readonly schedule: SqlScheduleStore;
-  readonly maintenance: SqlMaintenanceStore;
-  readonly webhooks: SqlWebhookStore;
-  readonly layout: SqlLayoutMigrator;
-  readonly snapshots: WorkerSnapshotSource;
 
   private constructor(
     readonly raw: BetterSqlite3.Database,
-    readonly db: Kysely<Database>,
+    db: Kysely<Database>,
     now: () => number,
     path: string,
     largeGenerationItems: number | undefined,
+    // A job's failure is recorded even when the disk is full (see SqliteDiskReserve).
+    private readonly reserve: SqliteDiskReserve | undefined,
+    private readonly checkpointer: Worker | undefined,
   ) {
-    const generations = new GenerationRegistry(db, sqliteItemTables);
-    this.sweeper = generations;
-    this.sites = new SqlSiteStore(db, generations);
-    this.apiKeys = new SqlApiKeyStore(db);
-    this.meta = new SqlMetaStore(db);
-    this.collections = new SqlCollectionStore(db, generations, now);
-    this.items = new SqliteItemStore(db, generations, now);
-    this.links = new SqlLinkStore(db, now);
-    // SQLite has one writer and no row locks: a claim is a compare-and-set inside a transaction.
-    const capabilities = defaultSqlCapabilities;
-    if (path === ':memory:') {
-      this.backups = new SqlBackupStore(db, capabilities);
-      this.restorations = new SqlRestorationStore(db, capabilities);
-    } else {
-      // A job's failure is recorded even when the disk is full (see SqliteDiskReserve).
-      const reserve = new SqliteDiskReserve(`${path}-reserve`, 1024 * 1024);
-      reserve.hold();
-      this.reserve = reserve;
-      this.backups = new ReservedBackupStore(db, capabilities, reserve);
-      this.restorations = new ReservedRestorationStore(db, capabilities, reserve);
-    }
-    this.staging = new SqlStagingStore(
-      db,
-      generations,
-      sqliteItemTables,
-      withStorageErrorsAppender(new SqliteBulkAppender(db, raw), sqliteStorageError),
-      this.collections,
-      largeGenerationItems,
-    );
-    this.schedule = new SqlScheduleStore(db, capabilities);
-    this.maintenance = new SqlMaintenanceStore(db, capabilities);
-    this.webhooks = new SqlWebhookStore(db);
-    this.layout = new SqlLayoutMigrator(db, generations, sqliteItemTables, { largeGenerationItems });
-    this.snapshots = new WorkerSnapshotSource(
-      new URL('./sqlite-snapshot-worker.js', import.meta.url),
-      { path },
-      sqliteStorageError,
-    );
+    super(db, sqliteSqlDialect({ raw, path, reserve }), { now, largeGenerationItems });
   }
 
   /** Opens (creating if needed) and migrates the database. */
@@ -171,25 +110,26 @@ export class SqliteStorage implements Storage {
       await db.destroy();
       throw error instanceof Error ? error : new Error(`migration failed: ${JSON.stringify(error)}`);
     }
-    const storage = new SqliteStorage(
+    let reserve: SqliteDiskReserve | undefined;
+    if (options.path !== ':memory:') {
+      reserve = new SqliteDiskReserve(`${options.path}-reserve`, 1024 * 1024);
+      reserve.hold();
+    }
+    return new SqliteStorage(
       raw,
       db,
       options.now ?? Date.now,
       options.path,
       options.largeGenerationItems,
+      reserve,
+      checkpointer,
     );
-    storage.checkpointer = checkpointer;
-    return storage;
   }
 
   async healthCheck(): Promise<void> {
     await sql`SELECT 1`.execute(this.db);
     this.reserve?.hold();
   }
-
-  private reserve: SqliteDiskReserve | undefined;
-
-  private checkpointer: Worker | undefined;
 
   async close(): Promise<void> {
     await this.checkpointer?.terminate();
