@@ -29,8 +29,9 @@ export interface SqlStoresOptions {
 }
 
 /**
- * Builds every store of a Storage on one connection: the stores both SQL storages share, so that wiring is written once: an engine differs only by its
- * dialect (sql-dialect.ts), and each storage class keeps opening, migrating, health and closing.
+ * Builds every store of a Storage on one connection, so that the wiring both SQL storages share is written
+ * once: an engine differs only by its dialect (sql-dialect.ts), and each storage class keeps opening,
+ * migrating, health and closing.
  */
 export function buildSqlStores<Items extends SqlItemStore>(
   db: Kysely<Database>,
