@@ -36,29 +36,37 @@ runLayoutContract('PostgreSQL', {
   },
 });
 
+/** Creates site `s` and stages a generation of `n` items for `collectionId` (own when n >= the threshold 3). */
+async function stage(storage: PostgresStorage, collectionId: string, n: number): Promise<number> {
+  if (!(await storage.sites.get('s'))) {
+    await storage.sites.create({
+      id: 's',
+      name: 'S',
+      createdAt: 1,
+      settings: { autoBackupIntervalDays: null, autoBackupRetention: null },
+    });
+  }
+  const gen = await storage.staging.createGeneration('s', collectionId, 'r', 1, n);
+  await storage.staging.appendItems(
+    gen,
+    Array.from({ length: n }, (_, i) => ({
+      id: `${collectionId}${i}`,
+      createdAt: i,
+      updatedAt: i,
+      json: '{}',
+    })),
+  );
+  return gen;
+}
+
 describe('PostgreSQL: attaching an own generation', () => {
   it('scans neither the new table nor the default partition, even with rows of small generations there', async () => {
     const database = await createTestDatabase('attach-no-scan');
     const storage = await PostgresStorage.open({ url: database.url, poolSize: 2, largeGenerationItems: 3 });
     const client = new pg.Client({ connectionString: database.url });
     try {
-      await storage.sites.create({
-        id: 's',
-        name: 'S',
-        createdAt: 1,
-        settings: { autoBackupIntervalDays: null, autoBackupRetention: null },
-      });
-      const staged = (prefix: string, n: number) =>
-        Array.from({ length: n }, (_, i) => ({
-          id: `${prefix}${i}`,
-          createdAt: i,
-          updatedAt: i,
-          json: '{}',
-        }));
-      const small = await storage.staging.createGeneration('s', 'small', 'r', 1, 2);
-      await storage.staging.appendItems(small, staged('s', 2));
-      const big = await storage.staging.createGeneration('s', 'big', 'r', 1, 3);
-      await storage.staging.appendItems(big, staged('b', 3));
+      await stage(storage, 'small', 2);
+      const big = await stage(storage, 'big', 3);
       // What ATTACH checks, it reports at DEBUG1: a scan shows as "verifying table".
       await client.connect();
       const notices: string[] = [];
@@ -101,17 +109,7 @@ describe('PostgreSQL: attaching an own generation while a long transaction holds
     const storage = await PostgresStorage.open({ url: database.url, poolSize: 2, largeGenerationItems: 3 });
     const holder = new pg.Client({ connectionString: database.url });
     try {
-      await storage.sites.create({
-        id: 's',
-        name: 'S',
-        createdAt: 1,
-        settings: { autoBackupIntervalDays: null, autoBackupRetention: null },
-      });
-      const big = await storage.staging.createGeneration('s', 'big', 'r', 1, 3);
-      await storage.staging.appendItems(
-        big,
-        Array.from({ length: 3 }, (_, i) => ({ id: `b${i}`, createdAt: i, updatedAt: i, json: '{}' })),
-      );
+      const big = await stage(storage, 'big', 3);
       // A reader of small generations in a long transaction: ATTACH needs the default partition exclusively,
       // so each attempt times out (lock_timeout 500 ms) until the reader commits 1.5 s later.
       await holder.connect();
