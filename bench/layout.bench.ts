@@ -10,8 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import pg from 'pg';
 import type { Storage, CollectionDefinition } from '../src/ports/storage.js';
+import { createBenchDatabase } from './bench-database.js';
 import { latencies, percentile, timed, type BenchResult } from './bench-kit.js';
 
 export interface LayoutBenchOptions {
@@ -25,7 +25,6 @@ export interface LayoutBenchOptions {
 }
 
 const PER_SITE = 10;
-const serverUrl = process.env.SAFEKEEP_BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function definition(id: string): CollectionDefinition {
   return {
@@ -123,13 +122,8 @@ async function runSqlite(options: LayoutBenchOptions, log: (line: string) => voi
 
 async function runPostgres(options: LayoutBenchOptions, log: (line: string) => void): Promise<BenchResult[]> {
   const { PostgresStorage } = await import('../src/adapters/storage/postgres/postgres-storage.js');
-  const name = `safekeep_layout_bench_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const storage = await PostgresStorage.open({ url: url.toString(), poolSize: 4 });
+  const database = await createBenchDatabase('layout');
+  const storage = await PostgresStorage.open({ url: database.url, poolSize: 4 });
   try {
     const figures = async () => {
       const { rows } = await sql<{
@@ -179,8 +173,7 @@ async function runPostgres(options: LayoutBenchOptions, log: (line: string) => v
     ];
   } finally {
     await storage.close();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
+    await database.drop();
   }
 }
 

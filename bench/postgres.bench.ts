@@ -13,41 +13,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import pg from 'pg';
 import type { PostgresStorage } from '../src/adapters/storage/postgres/postgres-storage.js';
 import { itemRelation } from '../src/adapters/storage/sql/item-relation.js';
 import { openSafekeep, type Safekeep } from '../src/app/composition-root.js';
 import { loadConfig } from '../src/config.js';
 import { composeItem } from '../src/domain/item-codec.js';
+import { createBenchDatabase } from './bench-database.js';
 import { sampleItem, timed, type BenchResult } from './bench-kit.js';
 
 export interface PostgresBenchOptions {
   readonly items: number;
   readonly collections: number;
-}
-
-const serverUrl = process.env.SAFEKEEP_BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
-
-function urlOf(database: string): string {
-  const url = new URL(serverUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
-async function createDatabase(label: string): Promise<{ name: string; url: string; drop(): Promise<void> }> {
-  const name = `safekeep_bench_${label}_${Date.now()}`;
-  await admin(`CREATE DATABASE "${name}" TEMPLATE template0`);
-  return { name, url: urlOf(name), drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
 }
 
 async function runJobs(safekeep: Safekeep): Promise<void> {
@@ -100,8 +76,8 @@ export async function runPostgresBench(
   log: (line: string) => void,
 ): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
-  const database = await createDatabase('main');
-  const restoreTarget = await createDatabase('pgrestore');
+  const database = await createBenchDatabase('main');
+  const restoreTarget = await createBenchDatabase('pgrestore');
   const dataDir = mkdtempSync(join(tmpdir(), 'safekeep-bench-pg-'));
   const config = loadConfig({
     DATABASE_URL: database.url,

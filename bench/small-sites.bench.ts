@@ -17,6 +17,7 @@ import { openSafekeep, type Safekeep } from '../src/app/composition-root.js';
 import { loadConfig } from '../src/config.js';
 import { composeItem } from '../src/domain/item-codec.js';
 import { startTestS3 } from '../test/helpers/s3.js';
+import { createBenchDatabase } from './bench-database.js';
 import { sampleItem, type BenchResult } from './bench-kit.js';
 
 export interface SmallSitesBenchOptions {
@@ -27,7 +28,6 @@ export interface SmallSitesBenchOptions {
   readonly workerEnv?: Record<string, string>;
 }
 
-const serverUrl = process.env.SAFEKEEP_BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const bin = join(process.cwd(), 'bin', 'safekeep.js');
 /**
  * A checkout of an earlier build (its bin/safekeep.js and dist/), measured in the same run on the same data
@@ -36,22 +36,6 @@ const bin = join(process.cwd(), 'bin', 'safekeep.js');
 const baselineBin = process.env.SAFEKEEP_BENCH_BASELINE_DIR
   ? join(process.env.SAFEKEEP_BENCH_BASELINE_DIR, 'bin', 'safekeep.js')
   : undefined;
-
-function urlOf(database: string): string {
-  const url = new URL(serverUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Creates `count` sites of one collection `c0` holding `items` ~1 KB items each, through the storage port. */
 async function createSmallSites(safekeep: Safekeep, count: number, items: number): Promise<string[]> {
@@ -181,9 +165,8 @@ export async function runSmallSitesBench(
   log: (line: string) => void,
 ): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
-  const name = `safekeep_bench_small_${Date.now()}`;
-  await admin(`CREATE DATABASE "${name}" TEMPLATE template0`);
-  const url = urlOf(name);
+  const database = await createBenchDatabase('small');
+  const { url } = database;
   const dataDir = mkdtempSync(join(tmpdir(), 'safekeep-bench-small-'));
   const s3 = await startTestS3();
   const safekeep = await openSafekeep(
@@ -255,7 +238,7 @@ export async function runSmallSitesBench(
   } finally {
     await safekeep.close();
     await s3.close();
-    await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
   }
   return results;
