@@ -97,10 +97,25 @@ async function loadFixture(
 const fixtureOf = (stack: 'embedded' | 'scaleout') =>
   join('test', 'fixtures', 'layout-v1', stack === 'embedded' ? 'embedded' : 'postgres');
 
+/** What the release that wrote `fixture` read back from it (its expected.json). */
+const expectationOf = (fixture: string) =>
+  JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as FixtureExpectation;
+
+/** Opens the storage of a loaded fixture directly (no server, no background migration). */
+async function openFixtureStorage(
+  stack: 'embedded' | 'scaleout',
+  loaded: { dataDir: string; stackEnv: Record<string, string> },
+  options: { largeGenerationItems?: number } = {},
+): Promise<SqliteStorage | PostgresStorage> {
+  return stack === 'embedded'
+    ? SqliteStorage.open({ path: join(loaded.dataDir, 'safekeep.db'), ...options })
+    : PostgresStorage.open({ url: loaded.stackEnv.DATABASE_URL ?? '', poolSize: 2, ...options });
+}
+
 for (const stack of ['embedded', 'scaleout'] as const) {
   describe(`layout migration of a deployment written by the table-per-generation release (${stack})`, () => {
     const fixture = fixtureOf(stack);
-    const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as FixtureExpectation;
+    const expected = expectationOf(fixture);
     const site = (name: string): FixtureSite => {
       const found = expected.sites.find((s) => s.name === name);
       assert.ok(found, name);
@@ -443,19 +458,13 @@ for (const stack of ['embedded', 'scaleout'] as const) {
 for (const stack of ['embedded', 'scaleout'] as const) {
   it(`copies a legacy generation at or above the large-generation threshold into a table of its own (${stack})`, async () => {
     const fixture = fixtureOf(stack);
-    const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as FixtureExpectation;
+    const expected = expectationOf(fixture);
     const shop = expected.sites.find((s) => s.name === 'Shop');
     assert.ok(shop);
-    const { dataDir, stackEnv, cleanUp } = await loadFixture(stack, fixture);
+    const loaded = await loadFixture(stack, fixture);
+    const { cleanUp } = loaded;
     // The threshold lowered under the 2,000-item catalogue and above every other collection.
-    const storage =
-      stack === 'embedded'
-        ? await SqliteStorage.open({ path: join(dataDir, 'safekeep.db'), largeGenerationItems: 1000 })
-        : await PostgresStorage.open({
-            url: stackEnv.DATABASE_URL ?? '',
-            poolSize: 2,
-            largeGenerationItems: 1000,
-          });
+    const storage = await openFixtureStorage(stack, loaded, { largeGenerationItems: 1000 });
     try {
       const outcome = await migrateSite(storage.layout, shop.siteId, {
         signal: new AbortController().signal,
@@ -493,14 +502,12 @@ for (const stack of ['embedded', 'scaleout'] as const) {
 for (const stack of ['embedded', 'scaleout'] as const) {
   it(`keeps links between a legacy collection and one created after the upgrade exactly as at the switch; jobs wait for it (${stack})`, async () => {
     const fixture = fixtureOf(stack);
-    const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as FixtureExpectation;
+    const expected = expectationOf(fixture);
     const blog = expected.sites.find((s) => s.name === 'Blog');
     assert.ok(blog);
-    const { dataDir, stackEnv, cleanUp } = await loadFixture(stack, fixture);
-    const storage =
-      stack === 'embedded'
-        ? await SqliteStorage.open({ path: join(dataDir, 'safekeep.db') })
-        : await PostgresStorage.open({ url: stackEnv.DATABASE_URL ?? '', poolSize: 2 });
+    const loaded = await loadFixture(stack, fixture);
+    const { cleanUp } = loaded;
+    const storage = await openFixtureStorage(stack, loaded);
     try {
       const at = expected.clock + 60_000;
       const target = (collectionId: string) => ({
@@ -597,7 +604,7 @@ for (const stack of ['embedded', 'scaleout'] as const) {
 
 it('a `safekeep worker` SIGKILLed between two batches (SAFEKEEP_FAILPOINT) is resumed by the next process (embedded)', async () => {
   const fixture = fixtureOf('embedded');
-  const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as FixtureExpectation;
+  const expected = expectationOf(fixture);
   const { dataDir, cleanUp } = await loadFixture('embedded', fixture);
   try {
     const clockFile = join(dataDir, 'clock');
@@ -654,7 +661,7 @@ it('a `safekeep worker` SIGKILLed between two batches (SAFEKEEP_FAILPOINT) is re
 
 it('two processes on one PostgreSQL database share the sites, one at a time each, and both finish', async () => {
   const fixture = fixtureOf('scaleout');
-  const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as FixtureExpectation;
+  const expected = expectationOf(fixture);
   const { stackEnv, cleanUp } = await loadFixture('scaleout', fixture);
   const processes = await Promise.all(
     [1, 2].map(() => PostgresStorage.open({ url: stackEnv.DATABASE_URL ?? '', poolSize: 2 })),
@@ -692,14 +699,12 @@ it('two processes on one PostgreSQL database share the sites, one at a time each
 for (const stack of ['embedded', 'scaleout'] as const) {
   it(`a site deleted while it is being migrated leaves nothing behind once swept (${stack})`, async () => {
     const fixture = fixtureOf(stack);
-    const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as FixtureExpectation;
+    const expected = expectationOf(fixture);
     const shop = expected.sites.find((s) => s.name === 'Shop');
     assert.ok(shop);
-    const { dataDir, stackEnv, cleanUp } = await loadFixture(stack, fixture);
-    const storage =
-      stack === 'embedded'
-        ? await SqliteStorage.open({ path: join(dataDir, 'safekeep.db') })
-        : await PostgresStorage.open({ url: stackEnv.DATABASE_URL ?? '', poolSize: 2 });
+    const loaded = await loadFixture(stack, fixture);
+    const { cleanUp } = loaded;
+    const storage = await openFixtureStorage(stack, loaded);
     try {
       const at = expected.clock + 60_000;
       assert.ok(await storage.layout.acquire(shop.siteId, 'deleted-site-test', at, 60_000));
