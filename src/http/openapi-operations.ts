@@ -27,7 +27,7 @@ export const tags = [
   { name: 'Restorations', description: 'Restorations of backups (backups-api.md §6).' },
   { name: 'Sites', description: 'Admin API: sites and their settings (data-api.md §4).' },
   { name: 'API keys', description: 'Admin API: keys, shown once, hashed at rest, revocable.' },
-  { name: 'Webhooks', description: 'Admin API: subscriptions to backup and restoration events (§7).' },
+  { name: 'Webhooks', description: 'Admin API: subscriptions to backup, restoration and item events.' },
   {
     name: 'Overview',
     description: 'Admin extensions for people deciding what to do (the dashboard uses them).',
@@ -263,6 +263,13 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
     operationId: 'createWebhook',
     tag: 'Webhooks',
     summary: 'Subscribe a URL to events of a site',
+    description:
+      '`eventTypes` names some of: `wix.data.v2.backup_backup_state_changed`, ' +
+      '`wix.data.v2.backup_restoration_state_changed` (backups and restorations), and the item events ' +
+      '`wix.data.v2.data_item_created`, `wix.data.v2.data_item_updated`, `wix.data.v2.data_item_deleted` ' +
+      "(Wix's onDataItemCreated/Updated/Deleted: one event per item that an insert, update, save or remove, " +
+      'single or bulk, writes in the LIVE environment; truncate, restorations and restoreDataCollection emit ' +
+      'none). Item events are written only while a subscription of the site names them.',
     response: 'Webhook',
   },
   [`GET ${A}/webhooks`]: {

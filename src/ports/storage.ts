@@ -6,6 +6,7 @@
  * Errors with a meaning for the caller are thrown as `AppError` (for example COLLECTION_NOT_FOUND); any
  * other error means the storage itself failed.
  */
+import type { ItemChange } from '../contracts/item-events.js';
 import type { Scope } from '../contracts/scopes.js';
 import type {
   BackupStore,
@@ -198,6 +199,12 @@ export interface ItemWriteTx {
   remove(ids: readonly string[]): Promise<void>;
   /** Empties the item set at once (a fresh generation); the old one is reclaimed in the background. */
   truncate(): Promise<void>;
+  /**
+   * The item-event hook every write path calls with what it did: writes the item events of the LIVE
+   * changes to the webhook outbox in this transaction, and only those some subscription of the site wants.
+   * The site's subscriptions are read once per transaction; with none, nothing else happens.
+   */
+  recordChanges(changes: readonly ItemChange[]): Promise<void>;
 }
 
 export interface ItemStore {

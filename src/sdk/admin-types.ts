@@ -54,11 +54,24 @@ export interface CreatedApiKey {
   readonly secret: string;
 }
 
-/** The events a webhook may subscribe to (backups-api.md §7). */
-export const WEBHOOK_EVENT_TYPES = [
+/** The state-change events of backups and restorations. */
+export const BACKUP_EVENT_TYPES = [
   'wix.data.v2.backup_backup_state_changed',
   'wix.data.v2.backup_restoration_state_changed',
 ] as const;
+
+/**
+ * The item events (Wix's `onDataItemCreated`, `onDataItemUpdated`, `onDataItemDeleted`), for writes to
+ * LIVE items; a site pays for them only while a subscription names them.
+ */
+export const ITEM_EVENT_TYPES = [
+  'wix.data.v2.data_item_created',
+  'wix.data.v2.data_item_updated',
+  'wix.data.v2.data_item_deleted',
+] as const;
+
+/** The events a webhook may subscribe to. */
+export const WEBHOOK_EVENT_TYPES = [...BACKUP_EVENT_TYPES, ...ITEM_EVENT_TYPES] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 

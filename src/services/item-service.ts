@@ -216,6 +216,7 @@ export class ItemService {
         throw errors.WDE0074(item.id);
       }
       await tx.insert([item]);
+      await tx.recordChanges([{ kind: 'created', item }]);
       return item;
     });
   }
@@ -232,6 +233,7 @@ export class ItemService {
       if (!existing) throw errors.WDE0073(id);
       const item = this.replacement(ctx, { ...input, id }, existing, now);
       await tx.update([item]);
+      await tx.recordChanges([{ kind: 'updated', item }]);
       return item;
     });
   }
@@ -249,10 +251,12 @@ export class ItemService {
       if (existing && id !== undefined) {
         const item = this.replacement(ctx, { ...input, id }, existing, now);
         await tx.update([item]);
+        await tx.recordChanges([{ kind: 'updated', item }]);
         return { action: 'UPDATED', item };
       }
       const item = this.fresh(ctx, input, now);
       await tx.insert([item]);
+      await tx.recordChanges([{ kind: 'created', item }]);
       return { action: 'INSERTED', item };
     });
   }
@@ -273,6 +277,7 @@ export class ItemService {
       const existing = (await tx.findExisting([id])).get(id);
       if (!existing) throw errors.WDE0073(id);
       await tx.remove([id]);
+      await tx.recordChanges([{ kind: 'deleted', item: existing }]);
       return existing;
     });
   }
@@ -574,6 +579,7 @@ export class ItemService {
       const written = [...pending.values()];
       await tx.insert(written.filter((w) => w.isNew).map((w) => w.item));
       await tx.update(written.filter((w) => !w.isNew).map((w) => w.item));
+      await tx.recordChanges(written.map((w) => ({ kind: w.isNew ? 'created' : 'updated', item: w.item })));
     });
     return results.map((r, index) => r ?? { action, id: null, originalIndex: index });
   }
@@ -593,6 +599,7 @@ export class ItemService {
         return { action: 'DELETE', id, originalIndex, item };
       });
       await tx.remove([...removed]);
+      await tx.recordChanges([...removed].map((id) => ({ kind: 'deleted', item: existing.get(id)! })));
       return results;
     });
   }

@@ -1,5 +1,5 @@
-import { eventTypes as knownEventTypes } from '../contracts/backups-api.js';
 import { errors, invalidArgument } from '../contracts/errors.js';
+import { webhookEventTypes as knownEventTypes } from '../contracts/item-events.js';
 import { grants } from '../contracts/scopes.js';
 import type { WebhookAddressPolicy } from '../domain/webhook-address-policy.js';
 import type { Logger } from '../ports/logger.js';

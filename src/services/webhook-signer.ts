@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPair, sign, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
+import { domainEventPayload } from '../contracts/item-events.js';
 import type { MetaStore } from '../ports/storage.js';
 import type { OutboxEvent } from '../ports/webhook-store.js';
 
@@ -42,8 +43,8 @@ export class WebhookSigner {
   /**
    * The webhook body of an outbox event: the JWT Wix sends, which `@wix/sdk`'s `webhooks.process` accepts
    * with `AppStrategy({ publicKey })`. The SDK wants `data` as a JSON string whose own `data` and
-   * `identity` are JSON strings again, but `actionEvent.body` as an object: its timestamp transformations
-   * look inside it.
+   * `identity` are JSON strings again, but the body (`actionEvent.body`, or an item event's entity) as an
+   * object: its timestamp transformations look inside it.
    */
   signEvent(event: OutboxEvent, issuedAt: number): string {
     const domainEvent = {
@@ -54,7 +55,7 @@ export class WebhookSigner {
       eventTime: new Date(event.createdAt).toISOString(),
       // An int64 on the wire, so a string, like every Wix int64.
       entityEventSequence: String(event.entitySequence),
-      actionEvent: { body: JSON.parse(event.body) as unknown },
+      ...domainEventPayload(event.slug, JSON.parse(event.body) as unknown),
     };
     const message = {
       eventType: event.eventType,

@@ -51,3 +51,27 @@ export async function eventsOf(storage: Storage, entityId: string): Promise<Outb
     .execute();
   return rows.map(toEvent);
 }
+
+/** How many outbox events a site has (of one entity type, when given), and how many deliveries of them. */
+export async function outboxRows(
+  storage: Storage,
+  siteId: string,
+  entityFqdn?: string,
+): Promise<{ events: number; deliveries: number }> {
+  const db = dbOf(storage);
+  const ofSite = db
+    .selectFrom('events')
+    .select('seq')
+    .where('site_id', '=', siteId)
+    .$if(entityFqdn !== undefined, (q) => q.where('entity_fqdn', '=', entityFqdn ?? ''));
+  const events = await db
+    .selectFrom(ofSite.as('e'))
+    .select((eb) => eb.fn.countAll().as('n'))
+    .executeTakeFirstOrThrow();
+  const deliveries = await db
+    .selectFrom('deliveries')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .where('event_seq', 'in', ofSite)
+    .executeTakeFirstOrThrow();
+  return { events: Number(events.n), deliveries: Number(deliveries.n) };
+}

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SafekeepApiError, SafekeepClient, WEBHOOK_EVENT_TYPES, type Site } from '../../src/sdk/index.js';
-import { eventTypes } from '../../src/contracts/backups-api.js';
+import { webhookEventTypes } from '../../src/contracts/item-events.js';
 import { runJobs } from '../helpers/backup-helpers.js';
 import { startTestEnv, type TestEnv } from '../helpers/harness.js';
 import { mismatches, recordingFetch, unreached, type Exchange } from './api-recorder.js';
@@ -154,7 +154,7 @@ describe('SafekeepClient: admin API and extensions', () => {
   });
 
   it('subscribes, lists and removes webhooks, and gives the signing key', async () => {
-    assert.deepEqual([...WEBHOOK_EVENT_TYPES], [...eventTypes], 'the SDK names the server’s event types');
+    assert.deepEqual([...WEBHOOK_EVENT_TYPES], [...webhookEventTypes], 'the SDK names the server’s event types');
     const webhook = await admin.webhooks.create({
       siteId: site.id,
       url: 'https://example.com/safekeep',

@@ -151,19 +151,22 @@ export async function testDeliverer(
   );
 }
 
-/** Subscribes `url` to both event types of a site through the admin API; returns the subscription id. */
+/**
+ * Subscribes `url` to event types of a site (by default both backup ones) through the admin API; returns
+ * the subscription id.
+ */
 export async function subscribe(
   env: TestEnv,
   site: { siteId: string; apiKey: string },
   url: string,
+  eventTypes: readonly string[] = [
+    'wix.data.v2.backup_backup_state_changed',
+    'wix.data.v2.backup_restoration_state_changed',
+  ],
 ): Promise<string> {
   const res = await env.call('POST', '/_api/safekeep/v1/webhooks', {
     key: site.apiKey,
-    body: {
-      siteId: site.siteId,
-      url,
-      eventTypes: ['wix.data.v2.backup_backup_state_changed', 'wix.data.v2.backup_restoration_state_changed'],
-    },
+    body: { siteId: site.siteId, url, eventTypes },
   });
   if (res.status !== 200) throw new Error(`subscribe failed: ${res.status} ${res.text}`);
   return res.body.webhook.id as string;

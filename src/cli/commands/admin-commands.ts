@@ -14,6 +14,7 @@ import {
   allScopes,
   siteScopes,
   SafekeepClient,
+  BACKUP_EVENT_TYPES,
   WEBHOOK_EVENT_TYPES,
   type ApiKey,
   type Scope,
@@ -65,7 +66,8 @@ export const webhookUsage = `usage:
   safekeep webhook list [--site SITE_ID] [--json]
   safekeep webhook delete WEBHOOK_ID
   safekeep webhook public-key
-events: ${WEBHOOK_EVENT_TYPES.join(', ')} (default: both)
+events: ${WEBHOOK_EVENT_TYPES.join(', ')}
+  (default: the backup events; item events are written only for sites that subscribe to them)
 ${connectionHelp}`;
 
 /**
@@ -271,7 +273,7 @@ export async function webhookCommand(
       if (!siteId || !target)
         throw new UsageError(`webhook create needs --site SITE_ID and --to URL\n${webhookUsage}`);
       const eventTypes =
-        values.events === undefined ? [...WEBHOOK_EVENT_TYPES] : listOf(values.events, '--events');
+        values.events === undefined ? [...BACKUP_EVENT_TYPES] : listOf(values.events, '--events');
       return withClient(values, io, options, async (client) => {
         const webhook = await client.webhooks.create({ siteId, url: target, eventTypes });
         io.out(values.json ? JSON.stringify(webhook) : `Created webhook ${webhook.id}: ${webhook.url}`);

@@ -1,5 +1,6 @@
 import {
   siteScopes,
+  BACKUP_EVENT_TYPES,
   WEBHOOK_EVENT_TYPES,
   type ApiKey,
   type Scope,
@@ -392,8 +393,14 @@ async function webhooksSection(context: PageContext, site: Site, section: HTMLEl
     h(
       'label',
       { class: 'check' },
-      h('input', { type: 'checkbox', name: 'event', value: type, checked: true }),
-      ` ${type.replace('wix.data.v2.backup_', '')}`,
+      // Item events cost every write of the site something, so they are asked for, not assumed.
+      h('input', {
+        type: 'checkbox',
+        name: 'event',
+        value: type,
+        checked: (BACKUP_EVENT_TYPES as readonly string[]).includes(type),
+      }),
+      ` ${type.replace(/^wix\.data\.v2\.(backup_)?/, '')}`,
     ),
   );
   const add = h('button', { type: 'submit', class: 'primary' }, 'Subscribe');

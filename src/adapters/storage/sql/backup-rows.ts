@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import {
   BACKUP_ENTITY_FQDN,
@@ -19,6 +18,7 @@ import type {
   RestorationStatus,
 } from '../../../domain/backup.js';
 import type { IdempotencyClaim } from '../../../ports/backup-store.js';
+import { appendEvents, subscribersOf } from './outbox.js';
 import type { BackupsTable, Database, RestorationsTable } from './schema.js';
 
 export function toBackup(row: Selectable<BackupsTable>): BackupRecord {
@@ -98,46 +98,8 @@ async function writeEvent(
   body: Record<string, unknown>,
   at: number,
 ): Promise<void> {
-  const last = await db
-    .selectFrom('events')
-    .select((eb) => eb.fn.max('entity_sequence').as('n'))
-    .where('entity_id', '=', entityId)
-    .executeTakeFirst();
-  const event = await db
-    .insertInto('events')
-    .values({
-      id: randomUUID(),
-      site_id: siteId,
-      event_type: kind.eventType,
-      slug: kind.slug,
-      entity_fqdn: BACKUP_ENTITY_FQDN,
-      entity_id: entityId,
-      entity_sequence: Number(last?.n ?? 0) + 1,
-      body: JSON.stringify(body),
-      created_at: at,
-    })
-    .returning('seq')
-    .executeTakeFirstOrThrow();
-  const hooks = await db
-    .selectFrom('webhooks')
-    .select(['id', 'event_types'])
-    .where('site_id', '=', siteId)
-    .execute();
-  const wanted = hooks.filter((h) => (JSON.parse(h.event_types) as string[]).includes(kind.eventType));
-  if (wanted.length > 0) {
-    await db
-      .insertInto('deliveries')
-      .values(
-        wanted.map((h) => ({
-          event_seq: event.seq,
-          webhook_id: h.id,
-          entity_id: entityId,
-          next_attempt_at: at,
-          state: 'PENDING',
-        })),
-      )
-      .execute();
-  }
+  const event = { ...kind, entityFqdn: BACKUP_ENTITY_FQDN, entityId, body: JSON.stringify(body) };
+  await appendEvents(db, siteId, [event], await subscribersOf(db, siteId), at);
 }
 
 /**

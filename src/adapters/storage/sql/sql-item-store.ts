@@ -1,5 +1,11 @@
 import { sql, type Kysely } from 'kysely';
 import { errors } from '../../../contracts/errors.js';
+import {
+  ITEM_ENTITY_FQDN,
+  ITEM_EVENT_TYPES,
+  itemEventEntity,
+  type ItemChange,
+} from '../../../contracts/item-events.js';
 import type { FilterNode } from '../../../domain/query/filter.js';
 import type {
   ItemPage,
@@ -12,6 +18,7 @@ import type {
 import type { GenerationRegistry } from './generation-registry.js';
 import { fenceLegacyWrite } from './site-lock.js';
 import { itemRelation } from './item-relation.js';
+import { appendEvents, subscribersOf, type Subscribers } from './outbox.js';
 import type { Database, ItemRow } from './schema.js';
 
 /** Rows per statement: well under SQLite's 32,766 bound parameters (PostgreSQL allows 65,535). */
@@ -171,6 +178,8 @@ export interface SqlItemStoreOptions {
 class SqlItemWriteTx implements ItemWriteTx {
   /** Ids found by their shown spelling, and the keys that bind to their stored bytes. */
   private readonly storedKeys = new Map<string, string>();
+  /** The site's webhook subscriptions, read at the first change this transaction records. */
+  private subscribers: Subscribers | undefined;
 
   constructor(
     private readonly trx: Kysely<Database>,
@@ -260,6 +269,23 @@ class SqlItemWriteTx implements ItemWriteTx {
       .where('id', '=', this.target.collectionId)
       .execute();
     await this.generations.retire(this.trx, [old]);
+  }
+
+  async recordChanges(changes: readonly ItemChange[]): Promise<void> {
+    // Item events report the site's live content (as Wix does); SANDBOX writes emit none.
+    if (changes.length === 0 || this.target.environment !== 'LIVE') return;
+    this.subscribers ??= await subscribersOf(this.trx, this.target.siteId);
+    const subscribers = this.subscribers;
+    const wanted = changes.filter((change) => subscribers.has(ITEM_EVENT_TYPES[change.kind]));
+    if (wanted.length === 0) return;
+    const events = wanted.map((change) => ({
+      eventType: ITEM_EVENT_TYPES[change.kind],
+      slug: change.kind,
+      entityFqdn: ITEM_ENTITY_FQDN,
+      entityId: change.item.id,
+      body: itemEventEntity(this.target.collectionId, change),
+    }));
+    await appendEvents(this.trx, this.target.siteId, events, subscribers, this.now());
   }
 }
 
