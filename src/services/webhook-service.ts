@@ -71,7 +71,7 @@ function checkEventTypes(raw: unknown): string[] {
       'REQUIRED_FIELD',
     );
   return [...new Set(raw as unknown[])].map((type, i) => {
-    if (typeof type !== 'string' || !(knownEventTypes as readonly string[]).includes(type))
+    if (typeof type !== 'string' || !knownEventTypes.includes(type))
       throw invalidArgument(`eventTypes[${i}]`, `must be one of ${knownEventTypes.join(', ')}`);
     return type;
   });

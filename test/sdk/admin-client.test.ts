@@ -154,7 +154,11 @@ describe('SafekeepClient: admin API and extensions', () => {
   });
 
   it('subscribes, lists and removes webhooks, and gives the signing key', async () => {
-    assert.deepEqual([...WEBHOOK_EVENT_TYPES], [...webhookEventTypes], 'the SDK names the server’s event types');
+    assert.deepEqual(
+      [...WEBHOOK_EVENT_TYPES],
+      [...webhookEventTypes],
+      'the SDK names the server’s event types',
+    );
     const webhook = await admin.webhooks.create({
       siteId: site.id,
       url: 'https://example.com/safekeep',

@@ -11,7 +11,13 @@ import { after, before, describe, it } from 'node:test';
 import { AppStrategy, createClient } from '@wix/sdk';
 import * as items from '@wix/wix-data-items-sdk';
 import { outboxRows } from '../helpers/storage-rows.js';
-import { loopbackHooks, startTestEnv, wixDataClient, type TestEnv, type TestSite } from '../helpers/harness.js';
+import {
+  loopbackHooks,
+  startTestEnv,
+  wixDataClient,
+  type TestEnv,
+  type TestSite,
+} from '../helpers/harness.js';
 import {
   createBackup,
   drain,
@@ -53,7 +59,7 @@ async function processed(requests: readonly { body: string }[], publicKey: strin
         collectionId: event.entity.dataCollectionId,
         sequence: Number(event.metadata.entityEventSequence),
         eventId: event.metadata._id,
-        data: 'data' in event.entity ? (event.entity.data as Record<string, unknown>) : undefined,
+        data: 'data' in event.entity ? event.entity.data : undefined,
         metadata: event.metadata,
       });
     };
@@ -254,14 +260,21 @@ describe('item events as signed webhooks', () => {
   it('truncate, SANDBOX writes, restorations and restoreDataCollection emit no item events', async () => {
     const subscribed = await siteWithBooks(ITEM_EVENTS);
     const client = wixDataClient(env.app, subscribed);
-    await client.items.bulkInsert('Books', [{ _id: 'a', title: 'A' }, { _id: 'b', title: 'B' }]);
+    await client.items.bulkInsert('Books', [
+      { _id: 'a', title: 'A' },
+      { _id: 'b', title: 'B' },
+    ]);
     await deliverAll();
     const before = await outboxRows(env.safekeep.storage, subscribed.siteId, ITEM_FQDN);
     assert.deepEqual(before, { events: 2, deliveries: 2 });
 
     const sandbox = await env.call('POST', '/wix-data/v2/items', {
       key: subscribed.apiKey,
-      body: { dataCollectionId: 'Books', environment: 'SANDBOX', dataItem: { id: 's1', data: { title: 'S' } } },
+      body: {
+        dataCollectionId: 'Books',
+        environment: 'SANDBOX',
+        dataItem: { id: 's1', data: { title: 'S' } },
+      },
     });
     assert.equal(sandbox.status, 200, sandbox.text);
     const backupId = await createBackup(env, subscribed);

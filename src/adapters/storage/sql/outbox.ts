@@ -37,7 +37,10 @@ export async function subscribersOf(db: Kysely<Database>, siteId: string): Promi
 }
 
 /** The highest sequence each of these entities' events has reached. */
-async function lastSequences(db: Kysely<Database>, entityIds: readonly string[]): Promise<Map<string, number>> {
+async function lastSequences(
+  db: Kysely<Database>,
+  entityIds: readonly string[],
+): Promise<Map<string, number>> {
   const rows = await db
     .selectFrom('events')
     .select((eb) => ['entity_id', eb.fn.max('entity_sequence').as('n')])
