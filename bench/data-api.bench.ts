@@ -1,12 +1,14 @@
 /**
  * Data API benchmarks (issue 2): bulk insert throughput through HTTP against the same insert straight
- * into the storage layer, and query latency by indexed system fields on 10k and 1M items.
+ * into the storage layer, bulk insert with an item-event subscription against without (issue 15), and query
+ * latency by indexed system fields on 10k and 1M items.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureBootstrapAdminKey, openSafekeep } from '../src/app/composition-root.js';
+import { ensureBootstrapAdminKey, openSafekeep, type Safekeep } from '../src/app/composition-root.js';
 import { loadConfig } from '../src/config.js';
+import { itemEventTypes } from '../src/contracts/item-events.js';
 import { siteScopes } from '../src/contracts/scopes.js';
 import { composeItem, type StoredItem } from '../src/domain/item-codec.js';
 import { newItemId } from '../src/services/ids.js';
@@ -19,6 +21,86 @@ export interface DataApiBenchOptions {
   readonly bigItems: number;
   readonly smallItems: number;
   readonly queries: number;
+}
+
+/**
+ * What item events cost a bulk insert: the same 1,000-item batches over HTTP into a site whose
+ * subscription names the item events (each item also writes an event and a delivery) and into a site with
+ * no subscription, alternating batch by batch so both see the same machine; one request in flight.
+ */
+async function itemEventCost(
+  safekeep: Safekeep,
+  address: string,
+  items: number,
+  log: (line: string) => void,
+): Promise<BenchResult[]> {
+  const insertInto = async (name: string, eventTypes?: string[]) => {
+    const site = await safekeep.services.admin.createSite(name);
+    const principal = { keyId: 'bench', siteIds: [site.id], scopes: ['admin' as const] };
+    const { secret } = await safekeep.services.admin.createApiKey({
+      name,
+      siteIds: [site.id],
+      scopes: [...siteScopes],
+    });
+    await safekeep.services.collections.create({ siteId: site.id, principal }, { id: 'Books' });
+    if (eventTypes)
+      await safekeep.services.webhooks.create(
+        { siteId: site.id, url: 'https://receiver.example/hooks', eventTypes },
+        principal,
+      );
+    return async (body: string): Promise<number> => {
+      const { ms } = await timed(async () => {
+        const res = await fetch(`${address}/wix-data/v2/bulk/items/insert`, {
+          method: 'POST',
+          headers: { authorization: secret, 'wix-site-id': site.id, 'content-type': 'application/json' },
+          body,
+        });
+        const text = await res.text();
+        if (res.status !== 200) throw new Error(`bulk insert: ${res.status} ${text.slice(0, 200)}`);
+      });
+      return ms;
+    };
+  };
+  const quiet = await insertInto('bench-no-events');
+  const subscribed = await insertInto('bench-item-events', [...itemEventTypes]);
+  const batches = Math.max(4, Math.ceil(Math.min(items, 100_000) / 1000));
+  log(`  bulk insert with and without an item-event subscription: ${batches} batches of 1,000 each`);
+  let quietMs = 0;
+  let subscribedMs = 0;
+  for (let b = 0; b < batches; b++) {
+    const body = JSON.stringify({
+      dataCollectionId: 'Books',
+      dataItems: Array.from({ length: 1000 }, (_, i) => ({ data: sampleItem(b * 1000 + i) })),
+    });
+    // Alternate which goes first, so neither always follows the other's checkpoint.
+    if (b % 2 === 0) {
+      quietMs += await quiet(body);
+      subscribedMs += await subscribed(body);
+    } else {
+      subscribedMs += await subscribed(body);
+      quietMs += await quiet(body);
+    }
+  }
+  const ratio = quietMs / subscribedMs;
+  return [
+    {
+      name: 'bulk insert with item events',
+      value: Math.round((batches * 1000) / (subscribedMs / 1000)),
+      unit: 'items/s',
+    },
+    {
+      name: 'bulk insert without a subscription',
+      value: Math.round((batches * 1000) / (quietMs / 1000)),
+      unit: 'items/s',
+    },
+    {
+      name: 'bulk insert with item events / without',
+      value: ratio,
+      unit: '×',
+      goal: '≥ 0.8',
+      pass: ratio >= 0.8,
+    },
+  ];
 }
 
 export async function runDataApiBench(
@@ -114,6 +196,8 @@ export async function runDataApiBench(
       unit: '×',
       note: 'share of storage speed kept through HTTP',
     });
+
+    results.push(...(await itemEventCost(safekeep, address, options.insertItems, log)));
 
     // 2. Query latency by _id, _createdDate and _updatedDate on 10k and 1M items.
     const fill = async (collectionId: string, count: number) => {
