@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { SafekeepApiError, SafekeepClient, WEBHOOK_EVENT_TYPES, type Site } from '../../src/sdk/index.js';
 import { webhookEventTypes } from '../../src/contracts/item-events.js';
 import { runJobs } from '../helpers/backup-helpers.js';
-import { startTestEnv, type TestEnv } from '../helpers/harness.js';
+import { startTestEnv, testStack, type TestEnv } from '../helpers/harness.js';
 import { mismatches, recordingFetch, unreached, type Exchange } from './api-recorder.js';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -46,7 +46,10 @@ describe('SafekeepClient: admin API and extensions', () => {
 
   it('reports health without a key', async () => {
     const anonymous = new SafekeepClient({ baseUrl, apiKey: '', fetch: recordingFetch(fetch, log) });
-    assert.deepEqual(await anonymous.health(), { status: 'ok', storage: 'sqlite' });
+    assert.deepEqual(await anonymous.health(), {
+      status: 'ok',
+      storage: testStack === 'scaleout' ? 'postgres' : 'sqlite',
+    });
   });
 
   it('creates, lists and deletes sites', async () => {
