@@ -5,6 +5,7 @@ import { invalidArgument } from '../../contracts/errors.js';
 import { RequestInteger } from '../../contracts/request-integer.js';
 import {
   BulkItemsRequest,
+  BulkPatchRequest,
   BulkReferencesRequest,
   BulkRemoveRequest,
   CollectionRequest,
@@ -13,12 +14,15 @@ import {
   GetItemRequest,
   IsReferencedRequest,
   ItemIdRequest,
+  PatchItemByPathRequest,
+  PatchItemRequest,
   QueryItemsRequest,
   QueryReferencedRequest,
   RemoveItemQuery,
   ReplaceReferencesRequest,
   RestoreCollectionRequest,
   SingleItemRequest,
+  UpdateItemRequest,
 } from '../../contracts/data-api.js';
 import type { CollectionService } from '../../services/collection-service.js';
 import type { ItemService } from '../../services/item-service.js';
@@ -106,7 +110,7 @@ export function registerDataRoutes(
 
     app.post(
       `${prefix}/items/update`,
-      { config: write, schema: { body: SingleItemRequest } },
+      { config: write, schema: { body: UpdateItemRequest } },
       async (req, reply) => {
         const item = await items.update(siteOf(req), req.body);
         return reply.type(json).send(dataItemResponse(req.body.dataCollectionId, item));
@@ -114,7 +118,7 @@ export function registerDataRoutes(
     );
     app.put(
       `${prefix}/items/*`,
-      { config: write, schema: { body: SingleItemRequest } },
+      { config: write, schema: { body: UpdateItemRequest } },
       async (req, reply) => {
         const id = pathRest(req, 'dataItemId');
         if (
@@ -131,10 +135,33 @@ export function registerDataRoutes(
 
     app.post(
       `${prefix}/items/save`,
-      { config: write, schema: { body: SingleItemRequest } },
+      { config: write, schema: { body: UpdateItemRequest } },
       async (req, reply) => {
         const { action, item } = await items.save(siteOf(req), req.body);
         return reply.type(json).send(dataItemResponse(req.body.dataCollectionId, item, { action }));
+      },
+    );
+
+    // Patch Data Item: the Wix SDK posts to /items/patch, the REST reference documents PATCH /items/{id}.
+    app.post(
+      `${prefix}/items/patch`,
+      { config: write, schema: { body: PatchItemRequest } },
+      async (req, reply) => {
+        const item = await items.patch(siteOf(req), req.body);
+        return reply.type(json).send(dataItemResponse(req.body.dataCollectionId, item));
+      },
+    );
+    app.patch(
+      `${prefix}/items/*`,
+      { config: write, schema: { body: PatchItemByPathRequest } },
+      async (req, reply) => {
+        const id = pathRest(req, 'dataItemId');
+        const { patch } = req.body;
+        if (patch.dataItemId !== undefined && patch.dataItemId !== id) {
+          throw invalidArgument('patch.dataItemId', 'differs from the id in the path');
+        }
+        const item = await items.patch(siteOf(req), { ...req.body, patch: { ...patch, dataItemId: id } });
+        return reply.type(json).send(dataItemResponse(req.body.dataCollectionId, item));
       },
     );
 
@@ -192,6 +219,16 @@ export function registerDataRoutes(
         },
       );
     }
+    app.post(
+      `${prefix}/bulk/items/patch`,
+      { config: write, schema: { body: BulkPatchRequest } },
+      async (req, reply) => {
+        const results = await items.bulkPatch(siteOf(req), req.body);
+        return reply
+          .type(json)
+          .send(bulkResponse(req.body.dataCollectionId, results, req.body.returnEntity === true));
+      },
+    );
     app.post(
       `${prefix}/bulk/items/remove`,
       { config: write, schema: { body: BulkRemoveRequest } },
