@@ -140,7 +140,7 @@ export function applyFieldModifications(
       case 'INCREMENT_FIELD': {
         if (!absent && typeof current !== 'number')
           throw invalidArgument(at, `${path.join('.')} is not a number and cannot be incremented`);
-        const sum = (absent ? 0 : (current as number)) + modification.by;
+        const sum = (absent ? 0 : current) + modification.by;
         if (!Number.isFinite(sum))
           throw invalidArgument(at, `${path.join('.')} would not be a finite number`);
         parent[key] = sum;

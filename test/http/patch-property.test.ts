@@ -83,7 +83,7 @@ function applyModel(fields: Fields, patch: readonly Modification[]): Fields {
         break;
       case 'INCREMENT_FIELD':
         if (!absent && typeof current !== 'number') throw new Refused();
-        parent[last] = (absent ? 0 : (current as number)) + m.value;
+        parent[last] = (absent ? 0 : current) + m.value;
         break;
       case 'APPEND_TO_ARRAY':
         if (absent) parent[last] = [structuredClone(m.value)];
