@@ -15,6 +15,14 @@ export type FieldModification =
   | { readonly action: 'APPEND_TO_ARRAY'; readonly path: FieldPath; readonly value: unknown }
   | { readonly action: 'REMOVE_FROM_ARRAY'; readonly path: FieldPath; readonly value: unknown };
 
+/** Where each action but REMOVE_FIELD carries its value. */
+const optionsOf = {
+  SET_FIELD: 'setFieldOptions',
+  INCREMENT_FIELD: 'incrementFieldOptions',
+  APPEND_TO_ARRAY: 'appendToArrayOptions',
+  REMOVE_FROM_ARRAY: 'removeFromArrayOptions',
+} as const;
+
 /** The value a modification's options carry; every action but REMOVE_FIELD needs one. */
 function requiredValue(options: { readonly value?: unknown } | undefined, where: string): unknown {
   if (options === undefined || !('value' in options) || options.value === undefined)
@@ -37,34 +45,12 @@ export function parseFieldModifications(
     const path = parseFieldPath(input.fieldPath, `${at}.fieldPath`);
     if (isSystemField(path[0] ?? ''))
       throw invalidArgument(`${at}.fieldPath`, `${path[0]} is a system field`, 'FIELD_NOT_ALLOWED');
-    switch (input.action) {
-      case 'SET_FIELD':
-        return {
-          action: input.action,
-          path,
-          value: requiredValue(input.setFieldOptions, `${at}.setFieldOptions`),
-        };
-      case 'REMOVE_FIELD':
-        return { action: input.action, path };
-      case 'INCREMENT_FIELD': {
-        const by = requiredValue(input.incrementFieldOptions, `${at}.incrementFieldOptions`);
-        if (typeof by !== 'number')
-          throw invalidArgument(`${at}.incrementFieldOptions.value`, 'must be a number');
-        return { action: input.action, path, by };
-      }
-      case 'APPEND_TO_ARRAY':
-        return {
-          action: input.action,
-          path,
-          value: requiredValue(input.appendToArrayOptions, `${at}.appendToArrayOptions`),
-        };
-      case 'REMOVE_FROM_ARRAY':
-        return {
-          action: input.action,
-          path,
-          value: requiredValue(input.removeFromArrayOptions, `${at}.removeFromArrayOptions`),
-        };
-    }
+    if (input.action === 'REMOVE_FIELD') return { action: input.action, path };
+    const key = optionsOf[input.action];
+    const value = requiredValue(input[key], `${at}.${key}`);
+    if (input.action !== 'INCREMENT_FIELD') return { action: input.action, path, value };
+    if (typeof value !== 'number') throw invalidArgument(`${at}.${key}.value`, 'must be a number');
+    return { action: input.action, path, by: value };
   });
 }
 

@@ -11,31 +11,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestEnv, wixDataClient, type TestEnv, type TestSite } from '../helpers/harness.js';
+import { rejectionCode, violatedField } from '../helpers/wix-rejection.js';
 
 type Client = ReturnType<typeof wixDataClient>;
-
-/** The application error code the SDK attached to a rejection. */
-async function rejectionCode(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-  } catch (error) {
-    const details = (error as { details?: { applicationError?: { code?: string } } }).details;
-    return details?.applicationError?.code ?? 'NO_CODE';
-  }
-  assert.fail('expected the call to be rejected');
-}
-
-/** The field a validation rejection names (`details.validationError`, spec §8). */
-async function violatedField(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-  } catch (error) {
-    const details = (error as { details?: { validationError?: { fieldViolations?: { field?: string }[] } } })
-      .details;
-    return details?.validationError?.fieldViolations?.[0]?.field ?? 'NO_VIOLATION';
-  }
-  assert.fail('expected the call to be rejected');
-}
 
 describe('patch, bulk patch and condition through the Wix SDK', () => {
   let env: TestEnv;

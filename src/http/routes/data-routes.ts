@@ -63,6 +63,18 @@ function pathRest(request: FastifyRequest, what: string): string {
   }
 }
 
+/**
+ * The id a by-path route works on: the path's, which the body may repeat but not contradict.
+ * @throws AppError INVALID_ARGUMENT naming `field` when the body's id differs
+ */
+function pathItemId(request: FastifyRequest, bodyId: string | null | undefined, field: string): string {
+  const id = pathRest(request, 'dataItemId');
+  if (bodyId !== undefined && bodyId !== null && bodyId !== id) {
+    throw invalidArgument(field, 'differs from the id in the path');
+  }
+  return id;
+}
+
 const CollectionListQuery = Type.Object(
   {
     paging: Type.Optional(
@@ -120,14 +132,7 @@ export function registerDataRoutes(
       `${prefix}/items/*`,
       { config: write, schema: { body: UpdateItemRequest } },
       async (req, reply) => {
-        const id = pathRest(req, 'dataItemId');
-        if (
-          req.body.dataItem.id !== undefined &&
-          req.body.dataItem.id !== null &&
-          req.body.dataItem.id !== id
-        ) {
-          throw invalidArgument('dataItem.id', 'differs from the id in the path');
-        }
+        const id = pathItemId(req, req.body.dataItem.id, 'dataItem.id');
         const item = await items.update(siteOf(req), { ...req.body, dataItem: { ...req.body.dataItem, id } });
         return reply.type(json).send(dataItemResponse(req.body.dataCollectionId, item));
       },
@@ -155,12 +160,9 @@ export function registerDataRoutes(
       `${prefix}/items/*`,
       { config: write, schema: { body: PatchItemByPathRequest } },
       async (req, reply) => {
-        const id = pathRest(req, 'dataItemId');
         const { patch } = req.body;
-        if (patch.dataItemId !== undefined && patch.dataItemId !== id) {
-          throw invalidArgument('patch.dataItemId', 'differs from the id in the path');
-        }
-        const item = await items.patch(siteOf(req), { ...req.body, patch: { ...patch, dataItemId: id } });
+        const dataItemId = pathItemId(req, patch.dataItemId, 'patch.dataItemId');
+        const item = await items.patch(siteOf(req), { ...req.body, patch: { ...patch, dataItemId } });
         return reply.type(json).send(dataItemResponse(req.body.dataCollectionId, item));
       },
     );
