@@ -75,10 +75,18 @@ function compare(actual: unknown, op: CompareOperator, value: FilterValue): bool
   }
 }
 
-/** `$hasSome`/`$hasAll` look inside an array and treat a single value as a one-element array. */
-function elementsOf(actual: unknown): readonly unknown[] {
+/** Fields the engines keep in columns, where a date is one value rather than a `{ "$date" }` object. */
+const dateColumns = new Set(['_createdDate', '_updatedDate']);
+
+/**
+ * What `$hasSome`/`$hasAll` look inside, as the engines do: an array's elements, an object's values, a
+ * single value as a one-element array (a system date as itself), nothing for a missing field.
+ */
+function elementsOf(actual: unknown, field: FieldPath): readonly unknown[] {
+  if (actual === undefined) return [];
   if (Array.isArray(actual)) return actual;
-  return actual === undefined ? [] : [actual];
+  if (field.length === 1 && dateColumns.has(field[0] ?? '')) return [actual];
+  return isRecord(actual) ? Object.values(actual) : [actual];
 }
 
 function textMatches(actual: unknown, op: 'startsWith' | 'endsWith' | 'contains', needle: string): boolean {
@@ -117,9 +125,8 @@ export function matchesFilter(node: FilterNode | null, data: Record<string, unkn
     }
     case 'hasSome':
     case 'hasAll': {
-      const elements = elementsOf(valueAt(data, node.field));
-      const found = (v: FilterValue) =>
-        elements.some((e) => (v.type === 'null' ? e === null : compare(e, 'eq', v)));
+      const elements = elementsOf(valueAt(data, node.field), node.field);
+      const found = (v: FilterValue) => elements.some((e) => compare(e, 'eq', v));
       return node.kind === 'hasSome' ? node.values.some(found) : node.values.every(found);
     }
     case 'string':
