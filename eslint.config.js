@@ -21,6 +21,11 @@ const adapterOutward = ['**/http/**', '**/services/**', '**/cli/**', '**/app/**'
 const adaptersWhy = 'adapters implement ports and take their settings as arguments';
 const engineWhy = 'one storage engine never imports the other: move what both use to adapters/storage/sql';
 
+const newAppError = {
+  selector: "NewExpression[callee.name='AppError']",
+  message: 'build errors with errors.<CODE>(...) from src/contracts/errors.ts',
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'data/**', 'test-artifacts/**', 'web/dist/**'] },
   js.configs.recommended,
@@ -136,18 +141,24 @@ export default tseslint.config(
     },
   },
   {
-    // One error per code: its message and data are written once, in the registry (issue 13).
+    // One error per code: its message and data are written once, in the registry (issue 13), and a job's
+    // failure once per code in src/engine/job-failure.ts.
     files: ['src/**/*.ts'],
     ignores: ['src/contracts/errors.ts'],
     rules: {
       'no-restricted-syntax': [
         'error',
+        newAppError,
         {
-          selector: "NewExpression[callee.name='AppError']",
-          message: 'build errors with errors.<CODE>(...) from src/contracts/errors.ts',
+          selector: "NewExpression[callee.name='JobFailure']",
+          message: 'build job failures with jobFailures.<CODE>(...) from src/engine/job-failure.ts',
         },
       ],
     },
+  },
+  {
+    files: ['src/engine/job-failure.ts'],
+    rules: { 'no-restricted-syntax': ['error', newAppError] },
   },
   {
     // Tests read JSON response bodies (typed `any`) and use node:test's describe/it, whose promises the

@@ -62,6 +62,70 @@ const IncludedReference = Type.Object(
 export const SingleItemRequest = request({ dataItem: DataItemSchema });
 export type SingleItemRequest = Static<typeof SingleItemRequest>;
 
+/**
+ * A write's `condition` (Wix's "item will be written only if condition is met"): a filter the current
+ * item must match, checked in the write's transaction.
+ */
+export const ConditionSchema = Type.Object(
+  { filter: Type.Optional(Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()])) },
+  { additionalProperties: false },
+);
+export type Condition = Static<typeof ConditionSchema>;
+
+/** Update and save: an item, and optionally the condition the item it replaces must match. */
+export const UpdateItemRequest = request({
+  dataItem: DataItemSchema,
+  condition: Type.Optional(ConditionSchema),
+});
+export type UpdateItemRequest = Static<typeof UpdateItemRequest>;
+
+const ModificationValue = Type.Object({ value: Type.Optional(Json) }, { additionalProperties: false });
+
+/** One field modification, in the shape the Wix SDK sends (`<action>Options.value`). */
+export const FieldModificationSchema = Type.Object(
+  {
+    fieldPath: Type.String({ minLength: 1, maxLength: 256 }),
+    action: Type.Union([
+      Type.Literal('SET_FIELD'),
+      Type.Literal('REMOVE_FIELD'),
+      Type.Literal('INCREMENT_FIELD'),
+      Type.Literal('APPEND_TO_ARRAY'),
+      Type.Literal('REMOVE_FROM_ARRAY'),
+    ]),
+    setFieldOptions: Type.Optional(ModificationValue),
+    // A number, checked where the modification is read: item values are JSON numbers, not request integers.
+    incrementFieldOptions: Type.Optional(ModificationValue),
+    appendToArrayOptions: Type.Optional(ModificationValue),
+    removeFromArrayOptions: Type.Optional(ModificationValue),
+  },
+  { additionalProperties: false },
+);
+export type FieldModificationInput = Static<typeof FieldModificationSchema>;
+
+export const MAX_FIELD_MODIFICATIONS = 1000;
+
+const PatchSchema = Type.Object(
+  {
+    dataItemId: ItemId,
+    fieldModifications: Type.Array(FieldModificationSchema, { maxItems: MAX_FIELD_MODIFICATIONS }),
+  },
+  { additionalProperties: false },
+);
+
+/** Patch Data Item: the item's id and the modifications to apply, optionally under a condition. */
+export const PatchItemRequest = request({ patch: PatchSchema, condition: Type.Optional(ConditionSchema) });
+export type PatchItemRequest = Static<typeof PatchItemRequest>;
+
+/** PATCH /v2/items/{id} (the documented REST form): the id comes from the path; the body may repeat it. */
+export const PatchItemByPathRequest = request({
+  patch: Type.Object(
+    { ...PatchSchema.properties, dataItemId: Type.Optional(ItemId) },
+    { additionalProperties: false },
+  ),
+  condition: Type.Optional(ConditionSchema),
+});
+export type PatchItemByPathRequest = Static<typeof PatchItemByPathRequest>;
+
 export const ItemIdRequest = request({ dataItemId: ItemId });
 export type ItemIdRequest = Static<typeof ItemIdRequest>;
 
@@ -130,8 +194,18 @@ export const MAX_BULK_ITEMS = 1000;
 export const BulkItemsRequest = request({
   dataItems: Type.Array(DataItemSchema, { maxItems: MAX_BULK_ITEMS }),
   returnEntity: Type.Optional(Type.Boolean()),
+  /** Bulk update only (the Wix SDK sends it there): the condition each replaced item must match. */
+  condition: Type.Optional(ConditionSchema),
 });
 export type BulkItemsRequest = Static<typeof BulkItemsRequest>;
+
+/** Bulk Patch Data Items: per-item patches, one condition for all of them. */
+export const BulkPatchRequest = request({
+  patches: Type.Array(PatchSchema, { maxItems: MAX_BULK_ITEMS }),
+  returnEntity: Type.Optional(Type.Boolean()),
+  condition: Type.Optional(ConditionSchema),
+});
+export type BulkPatchRequest = Static<typeof BulkPatchRequest>;
 
 export const BulkRemoveRequest = request({
   dataItemIds: Type.Array(ItemId, { maxItems: MAX_BULK_ITEMS }),

@@ -93,6 +93,15 @@ export const errorRegistry = {
       data: { itemId },
     }),
   },
+  // Wix documents no code for a write whose `condition` the current item does not match.
+  CONDITION_NOT_MET: {
+    category: 'CONFLICT',
+    message: 'The item does not match the condition of the write.',
+    describe: (itemId: string) => ({
+      message: `Item ${itemId} does not match the condition; it was not changed.`,
+      data: { itemId },
+    }),
+  },
   WDE0025: {
     category: 'NOT_FOUND',
     message: 'The collection was deleted too long ago to be restored, or never existed.',

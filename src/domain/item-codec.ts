@@ -83,6 +83,20 @@ function normalizeValue(value: unknown, depth: number, where: string): unknown {
   return record;
 }
 
+/**
+ * Reads one field value from a request (a patch's value), as item data is read: `$`-keys other than date
+ * literals and too deep nesting are refused, dates normalised (in place).
+ * @throws AppError INVALID_ARGUMENT
+ */
+export function readFieldValue(value: unknown, where: string): unknown {
+  return normalizeValue(value, 1, where);
+}
+
+/** Whether a top-level field is one the server owns (`_id`, `_owner`, `_createdDate`, `_updatedDate`). */
+export function isSystemField(field: string): boolean {
+  return systemFieldSet.has(field);
+}
+
 /** The user part of an item's data, checked and with dates normalised; system fields split off. */
 export interface ItemInput {
   readonly id: string | undefined;

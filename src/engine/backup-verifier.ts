@@ -7,7 +7,7 @@ import type { BackupRecord, JobError } from '../domain/backup.js';
 import { chunkKey, chunksOf, type ChunkList, type ChunkRef, type Manifest } from '../domain/manifest.js';
 import { BlobStoreError, type BlobStore } from '../ports/blob-store.js';
 import type { CodecPool } from './codec-pool.js';
-import { JobFailure, jobErrorOf } from './job-failure.js';
+import { chunkNamed, jobErrorOf, jobFailures, manifestOf } from './job-failure.js';
 import { checkManifestAgainstCatalog, readManifest } from './manifest-io.js';
 
 /** What verification needs of the engine. */
@@ -28,12 +28,9 @@ export async function fetchChunk(blobs: BlobStore, siteId: string, ref: ChunkRef
     return await blobs.get(chunkKey(siteId, ref.hash), ref.storedSize + 1);
   } catch (error) {
     if (error instanceof BlobStoreError) {
-      if (error.kind === 'NOT_FOUND')
-        throw new JobFailure('INTEGRITY_OBJECT_MISSING', `Chunk ${ref.hash} is missing.`);
-      if (error.kind === 'UNREADABLE')
-        throw new JobFailure('INTEGRITY_OBJECT_UNREADABLE', `Chunk ${ref.hash} cannot be read.`);
-      if (error.kind === 'FAILED')
-        throw new JobFailure('INTEGRITY_SIZE_MISMATCH', `Chunk ${ref.hash} is larger than recorded.`);
+      if (error.kind === 'NOT_FOUND') throw jobFailures.INTEGRITY_OBJECT_MISSING(chunkNamed(ref.hash));
+      if (error.kind === 'UNREADABLE') throw jobFailures.INTEGRITY_OBJECT_UNREADABLE(chunkNamed(ref.hash));
+      if (error.kind === 'FAILED') throw jobFailures.INTEGRITY_SIZE_MISMATCH(chunkNamed(ref.hash));
     }
     throw error;
   }
@@ -44,8 +41,7 @@ export async function fetchChunk(blobs: BlobStore, siteId: string, ref: ChunkRef
  * @throws JobFailure INTEGRITY_* (see readManifest, checkManifestAgainstCatalog)
  */
 export async function readVerifiedManifest(blobs: BlobStore, backup: BackupRecord): Promise<Manifest> {
-  if (!backup.manifest)
-    throw new JobFailure('INTEGRITY_OBJECT_MISSING', `Backup ${backup.id} has no manifest.`);
+  if (!backup.manifest) throw jobFailures.INTEGRITY_OBJECT_MISSING(manifestOf(backup.id));
   const manifest = await readManifest(blobs, backup.manifest, { backupId: backup.id, siteId: backup.siteId });
   checkManifestAgainstCatalog(manifest, backup);
   return manifest;

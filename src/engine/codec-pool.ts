@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { BackupLink } from '../domain/backup.js';
+import type { ErrorCode } from '../contracts/errors.js';
 import type { ChunkRef } from '../domain/manifest.js';
 import { WorkerCallError, WorkerChannel } from '../threads/worker-channel.js';
 import type { ItemChunk } from './chunk-lines.js';
@@ -69,7 +70,7 @@ export class CodecPool {
       );
     } catch (error) {
       if (error instanceof WorkerCallError && error.code?.startsWith('INTEGRITY_')) {
-        throw new JobFailure(error.code as never, error.message);
+        throw JobFailure.relay({ code: error.code as ErrorCode, message: error.message });
       }
       throw error;
     }

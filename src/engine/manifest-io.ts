@@ -11,7 +11,7 @@ import {
   type Manifest,
 } from '../domain/manifest.js';
 import { BlobStoreError, type BlobStore } from '../ports/blob-store.js';
-import { JobFailure } from './job-failure.js';
+import { JobFailure, jobFailures, manifestOf } from './job-failure.js';
 
 const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
@@ -38,16 +38,10 @@ export async function readManifest(
     bytes = await blobs.get(ref.key, MAX_MANIFEST_BYTES);
   } catch (error) {
     if (error instanceof BlobStoreError && error.kind === 'NOT_FOUND') {
-      throw new JobFailure(
-        'INTEGRITY_OBJECT_MISSING',
-        `The manifest of backup ${expected.backupId} is missing.`,
-      );
+      throw jobFailures.INTEGRITY_OBJECT_MISSING(manifestOf(expected.backupId));
     }
     if (error instanceof BlobStoreError && error.kind === 'FAILED') {
-      throw new JobFailure(
-        'INTEGRITY_SIZE_MISMATCH',
-        `The manifest of backup ${expected.backupId} is larger than recorded.`,
-      );
+      throw jobFailures.INTEGRITY_SIZE_MISMATCH(manifestOf(expected.backupId));
     }
     throw error;
   }
@@ -56,7 +50,7 @@ export async function readManifest(
     return decodeManifest(bytes, expected);
   } catch (error) {
     // As a JobFailure, so that the job reports INTEGRITY_MANIFEST_INVALID rather than an internal error.
-    if (error instanceof AppError) throw new JobFailure(error.code, error.message);
+    if (error instanceof AppError) throw JobFailure.relay(error);
     throw error;
   }
 }
@@ -67,23 +61,16 @@ function damaged(
   ref: ManifestRef,
   expected: { backupId: string; siteId: string },
 ): JobFailure {
-  const of = `The manifest of backup ${expected.backupId}`;
-  if (bytes.length === 0) return new JobFailure('INTEGRITY_OBJECT_EMPTY', `${of} is empty.`);
+  const of = manifestOf(expected.backupId);
+  if (bytes.length === 0) return jobFailures.INTEGRITY_OBJECT_EMPTY(of);
   const owner = ownerOf(bytes);
   if (owner && (owner.backupId !== expected.backupId || owner.siteId !== expected.siteId)) {
-    return new JobFailure(
-      'INTEGRITY_OBJECT_SWAPPED',
-      `${of} was replaced by the manifest of backup ${owner.backupId} of site ${owner.siteId}.`,
-    );
+    return jobFailures.INTEGRITY_OBJECT_SWAPPED(of, owner);
   }
-  if (bytes.length < ref.size)
-    return new JobFailure('INTEGRITY_OBJECT_TRUNCATED', `${of} is ${bytes.length} bytes, not ${ref.size}.`);
-  if (bytes.length > ref.size)
-    return new JobFailure('INTEGRITY_SIZE_MISMATCH', `${of} is ${bytes.length} bytes, not ${ref.size}.`);
-  return new JobFailure(
-    'INTEGRITY_MANIFEST_CHECKSUM_MISMATCH',
-    `${of} does not match the checksum recorded when the backup completed.`,
-  );
+  const sizes = { found: bytes.length, recorded: ref.size };
+  if (bytes.length < ref.size) return jobFailures.INTEGRITY_OBJECT_TRUNCATED(of, sizes);
+  if (bytes.length > ref.size) return jobFailures.INTEGRITY_SIZE_MISMATCH(of, sizes);
+  return jobFailures.INTEGRITY_MANIFEST_CHECKSUM_MISMATCH(expected.backupId);
 }
 
 /** The backup and site a manifest names, if the bytes are a manifest at all. */
@@ -106,10 +93,7 @@ function ownerOf(bytes: Buffer): { backupId: string; siteId: string } | undefine
  */
 export function checkManifestAgainstCatalog(manifest: Manifest, backup: BackupRecord): void {
   const differs = (what: string, recorded: unknown, found: unknown) =>
-    new JobFailure(
-      'INTEGRITY_MANIFEST_MISMATCH',
-      `The manifest of backup ${backup.id} holds ${what} ${String(found)}, the catalog recorded ${String(recorded)}.`,
-    );
+    jobFailures.INTEGRITY_MANIFEST_MISMATCH(backup.id, what, recorded, found);
   const items = manifest.collections.reduce((n, c) => n + c.itemCount, 0);
   if (backup.itemCount !== null && items !== backup.itemCount)
     throw differs('items:', backup.itemCount, items);
@@ -135,7 +119,7 @@ export async function publishManifest(
 ): Promise<{ ref: ManifestRef; manifest: Manifest }> {
   const key = manifestKey(manifest.siteId, manifest.backupId);
   const bytes = encodeManifest(manifest);
-  if (bytes.length > MAX_MANIFEST_BYTES) throw new JobFailure('INTERNAL', 'The manifest is too large.');
+  if (bytes.length > MAX_MANIFEST_BYTES) throw jobFailures.INTERNAL(bytes.length, MAX_MANIFEST_BYTES);
   if (await blobs.putIfAbsent(key, bytes))
     return { ref: { key, sha256: sha256(bytes), size: bytes.length }, manifest };
   const existing = await blobs.get(key, MAX_MANIFEST_BYTES);

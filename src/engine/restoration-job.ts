@@ -9,7 +9,7 @@ import { referenceTargetsOf } from '../domain/restore-definitions.js';
 import type { RestorationJobState } from '../ports/backup-store.js';
 import { readVerifiedManifest } from './backup-verifier.js';
 import { hit, type EngineDeps } from './engine-deps.js';
-import { JobFailure, jobErrorOf } from './job-failure.js';
+import { jobErrorOf, jobFailures, manifestOf } from './job-failure.js';
 import { stopped, type JobLease } from './job-lease.js';
 import { writeSafetyBackup } from './safety-backup-job.js';
 import { stageCollection } from './stage-collection.js';
@@ -51,17 +51,13 @@ async function stageAndSwitch(
   await deps.staging.discard(restoration.id);
   await hit(deps, 'restore:staging-discarded');
   const backup = await deps.backups.getBackup(restoration.siteId, restoration.backupId);
-  if (!backup)
-    throw new JobFailure('INTEGRITY_OBJECT_MISSING', `Backup ${restoration.backupId} has no manifest.`);
+  if (!backup) throw jobFailures.INTEGRITY_OBJECT_MISSING(manifestOf(restoration.backupId));
   const manifest = await readVerifiedManifest(deps.blobs, backup);
   await hit(deps, 'restore:manifest-read');
   const sources = restoration.collections.map((plan) => {
     const entry = manifest.collections.find((c) => c.id === plan.dataCollectionId);
     if (!entry)
-      throw new JobFailure(
-        'INTEGRITY_MANIFEST_INVALID',
-        `The manifest does not hold collection ${plan.dataCollectionId}.`,
-      );
+      throw jobFailures.INTEGRITY_MANIFEST_INVALID(`it does not hold collection ${plan.dataCollectionId}`);
     // Undoing a restoration (restoring its safety backup) deletes what that restoration created.
     const remove = entry.absentBefore === true && plan.restoreDestination.dataCollectionId === entry.id;
     return { plan, entry, remove };

@@ -60,11 +60,26 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
     description: 'An existing id is refused with 409 WDE0074.',
   }),
   [`GET ${D}/items/*`]: item('getDataItem', 'Get an item', 'DataItem', { wildcard: 'dataItemId' }),
-  [`POST ${D}/items/update`]: item('updateDataItem', 'Replace an item', 'DataItem'),
+  [`POST ${D}/items/update`]: item('updateDataItem', 'Replace an item', 'DataItem', {
+    description:
+      'With a `condition`, the item is replaced only if it matches it now (otherwise 409 CONDITION_NOT_MET); so are save and bulk update.',
+  }),
   [`PUT ${D}/items/*`]: item('updateDataItemByPath', 'Replace an item (id in the path)', 'DataItem', {
     wildcard: 'dataItemId',
   }),
   [`POST ${D}/items/save`]: item('saveDataItem', 'Insert or replace an item', 'SavedDataItem'),
+  [`POST ${D}/items/patch`]: item('patchDataItem', 'Modify named fields of an item', 'DataItem', {
+    description:
+      'Field modifications (SET_FIELD, REMOVE_FIELD, INCREMENT_FIELD, APPEND_TO_ARRAY, REMOVE_FROM_ARRAY) in order; other fields stay. A missing item is 404 WDE0073; a `condition` the item does not match is 409 CONDITION_NOT_MET.',
+  }),
+  [`PATCH ${D}/items/*`]: item(
+    'patchDataItemByPath',
+    'Modify named fields of an item (id in the path)',
+    'DataItem',
+    {
+      wildcard: 'dataItemId',
+    },
+  ),
   [`POST ${D}/items/remove`]: item('removeDataItem', 'Remove an item and its references', 'DataItem'),
   [`DELETE ${D}/items/*`]: item('removeDataItemByPath', 'Remove an item (id in the path)', 'DataItem', {
     wildcard: 'dataItemId',
@@ -82,6 +97,14 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
   [`POST ${D}/bulk/items/insert`]: item('bulkInsertDataItems', 'Insert up to 1000 items', 'BulkItems'),
   [`POST ${D}/bulk/items/update`]: item('bulkUpdateDataItems', 'Replace up to 1000 items', 'BulkItems'),
   [`POST ${D}/bulk/items/save`]: item('bulkSaveDataItems', 'Insert or replace up to 1000 items', 'BulkItems'),
+  [`POST ${D}/bulk/items/patch`]: item(
+    'bulkPatchDataItems',
+    'Modify named fields of up to 1000 items',
+    'BulkItems',
+    {
+      description: 'Each patch succeeds or fails on its own, reported per item like bulk update.',
+    },
+  ),
   [`POST ${D}/bulk/items/remove`]: item('bulkRemoveDataItems', 'Remove up to 1000 items', 'BulkItems'),
   [`POST ${D}/bulk/items/insert-references`]: item(
     'insertDataItemReferences',

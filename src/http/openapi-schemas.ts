@@ -184,7 +184,7 @@ export const responses = {
   BulkItems: Type.Object({
     results: Type.Array(
       Type.Object({
-        action: Type.Union(['INSERT', 'UPDATE', 'DELETE'].map((s) => Type.Literal(s))),
+        action: Type.Union(['INSERT', 'UPDATE', 'PATCH', 'DELETE'].map((s) => Type.Literal(s))),
         itemMetadata: Type.Object({
           id: nullable(Type.String()),
           originalIndex: Count,

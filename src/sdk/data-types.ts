@@ -4,7 +4,12 @@
  * answers are written out here.
  */
 import type { Static } from 'typebox';
-import type { CollectionSchema, EnvironmentSchema, QuerySchema } from '../contracts/data-api.js';
+import type {
+  CollectionSchema,
+  EnvironmentSchema,
+  FieldModificationInput,
+  QuerySchema,
+} from '../contracts/data-api.js';
 
 /** Which item set a call works on: `LIVE` (default), `SANDBOX`, or `SANDBOX_PREFERRED` (the sandbox here). */
 export type Environment = Static<typeof EnvironmentSchema>;
@@ -14,6 +19,13 @@ export type ItemQuery = Static<typeof QuerySchema>;
 
 /** A filter in the Wix query language (`{ year: { $gt: 1950 } }`, `$and`, `$or`, `$not`, ...). */
 export type ItemFilter = NonNullable<ItemQuery['filter']>;
+
+/**
+ * One field modification of a patch: `{ fieldPath: 'pages', action: 'INCREMENT_FIELD',
+ * incrementFieldOptions: { value: 1 } }` (SET_FIELD, REMOVE_FIELD, INCREMENT_FIELD, APPEND_TO_ARRAY,
+ * REMOVE_FROM_ARRAY, each with its `<action>Options.value`).
+ */
+export type FieldModification = FieldModificationInput;
 
 /**
  * A collection as sent to create or update it (a collection read back may be sent as it is); `fields`
@@ -87,7 +99,7 @@ export interface ItemError {
 
 /** One entry of a bulk call's result, in the order sent. */
 export interface BulkItemResult {
-  readonly action: 'INSERT' | 'UPDATE' | 'DELETE';
+  readonly action: 'INSERT' | 'UPDATE' | 'PATCH' | 'DELETE';
   readonly itemMetadata: {
     readonly id: string | null;
     readonly originalIndex: number;

@@ -20,6 +20,7 @@ export type {
   GetItemOptions,
   QueryOptions,
   BulkOptions,
+  ConditionalOptions,
   QueryReferencedOptions,
   IncludedReference,
 } from './items-client.js';

@@ -1,5 +1,6 @@
 import type {
   BulkItemsRequest,
+  BulkPatchRequest,
   BulkReferencesRequest,
   BulkRemoveRequest,
   CollectionRequest,
@@ -7,10 +8,12 @@ import type {
   GetItemRequest,
   IsReferencedRequest,
   ItemIdRequest,
+  PatchItemRequest,
   QueryItemsRequest,
   QueryReferencedRequest,
   ReplaceReferencesRequest,
   SingleItemRequest,
+  UpdateItemRequest,
 } from '../contracts/data-api.js';
 import type {
   BulkReferenceResult,
@@ -19,6 +22,7 @@ import type {
   DataItemPage,
   DataItemReference,
   Environment,
+  FieldModification,
   ItemData,
   ItemFilter,
   ItemQuery,
@@ -53,8 +57,14 @@ export interface QueryOptions extends ItemOptions {
   readonly includeReferences?: readonly IncludedReference[];
 }
 
+/** Options of the writes that replace or modify an existing item. */
+export interface ConditionalOptions extends ItemOptions {
+  /** A filter the current item must match for the write to happen (409 `CONDITION_NOT_MET` otherwise). */
+  readonly condition?: ItemFilter;
+}
+
 /** Options of the bulk writes. */
-export interface BulkOptions extends ItemOptions {
+export interface BulkOptions extends ConditionalOptions {
   /** Return each written item in its result. */
   readonly returnEntity?: boolean;
 }
@@ -73,6 +83,10 @@ const BULK = '/wix-data/v2/bulk/items';
 
 function environment(options: ItemOptions): { environment?: Environment } {
   return options.environment === undefined ? {} : { environment: options.environment };
+}
+
+function condition(options: ConditionalOptions): { condition?: { filter: ItemFilter } } {
+  return options.condition === undefined ? {} : { condition: { filter: options.condition } };
 }
 
 /**
@@ -122,25 +136,63 @@ export class ItemsClient {
   async update(
     collectionId: string,
     data: ItemData & { _id: string },
-    options: ItemOptions = {},
+    options: ConditionalOptions = {},
   ): Promise<DataItem> {
-    const body: SingleItemRequest = {
+    const body: UpdateItemRequest = {
       dataCollectionId: collectionId,
       dataItem: { id: data._id, data },
       ...environment(options),
+      ...condition(options),
     };
     return field(await this.post(`${ITEMS}/update`, body, options), 'dataItem');
   }
 
-  /** Inserts the item, or replaces it when `data._id` exists. */
-  async save(collectionId: string, data: ItemData, options: ItemOptions = {}): Promise<SaveResult> {
-    const body: SingleItemRequest = {
+  /** Inserts the item, or replaces it when `data._id` exists (and matches `condition`, if given). */
+  async save(collectionId: string, data: ItemData, options: ConditionalOptions = {}): Promise<SaveResult> {
+    const body: UpdateItemRequest = {
       dataCollectionId: collectionId,
       dataItem: { data },
       ...environment(options),
+      ...condition(options),
     };
     const result = await this.post(`${ITEMS}/save`, body, options);
     return { action: field(result, 'action'), dataItem: field(result, 'dataItem') };
+  }
+
+  /**
+   * Applies field modifications, in order, to one item; its other fields stay as they are.
+   * @throws SafekeepApiError 404 `WDE0073`, 409 `CONDITION_NOT_MET`, 400 (a modification that does not fit)
+   */
+  async patch(
+    collectionId: string,
+    itemId: string,
+    modifications: readonly FieldModification[],
+    options: ConditionalOptions = {},
+  ): Promise<DataItem> {
+    const body: PatchItemRequest = {
+      dataCollectionId: collectionId,
+      patch: { dataItemId: itemId, fieldModifications: [...modifications] },
+      ...environment(options),
+      ...condition(options),
+    };
+    return field(await this.post(`${ITEMS}/patch`, body, options), 'dataItem');
+  }
+
+  /** Applies the same field modifications to up to 1000 items; each succeeds or fails on its own. */
+  async bulkPatch(
+    collectionId: string,
+    itemIds: readonly string[],
+    modifications: readonly FieldModification[],
+    options: BulkOptions = {},
+  ): Promise<BulkResult> {
+    const body: BulkPatchRequest = {
+      dataCollectionId: collectionId,
+      patches: itemIds.map((dataItemId) => ({ dataItemId, fieldModifications: [...modifications] })),
+      ...environment(options),
+      ...condition(options),
+      ...(options.returnEntity !== undefined && { returnEntity: options.returnEntity }),
+    };
+    return bulkResult(await this.post(`${BULK}/patch`, body, options));
   }
 
   /**
@@ -320,6 +372,7 @@ export class ItemsClient {
       dataCollectionId: collectionId,
       dataItems: items.map((data) => (mode === 'update' ? { id: data._id ?? null, data } : { data })),
       ...environment(options),
+      ...condition(options),
       ...(options.returnEntity !== undefined && { returnEntity: options.returnEntity }),
     };
     return bulkResult(await this.post(`${BULK}/${mode}`, body, options));

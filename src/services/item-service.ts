@@ -1,28 +1,39 @@
 import { AppError, errors, invalidArgument } from '../contracts/errors.js';
 import type {
   BulkItemsRequest,
+  BulkPatchRequest,
   BulkReferencesRequest,
   BulkRemoveRequest,
   CountItemsRequest,
   GetItemRequest,
   IsReferencedRequest,
+  Condition,
   ItemIdRequest,
+  PatchItemRequest,
   QueryItemsRequest,
   QueryReferencedRequest,
   ReplaceReferencesRequest,
   SingleItemRequest,
+  UpdateItemRequest,
 } from '../contracts/data-api.js';
 import { checkCollectionId } from '../domain/collection-id.js';
 import { resolveEnvironment, type RequestedEnvironment } from '../domain/environment.js';
 import {
   checkItemId,
   composeItem,
+  isSystemField,
   ownerOf,
   readItemInput,
   type ItemInput,
   type StoredItem,
 } from '../domain/item-codec.js';
+import {
+  applyFieldModifications,
+  parseFieldModifications,
+  type FieldModification,
+} from '../domain/field-modifications.js';
 import { parseFieldPath } from '../domain/query/field-path.js';
+import { matchesFilter } from '../domain/query/match.js';
 import { parseFilter, type FilterNode } from '../domain/query/filter.js';
 import {
   mayEmbedReferences,
@@ -46,7 +57,7 @@ export const MAX_CURSOR_PAGE = 1000;
  */
 export const MAX_PAGE_BYTES = 16 * 1024 * 1024;
 
-export type BulkAction = 'INSERT' | 'UPDATE' | 'DELETE';
+export type BulkAction = 'INSERT' | 'UPDATE' | 'PATCH' | 'DELETE';
 
 export interface ItemError {
   readonly code: string;
@@ -108,6 +119,21 @@ function usesListOperators(node: FilterNode): boolean {
     case 'linked':
       return false;
   }
+}
+
+/** A write's condition, parsed before its transaction: a bad filter is a 400 that changes nothing. */
+function conditionOf(condition: Condition | undefined): FilterNode | null {
+  return parseFilter(condition?.filter, 'condition.filter');
+}
+
+/**
+ * Checks a write's condition against the current item, inside the write's transaction so that no other
+ * write can change the item between the check and the write.
+ * @throws AppError CONDITION_NOT_MET
+ */
+function checkCondition(condition: FilterNode | null, current: StoredItem): void {
+  if (condition !== null && !matchesFilter(condition, JSON.parse(current.json) as Record<string, unknown>))
+    throw errors.CONDITION_NOT_MET(current.id);
 }
 
 /** Keeps `_id` and the named (possibly dotted) fields of an item's data. */
@@ -221,16 +247,18 @@ export class ItemService {
     });
   }
 
-  async update(ctx: SiteContext, request: SingleItemRequest): Promise<StoredItem> {
+  async update(ctx: SiteContext, request: UpdateItemRequest): Promise<StoredItem> {
     const target = this.target(ctx, request);
     const input = await this.readInput(target, request.dataItem);
     const id = input.id;
     if (id === undefined)
       throw invalidArgument('dataItem.id', 'the id of the item to update is required', 'REQUIRED_FIELD');
+    const condition = conditionOf(request.condition);
     const now = this.clock();
     return this.storage.items.write(target, async (tx) => {
       const existing = (await tx.findExisting([id])).get(id);
       if (!existing) throw errors.WDE0073(id);
+      checkCondition(condition, existing);
       const item = this.replacement(ctx, { ...input, id }, existing, now);
       await tx.update([item]);
       await tx.recordChanges([{ kind: 'updated', item }]);
@@ -238,17 +266,20 @@ export class ItemService {
     });
   }
 
+  /** Insert or replace; a condition applies to the item it would replace (a new item has none). */
   async save(
     ctx: SiteContext,
-    request: SingleItemRequest,
+    request: UpdateItemRequest,
   ): Promise<{ action: 'INSERTED' | 'UPDATED'; item: StoredItem }> {
     const target = this.target(ctx, request);
     const input = await this.readInput(target, request.dataItem);
+    const condition = conditionOf(request.condition);
     const now = this.clock();
     return this.storage.items.write(target, async (tx) => {
       const id = input.id;
       const existing = id === undefined ? undefined : (await tx.findExisting([id])).get(id);
       if (existing && id !== undefined) {
+        checkCondition(condition, existing);
         const item = this.replacement(ctx, { ...input, id }, existing, now);
         await tx.update([item]);
         await tx.recordChanges([{ kind: 'updated', item }]);
@@ -512,6 +543,13 @@ export class ItemService {
     request: BulkItemsRequest,
   ): Promise<BulkItemResult[]> {
     const target = this.target(ctx, request);
+    if (mode === 'insert' && request.condition !== undefined)
+      throw invalidArgument(
+        'condition',
+        'applies to items that exist: bulk update or save',
+        'FIELD_NOT_ALLOWED',
+      );
+    const condition = conditionOf(request.condition);
     const now = this.clock();
     const results: (BulkItemResult | undefined)[] = [];
     const inputs: { index: number; input: ItemInput }[] = [];
@@ -562,6 +600,7 @@ export class ItemService {
           } else {
             // An update without an id was refused when the inputs were read.
             if (!current || id === undefined) throw errors.WDE0073(id ?? '');
+            checkCondition(condition, current.item);
             next = { item: this.replacement(ctx, { ...input, id }, current.item, now), isNew: current.isNew };
           }
           pending.set(next.item.id, next);
@@ -582,6 +621,92 @@ export class ItemService {
       await tx.recordChanges(written.map((w) => ({ kind: w.isNew ? 'created' : 'updated', item: w.item })));
     });
     return results.map((r, index) => r ?? { action, id: null, originalIndex: index });
+  }
+
+  /**
+   * An item with field modifications applied to its current data, keeping its creation date and owner.
+   * @throws AppError CONDITION_NOT_MET, INVALID_ARGUMENT (a modification that does not fit), WDE0109
+   */
+  private patched(
+    ctx: SiteContext,
+    current: StoredItem,
+    modifications: readonly FieldModification[],
+    condition: FilterNode | null,
+    now: number,
+    where: string,
+  ): StoredItem {
+    checkCondition(condition, current);
+    const data = JSON.parse(current.json) as Record<string, unknown>;
+    const fields = Object.fromEntries(Object.entries(data).filter(([key]) => !isSystemField(key)));
+    return composeItem({
+      id: current.id,
+      owner: ownerOf(current) ?? ctx.principal.keyId,
+      createdAt: current.createdAt,
+      updatedAt: Math.max(now, current.updatedAt),
+      fields: applyFieldModifications(fields, modifications, where),
+    });
+  }
+
+  /** Patch Data Item: modifies the named fields of one item and leaves the others as they are. */
+  async patch(ctx: SiteContext, request: PatchItemRequest): Promise<StoredItem> {
+    const target = this.target(ctx, request);
+    const id = checkItemId(request.patch.dataItemId, 'patch.dataItemId');
+    const where = 'patch.fieldModifications';
+    const modifications = parseFieldModifications(request.patch.fieldModifications, where);
+    const condition = conditionOf(request.condition);
+    const now = this.clock();
+    return this.storage.items.write(target, async (tx) => {
+      const existing = (await tx.findExisting([id])).get(id);
+      if (!existing) throw errors.WDE0073(id);
+      const item = this.patched(ctx, existing, modifications, condition, now, where);
+      await tx.update([item]);
+      return item;
+    });
+  }
+
+  /**
+   * Bulk Patch Data Items: each patch succeeds or fails on its own (a missing item, a modification that
+   * does not fit, an unmet condition), like bulk update; a later patch of the same id sees the earlier.
+   */
+  async bulkPatch(ctx: SiteContext, request: BulkPatchRequest): Promise<BulkItemResult[]> {
+    const target = this.target(ctx, request);
+    const condition = conditionOf(request.condition);
+    const now = this.clock();
+    const failed = (id: string | null, originalIndex: number, error: AppError): BulkItemResult => ({
+      action: 'PATCH',
+      id,
+      originalIndex,
+      error: errorOf(error),
+    });
+    const parsed = request.patches.map((patch, index) => {
+      const where = `patches[${index}].fieldModifications`;
+      try {
+        const id = checkItemId(patch.dataItemId, `patches[${index}].dataItemId`);
+        return { id, where, modifications: parseFieldModifications(patch.fieldModifications, where) };
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        return failed(patch.dataItemId, index, error);
+      }
+    });
+    return this.storage.items.write(target, async (tx) => {
+      const existing = await tx.findExisting(parsed.flatMap((p) => ('where' in p ? [p.id] : [])));
+      const pending = new Map<string, StoredItem>();
+      const results = parsed.map((entry, index): BulkItemResult => {
+        if (!('where' in entry)) return entry;
+        try {
+          const current = pending.get(entry.id) ?? existing.get(entry.id);
+          if (!current) throw errors.WDE0073(entry.id);
+          const item = this.patched(ctx, current, entry.modifications, condition, now, entry.where);
+          pending.set(item.id, item);
+          return { action: 'PATCH', id: item.id, originalIndex: index, item };
+        } catch (error) {
+          if (!(error instanceof AppError)) throw error;
+          return failed(entry.id, index, error);
+        }
+      });
+      await tx.update([...pending.values()]);
+      return results;
+    });
   }
 
   async bulkRemove(ctx: SiteContext, request: BulkRemoveRequest): Promise<BulkItemResult[]> {

@@ -83,6 +83,16 @@ export function probesFor(b: ForeignSite, own: string): Probe[] {
       path: `${D}/items/update`,
       body: { dataCollectionId: collection, dataItem: { id: item, data: {} } },
     });
+    const modifications = [{ fieldPath: 'x', action: 'SET_FIELD', setFieldOptions: { value: 1 } }];
+    add(`PATCH ${D}/items/*`, `path.dataItemId (${where})`, {
+      path: `${D}/items/{id}`,
+      id: item,
+      body: { dataCollectionId: collection, patch: { fieldModifications: modifications } },
+    });
+    add(`POST ${D}/items/patch`, `body.patch.dataItemId (${where})`, {
+      path: `${D}/items/patch`,
+      body: { dataCollectionId: collection, patch: { dataItemId: item, fieldModifications: modifications } },
+    });
     add(`POST ${D}/items/remove`, `body.dataItemId (${where})`, {
       path: `${D}/items/remove`,
       body: { dataCollectionId: collection, dataItemId: item },
@@ -136,6 +146,13 @@ export function probesFor(b: ForeignSite, own: string): Probe[] {
       body: { dataCollectionId: coll, dataItems: [{ id: item, data: {} }] },
     });
   }
+  add(`POST ${D}/bulk/items/patch`, 'body.dataCollectionId', {
+    path: `${D}/bulk/items/patch`,
+    body: {
+      dataCollectionId: coll,
+      patches: [{ dataItemId: item, fieldModifications: [{ fieldPath: 'x', action: 'REMOVE_FIELD' }] }],
+    },
+  });
   add(`POST ${D}/bulk/items/remove`, 'body.dataCollectionId', {
     path: `${D}/bulk/items/remove`,
     body: { dataCollectionId: coll, dataItemIds: [item] },

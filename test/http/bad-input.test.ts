@@ -316,7 +316,7 @@ describe('bad input', () => {
 
   it('answers unknown routes and methods with 404 in the error shape', async () => {
     await expect4xx('GET', '/nope', {}, 404, 'ROUTE_NOT_FOUND');
-    await expect4xx('PATCH', `${P}/items/query`, { body: {} }, 404, 'ROUTE_NOT_FOUND');
+    await expect4xx('PATCH', `${P}/items`, { body: {} }, 404, 'ROUTE_NOT_FOUND');
     await expect4xx('GET', `${P}/items/nope?dataCollectionId=Books`, {}, 404, 'WDE0073');
     await expect4xx(
       'POST',

@@ -6,19 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Environment } from '@wix/wix-data-items-sdk';
 import { startTestEnv, wixDataClient, type TestEnv, type TestSite } from '../helpers/harness.js';
+import { rejectionCode } from '../helpers/wix-rejection.js';
 
 type Client = ReturnType<typeof wixDataClient>;
-
-/** The application error code the SDK attached to a rejection. */
-async function rejectionCode(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-  } catch (error) {
-    const details = (error as { details?: { applicationError?: { code?: string } } }).details;
-    return details?.applicationError?.code ?? 'NO_CODE';
-  }
-  assert.fail('expected the call to be rejected');
-}
 
 describe('Data Items API through the Wix SDK', () => {
   let env: TestEnv;

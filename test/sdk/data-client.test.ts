@@ -179,6 +179,41 @@ describe('SafekeepClient: items and collections', () => {
     assert.equal(await client.items.count('Books'), 3, 'truncating the sandbox leaves LIVE alone');
   });
 
+  it('patches items one by one and in bulk, under a condition', async () => {
+    await client.items.insert('Books', { _id: 'patchme', title: 'P', reads: 1 });
+    const set = (value: string) => ({
+      fieldPath: 'title',
+      action: 'SET_FIELD' as const,
+      setFieldOptions: { value },
+    });
+    const patched = await client.items.patch('Books', 'patchme', [
+      set('Patched'),
+      { fieldPath: 'reads', action: 'INCREMENT_FIELD', incrementFieldOptions: { value: 2 } },
+    ]);
+    assert.deepEqual([patched.data.title, patched.data.reads], ['Patched', 3]);
+    await rejectsWith(
+      client.items.patch('Books', 'patchme', [set('x')], { condition: { reads: 1 } }),
+      409,
+      'CONDITION_NOT_MET',
+    );
+    await rejectsWith(client.items.patch('Books', 'absent', [set('x')]), 404, 'WDE0073');
+    const updated = await client.items.update(
+      'Books',
+      { _id: 'patchme', title: 'Replaced' },
+      { condition: { reads: 3 } },
+    );
+    assert.equal(updated.data.reads, undefined);
+    const bulk = await client.items.bulkPatch('Books', ['patchme', 'absent'], [set('Bulk')], {
+      condition: { title: 'Replaced' },
+      returnEntity: true,
+    });
+    assert.deepEqual(bulk.bulkActionMetadata, { totalSuccesses: 1, totalFailures: 1 });
+    assert.equal(bulk.results[0]?.action, 'PATCH');
+    assert.equal(bulk.results[0]?.dataItem?.data.title, 'Bulk');
+    assert.equal(bulk.results[1]?.itemMetadata.error?.code, 'WDE0073');
+    await client.items.remove('Books', 'patchme');
+  });
+
   it('writes and removes items in bulk, reporting each entry', async () => {
     const inserted = await client.items.bulkInsert(
       'Authors',
@@ -264,7 +299,12 @@ describe('SafekeepClient: items and collections', () => {
       log,
       ['/wix-data/v2/items', '/wix-data/v2/bulk', '/wix-data/v2/collections'],
       // Alternative forms of operations the SDK sends once; they are there for Wix's own clients.
-      ['PUT /wix-data/v2/items/*', 'DELETE /wix-data/v2/items/*', 'GET /wix-data/v2/items/query'],
+      [
+        'PUT /wix-data/v2/items/*',
+        'PATCH /wix-data/v2/items/*',
+        'DELETE /wix-data/v2/items/*',
+        'GET /wix-data/v2/items/query',
+      ],
     );
     assert.deepEqual(missing, []);
     assert.deepEqual(await mismatches(env, log), []);

@@ -5,6 +5,7 @@ import { invalidArgument } from '../../contracts/errors.js';
 import { RequestInteger } from '../../contracts/request-integer.js';
 import {
   BulkItemsRequest,
+  BulkPatchRequest,
   BulkReferencesRequest,
   BulkRemoveRequest,
   CollectionRequest,
@@ -13,12 +14,15 @@ import {
   GetItemRequest,
   IsReferencedRequest,
   ItemIdRequest,
+  PatchItemByPathRequest,
+  PatchItemRequest,
   QueryItemsRequest,
   QueryReferencedRequest,
   RemoveItemQuery,
   ReplaceReferencesRequest,
   RestoreCollectionRequest,
   SingleItemRequest,
+  UpdateItemRequest,
 } from '../../contracts/data-api.js';
 import type { CollectionService } from '../../services/collection-service.js';
 import type { ItemService } from '../../services/item-service.js';
@@ -57,6 +61,18 @@ function pathRest(request: FastifyRequest, what: string): string {
     if (error instanceof URIError) throw invalidArgument(what, 'is not correctly URL-encoded', 'FORMAT');
     throw error;
   }
+}
+
+/**
+ * The id a by-path route works on: the path's, which the body may repeat but not contradict.
+ * @throws AppError INVALID_ARGUMENT naming `field` when the body's id differs
+ */
+function pathItemId(request: FastifyRequest, bodyId: string | null | undefined, field: string): string {
+  const id = pathRest(request, 'dataItemId');
+  if (bodyId !== undefined && bodyId !== null && bodyId !== id) {
+    throw invalidArgument(field, 'differs from the id in the path');
+  }
+  return id;
 }
 
 const CollectionListQuery = Type.Object(
@@ -106,7 +122,7 @@ export function registerDataRoutes(
 
     app.post(
       `${prefix}/items/update`,
-      { config: write, schema: { body: SingleItemRequest } },
+      { config: write, schema: { body: UpdateItemRequest } },
       async (req, reply) => {
         const item = await items.update(siteOf(req), req.body);
         return reply.type(json).send(dataItemResponse(req.body.dataCollectionId, item));
@@ -114,16 +130,9 @@ export function registerDataRoutes(
     );
     app.put(
       `${prefix}/items/*`,
-      { config: write, schema: { body: SingleItemRequest } },
+      { config: write, schema: { body: UpdateItemRequest } },
       async (req, reply) => {
-        const id = pathRest(req, 'dataItemId');
-        if (
-          req.body.dataItem.id !== undefined &&
-          req.body.dataItem.id !== null &&
-          req.body.dataItem.id !== id
-        ) {
-          throw invalidArgument('dataItem.id', 'differs from the id in the path');
-        }
+        const id = pathItemId(req, req.body.dataItem.id, 'dataItem.id');
         const item = await items.update(siteOf(req), { ...req.body, dataItem: { ...req.body.dataItem, id } });
         return reply.type(json).send(dataItemResponse(req.body.dataCollectionId, item));
       },
@@ -131,10 +140,30 @@ export function registerDataRoutes(
 
     app.post(
       `${prefix}/items/save`,
-      { config: write, schema: { body: SingleItemRequest } },
+      { config: write, schema: { body: UpdateItemRequest } },
       async (req, reply) => {
         const { action, item } = await items.save(siteOf(req), req.body);
         return reply.type(json).send(dataItemResponse(req.body.dataCollectionId, item, { action }));
+      },
+    );
+
+    // Patch Data Item: the Wix SDK posts to /items/patch, the REST reference documents PATCH /items/{id}.
+    app.post(
+      `${prefix}/items/patch`,
+      { config: write, schema: { body: PatchItemRequest } },
+      async (req, reply) => {
+        const item = await items.patch(siteOf(req), req.body);
+        return reply.type(json).send(dataItemResponse(req.body.dataCollectionId, item));
+      },
+    );
+    app.patch(
+      `${prefix}/items/*`,
+      { config: write, schema: { body: PatchItemByPathRequest } },
+      async (req, reply) => {
+        const { patch } = req.body;
+        const dataItemId = pathItemId(req, patch.dataItemId, 'patch.dataItemId');
+        const item = await items.patch(siteOf(req), { ...req.body, patch: { ...patch, dataItemId } });
+        return reply.type(json).send(dataItemResponse(req.body.dataCollectionId, item));
       },
     );
 
@@ -192,6 +221,16 @@ export function registerDataRoutes(
         },
       );
     }
+    app.post(
+      `${prefix}/bulk/items/patch`,
+      { config: write, schema: { body: BulkPatchRequest } },
+      async (req, reply) => {
+        const results = await items.bulkPatch(siteOf(req), req.body);
+        return reply
+          .type(json)
+          .send(bulkResponse(req.body.dataCollectionId, results, req.body.returnEntity === true));
+      },
+    );
     app.post(
       `${prefix}/bulk/items/remove`,
       { config: write, schema: { body: BulkRemoveRequest } },
