@@ -660,6 +660,7 @@ export class ItemService {
       if (!existing) throw errors.WDE0073(id);
       const item = this.patched(ctx, existing, modifications, condition, now, where);
       await tx.update([item]);
+      await tx.recordChanges([{ kind: 'updated', item }]);
       return item;
     });
   }
@@ -705,6 +706,10 @@ export class ItemService {
         }
       });
       await tx.update([...pending.values()]);
+      // One event per applied patch, in request order: two patches of one id are two updates.
+      await tx.recordChanges(
+        results.flatMap((r) => (r.item ? [{ kind: 'updated' as const, item: r.item }] : [])),
+      );
       return results;
     });
   }

@@ -224,6 +224,28 @@ describe('item events as signed webhooks', () => {
     }
   });
 
+  it('patch and bulk patch: an updated event for every applied patch, none for a refused one', async () => {
+    const subscribed = await siteWithBooks(ITEM_EVENTS);
+    const client = wixDataClient(env.app, subscribed);
+    await client.items.bulkInsert('Books', [
+      { _id: 'p1', title: 'One', reads: 1 },
+      { _id: 'p2', title: 'Two', reads: 1 },
+    ]);
+    await client.items.patch('Books', 'p1').incrementField('reads', 1).run();
+    await client.items.bulkPatch('Books', ['p1', 'p2']).setField('title', 'Patched').run();
+    // A patch of a missing item is refused and writes no event.
+    await assert.rejects(client.items.patch('Books', 'nobody').setField('title', 'x').run());
+
+    const handled = await deliverAll();
+    assert.deepEqual(Object.fromEntries(historyByItem(handled)), {
+      p1: ['created', 'updated', 'updated'],
+      p2: ['created', 'updated'],
+    });
+    const p1 = handled.filter((e) => e.itemId === 'p1');
+    assert.equal(p1[1]?.data?.reads, 2, 'the event carries the item as the patch left it');
+    assert.equal(p1[2]?.data?.title, 'Patched');
+  });
+
   it('writes no item event without a subscription that names it (outbox rows counted)', async () => {
     const unsubscribed = await siteWithBooks();
     const backupsOnly = await siteWithBooks([
