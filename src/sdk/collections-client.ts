@@ -83,11 +83,7 @@ export class CollectionsClient {
    * @throws SafekeepApiError 404 `WDE0025`, 409 `REVISION_MISMATCH` (a `revision` given is stale)
    */
   async patch(id: string, changes: CollectionPatch, options: RequestOptions = {}): Promise<Collection> {
-    const result = await this.http.request('PATCH', `${COLLECTIONS}/${pathId(id)}`, {
-      body: { dataCollection: { ...changes, id } },
-      signal: options.signal,
-    });
-    return field(result, 'dataCollection');
+    return this.change('PATCH', pathId(id), { dataCollection: { ...changes, id } }, options);
   }
 
   /**
@@ -99,7 +95,7 @@ export class CollectionsClient {
     newField: CollectionField,
     options: RequestOptions = {},
   ): Promise<Collection> {
-    return this.fieldRequest('create-field', { dataCollectionId: id, field: newField }, options);
+    return this.change('POST', 'create-field', { dataCollectionId: id, field: newField }, options);
   }
 
   /**
@@ -111,7 +107,7 @@ export class CollectionsClient {
     newField: CollectionField,
     options: RequestOptions = {},
   ): Promise<Collection> {
-    return this.fieldRequest('update-field', { dataCollectionId: id, field: newField }, options);
+    return this.change('POST', 'update-field', { dataCollectionId: id, field: newField }, options);
   }
 
   /**
@@ -119,11 +115,12 @@ export class CollectionsClient {
    * @throws SafekeepApiError 404 `WDE0025` or `FIELD_NOT_FOUND`, 400 `INVALID_ARGUMENT`
    */
   async patchField(id: string, changes: CollectionField, options: RequestOptions = {}): Promise<Collection> {
-    const result = await this.http.request('PATCH', `${COLLECTIONS}/${pathId(id)}/patch-field`, {
-      body: { dataCollectionId: id, field: changes },
-      signal: options.signal,
-    });
-    return field(result, 'dataCollection');
+    return this.change(
+      'PATCH',
+      `${pathId(id)}/patch-field`,
+      { dataCollectionId: id, field: changes },
+      options,
+    );
   }
 
   /**
@@ -131,11 +128,17 @@ export class CollectionsClient {
    * @throws SafekeepApiError 404 `WDE0025` or `FIELD_NOT_FOUND`, 400 `INVALID_ARGUMENT` for a system field
    */
   async deleteField(id: string, fieldKey: string, options: RequestOptions = {}): Promise<Collection> {
-    return this.fieldRequest('delete-field', { dataCollectionId: id, fieldKey }, options);
+    return this.change('POST', 'delete-field', { dataCollectionId: id, fieldKey }, options);
   }
 
-  private async fieldRequest(action: string, body: object, options: RequestOptions): Promise<Collection> {
-    const result = await this.http.request('POST', `${COLLECTIONS}/${action}`, {
+  /** A request that changes part of a collection and answers `{ dataCollection }`. */
+  private async change(
+    method: 'POST' | 'PATCH',
+    path: string,
+    body: object,
+    options: RequestOptions,
+  ): Promise<Collection> {
+    const result = await this.http.request(method, `${COLLECTIONS}/${path}`, {
       body,
       signal: options.signal,
     });

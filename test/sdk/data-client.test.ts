@@ -99,27 +99,27 @@ describe('SafekeepClient: items and collections', () => {
     );
 
     // Partial changes: the collection, then its fields; each increments the revision.
-    const patched = await client.collections.patch('@app/Notes', { displayField: 'text', revision: '1' });
+    await client.collections.create({ id: '@app/Fields', displayName: 'Fields' });
+    const patched = await client.collections.patch('@app/Fields', { displayField: 'text', revision: '1' });
     assert.equal(patched.displayField, 'text');
     assert.equal(patched.revision, '2');
-    await rejectsWith(client.collections.patch('@app/Notes', { revision: '1' }), 409, 'REVISION_MISMATCH');
-    await client.collections.createField('@app/Notes', { key: 'text', type: 'TEXT' });
+    await rejectsWith(client.collections.patch('@app/Fields', { revision: '1' }), 409, 'REVISION_MISMATCH');
+    await client.collections.createField('@app/Fields', { key: 'text', type: 'TEXT' });
     await rejectsWith(
-      client.collections.createField('@app/Notes', { key: 'text', type: 'TEXT' }),
+      client.collections.createField('@app/Fields', { key: 'text', type: 'TEXT' }),
       409,
       'FIELD_ALREADY_EXISTS',
     );
-    await client.collections.patchField('@app/Notes', { key: 'text', displayName: 'Text' });
-    const replaced = await client.collections.updateField('@app/Notes', { key: 'text', type: 'RICH_TEXT' });
+    await client.collections.patchField('@app/Fields', { key: 'text', displayName: 'Text' });
+    const replaced = await client.collections.updateField('@app/Fields', { key: 'text', type: 'RICH_TEXT' });
     assert.deepEqual(replaced.fields.at(-1), { key: 'text', type: 'RICH_TEXT' });
-    const emptied = await client.collections.deleteField('@app/Notes', 'text');
+    const emptied = await client.collections.deleteField('@app/Fields', 'text');
     assert.equal(emptied.revision, '6');
     assert.equal(
       emptied.fields.every((f) => f.systemField === true),
       true,
     );
-    await rejectsWith(client.collections.deleteField('@app/Notes', 'text'), 404, 'FIELD_NOT_FOUND');
-    await client.collections.patch('@app/Notes', { displayField: '' });
+    await rejectsWith(client.collections.deleteField('@app/Fields', 'text'), 404, 'FIELD_NOT_FOUND');
 
     await client.collections.delete('@app/Notes');
     await rejectsWith(client.collections.get('@app/Notes'), 404, 'WDE0025');

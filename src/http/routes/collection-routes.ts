@@ -79,24 +79,20 @@ export function registerCollectionRoutes(
       },
     );
 
-    app.post(
-      `${prefix}/collections/create-field`,
-      { config: manage, schema: { body: CollectionFieldRequest } },
-      async (req) => ({
-        dataCollection: collectionBody(
-          await collections.createField(siteOf(req), req.body.dataCollectionId, req.body.field),
-        ),
-      }),
-    );
-    app.post(
-      `${prefix}/collections/update-field`,
-      { config: manage, schema: { body: CollectionFieldRequest } },
-      async (req) => ({
-        dataCollection: collectionBody(
-          await collections.updateField(siteOf(req), req.body.dataCollectionId, req.body.field),
-        ),
-      }),
-    );
+    for (const [action, change] of [
+      ['create-field', 'createField'],
+      ['update-field', 'updateField'],
+    ] as const) {
+      app.post(
+        `${prefix}/collections/${action}`,
+        { config: manage, schema: { body: CollectionFieldRequest } },
+        async (req) => ({
+          dataCollection: collectionBody(
+            await collections[change](siteOf(req), req.body.dataCollectionId, req.body.field),
+          ),
+        }),
+      );
+    }
     app.post(
       `${prefix}/collections/delete-field`,
       { config: manage, schema: { body: DeleteCollectionFieldRequest } },
