@@ -295,6 +295,26 @@ describe('Data Collections methods through the Wix SDK', () => {
     assert.equal((await client.collections.getDataCollection(id)).revision, '5', 'refusals change nothing');
   });
 
+  // The field methods carry no revision: concurrent ones must all land, none lost to another's write.
+  it('applies concurrent field changes one after the other, losing none', async () => {
+    await client.collections.createDataCollection({ _id: 'Busy', displayName: 'Busy', fields: [] });
+    const keys = ['a', 'b', 'c', 'd', 'e'];
+    await Promise.all(
+      keys.map((key) =>
+        client.collections.createDataCollectionField('Busy', { field: { key, type: 'TEXT' } }),
+      ),
+    );
+    const busy = await client.collections.getDataCollection('Busy');
+    assert.deepEqual(
+      busy.fields
+        ?.filter((f) => !f.systemField)
+        .map((f) => f.key)
+        .sort(),
+      keys,
+    );
+    assert.equal(busy.revision, String(1 + keys.length));
+  });
+
   // https://dev.wix.com/docs/sdk/backend-modules/data/items/query-referenced-items
   it('queryReferencedItems returns the referenced items, whole, with paging metadata', async () => {
     await client.collections.createDataCollection({ _id: 'Writers', displayName: 'Writers', fields: [] });

@@ -163,12 +163,25 @@ export class SqlCollectionStore implements CollectionStore {
         revision: Number(current.revision) + 1,
         updated_at: at,
       };
-      await trx
+      // Compare-and-set: on PostgreSQL a concurrent writer may have moved the revision on since the read
+      // above (READ COMMITTED, no row lock taken), and this UPDATE then waits for it and must not overwrite it.
+      const updated = await trx
         .updateTable('collections')
         .set(changes)
         .where('site_id', '=', siteId)
         .where('id', '=', definition.id)
-        .execute();
+        .where('revision', '=', expectedRevision)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 0) {
+        const now = await trx
+          .selectFrom('collections')
+          .select('revision')
+          .where('site_id', '=', siteId)
+          .where('id', '=', definition.id)
+          .executeTakeFirst();
+        if (!now) throw errors.WDE0025(definition.id);
+        throw errors.REVISION_MISMATCH(definition.id, now.revision, expectedRevision);
+      }
       return toRecord({ ...current, ...changes });
     });
   }
