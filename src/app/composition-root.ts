@@ -12,11 +12,13 @@ import type { Failpoints } from '../engine/failpoints.js';
 import { buildHttpApp } from '../http/app.js';
 import { registerAdminRoutes } from '../http/routes/admin-routes.js';
 import { registerBackupRoutes } from '../http/routes/backup-routes.js';
+import { registerCollectionRoutes } from '../http/routes/collection-routes.js';
 import { registerDataRoutes } from '../http/routes/data-routes.js';
 import { registerDashboardRoutes } from '../http/routes/dashboard-routes.js';
 import { registerHealthRoutes } from '../http/routes/health-routes.js';
 import { registerOpenApiRoutes } from '../http/routes/openapi-routes.js';
 import { registerOverviewRoutes } from '../http/routes/overview-routes.js';
+import { registerUnsupportedRoutes } from '../http/routes/unsupported-routes.js';
 import { registerWebhookRoutes } from '../http/routes/webhook-routes.js';
 import { GarbageCollector } from '../jobs/garbage-collector.js';
 import { runGenerationSweeper } from '../jobs/generation-sweep-task.js';
@@ -246,6 +248,8 @@ export async function openSafekeep(
         routes: (app) => {
           registerHealthRoutes(app, { storage });
           registerDataRoutes(app, services);
+          registerCollectionRoutes(app, services);
+          registerUnsupportedRoutes(app);
           registerAdminRoutes(app, services);
           registerBackupRoutes(app, services);
           registerWebhookRoutes(app, services);

@@ -60,11 +60,15 @@ export const errorRegistry = {
   },
   // Never names the site: an unknown site and another tenant's site must read the same.
   SITE_NOT_FOUND: { category: 'NOT_FOUND', message: 'Site not found.' },
-  COLLECTION_NOT_FOUND: {
+  // Wix's code for a missing collection, on every route that names one (Restore Data Collection included).
+  WDE0025: {
     category: 'NOT_FOUND',
     message: 'Collection not found.',
-    describe: (dataCollectionId: string) => ({
-      message: `Collection ${dataCollectionId} does not exist.`,
+    describe: (dataCollectionId: string, looking: 'collection' | 'deleted copy' = 'collection') => ({
+      message:
+        looking === 'deleted copy'
+          ? `Collection ${dataCollectionId} was not deleted within the retention window (or never existed); it cannot be restored.`
+          : `Collection ${dataCollectionId} does not exist.`,
       data: { dataCollectionId },
     }),
   },
@@ -102,12 +106,28 @@ export const errorRegistry = {
       data: { itemId },
     }),
   },
-  WDE0025: {
+  FIELD_NOT_FOUND: {
     category: 'NOT_FOUND',
-    message: 'The collection was deleted too long ago to be restored, or never existed.',
-    describe: (dataCollectionId: string) => ({
-      message: `Collection ${dataCollectionId} was not deleted within the retention window (or never existed); it cannot be restored.`,
-      data: { dataCollectionId },
+    message: 'The collection has no such field.',
+    describe: (dataCollectionId: string, fieldKey: string) => ({
+      message: `Collection ${dataCollectionId} has no field ${fieldKey}.`,
+      data: { dataCollectionId, fieldKey },
+    }),
+  },
+  FIELD_ALREADY_EXISTS: {
+    category: 'CONFLICT',
+    message: 'The collection already has a field with this key.',
+    describe: (dataCollectionId: string, fieldKey: string) => ({
+      message: `Collection ${dataCollectionId} already has a field ${fieldKey}; update or patch it instead.`,
+      data: { dataCollectionId, fieldKey },
+    }),
+  },
+  UNSUPPORTED_OPERATION: {
+    category: 'INVALID',
+    message: 'This Wix operation is out of scope for safekeep.',
+    describe: (operation: string, why: string) => ({
+      message: `${operation} is not supported by safekeep: ${why} See docs/WIX-COMPATIBILITY.md.`,
+      data: { operation },
     }),
   },
   COLLECTION_ALREADY_EXISTS: {

@@ -122,7 +122,7 @@ ${operation.description ? `<p>${prose(text(operation.description))}</p>` : ''}
 ${aliases.length > 0 ? `<p class="doc-note">Also at ${aliases.map((a) => `<code>${escape(a)}</code>`).join(', ')} (the path the Wix SDK uses).</p>` : ''}
 ${renderParameters((operation.parameters ?? []) as Json[])}
 ${body ? `<h4>Request body${body.required ? '' : ' (optional)'}</h4><pre class="doc-type">${renderSchema(contentSchema(body.content))}</pre>` : ''}
-<h4>Answer</h4><pre class="doc-type">${okSchema ? renderSchema(okSchema) : escape(text(ok?.description) || 'OK')}</pre>
+<h4>Answer</h4><pre class="doc-type">${okSchema ? renderSchema(okSchema) : escape(ok ? text(ok.description) || 'OK' : 'None: always refused (400)')}</pre>
 <p class="doc-note">Refusals: <a href="#schema-ErrorResponse">ErrorResponse</a>.</p>
 </section>`;
 }

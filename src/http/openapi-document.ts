@@ -31,10 +31,16 @@ const errorResponse = {
   content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } },
 };
 
+const unsupportedResponse = {
+  description: 'Always: UNSUPPORTED_OPERATION, the operation is out of scope (docs/WIX-COMPATIBILITY.md).',
+  content: errorResponse.content,
+};
+
 function successResponse(info: OperationInfo | undefined): Json {
   if (!info) return { description: 'OK' };
   if (info.response === 'html')
     return { description: 'An HTML page', content: { 'text/html': { schema: { type: 'string' } } } };
+  if (info.response === 'unsupported') return unsupportedResponse;
   if (info.response === 'file') {
     return {
       description: 'A file of the dashboard (JavaScript, CSS, HTML or an image)',
@@ -143,7 +149,10 @@ function operationOf(route: DeclaredRoute, info: OperationInfo | undefined, alia
       description: [info?.description, aliasNote].filter(Boolean).join('\n\n'),
     }),
     ...(parameters.length > 0 && { parameters }),
-    responses: { '200': successResponse(info), default: errorResponse },
+    responses:
+      info?.response === 'unsupported'
+        ? { '400': unsupportedResponse, default: errorResponse }
+        : { '200': successResponse(info), default: errorResponse },
   };
   if (schema.body) {
     operation.requestBody = {

@@ -5,6 +5,7 @@
  * listed (the document is built from the route table), and `test/http/openapi.test.ts` fails until it
  * is described.
  */
+import { unsupportedOperations } from '../contracts/unsupported-operations.js';
 import type { ResponseName } from './openapi-schemas.js';
 
 export interface OperationInfo {
@@ -12,8 +13,8 @@ export interface OperationInfo {
   readonly tag: Tag;
   readonly summary: string;
   readonly description?: string;
-  /** The body of a 200 answer; `html` and `file` are not JSON. */
-  readonly response: ResponseName | 'html' | 'file';
+  /** The body of a 200 answer; `html` and `file` are not JSON; `unsupported` routes never answer 200. */
+  readonly response: ResponseName | 'html' | 'file' | 'unsupported';
   /** The name of the path parameter a `*` stands for (ids that may contain `/`). */
   readonly wildcard?: string;
   /** Takes an `Idempotency-Key` header. */
@@ -147,13 +148,18 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
   [`GET ${D}/collections`]: {
     operationId: 'listDataCollections',
     tag: 'Data collections',
-    summary: 'List collections, ordered by id',
+    summary: 'List collections, ordered by id unless sort names another property',
+    description:
+      'sort.fieldName: id, displayName, createdDate or updatedDate (or _id, _createdDate, _updatedDate); ' +
+      'fields: keep only the collection fields with these keys in each collection.',
     response: 'Collections',
   },
   [`GET ${D}/collections/*`]: {
     operationId: 'getDataCollection',
     tag: 'Data collections',
     summary: 'Get a collection',
+    description:
+      'fields: keep only the collection fields with these keys. A missing collection: 404 WDE0025.',
     response: 'Collection',
     wildcard: 'dataCollectionId',
   },
@@ -178,6 +184,50 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
     response: 'RestoredCollection',
     wildcard: 'dataCollectionId',
   },
+  [`PATCH ${D}/collections/*`]: {
+    operationId: 'patchDataCollection',
+    tag: 'Data collections',
+    summary: 'Change some properties of a collection, or of one of its fields',
+    description:
+      'With dataCollection: Patch Data Collection (displayName, displayField, permissions, views; a revision ' +
+      'sent must match). At {id}/patch-field with dataCollectionId and field: Patch Data Collection Field ' +
+      '(the properties of the field named by field.key). Both increment the revision.',
+    response: 'ChangedCollection',
+    wildcard: 'dataCollectionId',
+  },
+  [`POST ${D}/collections/create-field`]: {
+    operationId: 'createDataCollectionField',
+    tag: 'Data collections',
+    summary: 'Add a field to a collection',
+    description: '409 FIELD_ALREADY_EXISTS when the collection declares the key already.',
+    response: 'ChangedCollection',
+  },
+  [`POST ${D}/collections/update-field`]: {
+    operationId: 'updateDataCollectionField',
+    tag: 'Data collections',
+    summary: 'Replace one field of a collection, whole',
+    description: '404 FIELD_NOT_FOUND when the collection declares no such key.',
+    response: 'ChangedCollection',
+  },
+  [`POST ${D}/collections/delete-field`]: {
+    operationId: 'deleteDataCollectionField',
+    tag: 'Data collections',
+    summary: 'Remove a field from a collection (items keep their values)',
+    description: '404 FIELD_NOT_FOUND when the collection declares no such key.',
+    response: 'ChangedCollection',
+  },
+  ...Object.fromEntries(
+    unsupportedOperations.map((o): [string, OperationInfo] => [
+      `POST ${D}${o.path}`,
+      {
+        operationId: o.method,
+        tag: o.path.startsWith('/items') ? 'Data items' : 'Data collections',
+        summary: `Out of scope: ${o.method}`,
+        description: `Answers 400 UNSUPPORTED_OPERATION: ${o.why}`,
+        response: 'unsupported',
+      },
+    ]),
+  ),
 
   [`POST ${B}`]: {
     operationId: 'createBackup',

@@ -82,7 +82,18 @@ export const componentSchemas = {
       id: Type.String(),
       displayName: Type.String(),
       collectionType: Type.String(),
-      fields: Type.Array(AnyObject),
+      capabilities: Type.Object(
+        {
+          dataOperations: Type.Array(Type.String()),
+          collectionOperations: Type.Array(Type.String()),
+        },
+        { description: 'What the collection supports (read-only).' },
+      ),
+      maxPageSize: Type.Integer({ description: 'The largest page a query returns (read-only).' }),
+      pagingModes: Type.Array(Type.String(), { description: 'OFFSET and CURSOR (read-only).' }),
+      fields: Type.Array(AnyObject, {
+        description: 'The system fields (_id, _createdDate, _updatedDate, _owner; read-only) first.',
+      }),
       permissions: Type.Optional(AnyObject),
       views: Type.Array(AnyObject, { description: 'Named views (extension).' }),
       revision: Int64,
@@ -167,6 +178,7 @@ export const componentSchemas = {
 } satisfies Record<string, TSchema>;
 
 const Empty = Type.Object({}, { additionalProperties: false, description: 'An empty object.' });
+const DataCollection = Type.Object({ dataCollection: ref('Collection') });
 
 /** The body of each kind of successful answer. */
 export const responses = {
@@ -218,7 +230,8 @@ export const responses = {
     pagingMetadata: ref('ItemPagingMetadata'),
   }),
   Collection: Type.Object({ collection: ref('Collection') }),
-  RestoredCollection: Type.Object({ dataCollection: ref('Collection') }),
+  RestoredCollection: DataCollection,
+  ChangedCollection: DataCollection,
   DeletedCollections: Type.Object({
     deletedCollections: Type.Array(
       Type.Object({

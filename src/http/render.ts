@@ -1,3 +1,10 @@
+import {
+  COLLECTION_MAX_PAGE_SIZE,
+  collectionCapabilities,
+  collectionPagingModes,
+  isSystemFieldKey,
+  systemFields,
+} from '../domain/collection-capabilities.js';
 import type { CollectionRecord, StoredItem } from '../ports/storage.js';
 import type { BulkItemResult, ItemList, PagingMetadata } from '../services/item-service.js';
 
@@ -57,15 +64,27 @@ export function iso(ms: number | null | undefined): string | null {
   return ms === null || ms === undefined ? null : new Date(ms).toISOString();
 }
 
-/** A collection on the wire (data-api.md §3). */
-export function collectionBody(record: CollectionRecord): Record<string, unknown> {
+/**
+ * A collection on the wire (data-api.md §3), with the read-only parts Wix returns computed here, never
+ * stored: `capabilities`, `maxPageSize`, `pagingModes`, and the system fields first in `fields`.
+ * `onlyFields` (the `fields` of Get and List Data Collections) keeps just the fields with those keys.
+ */
+export function collectionBody(
+  record: CollectionRecord,
+  onlyFields?: readonly string[],
+): Record<string, unknown> {
+  const fields = [...systemFields, ...record.fields.filter((f) => !isSystemFieldKey(f.key))];
+  const kept = onlyFields === undefined || onlyFields.length === 0 ? undefined : new Set(onlyFields);
   return {
     id: record.id,
     displayName: record.displayName,
     collectionType: record.collectionType,
-    fields: record.fields,
-    ...(record.permissions && { permissions: record.permissions }),
     ...record.extra,
+    capabilities: collectionCapabilities,
+    maxPageSize: COLLECTION_MAX_PAGE_SIZE,
+    pagingModes: collectionPagingModes,
+    fields: kept ? fields.filter((f) => kept.has(String(f.key))) : fields,
+    ...(record.permissions && { permissions: record.permissions }),
     views: record.views,
     revision: String(record.revision),
     createdDate: iso(record.createdAt),

@@ -3,7 +3,7 @@
  * types; `src/adapters/storage/*` implement them and only `src/app/composition-root.ts` picks one.
  *
  * Every method is atomic on its own. Methods that take a callback run it inside one transaction.
- * Errors with a meaning for the caller are thrown as `AppError` (for example COLLECTION_NOT_FOUND); any
+ * Errors with a meaning for the caller are thrown as `AppError` (for example WDE0025); any
  * other error means the storage itself failed.
  */
 import type { ItemChange } from '../contracts/item-events.js';
@@ -114,20 +114,26 @@ export interface DeletedCollectionRecord extends CollectionRecord {
   readonly deletedAt: number;
 }
 
+/** The order of a page of collections: by one property, ties broken by id. Default: by id, ascending. */
+export interface CollectionSort {
+  readonly by: 'id' | 'displayName' | 'createdAt' | 'updatedAt';
+  readonly descending: boolean;
+}
+
 export interface CollectionStore {
   /** @throws AppError COLLECTION_ALREADY_EXISTS */
   create(siteId: string, definition: CollectionDefinition, at: number): Promise<CollectionRecord>;
   get(siteId: string, id: string): Promise<CollectionRecord | undefined>;
-  /** Ordered by id. */
+  /** Ordered by `page.sort`, by id when there is none. */
   list(
     siteId: string,
-    page: { limit: number; offset: number },
+    page: { limit: number; offset: number; sort?: CollectionSort },
   ): Promise<{ collections: CollectionRecord[]; total: number }>;
   /** Ids and display names of all the site's collections, ordered by id (cheap: for naming a backup's content). */
   names(siteId: string): Promise<{ id: string; displayName: string }[]>;
   /**
    * Replaces the definition when `expectedRevision` matches, and increments the revision.
-   * @throws AppError COLLECTION_NOT_FOUND, REVISION_MISMATCH
+   * @throws AppError WDE0025, REVISION_MISMATCH
    */
   update(
     siteId: string,
@@ -209,13 +215,13 @@ export interface ItemWriteTx {
 
 export interface ItemStore {
   get(target: ItemTarget, id: string): Promise<StoredItem | undefined>;
-  /** @throws AppError COLLECTION_NOT_FOUND */
+  /** @throws AppError WDE0025 */
   query(target: ItemTarget, query: ItemQuery): Promise<ItemPage>;
-  /** @throws AppError COLLECTION_NOT_FOUND */
+  /** @throws AppError WDE0025 */
   count(target: ItemTarget, filter: FilterNode | null): Promise<number>;
   /**
    * Runs `work` in one transaction on the collection's current item set.
-   * @throws AppError COLLECTION_NOT_FOUND
+   * @throws AppError WDE0025
    */
   write<T>(target: ItemTarget, work: (tx: ItemWriteTx) => Promise<T>): Promise<T>;
 }

@@ -144,7 +144,19 @@ export interface Collection {
   readonly displayName: string;
   /** `NATIVE`. */
   readonly collectionType: string;
-  /** Field descriptions (`{ key, displayName, type, typeMetadata }`). */
+  /** What the collection supports (read-only): Wix's data and collection operations. */
+  readonly capabilities: {
+    readonly dataOperations: readonly string[];
+    readonly collectionOperations: readonly string[];
+  };
+  /** The largest page a query returns (read-only). */
+  readonly maxPageSize: number;
+  /** `OFFSET` and `CURSOR` (read-only). */
+  readonly pagingModes: readonly string[];
+  /**
+   * Field descriptions (`{ key, displayName, type, typeMetadata }`), the system fields (`_id`,
+   * `_createdDate`, `_updatedDate`, `_owner`; `systemField: true`) first.
+   */
   readonly fields: readonly Readonly<Record<string, unknown>>[];
   readonly permissions?: Readonly<Record<string, unknown>>;
   /** Named views (extension): `{ name, filter, sort, fields }`. */

@@ -24,7 +24,12 @@ export type {
   QueryReferencedOptions,
   IncludedReference,
 } from './items-client.js';
-export type { CollectionsClient, ListCollectionsOptions } from './collections-client.js';
+export type {
+  CollectionField,
+  CollectionPatch,
+  CollectionsClient,
+  ListCollectionsOptions,
+} from './collections-client.js';
 export type { SitesClient } from './sites-client.js';
 export type { ApiKeysClient } from './api-keys-client.js';
 export type { WebhooksClient } from './webhooks-client.js';

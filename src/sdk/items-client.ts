@@ -98,7 +98,7 @@ export class ItemsClient {
 
   /**
    * Inserts an item; `data._id` chooses its id, or one is generated.
-   * @throws SafekeepApiError 409 `WDE0074` (the id exists), 404 `COLLECTION_NOT_FOUND`, 413 `WDE0109`
+   * @throws SafekeepApiError 409 `WDE0074` (the id exists), 404 `WDE0025`, 413 `WDE0109`
    */
   async insert(collectionId: string, data: ItemData, options: ItemOptions = {}): Promise<DataItem> {
     const body: SingleItemRequest = {

@@ -174,7 +174,7 @@ export class SafekeepClient {
    * Starts an on-demand backup of the site (all collections, or those named). Resolves at once with the
    * backup PENDING; the work runs on the server — follow it with {@link waitForBackup}.
    * @throws SafekeepApiError 409 `BACKUP_ALREADY_IN_PROGRESS` (the pending one's id in `data.backupId`),
-   *   404 `COLLECTION_NOT_FOUND`
+   *   404 `WDE0025`
    */
   async createBackup(options: CreateBackupOptions = {}): Promise<Backup> {
     const body =

@@ -79,7 +79,7 @@ export class BackupService {
       collections = [];
       for (const id of requestedIds) {
         const found = await this.storage.collections.get(ctx.siteId, id);
-        if (!found) throw errors.COLLECTION_NOT_FOUND(id);
+        if (!found) throw errors.WDE0025(id);
         collections.push({ id, displayName: found.displayName });
       }
     } else {

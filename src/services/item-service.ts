@@ -325,11 +325,11 @@ export class ItemService {
     return this.storage.items.count(target, await this.withLinkFilters(target, parseFilter(request.filter)));
   }
 
-  /** The collection's declared reference fields. @throws AppError COLLECTION_NOT_FOUND */
+  /** The collection's declared reference fields. @throws AppError WDE0025 */
   private async referenceFields(target: ItemTarget): Promise<Map<string, ReferenceField>> {
     const collection = await this.storage.collections.get(target.siteId, target.collectionId);
     if (!collection) {
-      throw errors.COLLECTION_NOT_FOUND(target.collectionId);
+      throw errors.WDE0025(target.collectionId);
     }
     return referenceFieldsOf(collection.fields);
   }
@@ -532,7 +532,7 @@ export class ItemService {
         after = page.last;
       }
     } catch (error) {
-      if (error instanceof AppError && error.code === 'COLLECTION_NOT_FOUND') return found;
+      if (error instanceof AppError && error.code === 'WDE0025') return found;
       throw error;
     }
   }
@@ -734,11 +734,11 @@ export class ItemService {
     });
   }
 
-  /** The collection a multi-reference field points at. @throws AppError INVALID_ARGUMENT, COLLECTION_NOT_FOUND */
+  /** The collection a multi-reference field points at. @throws AppError INVALID_ARGUMENT, WDE0025 */
   private async referencedCollection(target: ItemTarget, field: string, where: string): Promise<string> {
     const collection = await this.storage.collections.get(target.siteId, target.collectionId);
     if (!collection) {
-      throw errors.COLLECTION_NOT_FOUND(target.collectionId);
+      throw errors.WDE0025(target.collectionId);
     }
     const declared = collection.fields.find((f) => f.key === field);
     const referenced = (

@@ -158,7 +158,7 @@ export class OverviewService {
             null,
           );
         } catch (error) {
-          if (!(error instanceof AppError && error.code === 'COLLECTION_NOT_FOUND')) throw error;
+          if (!(error instanceof AppError && error.code === 'WDE0025')) throw error;
         }
         return {
           ...entry,

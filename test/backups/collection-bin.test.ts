@@ -134,10 +134,7 @@ describe('deleted collections are recoverable (Restore Data Collection)', () => 
     assert.equal(before.live.Reviews?.links.length, 2);
 
     await client.collections.deleteDataCollection('Books');
-    assert.equal(
-      (await rejection(client.collections.getDataCollection('Books'))).code,
-      'COLLECTION_NOT_FOUND',
-    );
+    assert.equal((await rejection(client.collections.getDataCollection('Books'))).code, 'WDE0025');
     assert.deepEqual((await contentOf(env, site.siteId)).Reviews?.links, [], 'links into it are hidden');
 
     const listed = await admin('GET', '/_api/safekeep/v1/deleted-collections');
@@ -146,7 +143,7 @@ describe('deleted collections are recoverable (Restore Data Collection)', () => 
     assert.equal(entry.collection.id, 'Books');
     assert.deepEqual(
       entry.collection.fields.map((f: { key: string }) => f.key),
-      ['title', 'authors'],
+      ['_id', '_createdDate', '_updatedDate', '_owner', 'title', 'authors'],
     );
     assert.equal(entry.deletedDate, new Date(env.clock.now()).toISOString());
     assert.equal(entry.expirationDate, new Date(env.clock.now() + 30 * DAY).toISOString());

@@ -88,11 +88,7 @@ describe('backup and restoration rules', () => {
     }
     await expectError(call('GET', `${B}/restorations/${UNKNOWN}`), 404, 'RESTORATION_NOT_FOUND');
     await expectError(call('GET', `${B}/restorations/nope`), 400, 'INVALID_ARGUMENT');
-    await expectError(
-      call('POST', B, { backup: { collections: [{ id: 'NoSuch' }] } }),
-      404,
-      'COLLECTION_NOT_FOUND',
-    );
+    await expectError(call('POST', B, { backup: { collections: [{ id: 'NoSuch' }] } }), 404, 'WDE0025');
   });
 
   it('validates list parameters', async () => {

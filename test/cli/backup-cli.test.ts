@@ -405,7 +405,7 @@ describe('safekeep backup / restoration', () => {
     assert.equal(missing.stdout, '', 'no JSON document when there is no entity');
     assert.match(missing.stderr, /\(BACKUP_NOT_FOUND, HTTP 404\)/);
     const unknownCollection = server.run('backup', 'create', '--collections', 'Nope');
-    assert.match(unknownCollection.stderr, /COLLECTION_NOT_FOUND/);
+    assert.match(unknownCollection.stderr, /WDE0025/);
     assert.equal(unknownCollection.status, 1);
     const badKey = cli(['backup', 'list', '--url', server.base, '--key', 'sk_wrong'], cleanEnv({}));
     assert.equal(badKey.status, 1);

@@ -4,6 +4,7 @@
  * the body or the `wix-site-id` header — and the variants of each (both route families, encodings, case,
  * trailing slash).
  */
+import { unsupportedOperations } from '../../src/contracts/unsupported-operations.js';
 import { percentEncodeAll } from './fuzz-requests.js';
 
 /** Site B's values: none of them may appear in anything site A's key gets back. */
@@ -179,6 +180,26 @@ export function probesFor(b: ForeignSite, own: string): Probe[] {
     path: `${D}/collections`,
     body: { collection: { id: coll, revision: '1', fields: [] } },
   });
+  add(`PATCH ${D}/collections/*`, 'path.dataCollectionId', {
+    path: `${D}/collections/{id}`,
+    id: coll,
+    body: { dataCollection: { displayName: 'x' } },
+  });
+  add(`PATCH ${D}/collections/*`, 'path.dataCollectionId (patch-field)', {
+    path: `${D}/collections/{id}/patch-field`,
+    id: coll,
+    body: { field: { key: 'title', displayName: 'x' } },
+  });
+  for (const action of ['create-field', 'update-field'] as const) {
+    add(`POST ${D}/collections/${action}`, 'body.dataCollectionId', {
+      path: `${D}/collections/${action}`,
+      body: { dataCollectionId: coll, field: { key: 'title', type: 'TEXT' } },
+    });
+  }
+  add(`POST ${D}/collections/delete-field`, 'body.dataCollectionId', {
+    path: `${D}/collections/delete-field`,
+    body: { dataCollectionId: coll, fieldKey: 'title' },
+  });
 
   add(`GET ${BK}/:backupId`, 'path.backupId', { path: `${BK}/{id}`, id: b.backup });
   add(`DELETE ${BK}/:backupId`, 'path.backupId', { path: `${BK}/{id}`, id: b.backup });
@@ -234,10 +255,17 @@ export function probesFor(b: ForeignSite, own: string): Probe[] {
 
 /**
  * Routes with no id position: lists and the caller's own views. Site A's key must see nothing of B in
- * them (they answer 200, or 403 where the route needs the admin scope).
+ * them (they answer 200, 400 for an out-of-scope operation, or 403 where the route needs the admin scope).
  */
-export function listingsFor(): { route: string; path: string; body?: unknown; expect: 200 | 403 }[] {
+export function listingsFor(): { route: string; path: string; body?: unknown; expect: 200 | 400 | 403 }[] {
   return [
+    // Out-of-scope Wix operations look nothing up: they refuse whatever they are sent.
+    ...unsupportedOperations.map((o) => ({
+      route: `POST ${D}${o.path}`,
+      path: `${D}${o.path}`,
+      body: { dataCollectionId: 'Fresh' },
+      expect: 400 as const,
+    })),
     { route: `GET ${D}/collections`, path: `${D}/collections`, expect: 200 },
     {
       route: `POST ${D}/collections`,

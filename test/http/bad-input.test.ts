@@ -318,13 +318,7 @@ describe('bad input', () => {
     await expect4xx('GET', '/nope', {}, 404, 'ROUTE_NOT_FOUND');
     await expect4xx('PATCH', `${P}/items`, { body: {} }, 404, 'ROUTE_NOT_FOUND');
     await expect4xx('GET', `${P}/items/nope?dataCollectionId=Books`, {}, 404, 'WDE0073');
-    await expect4xx(
-      'POST',
-      `${P}/items/query`,
-      { body: { dataCollectionId: 'NoSuch' } },
-      404,
-      'COLLECTION_NOT_FOUND',
-    );
+    await expect4xx('POST', `${P}/items/query`, { body: { dataCollectionId: 'NoSuch' } }, 404, 'WDE0025');
   });
 
   // Issue 10, item 3: an offset of 2^63 or more answered 500 (SQLite "datatype mismatch"), one past 2^53

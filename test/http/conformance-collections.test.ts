@@ -46,7 +46,7 @@ describe('Data Collections API through the Wix SDK', () => {
     assert.equal(created.collectionType, 'NATIVE');
     assert.deepEqual(
       created.fields?.map((f) => f.key),
-      ['title', 'price'],
+      ['_id', '_createdDate', '_updatedDate', '_owner', 'title', 'price'],
     );
 
     const got = await client.collections.getDataCollection('Products');
@@ -81,14 +81,8 @@ describe('Data Collections API through the Wix SDK', () => {
     );
 
     await client.collections.deleteDataCollection('Products');
-    assert.equal(
-      await rejectionCode(client.collections.getDataCollection('Products')),
-      'COLLECTION_NOT_FOUND',
-    );
-    assert.equal(
-      await rejectionCode(client.collections.deleteDataCollection('Products')),
-      'COLLECTION_NOT_FOUND',
-    );
+    assert.equal(await rejectionCode(client.collections.getDataCollection('Products')), 'WDE0025');
+    assert.equal(await rejectionCode(client.collections.deleteDataCollection('Products')), 'WDE0025');
   });
 
   it('refuses a second collection with the same id', async () => {
@@ -106,7 +100,7 @@ describe('Data Collections API through the Wix SDK', () => {
     await client.items.insert('Gone', { _id: 'x' });
     await client.items.withEnvironment(Environment.SANDBOX).insert('Gone', { _id: 'y' });
     await client.collections.deleteDataCollection('Gone');
-    assert.equal(await rejectionCode(client.items.query('Gone').find()), 'COLLECTION_NOT_FOUND');
+    assert.equal(await rejectionCode(client.items.query('Gone').find()), 'WDE0025');
     await client.collections.createDataCollection({ _id: 'Gone', displayName: 'Gone again', fields: [] });
     assert.equal(await client.items.query('Gone').count(), 0);
     assert.equal(await client.items.get('Gone', 'x'), null);

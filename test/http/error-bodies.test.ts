@@ -22,7 +22,7 @@ describe('one body per error code, whichever layer throws it', () => {
     await env?.close();
   });
 
-  it('answers COLLECTION_NOT_FOUND with the same message and data from the service and both stores', async () => {
+  it('answers WDE0025 with the same message and data from the service and both stores', async () => {
     const answers = {
       'read (service)': await call('GET', `${P}/collections/Nope`),
       'delete (service)': await call('DELETE', `${P}/collections/Nope`),
@@ -38,7 +38,7 @@ describe('one body per error code, whichever layer throws it', () => {
       message: 'Collection Nope does not exist.',
       details: {
         applicationError: {
-          code: 'COLLECTION_NOT_FOUND',
+          code: 'WDE0025',
           description: 'Collection Nope does not exist.',
           data: { dataCollectionId: 'Nope' },
         },

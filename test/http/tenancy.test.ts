@@ -155,7 +155,7 @@ describe('tenancy and authority', () => {
       key: siteA.apiKey,
     });
     assert.equal(res.status, 404);
-    assert.equal(res.body.details.applicationError.code, 'COLLECTION_NOT_FOUND');
+    assert.equal(res.body.details.applicationError.code, 'WDE0025');
     const unknownSite = await env.call('POST', `${P}/items/query`, {
       key: siteA.apiKey,
       site: 'no-such-site',

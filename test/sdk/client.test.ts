@@ -178,7 +178,7 @@ describe('SafekeepClient', () => {
     assert.equal(canceled.status, 'CANCELED');
     await expectApiError(client.cancelBackup(partial.id), 428, 'BACKUP_NOT_CANCELABLE');
     await expectApiError(client.cancelBackup(first.id), 428, 'BACKUP_NOT_CANCELABLE');
-    await expectApiError(client.createBackup({ collections: ['Nope'] }), 404, 'COLLECTION_NOT_FOUND');
+    await expectApiError(client.createBackup({ collections: ['Nope'] }), 404, 'WDE0025');
   });
 
   it('lists backups with status and type filters and paging', async () => {

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { unsupportedOperations } from '../../src/contracts/unsupported-operations.js';
 import { SafekeepApiError, SafekeepClient } from '../../src/sdk/index.js';
 import { startTestEnv, type TestEnv } from '../helpers/harness.js';
 import { mismatches, recordingFetch, unreached, type Exchange } from './api-recorder.js';
@@ -58,7 +59,11 @@ describe('SafekeepClient: items and collections', () => {
         },
       ],
     });
-    assert.equal(books.fields.length, 2);
+    assert.deepEqual(
+      books.fields.filter((f) => f.systemField !== true).map((f) => f.key),
+      ['title', 'authors'],
+    );
+    assert.equal(books.maxPageSize, 1000);
     await rejectsWith(client.collections.create({ id: 'Books' }), 409, 'COLLECTION_ALREADY_EXISTS');
 
     const app = await client.collections.create({ id: '@app/Notes', displayName: 'Notes' });
@@ -80,9 +85,45 @@ describe('SafekeepClient: items and collections', () => {
     );
     assert.deepEqual(page.pagingMetadata, { count: 2, offset: 1, total: 3, hasNext: false });
 
+    const byName = await client.collections.list({
+      sort: { fieldName: 'displayName', order: 'DESC' },
+      fields: ['title'],
+    });
+    assert.deepEqual(
+      byName.collections.map((c) => [c.displayName, c.fields.map((f) => f.key)]),
+      [
+        ['Notes', []],
+        ['Authors', []],
+        ['All books', ['title']],
+      ],
+    );
+
+    // Partial changes: the collection, then its fields; each increments the revision.
+    await client.collections.create({ id: '@app/Fields', displayName: 'Fields' });
+    const patched = await client.collections.patch('@app/Fields', { displayField: 'text', revision: '1' });
+    assert.equal(patched.displayField, 'text');
+    assert.equal(patched.revision, '2');
+    await rejectsWith(client.collections.patch('@app/Fields', { revision: '1' }), 409, 'REVISION_MISMATCH');
+    await client.collections.createField('@app/Fields', { key: 'text', type: 'TEXT' });
+    await rejectsWith(
+      client.collections.createField('@app/Fields', { key: 'text', type: 'TEXT' }),
+      409,
+      'FIELD_ALREADY_EXISTS',
+    );
+    await client.collections.patchField('@app/Fields', { key: 'text', displayName: 'Text' });
+    const replaced = await client.collections.updateField('@app/Fields', { key: 'text', type: 'RICH_TEXT' });
+    assert.deepEqual(replaced.fields.at(-1), { key: 'text', type: 'RICH_TEXT' });
+    const emptied = await client.collections.deleteField('@app/Fields', 'text');
+    assert.equal(emptied.revision, '6');
+    assert.equal(
+      emptied.fields.every((f) => f.systemField === true),
+      true,
+    );
+    await rejectsWith(client.collections.deleteField('@app/Fields', 'text'), 404, 'FIELD_NOT_FOUND');
+
     await client.collections.delete('@app/Notes');
-    await rejectsWith(client.collections.get('@app/Notes'), 404, 'COLLECTION_NOT_FOUND');
-    await rejectsWith(client.collections.delete('@app/Notes'), 404, 'COLLECTION_NOT_FOUND');
+    await rejectsWith(client.collections.get('@app/Notes'), 404, 'WDE0025');
+    await rejectsWith(client.collections.delete('@app/Notes'), 404, 'WDE0025');
 
     // Deleted collections wait in the bin: listed, and restored whole.
     const [deleted] = await client.collections.listDeleted();
@@ -110,7 +151,7 @@ describe('SafekeepClient: items and collections', () => {
     const generated = await client.items.insert('Books', { title: 'Emma', year: 1815 });
     assert.match(generated.id, /^[0-9a-f-]{36}$/);
     await rejectsWith(client.items.insert('Books', { _id: 'dune', title: 'Again' }), 409, 'WDE0074');
-    await rejectsWith(client.items.insert('Nope', { title: 'x' }), 404, 'COLLECTION_NOT_FOUND');
+    await rejectsWith(client.items.insert('Nope', { title: 'x' }), 404, 'WDE0025');
 
     assert.deepEqual((await client.items.get('Books', 'dune')).data, dune.data);
     const projected = await client.items.get('Books', 'dune', { fields: ['title'] });
@@ -298,12 +339,14 @@ describe('SafekeepClient: items and collections', () => {
       env.app.declaredRoutes,
       log,
       ['/wix-data/v2/items', '/wix-data/v2/bulk', '/wix-data/v2/collections'],
-      // Alternative forms of operations the SDK sends once; they are there for Wix's own clients.
+      // Alternative forms of operations the SDK sends once; they are there for Wix's own clients. And the
+      // routes of out-of-scope Wix operations, which only refuse.
       [
         'PUT /wix-data/v2/items/*',
         'PATCH /wix-data/v2/items/*',
         'DELETE /wix-data/v2/items/*',
         'GET /wix-data/v2/items/query',
+        ...unsupportedOperations.map((o) => `POST /wix-data/v2${o.path}`),
       ],
     );
     assert.deepEqual(missing, []);

@@ -173,10 +173,7 @@ export function runStorageContract(name: string, factory: StorageFactory): void 
         await code(storage.collections.update(siteId, definition('C1'), 1, at)),
         'REVISION_MISMATCH',
       );
-      assert.equal(
-        await code(storage.collections.update(siteId, definition('Nope'), 1, at)),
-        'COLLECTION_NOT_FOUND',
-      );
+      assert.equal(await code(storage.collections.update(siteId, definition('Nope'), 1, at)), 'WDE0025');
       assert.equal(await storage.collections.delete(siteId, 'C0'), true);
       assert.equal(await storage.collections.delete(siteId, 'C0'), false);
       assert.equal(await storage.collections.get(siteId, 'C0'), undefined);
@@ -219,13 +216,10 @@ export function runStorageContract(name: string, factory: StorageFactory): void 
         /boom/,
       );
       assert.equal(await storage.items.get(live('Items'), 'c'), undefined);
-      assert.equal(
-        await code(storage.items.write(live('Nope'), () => Promise.resolve())),
-        'COLLECTION_NOT_FOUND',
-      );
+      assert.equal(await code(storage.items.write(live('Nope'), () => Promise.resolve())), 'WDE0025');
       assert.equal(
         await code(storage.items.query(live('Nope'), { filter: null, sort: [], limit: 1 })),
-        'COLLECTION_NOT_FOUND',
+        'WDE0025',
       );
     });
 

@@ -2,7 +2,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { invalidArgument } from '../../contracts/errors.js';
-import { RequestInteger } from '../../contracts/request-integer.js';
 import {
   BulkItemsRequest,
   BulkPatchRequest,
@@ -24,6 +23,7 @@ import {
   SingleItemRequest,
   UpdateItemRequest,
 } from '../../contracts/data-api.js';
+import { GetCollectionQuery, ListCollectionsQuery } from '../../contracts/data-collections-api.js';
 import type { CollectionService } from '../../services/collection-service.js';
 import type { ItemService } from '../../services/item-service.js';
 import { siteOf } from '../app.js';
@@ -51,7 +51,7 @@ const manage = { auth: { kind: 'site', scope: 'collections.manage' } } as const;
 const json = 'application/json';
 
 /** The path remainder of a wildcard route, decoded once. */
-function pathRest(request: FastifyRequest, what: string): string {
+export function pathRest(request: FastifyRequest, what: string): string {
   const raw = (request.params as Record<string, string>)['*'] ?? '';
   try {
     const value = decodeURIComponent(raw);
@@ -74,21 +74,6 @@ function pathItemId(request: FastifyRequest, bodyId: string | null | undefined, 
   }
   return id;
 }
-
-const CollectionListQuery = Type.Object(
-  {
-    paging: Type.Optional(
-      Type.Object(
-        {
-          limit: Type.Optional(RequestInteger({ minimum: 0, maximum: 1000 })),
-          offset: Type.Optional(RequestInteger({ minimum: 0 })),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-  },
-  { additionalProperties: false },
-);
 
 export function registerDataRoutes(
   root: FastifyInstance,
@@ -320,13 +305,13 @@ export function registerDataRoutes(
     );
     app.get(
       `${prefix}/collections`,
-      { config: read, schema: { querystring: CollectionListQuery } },
+      { config: read, schema: { querystring: ListCollectionsQuery } },
       async (req) => {
         const limit = req.query.paging?.limit || 50;
         const offset = req.query.paging?.offset ?? 0;
-        const page = await collections.list(siteOf(req), { limit, offset });
+        const page = await collections.list(siteOf(req), { limit, offset, sort: req.query.sort });
         return {
-          collections: page.collections.map(collectionBody),
+          collections: page.collections.map((c) => collectionBody(c, req.query.fields)),
           pagingMetadata: {
             count: page.collections.length,
             offset,
@@ -336,9 +321,18 @@ export function registerDataRoutes(
         };
       },
     );
-    app.get(`${prefix}/collections/*`, { config: read }, async (req) => ({
-      collection: collectionBody(await collections.get(siteOf(req), pathRest(req, 'dataCollectionId'))),
-    }));
+    app.get(
+      `${prefix}/collections/*`,
+      { config: read, schema: { querystring: GetCollectionQuery } },
+      async (req) => {
+        const id = pathRest(req, 'dataCollectionId');
+        const inQuery = req.query.dataCollectionId;
+        if (inQuery !== undefined && inQuery !== id) {
+          throw invalidArgument('dataCollectionId', 'differs from the id in the path');
+        }
+        return { collection: collectionBody(await collections.get(siteOf(req), id), req.query.fields) };
+      },
+    );
     app.delete(`${prefix}/collections/*`, { config: manage }, async (req) => {
       await collections.delete(siteOf(req), pathRest(req, 'dataCollectionId'));
       return {};

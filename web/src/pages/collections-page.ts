@@ -76,7 +76,8 @@ async function collectionsTable(
       { href: collectionHref(c.id, 'SANDBOX'), 'aria-label': `${sandbox} sandbox items in ${c.id}` },
       count(sandbox),
     ),
-    String(c.fields.length),
+    // Declared fields: the system fields every collection has are not counted.
+    String(c.fields.filter((f) => f.systemField !== true).length),
     when(c.updatedDate),
   ]);
   return [

@@ -3,6 +3,7 @@ import { errors } from '../../../contracts/errors.js';
 import type {
   CollectionDefinition,
   CollectionRecord,
+  CollectionSort,
   CollectionStore,
   CollectionView,
   DeletedCollectionRecord,
@@ -26,6 +27,13 @@ function toRecord(row: Selectable<CollectionsTable>): CollectionRecord {
     updatedAt: Number(row.updated_at),
   };
 }
+
+const sortColumns = {
+  id: 'id',
+  displayName: 'display_name',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+} as const satisfies Record<CollectionSort['by'], keyof CollectionsTable>;
 
 function definitionColumns(definition: CollectionDefinition) {
   return {
@@ -104,16 +112,17 @@ export class SqlCollectionStore implements CollectionStore {
 
   async list(
     siteId: string,
-    page: { limit: number; offset: number },
+    page: { limit: number; offset: number; sort?: CollectionSort },
   ): Promise<{ collections: CollectionRecord[]; total: number }> {
-    const rows = await this.db
+    const sort = page.sort ?? { by: 'id', descending: false };
+    const direction = sort.descending ? 'desc' : 'asc';
+    let query = this.db
       .selectFrom('collections')
       .selectAll()
       .where('site_id', '=', siteId)
-      .orderBy('id')
-      .limit(page.limit)
-      .offset(page.offset)
-      .execute();
+      .orderBy(sortColumns[sort.by], direction);
+    if (sort.by !== 'id') query = query.orderBy('id', direction);
+    const rows = await query.limit(page.limit).offset(page.offset).execute();
     const { total } = await this.db
       .selectFrom('collections')
       .select((eb) => eb.fn.countAll<number>().as('total'))
@@ -145,7 +154,7 @@ export class SqlCollectionStore implements CollectionStore {
         .where('site_id', '=', siteId)
         .where('id', '=', definition.id)
         .executeTakeFirst();
-      if (!current) throw errors.COLLECTION_NOT_FOUND(definition.id);
+      if (!current) throw errors.WDE0025(definition.id);
       if (Number(current.revision) !== expectedRevision) {
         throw errors.REVISION_MISMATCH(definition.id, current.revision, expectedRevision);
       }
@@ -154,12 +163,25 @@ export class SqlCollectionStore implements CollectionStore {
         revision: Number(current.revision) + 1,
         updated_at: at,
       };
-      await trx
+      // Compare-and-set: on PostgreSQL a concurrent writer may have moved the revision on since the read
+      // above (READ COMMITTED, no row lock taken), and this UPDATE then waits for it and must not overwrite it.
+      const updated = await trx
         .updateTable('collections')
         .set(changes)
         .where('site_id', '=', siteId)
         .where('id', '=', definition.id)
-        .execute();
+        .where('revision', '=', expectedRevision)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 0) {
+        const now = await trx
+          .selectFrom('collections')
+          .select('revision')
+          .where('site_id', '=', siteId)
+          .where('id', '=', definition.id)
+          .executeTakeFirst();
+        if (!now) throw errors.WDE0025(definition.id);
+        throw errors.REVISION_MISMATCH(definition.id, now.revision, expectedRevision);
+      }
       return toRecord({ ...current, ...changes });
     });
   }
@@ -231,7 +253,7 @@ export class SqlCollectionStore implements CollectionStore {
         .returningAll()
         .executeTakeFirst();
       if (!binned) {
-        throw errors.WDE0025(id);
+        throw errors.WDE0025(id, 'deleted copy');
       }
       await fenceLegacyWrite(trx, siteId, [binned.live_gen, binned.sandbox_gen], this.options);
       const { deleted_at: _deletedAt, ...row } = binned;

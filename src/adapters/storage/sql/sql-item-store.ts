@@ -43,7 +43,7 @@ export async function currentGeneration(db: Kysely<Database>, target: ItemTarget
     .where('id', '=', target.collectionId)
     .executeTakeFirst();
   if (!row) {
-    throw errors.COLLECTION_NOT_FOUND(target.collectionId);
+    throw errors.WDE0025(target.collectionId);
   }
   return row.gen;
 }
@@ -76,7 +76,7 @@ export async function bumpGenerationOwners(db: Kysely<Database>, gens: readonly 
  * Starts an item write: finds the target's generation and, for LIVE, takes the collection's next change
  * number (`live_version`), which every row written in this transaction carries as `seq`. Taking it first
  * also makes concurrent writers of one collection (and a restoration's switch) queue on the collection row.
- * @throws AppError COLLECTION_NOT_FOUND
+ * @throws AppError WDE0025
  */
 async function beginWrite(db: Kysely<Database>, target: ItemTarget): Promise<{ gen: number; seq: number }> {
   if (target.environment === 'SANDBOX') return { gen: await currentGeneration(db, target), seq: 0 };
@@ -88,7 +88,7 @@ async function beginWrite(db: Kysely<Database>, target: ItemTarget): Promise<{ g
     .returning(['live_gen', 'live_version'])
     .executeTakeFirst();
   if (!row) {
-    throw errors.COLLECTION_NOT_FOUND(target.collectionId);
+    throw errors.WDE0025(target.collectionId);
   }
   return { gen: row.live_gen, seq: row.live_version };
 }
