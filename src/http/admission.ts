@@ -75,27 +75,37 @@ export class RequestBudget {
   }
 
   /**
-   * Counts a body of unknown length (chunked) as it arrives.
-   * @returns the stream to parse instead of `body`; it fails with RATE_LIMITED when the budget runs out
+   * Counts a body of unknown length (chunked) as it arrives. Past the bound, the rest of the body is read
+   * and dropped (its client can then read the answer), and the stream fails with RATE_LIMITED at its end.
+   * @returns the stream to parse instead of `body`
    */
   meterBody(body: Readable, onRelease: (release: () => void) => void): Readable {
     let held = 0;
-    onRelease(
-      once(() => {
-        this.bodyBytes -= held;
-        held = 0;
-      }),
-    );
+    let refused = false;
+    const release = once(() => {
+      this.bodyBytes -= held;
+      held = 0;
+    });
+    onRelease(release);
     const meter = new Transform({
       transform: (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) => {
-        if (this.bodyBytes > held && this.bodyBytes + chunk.length > this.limits.bodyBytesInFlight) {
-          callback(errors.RATE_LIMITED('BODY_BYTES_IN_FLIGHT', this.limits.bodyBytesInFlight, 1));
-          return;
+        if (
+          !refused &&
+          this.bodyBytes > held &&
+          this.bodyBytes + chunk.length > this.limits.bodyBytesInFlight
+        ) {
+          refused = true;
+          release();
         }
+        if (refused) return callback();
         held += chunk.length;
         this.bodyBytes += chunk.length;
         callback(null, chunk);
       },
+      flush: (callback: TransformCallback) =>
+        callback(
+          refused ? errors.RATE_LIMITED('BODY_BYTES_IN_FLIGHT', this.limits.bodyBytesInFlight, 1) : undefined,
+        ),
     });
     body.on('error', (error) => meter.destroy(error));
     return body.pipe(meter);

@@ -105,6 +105,7 @@ interface Latency {
   readonly busyP99: number;
   readonly busyMax: number;
   readonly requests: number;
+  readonly idleLoopP99: number;
   readonly loopP99: number;
   readonly loopMax: number;
   readonly seconds: number;
@@ -113,7 +114,10 @@ interface Latency {
 /** The other site's latency while `work` runs, against its idle latency, and the event loop's delay. */
 async function latencyDuring(other: OtherSite, work: () => Promise<unknown>): Promise<Latency> {
   await other.idle(50); // warm: connections, compiled queries
+  const idleLoop = monitorEventLoopDelay({ resolution: 10 });
+  idleLoop.enable();
   const idle = await other.idle(400);
+  idleLoop.disable();
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   const started = performance.now();
@@ -125,6 +129,7 @@ async function latencyDuring(other: OtherSite, work: () => Promise<unknown>): Pr
     busyP99: quantile(busy, 0.99),
     busyMax: Math.max(...busy),
     requests: busy.length,
+    idleLoopP99: idleLoop.percentile(99) / 1e6,
     loopP99: loop.percentile(99) / 1e6,
     loopMax: loop.max / 1e6,
     seconds,
@@ -135,7 +140,8 @@ function describeLatency(l: Latency): string {
   return (
     `other site p99 ${l.busyP99.toFixed(1)} ms vs idle ${l.idleP99.toFixed(1)} ms (ratio ` +
     `${(l.busyP99 / l.idleP99).toFixed(2)}), max ${l.busyMax.toFixed(0)} ms over ${l.requests} requests in ` +
-    `${l.seconds.toFixed(1)} s; event-loop delay p99 ${l.loopP99.toFixed(1)} ms, max ${l.loopMax.toFixed(0)} ms`
+    `${l.seconds.toFixed(1)} s; event-loop delay p99 ${l.loopP99.toFixed(1)} ms (idle ${l.idleLoopP99.toFixed(1)} ms), ` +
+    `max ${l.loopMax.toFixed(0)} ms`
   );
 }
 
@@ -147,7 +153,8 @@ function describeLatency(l: Latency): string {
 function assertNoStall(l: Latency, what: string): void {
   assert.ok(l.busyP99 / l.idleP99 <= 25, `${what}: other site's p99 ${describeLatency(l)}`);
   assert.ok(l.busyMax / l.idleP99 <= 400, `${what}: other site's maximum ${describeLatency(l)}`);
-  assert.ok(l.loopP99 / l.idleP99 <= 25, `${what}: event-loop delay ${describeLatency(l)}`);
+  // The loop's delay at rest is about its timer resolution (10 ms) on a quiet machine, more on a busy one.
+  assert.ok(l.loopP99 / Math.max(l.idleLoopP99, 10) <= 50, `${what}: event-loop delay ${describeLatency(l)}`);
 }
 
 async function backupAndWait(env: TestEnv, site: TestSite): Promise<string> {
