@@ -165,9 +165,22 @@ async function backupAndWait(env: TestEnv, site: TestSite): Promise<string> {
   return backup.id as string;
 }
 
-async function restoreAndCheck(env: TestEnv, site: TestSite, restorationId: string): Promise<void> {
+/** A full restore of `backupId`, run to its end while the other site's latency is measured. */
+async function restoreDuring(
+  env: TestEnv,
+  other: OtherSite,
+  site: TestSite,
+  backupId: string,
+): Promise<Latency> {
+  let restorationId = '';
+  const latency = await latencyDuring(other, async () => {
+    const { restoration } = await call(env, site, 'POST', `${P}/backups/${backupId}/restore`, {});
+    restorationId = restoration.id as string;
+    await runJobs(env);
+  });
   const { restoration } = await call(env, site, 'GET', `${P}/backups/restorations/${restorationId}`);
   assert.equal(restoration.status, 'COMPLETED', JSON.stringify(restoration.error));
+  return latency;
 }
 
 describe('fairness: one site never stalls or starves the others (issue 14)', () => {
@@ -182,13 +195,7 @@ describe('fairness: one site never stalls or starves the others (issue 14)', () 
         const backupId = await backupAndWait(env, big);
         const other = await OtherSite.start(env, port);
 
-        let restorationId = '';
-        const latency = await latencyDuring(other, async () => {
-          const { restoration } = await call(env, big, 'POST', `${P}/backups/${backupId}/restore`, {});
-          restorationId = restoration.id as string;
-          await runJobs(env);
-        });
-        await restoreAndCheck(env, big, restorationId);
+        const latency = await restoreDuring(env, other, big, backupId);
         const figures = describeLatency(latency);
         console.log(`# ${stack}, restore of ${COLLECTIONS} collections: ${figures}`);
         reportFigures({
@@ -223,13 +230,7 @@ describe('fairness: one site never stalls or starves the others (issue 14)', () 
         const backup = await latencyDuring(other, async () => {
           backupId = await backupAndWait(env, big);
         });
-        let restorationId = '';
-        const restore = await latencyDuring(other, async () => {
-          const { restoration } = await call(env, big, 'POST', `${P}/backups/${backupId}/restore`, {});
-          restorationId = restoration.id as string;
-          await runJobs(env);
-        });
-        await restoreAndCheck(env, big, restorationId);
+        const restore = await restoreDuring(env, other, big, backupId);
         const figures = `backup: ${describeLatency(backup)}; restore: ${describeLatency(restore)}`;
         console.log(`# ${stack}, ${ITEMS} items: ${figures}`);
         reportFigures({
