@@ -18,6 +18,8 @@ export interface Config {
   /** Connections each process keeps to PostgreSQL (snapshot readers open their own, one per running backup). */
   readonly dbPoolSize: number;
   readonly bodyLimitBytes: number;
+  /** What one process admits at once, so that no tenant starves the others (src/http/admission.ts). */
+  readonly admission: AdmissionConfig;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly autoBackupIntervalDays: number;
   readonly autoBackupRetention: number;
@@ -55,6 +57,18 @@ export interface Config {
   readonly testClockFile: string | undefined;
   /** Fault tests only: kill this process at the nth hit of a named failpoint (SAFEKEEP_FAILPOINT=name:n). */
   readonly failpoint: { name: string; nth: number } | undefined;
+}
+
+/** Per-process limits on what requests may take (README, configuration table). */
+export interface AdmissionConfig {
+  /** Requests each API key may make per second, sustained (token bucket refill); 0 turns the limit off. */
+  readonly ratePerSecond: number;
+  /** Requests each API key may make at once above the sustained rate (the bucket's size). */
+  readonly burst: number;
+  /** Bytes of request bodies being received, parsed and handled at once, across the process. */
+  readonly bodyBytesInFlight: number;
+  /** Bulk item requests (`/bulk/…`) one site may have in flight at once. */
+  readonly siteBulkRequests: number;
 }
 
 /** Where backup content goes when SAFEKEEP_S3_BUCKET is set. */
@@ -229,6 +243,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     s3: s3Of(env, boolean, integer, problems),
     dbPoolSize: integer('SAFEKEEP_DB_POOL_SIZE', 10, 1, 1000),
     bodyLimitBytes: integer('SAFEKEEP_BODY_LIMIT_MB', 64, 1, 1024) * 1024 * 1024,
+    admission: {
+      ratePerSecond: integer('SAFEKEEP_RATE_LIMIT_PER_SECOND', 50, 0, 1_000_000),
+      burst: integer('SAFEKEEP_RATE_LIMIT_BURST', 100, 1, 1_000_000),
+      bodyBytesInFlight: integer('SAFEKEEP_BODY_MEMORY_MB', 64, 1, 65_536) * 1024 * 1024,
+      siteBulkRequests: integer('SAFEKEEP_SITE_BULK_REQUESTS', 2, 1, 1000),
+    },
     logLevel: logLevel as Config['logLevel'],
     autoBackupIntervalDays: integer('SAFEKEEP_AUTO_BACKUP_INTERVAL_DAYS', 7, 1, 365),
     autoBackupRetention: integer('SAFEKEEP_AUTO_BACKUP_RETENTION', 4, 1, 100),

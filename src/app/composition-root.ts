@@ -244,6 +244,7 @@ export async function openSafekeep(
       return buildHttpApp({
         auth: services.auth,
         bodyLimit: config.bodyLimitBytes,
+        admission: config.admission,
         logger,
         routes: (app) => {
           registerHealthRoutes(app, { storage });

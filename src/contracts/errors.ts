@@ -37,6 +37,16 @@ interface ErrorDefinition {
   readonly describe?: (...args: never[]) => ErrorDescription;
 }
 
+/** The limits that answer RATE_LIMITED (src/http/admission.ts), each as its error message says it. */
+const rateLimitText = {
+  REQUESTS_PER_SECOND: (value: number) => `this API key may make ${value} requests per second`,
+  BODY_BYTES_IN_FLIGHT: (value: number) =>
+    `the server is already receiving ${Math.round(value / 1024 / 1024)} MB of request bodies, its limit`,
+  SITE_BULK_REQUESTS: (value: number) => `this site already has ${value} bulk requests in progress`,
+} as const;
+
+export type RateLimitName = keyof typeof rateLimitText;
+
 /** The one place a backup's status is spelled in an error: both status refusals say it the same way. */
 interface BackupState {
   readonly id: string;
@@ -158,7 +168,15 @@ export const errorRegistry = {
     category: 'TOO_LARGE',
     message: 'The request body is larger than this server accepts.',
   },
-  RATE_LIMITED: { category: 'RATE_LIMITED', message: 'Too many requests.' },
+  RATE_LIMITED: {
+    category: 'RATE_LIMITED',
+    message: 'Too many requests.',
+    /** `limit` names the limit (README, configuration table), `value` its setting. */
+    describe: (limit: RateLimitName, value: number, retryAfterSeconds: number) => ({
+      message: `Too many requests: ${rateLimitText[limit](value)}. Retry after ${retryAfterSeconds} seconds.`,
+      data: { limit, value, retryAfterSeconds },
+    }),
+  },
   STORAGE_UNAVAILABLE: { category: 'UNAVAILABLE', message: 'Storage is unavailable; retry later.' },
   SITE_MIGRATING: {
     category: 'UNAVAILABLE',

@@ -4,6 +4,7 @@
  * (src/jobs/job-worker.ts) keeps the lease alive; every write is fenced by it, and a restoration whose worker
  * died resumes from its saved state.
  */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { RestorationRecord } from '../domain/backup.js';
 import { referenceTargetsOf } from '../domain/restore-definitions.js';
 import type { RestorationJobState } from '../ports/backup-store.js';
@@ -70,6 +71,9 @@ async function stageAndSwitch(
   const staged: Record<string, number> = {};
   for (const { plan, entry, remove } of sources) {
     if (remove) continue;
+    // On SQLite every statement runs on this thread and resolves at once: without a turn of the event loop
+    // between collections, a site of thousands of (empty) collections would hold the server for seconds.
+    await yieldToEventLoop();
     const destination = plan.restoreDestination.dataCollectionId;
     const gen = await deps.staging.createGeneration(
       restoration.siteId,

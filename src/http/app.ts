@@ -6,8 +6,7 @@ import Fastify, {
   type FastifySchema,
   type FastifyServerOptions,
 } from 'fastify';
-import type { AppError } from '../contracts/errors.js';
-import { errors, invalidArgument } from '../contracts/errors.js';
+import { AppError, errors, invalidArgument } from '../contracts/errors.js';
 import type { Scope } from '../contracts/scopes.js';
 import {
   requireScope,
@@ -15,6 +14,8 @@ import {
   type Principal,
   type SiteContext,
 } from '../services/auth-service.js';
+import type { AdmissionConfig } from '../config.js';
+import { discardBody, KeyRateLimiter, RequestBudget } from './admission.js';
 import { answerClientError } from './client-error.js';
 import { errorBody, retryAfterSeconds, statusOfCategory, toAppError } from './error-response.js';
 import { withKeysRedacted } from './log-redaction.js';
@@ -59,6 +60,8 @@ export interface HttpAppOptions {
   readonly auth: AuthService;
   /** Largest request body accepted, in bytes. */
   readonly bodyLimit: number;
+  /** Rate limits and the bounds on bodies and bulk work in flight; none when absent. */
+  readonly admission?: AdmissionConfig;
   readonly logger: FastifyServerOptions['logger'];
   /** Registers the routes. */
   readonly routes: (app: FastifyInstance) => void;
@@ -112,6 +115,21 @@ function refuseIllFormedText(request: FastifyRequest): void {
 }
 
 /**
+ * Counts a request against the bounds of `budget` until its answer is sent or its connection closes (the
+ * parsed body lives as long as its handler): its body's bytes, and a bulk request of its site.
+ * @throws AppError RATE_LIMITED
+ */
+function admit(budget: RequestBudget, request: FastifyRequest, reply: FastifyReply): void {
+  const releases: (() => void)[] = [];
+  reply.raw.once('close', () => releases.forEach((release) => release()));
+  if (request.siteContext && request.routeOptions.url?.includes('/bulk/'))
+    releases.push(budget.enterBulk(request.siteContext.siteId));
+  const length = Number(request.headers['content-length']);
+  // A body over the body limit is refused by Fastify (413) before it is read.
+  if (length > 0 && length <= request.routeOptions.bodyLimit) releases.push(budget.reserveBody(length));
+}
+
+/**
  * Builds the HTTP app: strict JSON bodies, the spec's error shape for every failure (Fastify's own
  * included), `.r` and dotted query parameters for GETs, and authentication from each route's `auth`.
  */
@@ -159,19 +177,46 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     sendError(reply, errors.ROUTE_NOT_FOUND(request.method, request.url)),
   );
 
-  app.addHook('onRequest', async (request) => {
+  // Public routes (health, the dashboard's files, the API document) are never limited; the others count
+  // against their key once it is known, and reserve their body before it is read.
+  const limiter = options.admission
+    ? new KeyRateLimiter(options.admission.ratePerSecond, options.admission.burst)
+    : undefined;
+  const budget = options.admission ? new RequestBudget(options.admission) : undefined;
+
+  app.addHook('onRequest', async (request, reply) => {
     const auth = request.routeOptions.config.auth;
     if (!auth || auth.kind === 'public') return;
     const principal = await options.auth.authenticate(request.headers.authorization);
     request.principal = principal;
-    if (auth.kind === 'site') {
-      const header = request.headers['wix-site-id'];
-      if (Array.isArray(header)) throw invalidArgument('wix-site-id', 'send the header once');
-      request.siteContext = await options.auth.resolveSite(principal, header);
-      requireScope(principal, auth.scope);
-    } else if (auth.scope !== 'none') {
-      requireScope(principal, auth.scope);
+    try {
+      limiter?.take(principal.keyId);
+      if (auth.kind === 'site') {
+        const header = request.headers['wix-site-id'];
+        if (Array.isArray(header)) throw invalidArgument('wix-site-id', 'send the header once');
+        request.siteContext = await options.auth.resolveSite(principal, header);
+        requireScope(principal, auth.scope);
+      } else if (auth.scope !== 'none') {
+        requireScope(principal, auth.scope);
+      }
+      if (budget) admit(budget, request, reply);
+    } catch (error) {
+      // A client held back by a limit reads its answer and retries on the same connection.
+      if (error instanceof AppError && error.code === 'RATE_LIMITED') await discardBody(request.raw);
+      throw error;
     }
+  });
+
+  // A body of unknown length (chunked) is counted as it arrives.
+  app.addHook('preParsing', (request, reply, payload, done) => {
+    if (!budget || !request.principal || request.headers['content-length'] !== undefined) {
+      done(null, payload);
+      return;
+    }
+    done(
+      null,
+      budget.meterBody(payload, (release) => reply.raw.once('close', release)),
+    );
   });
 
   app.addHook('preValidation', (request, _reply, done) => {

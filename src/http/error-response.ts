@@ -26,11 +26,12 @@ export const statusOfCategory: Record<ErrorCategory, number> = {
 
 /**
  * Seconds a client should wait before retrying, for the errors that clear by themselves (the `Retry-After`
- * header): storage that cannot answer now, and a site whose data the layout migration is moving.
+ * header): storage that cannot answer now, a site whose data the layout migration is moving, and a limit of
+ * src/http/admission.ts (the time its key's bucket needs to hold a token again, or a second).
  */
 export function retryAfterSeconds(error: AppError): number | undefined {
   if (error.code === 'STORAGE_UNAVAILABLE') return 5;
-  if (error.code === 'SITE_MIGRATING') {
+  if (error.code === 'SITE_MIGRATING' || error.code === 'RATE_LIMITED') {
     const seconds = error.data.retryAfterSeconds;
     return typeof seconds === 'number' && seconds > 0 ? seconds : 5;
   }

@@ -195,7 +195,9 @@ export function buildOpenApiDocument(routes: readonly DeclaredRoute[], version: 
       description:
         'Authenticate with `Authorization: <api key>` (or `Bearer <api key>`). Successes are HTTP 200 with ' +
         'a JSON body; every refusal has the body `ErrorResponse`. Paths under `/_api/cloud-data/v2` and ' +
-        '`/data/v2/backups` are the same operations as under `/wix-data/v2`, for the Wix SDK.',
+        '`/data/v2/backups` are the same operations as under `/wix-data/v2`, for the Wix SDK. A key over ' +
+        'its rate limit, or a request over what the server holds at once (bytes of bodies, bulk requests ' +
+        'of one site), is answered 429 `RATE_LIMITED` with `Retry-After` in seconds: retry after it.',
       license: { name: 'MIT', identifier: 'MIT' },
     },
     tags: tags.map((t) => ({ ...t })),

@@ -94,6 +94,8 @@ async function killRun(stack: Stack, kills: number, seed: number, stackEnv: Reco
     SAFEKEEP_TEST_CLOCK_FILE: clockFile,
     SAFEKEEP_WORKER_THREADS: '1',
     SAFEKEEP_LOG_LEVEL: 'error',
+    // The writer saves every 5 ms with one key, faster than the default rate limit.
+    SAFEKEEP_RATE_LIMIT_PER_SECOND: '0',
   });
   const warm = (): Server => {
     const child = spawn(process.execPath, [serverScript], { env });

@@ -113,6 +113,8 @@ export async function startTestEnv(
   const config = loadConfig({
     SAFEKEEP_DATA_DIR: dataDir,
     SAFEKEEP_WORKER_THREADS: '1',
+    // Tests drive one key far faster than a client should; the rate-limit tests set their own limit.
+    SAFEKEEP_RATE_LIMIT_PER_SECOND: '0',
     ...stackEnv,
     ...options.env,
   });

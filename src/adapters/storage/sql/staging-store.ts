@@ -116,15 +116,27 @@ export class SqlStagingStore implements StagingStore {
         .executeTakeFirst();
       if (!restoration) return undefined;
       const job = JSON.parse(restoration.state) as RestorationJobState;
-      const liveAtSwitch = Object.fromEntries(
+      // Every collection of the site in one read, not one per destination: the switch holds the write lock
+      // (and on SQLite the event loop), and a full restore may name thousands of destinations.
+      const currentRows = new Map(
         (
           await trx
             .selectFrom('collections')
-            .select(['id', 'live_gen'])
+            .select([
+              'id',
+              'live_gen',
+              'live_version',
+              'display_name',
+              'fields',
+              'permissions',
+              'views',
+              'extra',
+            ])
             .where('site_id', '=', plan.siteId)
             .execute()
-        ).map((r) => [r.id, r.live_gen]),
+        ).map((r) => [r.id, r]),
       );
+      const liveAtSwitch = Object.fromEntries([...currentRows].map(([id, r]) => [id, r.live_gen]));
       const replaced: Record<string, number | null> = {};
       const replacedNames: Record<string, string> = {};
       const replacedVersions: Record<string, number> = {};
@@ -134,12 +146,7 @@ export class SqlStagingStore implements StagingStore {
       const conflicts: DestinationConflict[] = [];
       for (const destination of plan.destinations) {
         const id = destination.collectionId;
-        const current = await trx
-          .selectFrom('collections')
-          .select(['live_gen', 'live_version', 'display_name', 'fields', 'permissions', 'views', 'extra'])
-          .where('site_id', '=', plan.siteId)
-          .where('id', '=', id)
-          .executeTakeFirst();
+        const current = currentRows.get(id);
         const before = current && definitionOfColumns(current);
         if (current && before) {
           replaced[id] = current.live_gen;
