@@ -21,6 +21,7 @@ import { withKeysRedacted } from './log-redaction.js';
 import { decodeGetQuery } from './get-query.js';
 import { illFormedTextIn } from './ill-formed-text.js';
 import { unboundedNumbers } from './schema-bounds.js';
+import { limitSiteBodies } from './site-body-limit.js';
 
 /**
  * Who may call a route: nobody needs a key, a key with a scope (`none`: any valid key, for routes that show
@@ -60,6 +61,8 @@ export interface HttpAppOptions {
   /** Largest request body accepted, in bytes. */
   readonly bodyLimit: number;
   readonly logger: FastifyServerOptions['logger'];
+  /** A site's largest request body (its maxRequestBodyBytes quota), at most `bodyLimit`. */
+  readonly siteBodyLimit?: (siteId: string) => Promise<number>;
   /** Registers the routes. */
   readonly routes: (app: FastifyInstance) => void;
 }
@@ -173,6 +176,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       requireScope(principal, auth.scope);
     }
   });
+
+  if (options.siteBodyLimit) limitSiteBodies(app, options.siteBodyLimit, options.bodyLimit);
 
   app.addHook('preValidation', (request, _reply, done) => {
     if (request.method === 'GET' || request.method === 'DELETE') {

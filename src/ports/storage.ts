@@ -34,6 +34,11 @@ export interface SiteSettingsOverrides {
   readonly autoBackupIntervalDays: number | null;
   /** Newest scheduled backups kept; `null` uses the deployment default. */
   readonly autoBackupRetention: number | null;
+  /** The site's quotas (README, "Quotas"); `null` or absent uses the deployment default. */
+  readonly maxCollections?: number | null;
+  readonly maxItems?: number | null;
+  readonly maxBackupBytes?: number | null;
+  readonly maxRequestBodyBytes?: number | null;
 }
 
 export interface SiteRecord {
@@ -198,6 +203,11 @@ export interface ItemWriteTx {
   remove(ids: readonly string[]): Promise<void>;
   /** Empties the item set at once (a fresh generation); the old one is reclaimed in the background. */
   truncate(): Promise<void>;
+  /**
+   * Items the site holds now in both environments of its live collections (the maxItems usage), as this
+   * transaction sees it: read from counters kept in the transactions that write items.
+   */
+  siteItemCount(): Promise<number>;
 }
 
 export interface ItemStore {
@@ -312,6 +322,21 @@ export interface LayoutMigrationStore {
   release(siteId: string, owner: string): Promise<void>;
 }
 
+/** What a site uses of its quotas (README, "Quotas"). */
+export interface UsageStore {
+  /** Live collections; those in the bin do not count. */
+  collections(siteId: string): Promise<number>;
+  /** Items of both environments of the live collections (kept counters, cheap). */
+  items(siteId: string): Promise<number>;
+  /**
+   * Bytes of the site's stored backups (every backup not deleted) plus the item JSON bytes of its
+   * collections in the bin.
+   */
+  backupBytes(siteId: string): Promise<number>;
+  /** Items of the collection's most recently deleted copy in the bin, both environments; 0 when none. */
+  binnedItems(siteId: string, collectionId: string): Promise<number>;
+}
+
 export interface Storage {
   readonly capabilities: StorageCapabilities;
   readonly sites: SiteStore;
@@ -328,6 +353,7 @@ export interface Storage {
   readonly maintenance: MaintenanceStore;
   readonly webhooks: WebhookStore;
   readonly layout: LayoutMigrationStore;
+  readonly usage: UsageStore;
   /** Reads backup content off the main thread. */
   readonly snapshots: SnapshotSource;
   /** Throws when the storage cannot answer. */

@@ -13,6 +13,7 @@ import type {
   Storage,
 } from '../ports/storage.js';
 import type { SiteContext } from './auth-service.js';
+import type { QuotaService } from './quota-service.js';
 
 /** Wix field types (the Data Collections API's `Type` enum). */
 export const fieldTypes = [
@@ -211,10 +212,15 @@ export class CollectionService {
     private readonly clock: Clock,
     /** How long a deleted collection stays restorable (SAFEKEEP_COLLECTION_BIN_DAYS). */
     private readonly binRetentionMs: number,
+    /** Without it (tests of other rules), no quota is checked. */
+    private readonly quotas?: QuotaService,
   ) {}
 
   async create(ctx: SiteContext, raw: Record<string, unknown>): Promise<CollectionRecord> {
-    return this.storage.collections.create(ctx.siteId, readCollection(raw), this.clock());
+    const definition = readCollection(raw);
+    // Checked before the write: concurrent creates may pass together (README, "Quotas").
+    await this.quotas?.checkCollections(ctx.siteId, 1);
+    return this.storage.collections.create(ctx.siteId, definition, this.clock());
   }
 
   async get(ctx: SiteContext, id: string): Promise<CollectionRecord> {
@@ -259,6 +265,12 @@ export class CollectionService {
    * @throws AppError WDE0025, COLLECTION_ALREADY_EXISTS
    */
   async restoreDeleted(ctx: SiteContext, id: string): Promise<CollectionRecord> {
+    // Its items come back with it: both count again (the bin counts only toward maxBackupBytes).
+    await this.quotas?.checkCollections(
+      ctx.siteId,
+      1,
+      await this.storage.usage.binnedItems(ctx.siteId, checkCollectionId(id, 'dataCollectionId')),
+    );
     return this.storage.collections.restoreDeleted(ctx.siteId, id, this.clock() - this.binRetentionMs);
   }
 
