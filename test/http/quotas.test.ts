@@ -71,6 +71,15 @@ describe('quotas per site', () => {
     assert.equal(backup.status, 'READY');
     return backup;
   };
+  /** Restores a whole backup, runs the job and returns the restoration, which must have COMPLETED. */
+  const restoreCompleted = async (backupId: string) => {
+    const accepted = await call('POST', `${B}/${backupId}/restore`, {});
+    assert.equal(accepted.status, 200, accepted.text);
+    await runJobs(env);
+    const { restoration } = (await call('GET', `${B}/restorations/${accepted.body.restoration.id}`)).body;
+    assert.equal(restoration.status, 'COMPLETED', JSON.stringify(restoration.error));
+    return restoration;
+  };
   const dropAll = async () => {
     const list = await call('GET', `${P}/collections`);
     for (const c of list.body.collections) await call('DELETE', `${P}/collections/${c.id}`);
@@ -229,12 +238,7 @@ describe('quotas per site', () => {
     await settings({ maxCollections: null, maxItems: 11 });
     const previewOk = await call('POST', `${A}/backups/${backup.id}/restore-preview`, {});
     assert.equal(previewOk.body.preview.quota, null);
-    const accepted = await call('POST', `${B}/${backup.id}/restore`, {});
-    assert.equal(accepted.status, 200, accepted.text);
-    await runJobs(env);
-    const restoration = (await call('GET', `${B}/restorations/${accepted.body.restoration.id}`)).body
-      .restoration;
-    assert.equal(restoration.status, 'COMPLETED', JSON.stringify(restoration.error));
+    await restoreCompleted(backup.id);
     assert.equal(await count('Kept'), 5);
     // The restored items count from then on.
     assert.equal((await usage()).items, 11);
@@ -266,12 +270,7 @@ describe('quotas per site', () => {
     );
 
     // A restoration within its quotas still gets its safety backup although the bytes quota is full.
-    const accepted = await call('POST', `${B}/${first.id}/restore`, {});
-    assert.equal(accepted.status, 200, accepted.text);
-    await runJobs(env);
-    const restoration = (await call('GET', `${B}/restorations/${accepted.body.restoration.id}`)).body
-      .restoration;
-    assert.equal(restoration.status, 'COMPLETED', JSON.stringify(restoration.error));
+    const restoration = await restoreCompleted(first.id);
     assert.ok(restoration.safetyBackupId);
     const safety = (await call('GET', `${B}/${restoration.safetyBackupId}`)).body.backup;
     assert.equal(safety.status, 'READY');

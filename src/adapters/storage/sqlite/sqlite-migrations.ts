@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Migration } from 'kysely';
-import { backfillItemCounts } from '../sql/item-count-backfill.js';
+import { siteQuotasMigration } from '../sql/site-quotas-migration.js';
 
 /** Runs each statement of a migration; better-sqlite3 prepares one statement at a time. */
 async function run(db: Kysely<unknown>, statements: readonly string[]): Promise<void> {
@@ -310,21 +310,6 @@ export const sqliteMigrations: Record<string, Migration> = {
       await run(db, [`CREATE INDEX backups_claim_order ON backups (status, requested_at, id)`]);
     },
   },
-  // Per-site quotas (README, "Quotas"): the sites' overrides, a kept item count per generation (the site's
-  // item usage adds up those of its ACTIVE generations, found by site) and, for the bin, the bytes of each
-  // deleted copy once counted.
-  '0009-site-quotas': {
-    async up(db) {
-      await run(db, [
-        `ALTER TABLE sites ADD COLUMN max_collections INTEGER`,
-        `ALTER TABLE sites ADD COLUMN max_items INTEGER`,
-        `ALTER TABLE sites ADD COLUMN max_backup_bytes INTEGER`,
-        `ALTER TABLE sites ADD COLUMN max_request_body_bytes INTEGER`,
-        `ALTER TABLE generations ADD COLUMN item_count INTEGER NOT NULL DEFAULT 0`,
-        `ALTER TABLE collection_bin ADD COLUMN size_bytes INTEGER`,
-        `CREATE INDEX generations_site ON generations (site_id, state)`,
-      ]);
-      await backfillItemCounts(db);
-    },
-  },
+  // Per-site quotas (README, "Quotas"; src/adapters/storage/sql/site-quotas-migration.ts).
+  '0009-site-quotas': siteQuotasMigration('INTEGER'),
 };
