@@ -265,13 +265,16 @@ export class CollectionService {
    * @throws AppError WDE0025, COLLECTION_ALREADY_EXISTS
    */
   async restoreDeleted(ctx: SiteContext, id: string): Promise<CollectionRecord> {
-    // Its items come back with it: both count again (the bin counts only toward maxBackupBytes).
-    await this.quotas?.checkCollections(
-      ctx.siteId,
-      1,
-      await this.storage.usage.binnedItems(ctx.siteId, checkCollectionId(id, 'dataCollectionId')),
-    );
-    return this.storage.collections.restoreDeleted(ctx.siteId, id, this.clock() - this.binRetentionMs);
+    const since = this.clock() - this.binRetentionMs;
+    // Its items come back with it: both count again (the bin counts only toward maxBackupBytes). Without a
+    // copy in the bin there is nothing to count, and the store answers WDE0025.
+    if (
+      this.quotas &&
+      (await this.storage.collections.listDeleted(ctx.siteId, since)).some((c) => c.id === id)
+    ) {
+      await this.quotas.checkCollections(ctx.siteId, 1, await this.storage.usage.binnedItems(ctx.siteId, id));
+    }
+    return this.storage.collections.restoreDeleted(ctx.siteId, id, since);
   }
 
   /** The site's restorable deleted collections, newest deletion first. */

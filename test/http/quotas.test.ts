@@ -127,8 +127,11 @@ describe('quotas per site', () => {
     assert.equal((await call('DELETE', `${P}/collections/Two`)).status, 200);
     assert.equal((await usage()).collections, 1);
     assert.equal((await createCollection('Three')).status, 200);
-    // Restoring from the bin would make three.
+    // Restoring from the bin would make three; a collection never deleted is still simply not found.
     assertQuota(await call('POST', `${P}/collections/restore/Two`, {}), 'maxCollections', 2, 2);
+    const never = await call('POST', `${P}/collections/restore/Never`, {});
+    assert.equal(never.status, 404, never.text);
+    assert.equal(never.body.details.applicationError.code, 'WDE0025');
     await settings({ maxCollections: 3 });
     assert.equal((await call('POST', `${P}/collections/restore/Two`, {})).status, 200);
     assert.equal((await usage()).collections, 3);
