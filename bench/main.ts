@@ -9,6 +9,7 @@ import { runBackupBench } from './backup.bench.js';
 import { runDataApiBench } from './data-api.bench.js';
 import { runLayoutBench } from './layout.bench.js';
 import { runPostgresBench } from './postgres.bench.js';
+import { runQuotaBench } from './quota.bench.js';
 import { runSmallSitesBench } from './small-sites.bench.js';
 
 const { values } = parseArgs({
@@ -44,6 +45,7 @@ const suites: Record<string, () => Promise<BenchResult[]>> = {
         : { engine: 'sqlite', few: 10, many: 10_000, samples: 200 },
       log,
     ),
+  quota: () => runQuotaBench({ engine: 'sqlite', batches: values.quick ? 20 : 100 }, log),
 };
 
 // On PostgreSQL the backup suite is the scale-out one: against pg_dump/pg_restore, and worker processes.
@@ -65,6 +67,7 @@ const postgresSuites: Record<string, () => Promise<BenchResult[]>> = {
         : { engine: 'postgres', few: 100, many: 100_000, samples: 200 },
       log,
     ),
+  quota: () => runQuotaBench({ engine: 'postgres', batches: values.quick ? 20 : 100 }, log),
 };
 if (values.engine !== 'sqlite' && values.engine !== 'postgres') {
   console.error(`--engine ${values.engine}: use sqlite or postgres`);

@@ -23,6 +23,8 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly autoBackupIntervalDays: number;
   readonly autoBackupRetention: number;
+  /** Deployment defaults of the per-site quotas (README, "Quotas"); each site may override them. */
+  readonly quotas: QuotaDefaults;
   /** How long a deleted collection stays restorable (Restore Data Collection) before the sweeper purges it. */
   readonly collectionBinMs: number;
   /** How long a worker's claim on a job lasts without a heartbeat. */
@@ -69,6 +71,18 @@ export interface AdmissionConfig {
   readonly bodyBytesInFlight: number;
   /** Bulk item requests (`/bulk/…`) one site may have in flight at once. */
   readonly siteBulkRequests: number;
+}
+
+/** The quotas every site gets unless its settings say otherwise. */
+export interface QuotaDefaults {
+  /** Live collections (those in the bin do not count). */
+  readonly maxCollections: number;
+  /** Items of both environments of the site's live collections. */
+  readonly maxItems: number;
+  /** Stored backup bytes plus the item bytes of the site's collections in the bin. */
+  readonly maxBackupBytes: number;
+  /** Largest request body for the site; never above `bodyLimitBytes`, the deployment's hard cap. */
+  readonly maxRequestBodyBytes: number;
 }
 
 /** Where backup content goes when SAFEKEEP_S3_BUCKET is set. */
@@ -196,6 +210,8 @@ export class ConfigError extends Error {
   }
 }
 
+const MB = 1024 * 1024;
+
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /**
@@ -235,6 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
   }
 
+  const bodyLimitMb = integer('SAFEKEEP_BODY_LIMIT_MB', 64, 1, 1024);
   const config: Config = {
     host: env.HOST || '127.0.0.1',
     port: integer('PORT', 8080, 0, 65535),
@@ -242,7 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     databaseUrl,
     s3: s3Of(env, boolean, integer, problems),
     dbPoolSize: integer('SAFEKEEP_DB_POOL_SIZE', 10, 1, 1000),
-    bodyLimitBytes: integer('SAFEKEEP_BODY_LIMIT_MB', 64, 1, 1024) * 1024 * 1024,
+    bodyLimitBytes: bodyLimitMb * MB,
     admission: {
       ratePerSecond: integer('SAFEKEEP_RATE_LIMIT_PER_SECOND', 50, 0, 1_000_000),
       burst: integer('SAFEKEEP_RATE_LIMIT_BURST', 100, 1, 1_000_000),
@@ -252,6 +269,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     logLevel: logLevel as Config['logLevel'],
     autoBackupIntervalDays: integer('SAFEKEEP_AUTO_BACKUP_INTERVAL_DAYS', 7, 1, 365),
     autoBackupRetention: integer('SAFEKEEP_AUTO_BACKUP_RETENTION', 4, 1, 100),
+    quotas: {
+      maxCollections: integer('SAFEKEEP_QUOTA_MAX_COLLECTIONS', 1000, 0, 1_000_000),
+      maxItems: integer('SAFEKEEP_QUOTA_MAX_ITEMS', 10_000_000, 0, 1_000_000_000_000),
+      maxBackupBytes: integer('SAFEKEEP_QUOTA_MAX_BACKUP_GB', 50, 0, 1_000_000) * 1024 * MB,
+      maxRequestBodyBytes: integer('SAFEKEEP_QUOTA_MAX_REQUEST_BODY_MB', bodyLimitMb, 1, bodyLimitMb) * MB,
+    },
     collectionBinMs: integer('SAFEKEEP_COLLECTION_BIN_DAYS', 30, 1, 3650) * 24 * 60 * 60 * 1000,
     jobLeaseMs: integer('SAFEKEEP_JOB_LEASE_SECONDS', 60, 5, 3600) * 1000,
     layoutMigrationBatchRows: integer('SAFEKEEP_LAYOUT_MIGRATION_BATCH_ROWS', 2000, 1, 100_000),

@@ -38,12 +38,14 @@ import { CursorCodec } from '../services/cursor-codec.js';
 import { newGuid } from '../services/ids.js';
 import { ItemService } from '../services/item-service.js';
 import { OverviewService } from '../services/overview-service.js';
+import { QuotaService } from '../services/quota-service.js';
 import { WebhookService } from '../services/webhook-service.js';
 import { WebhookSigner } from '../services/webhook-signer.js';
 
 export interface Services {
   readonly auth: AuthService;
   readonly admin: AdminService;
+  readonly quotas: QuotaService;
   readonly items: ItemService;
   readonly collections: CollectionService;
   readonly backups: BackupService;
@@ -215,6 +217,7 @@ export async function openSafekeep(
     built = { engine, worker, scheduler, gc, deliverer };
     return built;
   };
+  const quotas = new QuotaService(storage, config.quotas);
   const services: Services = {
     auth: new AuthService(storage),
     admin: new AdminService(
@@ -223,12 +226,15 @@ export async function openSafekeep(
       {
         autoBackupIntervalDays: config.autoBackupIntervalDays,
         autoBackupRetention: config.autoBackupRetention,
+        quotas: config.quotas,
+        bodyLimitBytes: config.bodyLimitBytes,
       },
       blobs,
     ),
-    items: new ItemService(storage, clock, new CursorCodec(cursorSecret)),
-    collections: new CollectionService(storage, clock, config.collectionBinMs),
-    backups: new BackupService(storage, clock, () => built?.worker.nudge(), blobs),
+    quotas,
+    items: new ItemService(storage, clock, new CursorCodec(cursorSecret), quotas),
+    collections: new CollectionService(storage, clock, config.collectionBinMs, quotas),
+    backups: new BackupService(storage, clock, () => built?.worker.nudge(), blobs, quotas),
     webhooks: new WebhookService(storage, clock, signer, webhookPolicy),
   };
   const stop = new AbortController();
@@ -245,6 +251,7 @@ export async function openSafekeep(
         auth: services.auth,
         bodyLimit: config.bodyLimitBytes,
         admission: config.admission,
+        siteBodyLimit: async (siteId) => (await quotas.limits(siteId)).maxRequestBodyBytes,
         logger,
         routes: (app) => {
           registerHealthRoutes(app, { storage });

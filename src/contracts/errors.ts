@@ -47,6 +47,9 @@ const rateLimitText = {
 
 export type RateLimitName = keyof typeof rateLimitText;
 
+/** The per-site quotas (README, "Quotas"); QUOTA_EXCEEDED names one. */
+export type QuotaName = 'maxCollections' | 'maxItems' | 'maxBackupBytes' | 'maxRequestBodyBytes';
+
 /** The one place a backup's status is spelled in an error: both status refusals say it the same way. */
 interface BackupState {
   readonly id: string;
@@ -176,6 +179,20 @@ export const errorRegistry = {
       message: `Too many requests: ${rateLimitText[limit](value)}. Retry after ${retryAfterSeconds} seconds.`,
       data: { limit, value, retryAfterSeconds },
     }),
+  },
+  QUOTA_EXCEEDED: {
+    category: 'RATE_LIMITED',
+    message: 'The site is over one of its quotas.',
+    describe: (quota: QuotaName, limit: number, current: number, requested?: number) => {
+      const raise = `ask an administrator to raise ${quota} (PATCH /_api/safekeep/v1/sites/{id}/settings)`;
+      const message =
+        quota === 'maxRequestBodyBytes'
+          ? `This site's ${quota} quota is ${limit} bytes and this request's body is ${current} bytes or more. Send smaller requests (fewer items per bulk call), or ${raise}.`
+          : `This site's ${quota} quota is ${limit} and the site is at ${current}${
+              requested === undefined ? '' : `; this request would add ${requested}`
+            }. Delete what the site no longer needs, or ${raise}.`;
+      return { message, data: { quota, limit, current, ...(requested !== undefined && { requested }) } };
+    },
   },
   STORAGE_UNAVAILABLE: { category: 'UNAVAILABLE', message: 'Storage is unavailable; retry later.' },
   SITE_MIGRATING: {

@@ -98,7 +98,10 @@ async function stageAndSwitch(
   }
   await stageLinks(deps, restoration, manifest, staged, lease.signal);
   await hit(deps, 'restore:links-staged');
-  for (const gen of Object.values(staged)) await deps.staging.buildIndexes(gen);
+  for (const gen of Object.values(staged)) {
+    await deps.staging.buildIndexes(gen);
+    await deps.staging.recordItemCount(gen);
+  }
   await hit(deps, 'restore:indexes-built');
   lease.signal.throwIfAborted();
   const at = deps.clock();

@@ -22,6 +22,7 @@ import { withKeysRedacted } from './log-redaction.js';
 import { decodeGetQuery } from './get-query.js';
 import { illFormedTextIn } from './ill-formed-text.js';
 import { unboundedNumbers } from './schema-bounds.js';
+import { limitSiteBodies } from './site-body-limit.js';
 
 /**
  * Who may call a route: nobody needs a key, a key with a scope (`none`: any valid key, for routes that show
@@ -63,6 +64,8 @@ export interface HttpAppOptions {
   /** Rate limits and the bounds on bodies and bulk work in flight; none when absent. */
   readonly admission?: AdmissionConfig;
   readonly logger: FastifyServerOptions['logger'];
+  /** A site's largest request body (its maxRequestBodyBytes quota), at most `bodyLimit`. */
+  readonly siteBodyLimit?: (siteId: string) => Promise<number>;
   /** Registers the routes. */
   readonly routes: (app: FastifyInstance) => void;
 }
@@ -218,6 +221,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       budget.meterBody(payload, (release) => reply.raw.once('close', release)),
     );
   });
+  if (options.siteBodyLimit) limitSiteBodies(app, options.siteBodyLimit, options.bodyLimit);
 
   app.addHook('preValidation', (request, _reply, done) => {
     if (request.method === 'GET' || request.method === 'DELETE') {

@@ -27,7 +27,9 @@ export function openApiPath(url: string, wildcard: string | undefined): string {
 }
 
 const errorResponse = {
-  description: 'Refused: the body says what was wrong (codes in docs/ERRORS.md).',
+  description:
+    'Refused: the body says what was wrong (codes in docs/ERRORS.md). 429 QUOTA_EXCEEDED: the request would ' +
+    "take the site over one of its quotas; data names the quota, its limit and the site's current usage.",
   content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } },
 };
 

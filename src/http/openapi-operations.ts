@@ -305,8 +305,8 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
   [`GET ${A}/sites/:id/settings`]: {
     operationId: 'getSiteSettings',
     tag: 'Sites',
-    summary: "A site's automatic backup settings",
-    response: 'Settings',
+    summary: "A site's settings (automatic backups, quotas) and what it uses of its quotas",
+    response: 'SettingsWithUsage',
   },
   [`PATCH ${A}/sites/:id/settings`]: {
     operationId: 'updateSiteSettings',

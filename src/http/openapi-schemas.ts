@@ -148,7 +148,32 @@ export const componentSchemas = {
   SiteSettings: Type.Object({
     autoBackupIntervalDays: Type.Integer({ minimum: 1 }),
     autoBackupRetention: Type.Integer({ minimum: 1 }),
+    maxCollections: Type.Integer({
+      minimum: 0,
+      description: 'Live collections the site may hold (those in the bin do not count).',
+    }),
+    maxItems: Type.Integer({
+      minimum: 0,
+      description: 'Items the site may hold, LIVE and SANDBOX together, over its live collections.',
+    }),
+    maxBackupBytes: Type.Integer({
+      minimum: 0,
+      description:
+        'Bytes of stored backups plus the item bytes of collections in the bin; an on-demand backup is refused once reached.',
+    }),
+    maxRequestBodyBytes: Type.Integer({
+      minimum: 1024,
+      description: "Largest request body for the site, at most the deployment's SAFEKEEP_BODY_LIMIT_MB.",
+    }),
   }),
+  SiteUsage: Type.Object(
+    {
+      collections: Type.Integer({ minimum: 0 }),
+      items: Type.Integer({ minimum: 0 }),
+      backupBytes: Type.Integer({ minimum: 0 }),
+    },
+    { description: 'What the site uses of maxCollections, maxItems and maxBackupBytes now.' },
+  ),
   ApiKey: Type.Object(
     {
       id: Type.String(),
@@ -255,6 +280,7 @@ export const responses = {
   Site: Type.Object({ site: ref('Site') }),
   Sites: Type.Object({ sites: Type.Array(ref('Site')) }),
   Settings: Type.Object({ settings: ref('SiteSettings') }),
+  SettingsWithUsage: Type.Object({ settings: ref('SiteSettings'), usage: ref('SiteUsage') }),
   CreatedApiKey: Type.Object({
     apiKey: ref('ApiKey'),
     secret: Type.String({ description: 'The key itself, shown only in this answer.' }),
@@ -310,6 +336,21 @@ export const responses = {
         }),
       ),
       problem: nullable(JobError),
+      quota: nullable(
+        Type.Object(
+          {
+            code: Type.Literal('QUOTA_EXCEEDED'),
+            message: Type.String(),
+            data: Type.Object({
+              quota: Type.String(),
+              limit: Type.Integer(),
+              current: Type.Integer(),
+              requested: Type.Optional(Type.Integer()),
+            }),
+          },
+          { description: 'Set when the restoration would be refused with 429 QUOTA_EXCEEDED.' },
+        ),
+      ),
     }),
   }),
   OpenApiDocument: Type.Object({ openapi: Type.String() }, { additionalProperties: true }),

@@ -266,6 +266,11 @@ export interface StagingStore {
    * filled table they cost one sort; built first they cost nothing more while rows arrive in their order.
    */
   buildIndexes(gen: number, which?: readonly SecondaryIndex[]): Promise<void>;
+  /**
+   * Counts a filled staged generation's items and records the count, which the site's item usage (maxItems)
+   * adds up once the generation is switched in. Run when staging is done; running it again is harmless.
+   */
+  recordItemCount(gen: number): Promise<void>;
   appendLinks(links: readonly StagedLink[]): Promise<void>;
   /** Collection id → current LIVE generation, for every collection of the site. */
   liveGenerations(siteId: string): Promise<Map<string, number>>;

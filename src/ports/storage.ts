@@ -35,6 +35,11 @@ export interface SiteSettingsOverrides {
   readonly autoBackupIntervalDays: number | null;
   /** Newest scheduled backups kept; `null` uses the deployment default. */
   readonly autoBackupRetention: number | null;
+  /** The site's quotas (README, "Quotas"); `null` or absent uses the deployment default. */
+  readonly maxCollections?: number | null;
+  readonly maxItems?: number | null;
+  readonly maxBackupBytes?: number | null;
+  readonly maxRequestBodyBytes?: number | null;
 }
 
 export interface SiteRecord {
@@ -211,6 +216,11 @@ export interface ItemWriteTx {
    * The site's subscriptions are read once per transaction; with none, nothing else happens.
    */
   recordChanges(changes: readonly ItemChange[]): Promise<void>;
+  /**
+   * Items the site holds now in both environments of its live collections (the maxItems usage), as this
+   * transaction sees it: read from counters kept in the transactions that write items.
+   */
+  siteItemCount(): Promise<number>;
 }
 
 export interface ItemStore {
@@ -325,6 +335,21 @@ export interface LayoutMigrationStore {
   release(siteId: string, owner: string): Promise<void>;
 }
 
+/** What a site uses of its quotas (README, "Quotas"). */
+export interface UsageStore {
+  /** Live collections; those in the bin do not count. */
+  collections(siteId: string): Promise<number>;
+  /** Items of both environments of the live collections (kept counters, cheap). */
+  items(siteId: string): Promise<number>;
+  /**
+   * Bytes of the site's stored backups (every backup not deleted) plus the item JSON bytes of its
+   * collections in the bin.
+   */
+  backupBytes(siteId: string): Promise<number>;
+  /** Items of the collection's most recently deleted copy in the bin, both environments; 0 when none. */
+  binnedItems(siteId: string, collectionId: string): Promise<number>;
+}
+
 export interface Storage {
   readonly capabilities: StorageCapabilities;
   readonly sites: SiteStore;
@@ -341,6 +366,7 @@ export interface Storage {
   readonly maintenance: MaintenanceStore;
   readonly webhooks: WebhookStore;
   readonly layout: LayoutMigrationStore;
+  readonly usage: UsageStore;
   /** Reads backup content off the main thread. */
   readonly snapshots: SnapshotSource;
   /** Throws when the storage cannot answer. */

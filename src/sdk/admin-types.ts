@@ -22,10 +22,33 @@ export interface SiteSettings {
   readonly autoBackupRetention: number;
 }
 
+/** A site's quotas, as in effect (a site's own value, or the deployment default); see the README, "Quotas". */
+export interface SiteQuotas {
+  /** Live collections (those in the bin do not count). */
+  readonly maxCollections: number;
+  /** Items of the live collections, LIVE and SANDBOX together. */
+  readonly maxItems: number;
+  /** Bytes of stored backups plus the item bytes of collections in the bin. */
+  readonly maxBackupBytes: number;
+  /** Largest request body, at most the deployment's SAFEKEEP_BODY_LIMIT_MB. */
+  readonly maxRequestBodyBytes: number;
+}
+
+/** What a site uses of its quotas now. */
+export interface SiteUsage {
+  readonly collections: number;
+  readonly items: number;
+  readonly backupBytes: number;
+}
+
 /** A change of settings: a number sets it, `null` goes back to the deployment default, absent keeps it. */
 export interface SiteSettingsPatch {
   readonly autoBackupIntervalDays?: number | null;
   readonly autoBackupRetention?: number | null;
+  readonly maxCollections?: number | null;
+  readonly maxItems?: number | null;
+  readonly maxBackupBytes?: number | null;
+  readonly maxRequestBodyBytes?: number | null;
 }
 
 /** An API key as listed: never its secret. */
@@ -145,6 +168,12 @@ export interface RestorePreview {
   readonly collections: readonly RestorePreviewCollection[];
   /** Set when the backup's stored content cannot be read: restoring it would fail with this. */
   readonly problem: JobError | null;
+  /** Set when the site's quotas would refuse the restoration (429 `QUOTA_EXCEEDED`): the error it would get. */
+  readonly quota: {
+    readonly code: 'QUOTA_EXCEEDED';
+    readonly message: string;
+    readonly data: { quota: string; limit: number; current: number; requested?: number };
+  } | null;
 }
 
 /** `GET /healthz`. */

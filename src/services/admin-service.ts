@@ -1,4 +1,6 @@
+import type { QuotaDefaults } from '../config.js';
 import { errors, invalidArgument } from '../contracts/errors.js';
+import { MAX_REQUEST_INTEGER } from '../contracts/request-integer.js';
 import { grants, isScope, siteScopes, type Scope } from '../contracts/scopes.js';
 import { nextDueInPhase } from '../domain/backup.js';
 import type { BlobStore } from '../ports/blob-store.js';
@@ -6,22 +8,37 @@ import type { Clock } from '../ports/clock.js';
 import type { ApiKeyRecord, SiteRecord, SiteSettingsOverrides, Storage } from '../ports/storage.js';
 import { hashApiKeySecret, newApiKeySecret, requireScope, type Principal } from './auth-service.js';
 import { newGuid } from './ids.js';
+import { effectiveQuotas, type SiteQuotas } from './quota-service.js';
 
 /** Deployment-wide defaults a site's settings fall back to. */
 export interface SiteSettingsDefaults {
   readonly autoBackupIntervalDays: number;
   readonly autoBackupRetention: number;
+  readonly quotas: QuotaDefaults;
+  /** SAFEKEEP_BODY_LIMIT_MB in bytes: the hard cap no site's maxRequestBodyBytes may pass. */
+  readonly bodyLimitBytes: number;
 }
 
-export interface SiteSettings {
+export interface SiteSettings extends SiteQuotas {
   readonly autoBackupIntervalDays: number;
   readonly autoBackupRetention: number;
 }
 
+type SettingName = keyof SiteSettings;
+
 export const settingsBounds = {
   autoBackupIntervalDays: { min: 1, max: 365 },
   autoBackupRetention: { min: 1, max: 100 },
-} as const;
+  maxCollections: { min: 0, max: MAX_REQUEST_INTEGER },
+  maxItems: { min: 0, max: MAX_REQUEST_INTEGER },
+  maxBackupBytes: { min: 0, max: MAX_REQUEST_INTEGER },
+  /** At most the deployment's hard cap (SAFEKEEP_BODY_LIMIT_MB), which `boundsOf` puts in. */
+  maxRequestBodyBytes: { min: 1024, max: MAX_REQUEST_INTEGER },
+} as const satisfies Record<SettingName, { min: number; max: number }>;
+
+function isSetting(field: string): field is SettingName {
+  return Object.hasOwn(settingsBounds, field);
+}
 
 /** An API key as the API shows it: never the secret or its hash. */
 export interface ApiKeyView {
@@ -181,14 +198,13 @@ export class AdminService {
       ...site.settings,
     };
     for (const [field, value] of Object.entries(patch)) {
-      if (field !== 'autoBackupIntervalDays' && field !== 'autoBackupRetention') {
-        throw invalidArgument(field, 'is not a setting', 'FIELD_NOT_ALLOWED');
-      }
+      if (!isSetting(field)) throw invalidArgument(field, 'is not a setting', 'FIELD_NOT_ALLOWED');
       if (value === null) {
         next[field] = null;
         continue;
       }
-      const { min, max } = settingsBounds[field];
+      const { min } = settingsBounds[field];
+      const max = field === 'maxRequestBodyBytes' ? this.defaults.bodyLimitBytes : settingsBounds[field].max;
       if (typeof value !== 'number' || !Number.isInteger(value))
         throw invalidArgument(field, 'must be an integer or null');
       if (value < min) throw invalidArgument(field, `must be at least ${min}`, 'MIN');
@@ -213,6 +229,7 @@ export class AdminService {
     return {
       autoBackupIntervalDays: settings.autoBackupIntervalDays ?? this.defaults.autoBackupIntervalDays,
       autoBackupRetention: settings.autoBackupRetention ?? this.defaults.autoBackupRetention,
+      ...effectiveQuotas(settings, this.defaults.quotas),
     };
   }
 }

@@ -1,5 +1,5 @@
 import type { CreateBackupRequest, PartialRestoreRequest } from '../contracts/backups-api.js';
-import { errors, invalidArgument } from '../contracts/errors.js';
+import { errors, invalidArgument, type AppError } from '../contracts/errors.js';
 import {
   planRestoration,
   assertRestorable,
@@ -26,6 +26,12 @@ import type { Clock } from '../ports/clock.js';
 import type { Storage } from '../ports/storage.js';
 import type { SiteContext } from './auth-service.js';
 import { isGuid, newGuid } from './ids.js';
+import { overQuota, type QuotaService } from './quota-service.js';
+
+/** Items the backup holds, by source collection. */
+export function itemsInBackup(manifest: Manifest): Map<string, number> {
+  return new Map(manifest.collections.map((c) => [c.id, c.itemCount]));
+}
 
 /** An Idempotency-Key is honoured for 24 hours. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -61,6 +67,8 @@ export class BackupService {
     private readonly onWork: () => void = () => undefined,
     /** Where manifests are read from, to check definitions at request time (without it, only the job does). */
     private readonly blobs?: BlobStore,
+    /** Without it (tests of other rules), no quota is checked. */
+    private readonly quotas?: QuotaService,
   ) {}
 
   async createBackup(
@@ -85,6 +93,7 @@ export class BackupService {
     } else {
       collections = await this.storage.collections.names(ctx.siteId);
     }
+    await this.quotas?.checkBackupBytes(ctx.siteId);
     const { backup, created } = await this.storage.backups.createBackup(
       {
         id: newGuid(),
@@ -140,14 +149,15 @@ export class BackupService {
     assertRestorable(backup);
     const collections = await this.planDestinations(ctx, backup, restorationCollections, now);
     const mode = definitionMode ?? 'MERGE';
-    if (mode === 'MERGE') {
-      const planned = await this.definitionChanges(ctx, backup, collections, mode);
-      if (planned) {
-        assertNoConflicts(
-          [...planned.changes].map(([dataCollectionId, c]) => ({ dataCollectionId, fields: c.conflicts })),
-        );
-      }
+    const planned = await this.definitionChanges(ctx, backup, collections, mode);
+    if (planned && mode === 'MERGE') {
+      assertNoConflicts(
+        [...planned.changes].map(([dataCollectionId, c]) => ({ dataCollectionId, fields: c.conflicts })),
+      );
     }
+    // Refused before anything starts when the site would end up over a quota.
+    const refusal = await this.quotaRefusal(ctx, collections, planned && itemsInBackup(planned.manifest));
+    if (refusal) throw refusal;
     const { restoration, created } = await this.storage.restorations.createRestoration(
       {
         id: newGuid(),
@@ -168,6 +178,35 @@ export class BackupService {
       restoration,
       backup: (await this.storage.backups.getBackup(ctx.siteId, restoration.backupId)) ?? backup,
     };
+  }
+
+  /**
+   * Why a restoration of `plan` would take the site over a quota, or undefined: the collections it would
+   * create, and its items (those of the backup in, those the destinations hold now out) when the backup's
+   * item counts (`inBackup`, from its manifest) are known. A restoration that adds nothing is never refused.
+   */
+  async quotaRefusal(
+    ctx: SiteContext,
+    plan: readonly RestorationCollection[],
+    inBackup: ReadonlyMap<string, number> | undefined,
+  ): Promise<AppError | undefined> {
+    if (!this.quotas) return undefined;
+    const limits = await this.quotas.limits(ctx.siteId);
+    const existing = new Set((await this.storage.collections.names(ctx.siteId)).map((c) => c.id));
+    const created = plan.filter((e) => !existing.has(e.restoreDestination.dataCollectionId)).length;
+    const collections = overQuota('maxCollections', limits.maxCollections, existing.size, created);
+    if (collections || !inBackup) return collections;
+    let added = 0;
+    for (const entry of plan) {
+      added += inBackup.get(entry.dataCollectionId) ?? 0;
+      const collectionId = entry.restoreDestination.dataCollectionId;
+      if (existing.has(collectionId))
+        added -= await this.storage.items.count(
+          { siteId: ctx.siteId, collectionId, environment: 'LIVE' },
+          null,
+        );
+    }
+    return overQuota('maxItems', limits.maxItems, await this.storage.usage.items(ctx.siteId), added);
   }
 
   /** A restore request resolved into its destinations, named by §6.1's rule against the site as it is. */

@@ -14,6 +14,7 @@ import type {
   Storage,
 } from '../ports/storage.js';
 import type { SiteContext } from './auth-service.js';
+import type { QuotaService } from './quota-service.js';
 
 /** Wix field types (the Data Collections API's `Type` enum). */
 export const fieldTypes = [
@@ -300,10 +301,15 @@ export class CollectionService {
     private readonly clock: Clock,
     /** How long a deleted collection stays restorable (SAFEKEEP_COLLECTION_BIN_DAYS). */
     private readonly binRetentionMs: number,
+    /** Without it (tests of other rules), no quota is checked. */
+    private readonly quotas?: QuotaService,
   ) {}
 
   async create(ctx: SiteContext, raw: Record<string, unknown>): Promise<CollectionRecord> {
-    return this.storage.collections.create(ctx.siteId, readCollection(raw), this.clock());
+    const definition = readCollection(raw);
+    // Checked before the write: concurrent creates may pass together (README, "Quotas").
+    await this.quotas?.checkCollections(ctx.siteId, 1);
+    return this.storage.collections.create(ctx.siteId, definition, this.clock());
   }
 
   async get(ctx: SiteContext, id: string): Promise<CollectionRecord> {
@@ -469,7 +475,16 @@ export class CollectionService {
    * @throws AppError WDE0025, COLLECTION_ALREADY_EXISTS
    */
   async restoreDeleted(ctx: SiteContext, id: string): Promise<CollectionRecord> {
-    return this.storage.collections.restoreDeleted(ctx.siteId, id, this.clock() - this.binRetentionMs);
+    const since = this.clock() - this.binRetentionMs;
+    // Its items come back with it: both count again (the bin counts only toward maxBackupBytes). Without a
+    // copy in the bin there is nothing to count, and the store answers WDE0025.
+    if (
+      this.quotas &&
+      (await this.storage.collections.listDeleted(ctx.siteId, since)).some((c) => c.id === id)
+    ) {
+      await this.quotas.checkCollections(ctx.siteId, 1, await this.storage.usage.binnedItems(ctx.siteId, id));
+    }
+    return this.storage.collections.restoreDeleted(ctx.siteId, id, since);
   }
 
   /** The site's restorable deleted collections, newest deletion first. */

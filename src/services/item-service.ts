@@ -43,10 +43,11 @@ import {
 } from '../domain/reference-fields.js';
 import { parseSort } from '../domain/query/sort.js';
 import type { Clock } from '../ports/clock.js';
-import type { ItemTarget, KeysetPosition, LinkRef, Storage } from '../ports/storage.js';
+import type { ItemTarget, ItemWriteTx, KeysetPosition, LinkRef, Storage } from '../ports/storage.js';
 import type { SiteContext } from './auth-service.js';
 import type { CursorCodec, CursorState } from './cursor-codec.js';
 import { newItemId } from './ids.js';
+import { checkQuota, type QuotaService } from './quota-service.js';
 
 export const DEFAULT_PAGE = 50;
 export const MAX_OFFSET_PAGE = 1000;
@@ -171,7 +172,27 @@ export class ItemService {
     private readonly storage: Storage,
     private readonly clock: Clock,
     private readonly cursors: CursorCodec,
+    /** Without it (tests of other rules), no quota is checked. */
+    private readonly quotas?: QuotaService,
   ) {}
+
+  /**
+   * The site's maxItems, read before a write's transaction (on SQLite that transaction holds the one
+   * connection, so nothing outside it may be read until it ends).
+   */
+  private async itemLimit(siteId: string): Promise<number> {
+    return this.quotas ? (await this.quotas.limits(siteId)).maxItems : Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * Refuses a write that would add `added` items over the site's maxItems, inside the write's own
+   * transaction (on SQLite, where writes take turns, the check and the write are one step).
+   * @throws AppError QUOTA_EXCEEDED
+   */
+  private static async checkItems(tx: ItemWriteTx, limit: number, added: number): Promise<void> {
+    if (added <= 0 || limit === Number.POSITIVE_INFINITY) return;
+    checkQuota('maxItems', limit, await tx.siteItemCount(), added);
+  }
 
   private target(
     ctx: SiteContext,
@@ -237,10 +258,12 @@ export class ItemService {
     const target = this.target(ctx, request);
     const input = await this.readInput(target, request.dataItem);
     const item = this.fresh(ctx, input, this.clock());
+    const limit = await this.itemLimit(ctx.siteId);
     return this.storage.items.write(target, async (tx) => {
       if ((await tx.findExisting([item.id])).size > 0) {
         throw errors.WDE0074(item.id);
       }
+      await ItemService.checkItems(tx, limit, 1);
       await tx.insert([item]);
       await tx.recordChanges([{ kind: 'created', item }]);
       return item;
@@ -275,6 +298,7 @@ export class ItemService {
     const input = await this.readInput(target, request.dataItem);
     const condition = conditionOf(request.condition);
     const now = this.clock();
+    const limit = await this.itemLimit(ctx.siteId);
     return this.storage.items.write(target, async (tx) => {
       const id = input.id;
       const existing = id === undefined ? undefined : (await tx.findExisting([id])).get(id);
@@ -286,6 +310,7 @@ export class ItemService {
         return { action: 'UPDATED', item };
       }
       const item = this.fresh(ctx, input, now);
+      await ItemService.checkItems(tx, limit, 1);
       await tx.insert([item]);
       await tx.recordChanges([{ kind: 'created', item }]);
       return { action: 'INSERTED', item };
@@ -579,6 +604,7 @@ export class ItemService {
       const entry = inputs[i];
       if (entry) entry.input = input;
     });
+    const limit = mode === 'update' ? Number.POSITIVE_INFINITY : await this.itemLimit(ctx.siteId);
     await this.storage.items.write(target, async (tx) => {
       const existing = await tx.findExisting(
         inputs.flatMap(({ input }) => (input.id === undefined ? [] : [input.id])),
@@ -616,7 +642,10 @@ export class ItemService {
         }
       }
       const written = [...pending.values()];
-      await tx.insert(written.filter((w) => w.isNew).map((w) => w.item));
+      const inserted = written.filter((w) => w.isNew).map((w) => w.item);
+      // A batch that would cross maxItems is refused whole (README, "Quotas"): nothing of it is written.
+      await ItemService.checkItems(tx, limit, inserted.length);
+      await tx.insert(inserted);
       await tx.update(written.filter((w) => !w.isNew).map((w) => w.item));
       await tx.recordChanges(written.map((w) => ({ kind: w.isNew ? 'created' : 'updated', item: w.item })));
     });

@@ -15,7 +15,7 @@ import type { Clock } from '../ports/clock.js';
 import type { SiteRecord, Storage } from '../ports/storage.js';
 import type { AdminService } from './admin-service.js';
 import type { Principal, SiteContext } from './auth-service.js';
-import type { BackupService } from './backup-service.js';
+import { itemsInBackup, type BackupService } from './backup-service.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -60,6 +60,12 @@ export interface RestorePreview {
   readonly collections: readonly RestorePreviewEntry[];
   /** Set when the backup's stored content cannot be read: the restoration would fail with this error. */
   readonly problem: { readonly code: string; readonly message: string } | null;
+  /** Set when the restoration would take the site over a quota: it would be refused with this error. */
+  readonly quota: {
+    readonly code: string;
+    readonly message: string;
+    readonly data: Readonly<Record<string, unknown>>;
+  } | null;
 }
 
 /**
@@ -142,7 +148,7 @@ export class OverviewService {
           backupId: backup.id,
           siteId: ctx.siteId,
         });
-        inBackup = new Map(manifest.collections.map((c) => [c.id, c.itemCount]));
+        inBackup = itemsInBackup(manifest);
       } catch (error) {
         if (!(error instanceof JobFailure)) throw error;
         problem = { code: error.code, message: error.message };
@@ -169,6 +175,8 @@ export class OverviewService {
         };
       }),
     );
-    return { backupId: backup.id, snapshotAt: backup.snapshotAt, collections, problem };
+    const refusal = await this.services.backups.quotaRefusal(ctx, plan, inBackup);
+    const quota = refusal ? { code: refusal.code, message: refusal.message, data: refusal.data } : null;
+    return { backupId: backup.id, snapshotAt: backup.snapshotAt, collections, problem, quota };
   }
 }

@@ -121,7 +121,14 @@ describe('safekeep CLI', () => {
       assert.ok(json(api(adminKey, 'site', 'list', '--json')).some((s: { id: string }) => s.id === siteId));
 
       const settings = json(api(adminKey, 'site', 'settings', siteId, '--interval-days', '3', '--json'));
-      assert.deepEqual(settings, { autoBackupIntervalDays: 3, autoBackupRetention: 4 });
+      assert.deepEqual(settings, {
+        autoBackupIntervalDays: 3,
+        autoBackupRetention: 4,
+        maxCollections: 1000,
+        maxItems: 10_000_000,
+        maxBackupBytes: 50 * 1024 ** 3,
+        maxRequestBodyBytes: 64 * 1024 ** 2,
+      });
       assert.equal(
         json(api(adminKey, 'site', 'settings', siteId, '--interval-days', 'default', '--json'))
           .autoBackupIntervalDays,

@@ -67,9 +67,20 @@ describe('SafekeepClient: admin API and extensions', () => {
   });
 
   it('reads and changes settings, and says when the next automatic backup is due', async () => {
+    const quotas = {
+      maxCollections: 1000,
+      maxItems: 10_000_000,
+      maxBackupBytes: 50 * 1024 ** 3,
+      maxRequestBodyBytes: 64 * 1024 ** 2,
+    };
     assert.deepEqual(await admin.sites.getSettings(site.id), {
       autoBackupIntervalDays: 7,
       autoBackupRetention: 4,
+      ...quotas,
+    });
+    assert.deepEqual(await admin.sites.getSettingsAndUsage(site.id), {
+      settings: { autoBackupIntervalDays: 7, autoBackupRetention: 4, ...quotas },
+      usage: { collections: 0, items: 0, backupBytes: 0 },
     });
     const created = Date.parse(site.createdDate);
     const scoped = admin.withSite(site.id);
@@ -78,10 +89,13 @@ describe('SafekeepClient: admin API and extensions', () => {
       new Date(created + 7 * DAY).toISOString(),
     );
 
-    assert.deepEqual(await admin.sites.updateSettings(site.id, { autoBackupIntervalDays: 3 }), {
+    assert.deepEqual(await admin.sites.updateSettings(site.id, { autoBackupIntervalDays: 3, maxItems: 5 }), {
       autoBackupIntervalDays: 3,
       autoBackupRetention: 4,
+      ...quotas,
+      maxItems: 5,
     });
+    assert.equal((await admin.sites.updateSettings(site.id, { maxItems: null })).maxItems, 10_000_000);
     env.clock.advance(4 * DAY);
     assert.deepEqual(await scoped.backupSchedule(), {
       autoBackupIntervalDays: 3,

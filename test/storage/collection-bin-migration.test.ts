@@ -56,9 +56,14 @@ async function writeBeforeBin(storage: Opened, engine: SqlEngine): Promise<void>
       '0006-shared-items',
       '0007-layout-migration',
       '0008-backup-queue',
+      '0009-site-quotas',
     ],
     'a new migration must be undone here as well',
   );
+  await sql`DROP INDEX generations_site`.execute(storage.db);
+  await sql`ALTER TABLE generations DROP COLUMN item_count`.execute(storage.db);
+  for (const column of ['max_collections', 'max_items', 'max_backup_bytes', 'max_request_body_bytes'])
+    await sql`ALTER TABLE sites DROP COLUMN ${sql.ref(column)}`.execute(storage.db);
   await sql`DROP INDEX backups_claim_order`.execute(storage.db);
   await sql`DROP TABLE layout_migration`.execute(storage.db);
   await undoSharedItems(storage.db, engine);

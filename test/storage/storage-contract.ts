@@ -97,8 +97,18 @@ export function runStorageContract(name: string, factory: StorageFactory): void 
       const updated = await storage.sites.updateSettings('site-2', {
         autoBackupIntervalDays: null,
         autoBackupRetention: 9,
+        maxItems: 12,
+        maxBackupBytes: 60 * 1024 ** 3,
       });
-      assert.deepEqual(updated?.settings, { autoBackupIntervalDays: null, autoBackupRetention: 9 });
+      // Quotas left out are kept as null: the deployment default.
+      assert.deepEqual(updated?.settings, {
+        autoBackupIntervalDays: null,
+        autoBackupRetention: 9,
+        maxCollections: null,
+        maxItems: 12,
+        maxBackupBytes: 60 * 1024 ** 3,
+        maxRequestBodyBytes: null,
+      });
       assert.equal(await storage.sites.delete('site-2'), true);
       assert.equal(await storage.sites.delete('site-2'), false);
       assert.equal(await storage.sites.get('site-2'), undefined);

@@ -7,6 +7,7 @@ import { grants } from '../../contracts/scopes.js';
 import type { SiteRecord } from '../../ports/storage.js';
 import type { AdminService, ApiKeyView } from '../../services/admin-service.js';
 import type { Principal } from '../../services/auth-service.js';
+import type { QuotaService } from '../../services/quota-service.js';
 import { principalOf } from '../app.js';
 import { iso } from '../render.js';
 
@@ -40,9 +41,12 @@ function administeredSite(principal: Principal, siteId: string): string {
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
 
-export function registerAdminRoutes(root: FastifyInstance, services: { admin: AdminService }): void {
+export function registerAdminRoutes(
+  root: FastifyInstance,
+  services: { admin: AdminService; quotas: QuotaService },
+): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { admin } = services;
+  const { admin, quotas } = services;
 
   app.post(
     `${adminPrefix}/sites`,
@@ -68,9 +72,11 @@ export function registerAdminRoutes(root: FastifyInstance, services: { admin: Ad
   app.get(
     `${adminPrefix}/sites/:id/settings`,
     { config: siteAdmin, schema: { params: IdParams } },
-    async (req) => ({
-      settings: await admin.getSettings(administeredSite(principalOf(req), req.params.id)),
-    }),
+    async (req) => {
+      const siteId = administeredSite(principalOf(req), req.params.id);
+      const settings = await admin.getSettings(siteId);
+      return { settings, usage: await quotas.usage(siteId) };
+    },
   );
   app.patch(
     `${adminPrefix}/sites/:id/settings`,
@@ -82,6 +88,10 @@ export function registerAdminRoutes(root: FastifyInstance, services: { admin: Ad
           {
             autoBackupIntervalDays: Type.Optional(Type.Union([RequestInteger(), Type.Null()])),
             autoBackupRetention: Type.Optional(Type.Union([RequestInteger(), Type.Null()])),
+            maxCollections: Type.Optional(Type.Union([RequestInteger(), Type.Null()])),
+            maxItems: Type.Optional(Type.Union([RequestInteger(), Type.Null()])),
+            maxBackupBytes: Type.Optional(Type.Union([RequestInteger(), Type.Null()])),
+            maxRequestBodyBytes: Type.Optional(Type.Union([RequestInteger(), Type.Null()])),
           },
           { additionalProperties: false },
         ),

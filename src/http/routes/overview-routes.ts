@@ -99,6 +99,7 @@ export function registerOverviewRoutes(
             definition: c.definition,
           })),
           problem: preview.problem,
+          quota: preview.quota,
         },
       };
     },

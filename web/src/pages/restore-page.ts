@@ -440,6 +440,10 @@ function reviewStep(
             `This backup cannot be read: ${preview.problem.message} (${preview.problem.code}). Restoring it would fail.`,
           ),
         ),
+      preview.quota &&
+        errorBox(
+          new Error(`This restoration would be refused: ${preview.quota.message} (${preview.quota.code})`),
+        ),
       slot,
       h('div', { class: 'actions' }, h('button', { type: 'button', onclick: back }, 'Back'), confirm),
       blocked && h('p', { class: 'hint' }, 'Restore now is off until the definition conflicts are resolved.'),

@@ -5,10 +5,12 @@ import {
   type ApiKey,
   type Scope,
   type Site,
+  type SiteQuotas,
+  type SiteUsage,
   type Webhook,
 } from '../../../src/sdk/index.js';
 import { confirmDialog, field, h, replace, table, type Child } from '../dom.js';
-import { shortId, when } from '../format.js';
+import { bytes, count, shortId, when } from '../format.js';
 import { announce, errorBox, runAction } from '../notices.js';
 import { pageHeading, type PageContext } from '../page.js';
 
@@ -153,7 +155,9 @@ export async function sitePage(context: PageContext): Promise<void> {
 }
 
 async function settingsSection(context: PageContext, site: Site, section: HTMLElement): Promise<void> {
-  const current = await context.client.sites.getSettings(site.id, { signal: context.signal });
+  const { settings: current, usage } = await context.client.sites.getSettingsAndUsage(site.id, {
+    signal: context.signal,
+  });
   const interval = h('input', {
     type: 'number',
     name: 'interval',
@@ -198,7 +202,29 @@ async function settingsSection(context: PageContext, site: Site, section: HTMLEl
       announce('Settings saved.');
     });
   });
-  replace(section, h('h2', { id: 'settings-title' }, 'Automatic backups'), form);
+  replace(
+    section,
+    h('h2', { id: 'settings-title' }, 'Automatic backups'),
+    form,
+    h('h3', null, 'Quotas'),
+    quotasTable(current, usage),
+    h(
+      'p',
+      { class: 'hint' },
+      'Going over a quota answers 429 QUOTA_EXCEEDED. An administrator changes them with PATCH …/settings.',
+    ),
+  );
+}
+
+/** The site's quotas beside what it uses now (read-only: the API changes them). */
+function quotasTable(quotas: SiteQuotas, used: SiteUsage): HTMLElement {
+  const rows: [string, string, string][] = [
+    ['Collections (the bin does not count)', count(used.collections), count(quotas.maxCollections)],
+    ['Items (LIVE and SANDBOX)', count(used.items), count(quotas.maxItems)],
+    ['Backup storage (with the bin)', bytes(used.backupBytes), bytes(quotas.maxBackupBytes)],
+    ['Request body', '—', bytes(quotas.maxRequestBodyBytes)],
+  ];
+  return table('Quotas', ['Quota', 'Used', 'Limit'], rows);
 }
 
 async function keysSection(context: PageContext, site: Site, section: HTMLElement): Promise<void> {

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Migration } from 'kysely';
+import { siteQuotasMigration } from '../sql/site-quotas-migration.js';
 
 async function run(db: Kysely<unknown>, statements: readonly string[]): Promise<void> {
   for (const statement of statements) await sql.raw(statement).execute(db);
@@ -355,4 +356,6 @@ export const postgresMigrations: Record<string, Migration> = {
       await run(db, [`CREATE INDEX backups_claim_order ON backups (status, requested_at, id)`]);
     },
   },
+  // Per-site quotas (README, "Quotas"; src/adapters/storage/sql/site-quotas-migration.ts).
+  '0009-site-quotas': siteQuotasMigration('BIGINT'),
 };

@@ -15,6 +15,7 @@ import type { SqlDialect } from './sql-dialect.js';
 import type { SqlItemStore } from './sql-item-store.js';
 import { SqlLinkStore } from './sql-link-store.js';
 import { SqlStagingStore } from './staging-store.js';
+import { SqlUsageStore } from './usage-store.js';
 import { SqlWebhookStore } from './webhook-store.js';
 import { withStorageErrorsAppender } from './with-storage-errors.js';
 import { WorkerSnapshotSource } from './worker-snapshot-source.js';
@@ -62,6 +63,7 @@ export function buildSqlStores<Items extends SqlItemStore>(
     schedule: new SqlScheduleStore(db, capabilities),
     maintenance: new SqlMaintenanceStore(db, capabilities),
     webhooks: new SqlWebhookStore(db),
+    usage: new SqlUsageStore(db),
     layout: new SqlLayoutMigrator(db, generations, dialect.itemTables, { rowLocks, largeGenerationItems }),
     snapshots: new WorkerSnapshotSource(
       dialect.snapshotWorker.url,

@@ -256,7 +256,7 @@ export class SqlCollectionStore implements CollectionStore {
         throw errors.WDE0025(id, 'deleted copy');
       }
       await fenceLegacyWrite(trx, siteId, [binned.live_gen, binned.sandbox_gen], this.options);
-      const { deleted_at: _deletedAt, ...row } = binned;
+      const { deleted_at: _deletedAt, size_bytes: _sizeBytes, ...row } = binned;
       // Its links may have changed while it was deleted (a referenced collection truncated): the next backup
       // must read it again rather than reuse an older backup's copy.
       const restored = { ...row, live_version: Number(row.live_version) + 1 };

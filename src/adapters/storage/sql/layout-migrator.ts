@@ -299,6 +299,9 @@ export class SqlLayoutMigrator implements LayoutMigrationStore {
               .execute();
           }
         }
+        // The copy holds what the legacy generation held (its writes were fenced), and so does its count.
+        await sql`UPDATE generations SET item_count = (SELECT o.item_count FROM generations AS o
+            WHERE o.id = ${oldGen}) WHERE id = ${newGen}`.execute(trx);
         // The next backup finds its base under the new id and stays incremental.
         await trx.updateTable('backup_collections').set({ gen: newGen }).where('gen', '=', oldGen).execute();
       }

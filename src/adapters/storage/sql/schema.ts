@@ -17,6 +17,11 @@ export interface SitesTable {
   auto_backup_interval_days: number | null;
   auto_backup_retention: number | null;
   next_auto_backup_at: ColumnType<number | null, number | null | undefined, number | null>;
+  /** Per-site quota overrides (migration 0009); NULL uses the deployment default. */
+  max_collections: ColumnType<number | null, number | null | undefined, number | null>;
+  max_items: ColumnType<number | null, number | null | undefined, number | null>;
+  max_backup_bytes: ColumnType<number | null, number | null | undefined, number | null>;
+  max_request_body_bytes: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface ApiKeysTable {
@@ -75,6 +80,11 @@ export type GenerationState = 'ACTIVE' | 'BUILDING' | 'RETIRING' | 'BINNED' | 'R
  */
 export interface CollectionBinTable extends CollectionsTable {
   deleted_at: number;
+  /**
+   * Item JSON bytes of the deleted copy (both environments), counted toward the site's maxBackupBytes:
+   * NULL until first needed, then kept (a binned generation never changes).
+   */
+  size_bytes: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface GenerationsTable {
@@ -88,6 +98,11 @@ export interface GenerationsTable {
   owner_restoration: ColumnType<string | null, string | null | undefined, string | null>;
   /** Tombstones below this change number were pruned: incremental backups need a base at or above it. */
   tombstone_floor: Generated<number>;
+  /**
+   * Items the generation holds (migration 0009): kept by the transactions that write items, recorded once
+   * by a restoration when it has filled one; the site's maxItems usage adds up those of its ACTIVE ones.
+   */
+  item_count: Generated<number>;
 }
 
 export interface TombstonesTable {

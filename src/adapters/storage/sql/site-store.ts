@@ -3,6 +3,23 @@ import type { SiteRecord, SiteSettingsOverrides, SiteStore } from '../../../port
 import type { Database, SitesTable } from './schema.js';
 import type { GenerationRegistry } from './generation-registry.js';
 
+/** PostgreSQL's BIGINT may come back as a string. */
+function nullableNumber(value: number | string | null): number | null {
+  return value === null ? null : Number(value);
+}
+
+/** The columns of a site's settings. */
+function settingsColumns(settings: SiteSettingsOverrides) {
+  return {
+    auto_backup_interval_days: settings.autoBackupIntervalDays,
+    auto_backup_retention: settings.autoBackupRetention,
+    max_collections: settings.maxCollections ?? null,
+    max_items: settings.maxItems ?? null,
+    max_backup_bytes: settings.maxBackupBytes ?? null,
+    max_request_body_bytes: settings.maxRequestBodyBytes ?? null,
+  };
+}
+
 function toRecord(row: Selectable<SitesTable>): SiteRecord {
   return {
     id: row.id,
@@ -11,6 +28,10 @@ function toRecord(row: Selectable<SitesTable>): SiteRecord {
     settings: {
       autoBackupIntervalDays: row.auto_backup_interval_days,
       autoBackupRetention: row.auto_backup_retention,
+      maxCollections: nullableNumber(row.max_collections),
+      maxItems: nullableNumber(row.max_items),
+      maxBackupBytes: nullableNumber(row.max_backup_bytes),
+      maxRequestBodyBytes: nullableNumber(row.max_request_body_bytes),
     },
   };
 }
@@ -28,8 +49,7 @@ export class SqlSiteStore implements SiteStore {
         id: site.id,
         name: site.name,
         created_at: site.createdAt,
-        auto_backup_interval_days: site.settings.autoBackupIntervalDays,
-        auto_backup_retention: site.settings.autoBackupRetention,
+        ...settingsColumns(site.settings),
       })
       .execute();
   }
@@ -71,14 +91,7 @@ export class SqlSiteStore implements SiteStore {
   }
 
   async updateSettings(id: string, settings: SiteSettingsOverrides): Promise<SiteRecord | undefined> {
-    await this.db
-      .updateTable('sites')
-      .set({
-        auto_backup_interval_days: settings.autoBackupIntervalDays,
-        auto_backup_retention: settings.autoBackupRetention,
-      })
-      .where('id', '=', id)
-      .execute();
+    await this.db.updateTable('sites').set(settingsColumns(settings)).where('id', '=', id).execute();
     return this.get(id);
   }
 }

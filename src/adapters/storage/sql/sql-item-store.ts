@@ -48,6 +48,17 @@ export async function currentGeneration(db: Kysely<Database>, target: ItemTarget
   return row.gen;
 }
 
+/** Items of the site's live collections, both environments: the kept counts of its ACTIVE generations. */
+export async function siteItemCount(db: Kysely<Database>, siteId: string): Promise<number> {
+  const row = await db
+    .selectFrom('generations')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<number | string>('item_count'), eb.lit(0)).as('items'))
+    .where('site_id', '=', siteId)
+    .where('state', '=', 'ACTIVE')
+    .executeTakeFirstOrThrow();
+  return Number(row.items);
+}
+
 /** Marks a LIVE collection changed, so that the next backup reads it again. */
 export async function bumpLiveVersion(
   db: Kysely<Database>,
@@ -215,6 +226,21 @@ class SqlItemWriteTx implements ItemWriteTx {
 
   async insert(items: readonly StoredItem[]): Promise<void> {
     await this.upsert(items, false);
+    await this.countItems(items.length);
+  }
+
+  /** Keeps the generation's item count (the site's maxItems usage) in this same transaction. */
+  private async countItems(delta: number): Promise<void> {
+    if (delta === 0) return;
+    await this.trx
+      .updateTable('generations')
+      .set((eb) => ({ item_count: eb('item_count', '+', delta) }))
+      .where('id', '=', this.gen)
+      .execute();
+  }
+
+  async siteItemCount(): Promise<number> {
+    return siteItemCount(this.trx, this.target.siteId);
   }
 
   async update(items: readonly StoredItem[]): Promise<void> {
@@ -246,9 +272,10 @@ class SqlItemWriteTx implements ItemWriteTx {
     const keys = ids.map((id) => this.keyOf(id));
     const { table, scope } = this.relation;
     for (const part of chunks(keys, ROWS_PER_STATEMENT)) {
-      await sql`DELETE FROM ${sql.table(table)} WHERE ${scope} AND id IN (${sql.join(part)})`.execute(
-        this.trx,
-      );
+      const deleted = await sql`DELETE FROM ${sql.table(table)} WHERE ${scope} AND id IN (${sql.join(
+        part,
+      )})`.execute(this.trx);
+      await this.countItems(-Number(deleted.numAffectedRows ?? 0n));
       if (this.target.environment === 'LIVE') {
         // Tombstones tell the next incremental backup which ids went away.
         const values = part.map((id) => sql`(${this.gen}, ${id}, ${this.seq})`);

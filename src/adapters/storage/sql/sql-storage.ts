@@ -6,6 +6,7 @@ import { buildSqlStores, type SqlStoresOptions } from './build-sql-stores.js';
 import type { SqlCollectionStore } from './collection-store.js';
 import type { GenerationRegistry } from './generation-registry.js';
 import type { SqlLayoutMigrator } from './layout-migrator.js';
+import type { SqlUsageStore } from './usage-store.js';
 import type { SqlMaintenanceStore } from './maintenance-store.js';
 import type { SqlMetaStore } from './meta-store.js';
 import type { SqlRestorationStore } from './restoration-store.js';
@@ -39,6 +40,7 @@ export abstract class SqlStorage<Items extends SqlItemStore = SqlItemStore> impl
   readonly maintenance: SqlMaintenanceStore;
   readonly webhooks: SqlWebhookStore;
   readonly layout: SqlLayoutMigrator;
+  readonly usage: SqlUsageStore;
   readonly snapshots: WorkerSnapshotSource;
 
   protected constructor(
@@ -61,6 +63,7 @@ export abstract class SqlStorage<Items extends SqlItemStore = SqlItemStore> impl
     this.maintenance = stores.maintenance;
     this.webhooks = stores.webhooks;
     this.layout = stores.layout;
+    this.usage = stores.usage;
     this.snapshots = stores.snapshots;
   }
 

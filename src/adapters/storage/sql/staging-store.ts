@@ -78,6 +78,12 @@ export class SqlStagingStore implements StagingStore {
     await this.engine.createSecondaryIndexes(this.db, gen, which);
   }
 
+  async recordItemCount(gen: number): Promise<void> {
+    const { table, scope } = itemRelation(gen);
+    await sql`UPDATE generations SET item_count = (SELECT COUNT(*) FROM ${sql.table(table)} WHERE ${scope})
+      WHERE id = ${gen}`.execute(this.db);
+  }
+
   appendLinks(links: readonly StagedLink[]): Promise<void> {
     return this.appender.appendLinks(links);
   }

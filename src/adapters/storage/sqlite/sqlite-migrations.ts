@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Migration } from 'kysely';
+import { siteQuotasMigration } from '../sql/site-quotas-migration.js';
 
 /** Runs each statement of a migration; better-sqlite3 prepares one statement at a time. */
 async function run(db: Kysely<unknown>, statements: readonly string[]): Promise<void> {
@@ -309,4 +310,6 @@ export const sqliteMigrations: Record<string, Migration> = {
       await run(db, [`CREATE INDEX backups_claim_order ON backups (status, requested_at, id)`]);
     },
   },
+  // Per-site quotas (README, "Quotas"; src/adapters/storage/sql/site-quotas-migration.ts).
+  '0009-site-quotas': siteQuotasMigration('INTEGER'),
 };
