@@ -1,8 +1,5 @@
-import { sql, type Kysely, type Migration } from 'kysely';
-
-async function run(db: Kysely<unknown>, statements: readonly string[]): Promise<void> {
-  for (const statement of statements) await sql.raw(statement).execute(db);
-}
+import { sql, type Migration } from 'kysely';
+import { runStatements as run } from '../sql/run-statements.js';
 
 /**
  * PostgreSQL migrations. Names match the SQLite list one for one (test/storage/migration-names.test.ts);

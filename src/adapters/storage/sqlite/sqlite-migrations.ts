@@ -1,9 +1,5 @@
-import { sql, type Kysely, type Migration } from 'kysely';
-
-/** Runs each statement of a migration; better-sqlite3 prepares one statement at a time. */
-async function run(db: Kysely<unknown>, statements: readonly string[]): Promise<void> {
-  for (const statement of statements) await sql.raw(statement).execute(db);
-}
+import { sql, type Migration } from 'kysely';
+import { runStatements as run } from '../sql/run-statements.js';
 
 /**
  * SQLite migrations. Names must match the PostgreSQL list one for one (a test checks it); the SQL differs
