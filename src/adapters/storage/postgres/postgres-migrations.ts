@@ -1,9 +1,6 @@
-import { sql, type Kysely, type Migration } from 'kysely';
+import { sql, type Migration } from 'kysely';
+import { runStatements as run } from '../sql/run-statements.js';
 import { siteQuotasMigration } from '../sql/site-quotas-migration.js';
-
-async function run(db: Kysely<unknown>, statements: readonly string[]): Promise<void> {
-  for (const statement of statements) await sql.raw(statement).execute(db);
-}
 
 /**
  * PostgreSQL migrations. Names match the SQLite list one for one (test/storage/migration-names.test.ts);

@@ -39,15 +39,18 @@ export interface ItemRelation {
 }
 
 /**
- * The relation of a generation. The scope holds the id as a literal (it is an integer, never input) so that
- * PostgreSQL prunes partitions and SQLite picks the (gen, …) indexes when the statement is planned.
+ * The relation of a generation. In the shared table the scope binds the id as a parameter, so that one
+ * statement text serves every collection (SQLite's statement cache keeps one statement, not one per
+ * generation); SQLite still picks the (gen, …) indexes for `gen = ?`, and PostgreSQL plans each execution
+ * of an unnamed statement with its parameters, so it still prunes partitions. An own table's name holds the
+ * id anyway, so its scope keeps the literal (an integer, never input). `scopeSql` is always the literal.
  */
 export function itemRelation(gen: number): ItemRelation {
   const layout = generationLayout(gen);
   const scopeSql = layout === 'legacy' ? 'TRUE' : `gen = ${gen}`;
   return {
     table: layout === 'shared' ? 'items' : `items_${gen}`,
-    scope: sql.raw(scopeSql),
+    scope: layout === 'shared' ? sql`gen = ${gen}` : sql.raw(scopeSql),
     hasGenColumn: layout !== 'legacy',
     scopeSql,
   };

@@ -4,7 +4,7 @@ import { sql, type RawBuilder } from 'kysely';
 export type Sql = RawBuilder<unknown>;
 
 /**
- * The boolean glue the item-query compilers build filters with. Each engine spells true and false its own
+ * The boolean glue the item-query compiler builds filters with. Each engine spells true and false its own
  * way (SQLite `1`/`0`, PostgreSQL `TRUE`/`FALSE`); an empty AND is true and an empty OR false.
  */
 export function conditionJoiners(TRUE: Sql, FALSE: Sql) {

@@ -20,6 +20,13 @@ import { fenceLegacyWrite } from './site-lock.js';
 import { itemRelation } from './item-relation.js';
 import { appendEvents, subscribersOf, type Subscribers } from './outbox.js';
 import type { Database, ItemRow } from './schema.js';
+import { boundPage, inlineBytes, type SizedRow } from './byte-bounded-page.js';
+import { positionTerms, positionValues, type ItemQueryCompiler } from './item-query-compiler.js';
+import type { FilterScope } from './link-filter.js';
+import type { Sql } from './sql-conditions.js';
+
+/** A page row: the shared columns, the engine's `pageColumns` and the position terms `k0`, `k1`…. */
+export type PageRow = SizedRow & Record<string, unknown>;
 
 /** Rows per statement: well under SQLite's 32,766 bound parameters (PostgreSQL allows 65,535). */
 const ROWS_PER_STATEMENT = 500;
@@ -318,7 +325,7 @@ class SqlItemWriteTx implements ItemWriteTx {
 
 /**
  * Items on any SQL engine. Writes are portable Kysely (multi-row upserts with ON CONFLICT, tombstones,
- * links) and shared; reads compile the query language, which each engine does its own way (`query`, `count`).
+ * links) and shared; reads (`query`, `count`) are shared too, through the engine's query compiler.
  */
 export abstract class SqlItemStore implements ItemStore {
   constructor(
@@ -328,9 +335,68 @@ export abstract class SqlItemStore implements ItemStore {
     private readonly options: SqlItemStoreOptions,
   ) {}
 
-  abstract query(target: ItemTarget, query: ItemQuery): Promise<ItemPage>;
+  /** The engine's query compiler (item-query-compiler.ts), one per statement. */
+  protected abstract compiler(scope: FilterScope): ItemQueryCompiler;
 
-  abstract count(target: ItemTarget, filter: FilterNode | null): Promise<number>;
+  /** Columns a page row carries besides the shared ones, each followed by a comma (for `fetchLarge`). */
+  protected readonly pageColumns: Sql = sql``;
+
+  /** The items of page rows too large to carry inline, read again; by id unless the engine knows better. */
+  protected fetchLarge(gen: number, rows: readonly PageRow[]): Promise<Map<string, StoredItem>> {
+    return findItems(
+      this.db,
+      gen,
+      rows.map((r) => r.id),
+    );
+  }
+
+  async query(target: ItemTarget, query: ItemQuery): Promise<ItemPage> {
+    const gen = await currentGeneration(this.db, target);
+    const compiler = this.compiler({ gen, target });
+    const where = compiler.compile(query.filter);
+    const { table, scope } = itemRelation(gen);
+    const keys = compiler.orderedKeys(query.sort, query.backwards ?? false);
+    const keyColumns = positionTerms(keys).map((term, i) => sql`${term} AS ${sql.ref(`k${i}`)}`);
+    const position = query.after ? sql` AND ${compiler.afterPosition(keys, query.after)}` : sql``;
+    const order = compiler.orderBy(keys);
+    // octet_length reads the size from the record header (SQLite) or a TOASTed value's header (PostgreSQL);
+    // large items' text is fetched once the page is cut.
+    const inline = inlineBytes(query.limit, query.maxBytes);
+    const { rows } = await sql<PageRow>`
+      SELECT ${this.pageColumns}i.id, i.created_at, i.updated_at, octet_length(i.data) AS bytes,
+        CASE WHEN octet_length(i.data) <= ${inline} THEN i.data END AS data${keyColumns.length > 0 ? sql`, ${sql.join(keyColumns)}` : sql``}
+      FROM ${compiler.relation(table)} WHERE ${scope} AND ${where}${position}
+      ORDER BY ${order} LIMIT ${query.limit + 1} OFFSET ${query.offset ?? 0}`.execute(this.db);
+    const { page, items, hasMore } = await boundPage(rows, query.limit, query.maxBytes, (large) =>
+      this.fetchLarge(gen, large),
+    );
+    if (query.backwards) {
+      page.reverse();
+      items.reverse();
+    }
+    const first = page[0];
+    const last = page[page.length - 1];
+    return {
+      items: items.filter((item) => item !== undefined),
+      hasMore,
+      first: first && { values: positionValues(keys, first), id: first.id },
+      last: last && { values: positionValues(keys, last), id: last.id },
+      total: query.withTotal ? await this.countIn(gen, target, query.filter) : undefined,
+    };
+  }
+
+  async count(target: ItemTarget, filter: FilterNode | null): Promise<number> {
+    return this.countIn(await currentGeneration(this.db, target), target, filter);
+  }
+
+  private async countIn(gen: number, target: ItemTarget, filter: FilterNode | null): Promise<number> {
+    const compiler = this.compiler({ gen, target });
+    const where = compiler.compile(filter);
+    const { table, scope } = itemRelation(gen);
+    const { rows } = await sql<{ n: number }>`SELECT count(*) AS n FROM ${compiler.relation(table)}
+      WHERE ${scope} AND ${where}`.execute(this.db);
+    return Number(rows[0]?.n ?? 0);
+  }
 
   async get(target: ItemTarget, id: string): Promise<StoredItem | undefined> {
     const gen = await currentGeneration(this.db, target);

@@ -70,10 +70,11 @@ class WorkerSnapshot implements ItemSnapshot {
 }
 
 /**
- * Snapshots of the database, each read in a worker thread on its own connection (each engine has its own
- * reader thread: `sqlite-snapshot-worker.ts`, `postgres-snapshot-worker.ts`). Threads are kept for the next
- * snapshot (starting one and opening the database costs about 100 ms): as many as were ever open at once
- * (a worker running several jobs at a time keeps one per job), and at least two.
+ * Snapshots of the database, each read in a worker thread on its own connection (the loop of
+ * snapshot-worker.ts over the engine's reader: `sqlite-snapshot-worker.ts`, `postgres-snapshot-worker.ts`).
+ * Threads are kept for the next snapshot (starting one and opening the database costs about 100 ms): as
+ * many as were ever open at once (a worker running several jobs at a time keeps one per job), and at least
+ * two.
  */
 export class WorkerSnapshotSource implements SnapshotSource {
   private readonly idle: WorkerChannel[] = [];

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { StorageError, type StorageErrorKind } from '../../../ports/storage-error.js';
 import { fold } from '../sql/sql-conditions.js';
-import { FOLD_FUNCTION } from './sqlite-item-sql.js';
+import { FOLD_FUNCTION } from './sqlite-query-hooks.js';
 
 /** Opens a connection with safekeep's settings. Used by the storage and by worker threads that read. */
 export function openSqlite(

@@ -1,20 +1,19 @@
 import { isUtf8 } from 'node:buffer';
 import { sql, type Kysely } from 'kysely';
-import type { FilterNode } from '../../../domain/query/filter.js';
-import type { ItemPage, ItemQuery, ItemTarget, KeysetPosition } from '../../../ports/storage.js';
+import type { StoredItem } from '../../../ports/storage.js';
 import type { GenerationRegistry } from '../sql/generation-registry.js';
 import { itemRelation } from '../sql/item-relation.js';
 import type { Database, ItemRow } from '../sql/schema.js';
 import type { SqlCapabilities } from '../sql/sql-capabilities.js';
+import type { FilterScope } from '../sql/link-filter.js';
 import {
-  currentGeneration,
   REPLACEMENT,
   SqlItemStore,
   toStoredItem,
+  type PageRow,
   type ShownIdMatch,
 } from '../sql/sql-item-store.js';
-import { afterPosition, compileFilter, orderBy, orderedKeys } from './sqlite-item-sql.js';
-import { boundPage, inlineBytes, type SizedRow } from '../sql/byte-bounded-page.js';
+import { SqliteItemQueryCompiler } from './sqlite-query-hooks.js';
 
 /**
  * Decodes generalized UTF-8 (WTF-8: surrogate code points allowed, which is how better-sqlite3 stores a
@@ -90,7 +89,7 @@ export async function findByShownIds(
   return found;
 }
 
-/** Items on SQLite: the shared writes, reads compiled by the SQLite compiler, ids found as shown. */
+/** Items on SQLite: the shared reads and writes, compiled by the SQLite hooks, ids found as shown. */
 export class SqliteItemStore extends SqlItemStore {
   constructor(
     db: Kysely<Database>,
@@ -101,55 +100,23 @@ export class SqliteItemStore extends SqlItemStore {
     super(db, generations, now, { rowLocks: capabilities.rowLocks, byShownIds: findByShownIds });
   }
 
-  async query(target: ItemTarget, query: ItemQuery): Promise<ItemPage> {
-    const gen = await currentGeneration(this.db, target);
-    const { table: name, scope } = itemRelation(gen);
-    const table = sql.table(name);
-    const where = compileFilter(query.filter, { gen, target });
-    const keys = orderedKeys(query.sort, query.backwards ?? false);
-    const keyColumns = keys.slice(0, -1).map((k, i) => sql`${k.expr} AS ${sql.ref(`k${i}`)}`);
-    const position = query.after ? sql` AND ${afterPosition(keys, query.after)}` : sql``;
-    // octet_length reads the size from the record header; large items' text is fetched once the page is cut.
-    const inline = inlineBytes(query.limit, query.maxBytes);
-    const { rows } = await sql<SizedRow & { rid: number } & Record<string, unknown>>`
-      SELECT rid, id, created_at, updated_at, octet_length(data) AS bytes,
-        CASE WHEN octet_length(data) <= ${inline} THEN data END AS data${keyColumns.length > 0 ? sql`, ${sql.join(keyColumns)}` : sql``}
-      FROM ${table} WHERE ${scope} AND ${where}${position}
-      ORDER BY ${orderBy(keys)} LIMIT ${query.limit + 1} OFFSET ${query.offset ?? 0}`.execute(this.db);
-    // Large items are read again by rowid: an id an older release stored as non-UTF-8 bytes would not
-    // match the text it reads back as.
-    const { page, items, hasMore } = await boundPage(rows, query.limit, query.maxBytes, async (large) => {
-      const { rows: full } = await sql<ItemRow>`SELECT id, created_at, updated_at, data FROM ${table}
-        WHERE rid IN (${sql.join(large.map((r) => r.rid))})`.execute(this.db);
-      return new Map(full.map((row) => [row.id, toStoredItem(row)]));
-    });
-    if (query.backwards) {
-      page.reverse();
-      items.reverse();
-    }
-    const positionOf = (row: (typeof rows)[number]): KeysetPosition => ({
-      values: keyColumns.map((_, i) => row[`k${i}`] ?? null),
-      id: row.id,
-    });
-    const first = page[0];
-    const last = page[page.length - 1];
-    return {
-      items: items.filter((item) => item !== undefined),
-      hasMore,
-      first: first && positionOf(first),
-      last: last && positionOf(last),
-      total: query.withTotal ? await this.countIn(gen, target, query.filter) : undefined,
-    };
+  protected compiler(scope: FilterScope): SqliteItemQueryCompiler {
+    return new SqliteItemQueryCompiler(scope);
   }
 
-  async count(target: ItemTarget, filter: FilterNode | null): Promise<number> {
-    return this.countIn(await currentGeneration(this.db, target), target, filter);
-  }
+  protected override readonly pageColumns = sql`i.rid, `;
 
-  private async countIn(gen: number, target: ItemTarget, filter: FilterNode | null): Promise<number> {
-    const { table, scope } = itemRelation(gen);
-    const { rows } = await sql<{ n: number }>`SELECT count(*) AS n FROM ${sql.table(table)}
-      WHERE ${scope} AND ${compileFilter(filter, { gen, target })}`.execute(this.db);
-    return Number(rows[0]?.n ?? 0);
+  /**
+   * Large items are read again by rowid: an id an older release stored as non-UTF-8 bytes would not match
+   * the text it reads back as.
+   */
+  protected override async fetchLarge(
+    gen: number,
+    rows: readonly PageRow[],
+  ): Promise<Map<string, StoredItem>> {
+    const { table } = itemRelation(gen);
+    const { rows: full } = await sql<ItemRow>`SELECT id, created_at, updated_at, data FROM ${sql.table(table)}
+      WHERE rid IN (${sql.join(rows.map((r) => r.rid))})`.execute(this.db);
+    return new Map(full.map((row) => [row.id, toStoredItem(row)]));
   }
 }

@@ -1,10 +1,6 @@
-import { sql, type Kysely, type Migration } from 'kysely';
+import { sql, type Migration } from 'kysely';
+import { runStatements as run } from '../sql/run-statements.js';
 import { siteQuotasMigration } from '../sql/site-quotas-migration.js';
-
-/** Runs each statement of a migration; better-sqlite3 prepares one statement at a time. */
-async function run(db: Kysely<unknown>, statements: readonly string[]): Promise<void> {
-  for (const statement of statements) await sql.raw(statement).execute(db);
-}
 
 /**
  * SQLite migrations. Names must match the PostgreSQL list one for one (a test checks it); the SQL differs
