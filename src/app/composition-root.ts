@@ -209,6 +209,7 @@ export async function openSafekeep(
       clock,
       logger,
       policy: webhookPolicy,
+      retentionMs: config.eventRetentionMs,
     });
     built = { engine, worker, scheduler, gc, deliverer };
     return built;

@@ -56,9 +56,13 @@ async function writeBeforeBin(storage: Opened, engine: SqlEngine): Promise<void>
       '0006-shared-items',
       '0007-layout-migration',
       '0008-backup-queue',
+      '0010-event-batches',
     ],
     'a new migration must be undone here as well',
   );
+  await sql`DROP INDEX events_created`.execute(storage.db);
+  await sql`ALTER TABLE deliveries DROP COLUMN progress`.execute(storage.db);
+  await sql`ALTER TABLE events DROP COLUMN batch_size`.execute(storage.db);
   await sql`DROP INDEX backups_claim_order`.execute(storage.db);
   await sql`DROP TABLE layout_migration`.execute(storage.db);
   await undoSharedItems(storage.db, engine);
