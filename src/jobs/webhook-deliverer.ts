@@ -240,7 +240,11 @@ export class WebhookDeliverer {
       await store.markFailed(delivery.eventSeq, delivery.webhookId, this.workerId, result.error, next, now);
       if (next === null) {
         options.logger.error(
-          { webhookId: delivery.webhookId, eventId: delivery.events[sent - delivery.progress]?.id, error: result.error },
+          {
+            webhookId: delivery.webhookId,
+            eventId: delivery.events[sent - delivery.progress]?.id,
+            error: result.error,
+          },
           'webhook delivery given up',
         );
       }

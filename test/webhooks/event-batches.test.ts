@@ -5,30 +5,22 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { itemEventTypes } from '../../src/contracts/item-events.js';
 import { eventsOf, outboxRows } from '../helpers/storage-rows.js';
-import {
-  loopbackHooks,
-  startTestEnv,
-  wixDataClient,
-  type TestEnv,
-  type TestSite,
-} from '../helpers/harness.js';
+import { loopbackHooks, startTestEnv, wixDataClient, type TestEnv } from '../helpers/harness.js';
 import {
   createBackup,
   decodeWebhook,
   drain,
   runJobs,
+  siteWithBooks,
   startReceiver,
   subscribe,
   testDeliverer,
   type WebhookReceiver,
 } from './webhook-receiver.js';
 
-const ITEM_EVENTS = [
-  'wix.data.v2.data_item_created',
-  'wix.data.v2.data_item_updated',
-  'wix.data.v2.data_item_deleted',
-];
+const ITEM_EVENTS = itemEventTypes;
 const BACKUP_EVENTS = ['wix.data.v2.backup_backup_state_changed'];
 const ITEM_FQDN = 'wix.data.v2.data_item';
 const HOUR = 3_600_000;
@@ -40,21 +32,6 @@ function received(receiver: WebhookReceiver): { id: string; itemId: string; sequ
     const { event } = decodeWebhook(request.body);
     return { id: event.id, itemId: event.entityId, sequence: Number(event.entityEventSequence) };
   });
-}
-
-/** A fresh site with a `Books` collection whose items `receiver` is subscribed to. */
-async function siteWithBooks(
-  env: TestEnv,
-  receiver: WebhookReceiver,
-  eventTypes: readonly string[],
-): Promise<TestSite & { webhookId: string }> {
-  const fresh = await env.createSite();
-  const created = await env.call('POST', '/wix-data/v2/collections', {
-    key: fresh.apiKey,
-    body: { collection: { id: 'Books', fields: [] } },
-  });
-  assert.equal(created.status, 200, created.text);
-  return { ...fresh, webhookId: await subscribe(env, fresh, receiver.url, eventTypes) };
 }
 
 const books = (prefix: string, count: number) =>
@@ -81,7 +58,7 @@ describe('item event batches', () => {
     const { env, receiver } = state;
     receiver.react = () => 200;
     receiver.requests.length = 0;
-    const site = await siteWithBooks(env, receiver, ITEM_EVENTS);
+    const site = await siteWithBooks(env, receiver.url, ITEM_EVENTS);
     const client = wixDataClient(env.app, site);
     const first = books('a', 40);
     await client.items.bulkInsert('Books', first);
@@ -114,7 +91,7 @@ describe('item event batches', () => {
   it('a failure mid-batch resumes at the failed item, and a crash mid-batch at the recorded progress, with the same ids', async () => {
     const { env, receiver } = state;
     receiver.requests.length = 0;
-    const site = await siteWithBooks(env, receiver, ITEM_EVENTS);
+    const site = await siteWithBooks(env, receiver.url, ITEM_EVENTS);
     const client = wixDataClient(env.app, site);
     await client.items.bulkInsert('Books', books('f', 10));
     let answered = 0;
@@ -179,15 +156,10 @@ describe('item event retention', () => {
     const { env, receiver } = state;
     receiver.requests.length = 0;
     receiver.react = (request) => (decodeWebhook(request.body).event.entityId === 'stuck' ? 500 : 200);
-    const site = await siteWithBooks(env, receiver, [...ITEM_EVENTS, ...BACKUP_EVENTS]);
+    const site = await siteWithBooks(env, receiver.url, [...ITEM_EVENTS, ...BACKUP_EVENTS]);
     const client = wixDataClient(env.app, site);
     // A site whose only subscription is blocked: its event stays PENDING, however old.
-    const held = await env.createSite();
-    const heldBooks = await env.call('POST', '/wix-data/v2/collections', {
-      key: held.apiKey,
-      body: { collection: { id: 'Books', fields: [] } },
-    });
-    assert.equal(heldBooks.status, 200, heldBooks.text);
+    const held = await siteWithBooks(env, receiver.url);
     await env.safekeep.storage.webhooks.setBlocked(
       await subscribe(env, held, receiver.url, ITEM_EVENTS),
       'held for the test',

@@ -22,8 +22,8 @@ import {
   createBackup,
   drain,
   runJobs,
+  siteWithBooks as withBooks,
   startReceiver,
-  subscribe,
   testDeliverer,
   type WebhookReceiver,
 } from './webhook-receiver.js';
@@ -96,17 +96,7 @@ describe('item events as signed webhooks', () => {
     await env.close();
   });
 
-  /** A fresh site with a `Books` collection, subscribed to `eventTypes` unless none are given. */
-  async function siteWithBooks(eventTypes?: readonly string[]): Promise<TestSite> {
-    const fresh = await env.createSite();
-    const created = await env.call('POST', '/wix-data/v2/collections', {
-      key: fresh.apiKey,
-      body: { collection: { id: 'Books', fields: [] } },
-    });
-    assert.equal(created.status, 200, created.text);
-    if (eventTypes) await subscribe(env, fresh, receiver.url, eventTypes);
-    return fresh;
-  }
+  const siteWithBooks = (eventTypes?: readonly string[]) => withBooks(env, receiver.url, eventTypes);
 
   async function deliverAll(): Promise<Handled[]> {
     receiver.requests.length = 0;
