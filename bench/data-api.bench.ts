@@ -12,6 +12,7 @@ import { itemEventTypes } from '../src/contracts/item-events.js';
 import { siteScopes } from '../src/contracts/scopes.js';
 import { composeItem, type StoredItem } from '../src/domain/item-codec.js';
 import { newItemId } from '../src/services/ids.js';
+import { createBenchDatabase } from './bench-database.js';
 import { latencies, percentile, sampleItem, timed, type BenchResult } from './bench-kit.js';
 
 export interface DataApiBenchOptions {
@@ -28,7 +29,7 @@ export interface DataApiBenchOptions {
  * subscription names the item events (each item also writes an event and a delivery) and into a site with
  * no subscription, alternating batch by batch so both see the same machine; one request in flight.
  */
-async function itemEventCost(
+export async function itemEventCost(
   safekeep: Safekeep,
   address: string,
   items: number,
@@ -101,6 +102,38 @@ async function itemEventCost(
       pass: ratio >= 0.8,
     },
   ];
+}
+
+/**
+ * Only `itemEventCost`, on SQLite or on PostgreSQL (a scratch database), for comparing the engines in one run
+ * without the rest of the data suite.
+ */
+export async function runItemEventBench(
+  engine: 'sqlite' | 'postgres',
+  items: number,
+  log: (line: string) => void,
+): Promise<BenchResult[]> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'safekeep-bench-events-'));
+  const database = engine === 'postgres' ? await createBenchDatabase('events') : undefined;
+  const safekeep = await openSafekeep(
+    loadConfig({
+      SAFEKEEP_DATA_DIR: dataDir,
+      SAFEKEEP_LOG_LEVEL: 'silent',
+      ...(database ? { DATABASE_URL: database.url } : {}),
+    }),
+  );
+  const app = safekeep.createHttpApp(false);
+  try {
+    await ensureBootstrapAdminKey(safekeep);
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    log(`  engine ${engine}`);
+    return await itemEventCost(safekeep, address, items, log);
+  } finally {
+    await app.close();
+    await safekeep.close();
+    await database?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 }
 
 export async function runDataApiBench(

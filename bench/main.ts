@@ -1,12 +1,12 @@
 /**
- * `npm run bench [-- --quick] [-- --only data] [-- --engine postgres [--only small-sites] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
+ * `npm run bench [-- --quick] [-- --only data|item-events] [-- --engine postgres [--only small-sites|item-events] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
  * Figures are ratios against baselines measured in the same run wherever the goal is a ratio, because
  * these machines are noisy. Results are also written to bench-results/.
  */
 import { parseArgs } from 'node:util';
 import { report, saveResults, type BenchResult } from './bench-kit.js';
 import { runBackupBench } from './backup.bench.js';
-import { runDataApiBench } from './data-api.bench.js';
+import { runDataApiBench, runItemEventBench } from './data-api.bench.js';
 import { runLayoutBench } from './layout.bench.js';
 import { runPostgresBench } from './postgres.bench.js';
 import { runQuotaBench } from './quota.bench.js';
@@ -38,6 +38,7 @@ const suites: Record<string, () => Promise<BenchResult[]>> = {
         : { items: 1_000_000, collections: 4, smallItems: 100_000, weeks: 10 },
       log,
     ),
+  'item-events': () => runItemEventBench('sqlite', values.quick ? 10_000 : 40_000, log),
   layout: () =>
     runLayoutBench(
       values.quick
@@ -55,6 +56,7 @@ const postgresSuites: Record<string, () => Promise<BenchResult[]>> = {
       values.quick ? { items: 100_000, collections: 4 } : { items: 1_000_000, collections: 4 },
       log,
     ),
+  'item-events': () => runItemEventBench('postgres', values.quick ? 10_000 : 40_000, log),
   'small-sites': () =>
     runSmallSitesBench(
       { sites: values.sites ? Number(values.sites) : values.quick ? 500 : 2000, items: 5 },

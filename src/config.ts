@@ -27,6 +27,8 @@ export interface Config {
   readonly quotas: QuotaDefaults;
   /** How long a deleted collection stays restorable (Restore Data Collection) before the sweeper purges it. */
   readonly collectionBinMs: number;
+  /** How long delivered and given-up webhook events are kept (SAFEKEEP_EVENT_RETENTION_DAYS). */
+  readonly eventRetentionMs: number;
   /** How long a worker's claim on a job lasts without a heartbeat. */
   readonly jobLeaseMs: number;
   /** Rows the layout migration copies per transaction (SAFEKEEP_LAYOUT_MIGRATION_BATCH_ROWS). */
@@ -276,6 +278,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       maxRequestBodyBytes: integer('SAFEKEEP_QUOTA_MAX_REQUEST_BODY_MB', bodyLimitMb, 1, bodyLimitMb) * MB,
     },
     collectionBinMs: integer('SAFEKEEP_COLLECTION_BIN_DAYS', 30, 1, 3650) * 24 * 60 * 60 * 1000,
+    eventRetentionMs: integer('SAFEKEEP_EVENT_RETENTION_DAYS', 7, 1, 3650) * 24 * 60 * 60 * 1000,
     jobLeaseMs: integer('SAFEKEEP_JOB_LEASE_SECONDS', 60, 5, 3600) * 1000,
     layoutMigrationBatchRows: integer('SAFEKEEP_LAYOUT_MIGRATION_BATCH_ROWS', 2000, 1, 100_000),
     jobConcurrency: integer('SAFEKEEP_JOB_CONCURRENCY', 4, 1, 64),

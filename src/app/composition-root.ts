@@ -213,6 +213,7 @@ export async function openSafekeep(
       clock,
       logger,
       policy: webhookPolicy,
+      retentionMs: config.eventRetentionMs,
     });
     built = { engine, worker, scheduler, gc, deliverer };
     return built;

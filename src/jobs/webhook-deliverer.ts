@@ -5,7 +5,7 @@ import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { hostname } from 'node:os';
 import type { Clock } from '../ports/clock.js';
-import type { DueDelivery, WebhookStore } from '../ports/webhook-store.js';
+import type { DueDelivery, OutboxEvent, WebhookStore } from '../ports/webhook-store.js';
 import type { WebhookAddressPolicy } from '../domain/webhook-address-policy.js';
 import { urlRefusal } from '../services/webhook-service.js';
 import type { WebhookSigner } from '../services/webhook-signer.js';
@@ -46,6 +46,13 @@ export interface WebhookDelivererOptions {
   readonly resolve?: ResolveAll;
   /** The address rules every attempt is checked against (the deployment's, from its config). */
   readonly policy: WebhookAddressPolicy;
+  /**
+   * How long delivered and given-up events (and their deliveries) are kept (SAFEKEEP_EVENT_RETENTION_DAYS);
+   * older ones are deleted every `purgeEveryMs`, `purgeBatch` at a time, each batch its own short transaction.
+   */
+  readonly retentionMs?: number;
+  readonly purgeEveryMs?: number;
+  readonly purgeBatch?: number;
 }
 
 const defaults = {
@@ -56,6 +63,9 @@ const defaults = {
   firstRetryMs: 5000,
   maxRetryMs: 3_600_000,
   giveUpAfterMs: 25 * 3_600_000,
+  retentionMs: 7 * 24 * 3_600_000,
+  purgeEveryMs: 10 * 60_000,
+  purgeBatch: 500,
 };
 
 /** The receiver's address is one the address rules refuse: the subscription is blocked. */
@@ -105,7 +115,16 @@ export class WebhookDeliverer {
   /** Delivers until `signal` aborts, keeping up to `concurrency` attempts in flight. */
   async run(signal: AbortSignal): Promise<void> {
     const inFlight = new Set<Promise<void>>();
+    let purgedAt = Number.NEGATIVE_INFINITY;
     while (!signal.aborted) {
+      if (this.options.clock() - purgedAt >= this.settings.purgeEveryMs) {
+        purgedAt = this.options.clock();
+        try {
+          await this.purgeOld(signal);
+        } catch (error) {
+          this.options.logger.error({ err: error }, 'deleting old webhook events failed; will retry');
+        }
+      }
       const free = this.settings.concurrency - inFlight.size;
       let claimed = 0;
       if (free > 0) {
@@ -148,6 +167,21 @@ export class WebhookDeliverer {
     return due.length;
   }
 
+  /**
+   * Deletes the events older than the retention that nothing still has to send, with their deliveries, in
+   * batches (so no transaction holds the write lock long); returns how many events.
+   */
+  async purgeOld(signal: AbortSignal = new AbortController().signal): Promise<number> {
+    const before = this.options.clock() - this.settings.retentionMs;
+    let total = 0;
+    while (!signal.aborted) {
+      const deleted = await this.store.purgeFinished(before, this.settings.purgeBatch);
+      total += deleted;
+      if (deleted < this.settings.purgeBatch) break;
+    }
+    return total;
+  }
+
   /** The delay before the next attempt after `failures` failed ones (1 or more). */
   retryDelay(failures: number): number {
     const { firstRetryMs, maxRetryMs } = this.settings;
@@ -160,7 +194,26 @@ export class WebhookDeliverer {
   private async deliver(delivery: DueDelivery, signal: AbortSignal): Promise<void> {
     const { store, options } = this;
     try {
-      const result = await this.attempt(delivery, signal);
+      // A batch's items go one webhook each, in order; how far it got is recorded after each, so that a
+      // retry (or another worker, after a crash) starts at the first item not acknowledged.
+      let sent = delivery.progress;
+      let result: Attempt = { ok: true };
+      for (const [index, event] of delivery.events.entries()) {
+        result = await this.attempt(delivery.url, event, signal);
+        if (!result.ok) break;
+        sent += 1;
+        if (index === delivery.events.length - 1) break;
+        const now = options.clock();
+        const held = await store.markProgress(
+          delivery.eventSeq,
+          delivery.webhookId,
+          this.workerId,
+          sent,
+          now + this.settings.leaseMs,
+        );
+        // The lease ran out and another worker has the batch now.
+        if (!held) return;
+      }
       const now = options.clock();
       if (result.ok) {
         await store.markDelivered(delivery.eventSeq, delivery.webhookId, this.workerId, now);
@@ -177,15 +230,21 @@ export class WebhookDeliverer {
         );
         return;
       }
+      const createdAt = delivery.events[0]?.createdAt ?? now;
+      const attempts = sent > delivery.progress ? 1 : delivery.attempts + 1;
       let next: number | null;
-      if (result.permanent || now - delivery.event.createdAt > this.settings.giveUpAfterMs) next = null;
+      if (result.permanent || now - createdAt > this.settings.giveUpAfterMs) next = null;
       // Stopping is not the receiver's fault: try again as soon as a worker runs.
       else if (signal.aborted) next = now;
-      else next = now + this.retryDelay(delivery.attempts + 1);
+      else next = now + this.retryDelay(attempts);
       await store.markFailed(delivery.eventSeq, delivery.webhookId, this.workerId, result.error, next, now);
       if (next === null) {
         options.logger.error(
-          { webhookId: delivery.webhookId, eventId: delivery.event.id, error: result.error },
+          {
+            webhookId: delivery.webhookId,
+            eventId: delivery.events[sent - delivery.progress]?.id,
+            error: result.error,
+          },
           'webhook delivery given up',
         );
       }
@@ -198,19 +257,19 @@ export class WebhookDeliverer {
     }
   }
 
-  private async attempt(delivery: DueDelivery, signal: AbortSignal): Promise<Attempt> {
+  private async attempt(address: string, event: OutboxEvent, signal: AbortSignal): Promise<Attempt> {
     let url: URL;
     try {
-      url = new URL(delivery.url);
+      url = new URL(address);
     } catch {
       return { ok: false, error: 'the subscription URL is not valid', permanent: true };
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
       return { ok: false, error: 'the subscription URL is not http or https', permanent: true };
     // Checked at every attempt: a literal address is never looked up, so this is its only check here.
-    const refusal = urlRefusal(this.policy, delivery.url);
+    const refusal = urlRefusal(this.policy, address);
     if (refusal !== undefined) return { ok: false, blocked: refusal };
-    const body = this.signer.signEvent(delivery.event, this.options.clock());
+    const body = this.signer.signEvent(event, this.options.clock());
     try {
       const status = await this.post(url, body, signal);
       if (status >= 200 && status < 300) return { ok: true };

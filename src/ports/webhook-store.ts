@@ -37,7 +37,10 @@ export interface DueDelivery {
   readonly webhookId: string;
   readonly url: string;
   readonly attempts: number;
-  readonly event: OutboxEvent;
+  /** How many of the row's events earlier attempts have sent: 0 for one event, or a batch's position. */
+  readonly progress: number;
+  /** What is left to send, in order: the one event, or a batch's item events from `progress` on. */
+  readonly events: readonly OutboxEvent[];
 }
 
 /** A claim of due deliveries: at most `limit`, and at most `perWebhook` leases held per subscription. */
@@ -63,6 +66,17 @@ export interface WebhookStore {
    * blocked subscription are never claimed.
    */
   claimDue(request: DeliveryClaimRequest): Promise<DueDelivery[]>;
+  /**
+   * Records that a claimed batch delivery has sent its first `progress` events, and extends the claim's lease
+   * to `leaseExpiresAt`; false when the lease was lost (another worker has it now).
+   */
+  markProgress(
+    eventSeq: number,
+    webhookId: string,
+    workerId: string,
+    progress: number,
+    leaseExpiresAt: number,
+  ): Promise<boolean>;
   markDelivered(eventSeq: number, webhookId: string, workerId: string, at: number): Promise<void>;
   /** Gives a claimed delivery back untried (its subscription was just blocked): no attempt is counted. */
   release(eventSeq: number, webhookId: string, workerId: string): Promise<void>;
@@ -75,4 +89,10 @@ export interface WebhookStore {
     nextAttemptAt: number | null,
     at: number,
   ): Promise<void>;
+  /**
+   * Deletes up to `limit` events created before `before` that no delivery still has to send, with their
+   * deliveries; returns how many events. The last event of a backup or restoration stays (its next event's
+   * sequence follows it). One short transaction.
+   */
+  purgeFinished(before: number, limit: number): Promise<number>;
 }

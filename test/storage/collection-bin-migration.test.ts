@@ -57,9 +57,13 @@ async function writeBeforeBin(storage: Opened, engine: SqlEngine): Promise<void>
       '0007-layout-migration',
       '0008-backup-queue',
       '0009-site-quotas',
+      '0010-event-batches',
     ],
     'a new migration must be undone here as well',
   );
+  await sql`DROP INDEX events_created`.execute(storage.db);
+  await sql`ALTER TABLE deliveries DROP COLUMN progress`.execute(storage.db);
+  await sql`ALTER TABLE events DROP COLUMN batch_size`.execute(storage.db);
   await sql`DROP INDEX generations_site`.execute(storage.db);
   await sql`ALTER TABLE generations DROP COLUMN item_count`.execute(storage.db);
   for (const column of ['max_collections', 'max_items', 'max_backup_bytes', 'max_request_body_bytes'])

@@ -398,8 +398,8 @@ export function runJobStoreContract(name: string, factory: JobStoreFactory): voi
           const [first, ...rest] = await storage.webhooks.claimDue(deliveryClaim('stale', T + 2));
           assert.equal(rest.length, 0);
           assert.ok(first);
-          assert.equal(first.event.entityId, 'b');
-          assert.equal(first.event.entitySequence, 1);
+          assert.equal(first.events[0]?.entityId, 'b');
+          assert.equal(first.events[0]?.entitySequence, 1);
           assert.deepEqual(await storage.webhooks.claimDue(deliveryClaim('w', T + 3)), []);
 
           const after = T + 2 + LEASE_MS + 1;
@@ -415,7 +415,7 @@ export function runJobStoreContract(name: string, factory: JobStoreFactory): voi
 
           await storage.webhooks.markDelivered(retaken.eventSeq, retaken.webhookId, 'next', after);
           const [second] = await storage.webhooks.claimDue(deliveryClaim('next', after));
-          assert.equal(second?.event.entitySequence, 2);
+          assert.equal(second?.events[0]?.entitySequence, 2);
           await storage.webhooks.markFailed(
             second.eventSeq,
             second.webhookId,

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { WebhookAddressPolicy } from '../../src/domain/webhook-address-policy.js';
 import { WebhookDeliverer, type WebhookDelivererOptions } from '../../src/jobs/webhook-deliverer.js';
 import { WebhookSigner } from '../../src/services/webhook-signer.js';
-import type { TestEnv } from '../helpers/harness.js';
+import type { TestEnv, TestSite } from '../helpers/harness.js';
 
 /** One request a receiver got. */
 export interface ReceivedRequest {
@@ -177,4 +177,20 @@ export async function createBackup(env: TestEnv, site: { siteId: string; apiKey:
   const res = await env.call('POST', '/wix-data/v2/backups', { key: site.apiKey, body: {} });
   if (res.status !== 200) throw new Error(`create backup failed: ${res.status} ${res.text}`);
   return res.body.backup.id as string;
+}
+
+/** A fresh site with a `Books` collection, with `url` subscribed to `eventTypes` unless none are given. */
+export async function siteWithBooks(
+  env: TestEnv,
+  url: string,
+  eventTypes?: readonly string[],
+): Promise<TestSite> {
+  const fresh = await env.createSite();
+  const created = await env.call('POST', '/wix-data/v2/collections', {
+    key: fresh.apiKey,
+    body: { collection: { id: 'Books', fields: [] } },
+  });
+  if (created.status !== 200) throw new Error(`create collection failed: ${created.status} ${created.text}`);
+  if (eventTypes) await subscribe(env, fresh, url, eventTypes);
+  return fresh;
 }

@@ -36,6 +36,80 @@ export async function subscribersOf(db: Kysely<Database>, siteId: string): Promi
   return byType;
 }
 
+/** Items per batch row: a bound on its body (~1 KB items: ~1 MB) and well under BATCH_SEQUENCE_SPAN. */
+const ITEMS_PER_BATCH = 1000;
+
+/**
+ * A batch's items are numbered from `seq * BATCH_SEQUENCE_SPAN`: the `entityEventSequence` of an item event
+ * is `seq * 2^20 + position + 1`. `seq` only grows (AUTOINCREMENT, a PostgreSQL sequence) and a later write
+ * of an item takes its `seq` after an earlier one's committed (it waits on the item's row), so this increases
+ * per item with no lookup at write time, above every sequence of a single event (numbered from 1).
+ */
+export const BATCH_SEQUENCE_SPAN = 2 ** 20;
+
+/** What a batch's deliveries are ordered by: every batch of a collection's item events, per subscription. */
+export function batchOrderKey(collectionId: string): string {
+  return `items:${collectionId}`;
+}
+
+/** A write's item events of one kind: the items' event entities (JSON text), in the order written. */
+export interface NewEventBatch {
+  readonly eventType: string;
+  readonly slug: string;
+  readonly entityFqdn: string;
+  readonly collectionId: string;
+  readonly entities: readonly string[];
+}
+
+/**
+ * Writes a write's item events as one outbox row (per 1,000 items) holding their entities, with one
+ * PENDING delivery per subscription that wants them, inside the write's transaction: a write's cost, not
+ * an item's. The deliverer sends one webhook per item, in order (`webhook-store.ts` expands the row).
+ */
+export async function appendEventBatch(
+  db: Kysely<Database>,
+  siteId: string,
+  batch: NewEventBatch,
+  subscribers: Subscribers,
+  at: number,
+): Promise<void> {
+  const webhookIds = subscribers.get(batch.eventType) ?? [];
+  if (webhookIds.length === 0) return;
+  const orderKey = batchOrderKey(batch.collectionId);
+  for (let start = 0; start < batch.entities.length; start += ITEMS_PER_BATCH) {
+    const entities = batch.entities.slice(start, start + ITEMS_PER_BATCH);
+    const { seq } = await db
+      .insertInto('events')
+      .values({
+        id: randomUUID(),
+        site_id: siteId,
+        event_type: batch.eventType,
+        slug: batch.slug,
+        entity_fqdn: batch.entityFqdn,
+        entity_id: orderKey,
+        // Derived when read (BATCH_SEQUENCE_SPAN).
+        entity_sequence: 0,
+        body: `[${entities.join(',')}]`,
+        created_at: at,
+        batch_size: entities.length,
+      })
+      .returning('seq')
+      .executeTakeFirstOrThrow();
+    await db
+      .insertInto('deliveries')
+      .values(
+        webhookIds.map((webhookId) => ({
+          event_seq: seq,
+          webhook_id: webhookId,
+          entity_id: orderKey,
+          next_attempt_at: at,
+          state: 'PENDING',
+        })),
+      )
+      .execute();
+  }
+}
+
 /** The highest sequence each of these entities' events has reached. */
 async function lastSequences(
   db: Kysely<Database>,
@@ -81,6 +155,7 @@ export async function appendEvents(
         entity_sequence: sequence,
         body: event.body,
         created_at: at,
+        batch_size: null,
       };
     });
     // Matched back by id: the order RETURNING gives rows in is not promised.

@@ -267,6 +267,11 @@ export interface EventsTable {
   /** JSON of the domain event's `actionEvent.body`. */
   body: string;
   created_at: number;
+  /**
+   * NULL for one event; for item events, the number of items of the write this row holds (migration 0010):
+   * `body` is then a JSON array of their entities, in order, sent as one webhook each.
+   */
+  batch_size: number | null;
 }
 
 export interface DeliveriesTable {
@@ -281,6 +286,8 @@ export interface DeliveriesTable {
   lease_owner: string | null;
   lease_expires_at: number | null;
   finished_at: number | null;
+  /** How many of a batch event's items this delivery has sent (migration 0010); 0 for one event. */
+  progress: Generated<number>;
 }
 
 export interface SiteLeasesTable {

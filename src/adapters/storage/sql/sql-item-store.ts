@@ -18,7 +18,7 @@ import type {
 import type { GenerationRegistry } from './generation-registry.js';
 import { fenceLegacyWrite } from './site-lock.js';
 import { itemRelation } from './item-relation.js';
-import { appendEvents, subscribersOf, type Subscribers } from './outbox.js';
+import { appendEventBatch, subscribersOf, type Subscribers } from './outbox.js';
 import type { Database, ItemRow } from './schema.js';
 import { boundPage, inlineBytes, type SizedRow } from './byte-bounded-page.js';
 import { positionTerms, positionValues, type ItemQueryCompiler } from './item-query-compiler.js';
@@ -310,16 +310,24 @@ class SqlItemWriteTx implements ItemWriteTx {
     if (changes.length === 0 || this.target.environment !== 'LIVE') return;
     this.subscribers ??= await subscribersOf(this.trx, this.target.siteId);
     const subscribers = this.subscribers;
-    const wanted = changes.filter((change) => subscribers.has(ITEM_EVENT_TYPES[change.kind]));
-    if (wanted.length === 0) return;
-    const events = wanted.map((change) => ({
-      eventType: ITEM_EVENT_TYPES[change.kind],
-      slug: change.kind,
-      entityFqdn: ITEM_ENTITY_FQDN,
-      entityId: change.item.id,
-      body: itemEventEntity(this.target.collectionId, change),
-    }));
-    await appendEvents(this.trx, this.target.siteId, events, subscribers, this.now());
+    // One outbox row per kind (a save mixes creations and updates): creations first, so an item created
+    // and then updated by one write keeps that order.
+    for (const kind of ['created', 'updated', 'deleted'] as const) {
+      const eventType = ITEM_EVENT_TYPES[kind];
+      if (!subscribers.has(eventType)) continue;
+      const entities = changes
+        .filter((change) => change.kind === kind)
+        .map((change) => itemEventEntity(this.target.collectionId, change));
+      if (entities.length === 0) continue;
+      const batch = {
+        eventType,
+        slug: kind,
+        entityFqdn: ITEM_ENTITY_FQDN,
+        collectionId: this.target.collectionId,
+        entities,
+      };
+      await appendEventBatch(this.trx, this.target.siteId, batch, subscribers, this.now());
+    }
   }
 }
 

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { sql, type Kysely, type Selectable } from 'kysely';
+import { ITEM_ENTITY_FQDN } from '../../../contracts/item-events.js';
 import type {
   DeliveryClaimRequest,
   DueDelivery,
@@ -10,6 +12,7 @@ import { heldBy } from './job-lease/held-by.js';
 import { leaseIsFree } from './job-lease/lease-is-free.js';
 import { releaseLease } from './job-lease/release-lease.js';
 import { takeLease } from './job-lease/take-lease.js';
+import { BATCH_SEQUENCE_SPAN } from './outbox.js';
 import type { Database, EventsTable, WebhooksTable } from './schema.js';
 
 function toWebhook(row: Selectable<WebhooksTable>): WebhookRecord {
@@ -35,6 +38,38 @@ export function toEvent(row: Selectable<EventsTable>): OutboxEvent {
     body: row.body,
     createdAt: Number(row.created_at),
   };
+}
+
+/**
+ * The id of a batch's item event at `position`: a UUID-shaped digest of the row's id and the position, so
+ * the same on every redelivery and unique per event (receivers de-duplicate on it).
+ */
+export function batchEventId(rowId: string, position: number): string {
+  const hex = createHash('sha256').update(`${rowId}/${position}`).digest('hex');
+  // Version 8 (custom) and the RFC 9562 variant, like any UUID receivers might parse.
+  const variant = ((parseInt(hex.charAt(16), 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
+ * The events an outbox row holds from `from` on: itself, or a batch's item events, each with its own id,
+ * its item's id and a sequence derived from the row's `seq` (outbox.ts `BATCH_SEQUENCE_SPAN`).
+ */
+export function eventsOfRow(row: Selectable<EventsTable>, from = 0): OutboxEvent[] {
+  if (row.batch_size === null) return from === 0 ? [toEvent(row)] : [];
+  const entities = JSON.parse(row.body) as { id: string }[];
+  const first = Number(row.seq) * BATCH_SEQUENCE_SPAN + 1;
+  return entities.slice(from).map((entity, i) => ({
+    id: batchEventId(row.id, from + i),
+    siteId: row.site_id,
+    eventType: row.event_type,
+    slug: row.slug,
+    entityFqdn: row.entity_fqdn,
+    entityId: entity.id,
+    entitySequence: first + from + i,
+    body: JSON.stringify(entity),
+    createdAt: Number(row.created_at),
+  }));
 }
 
 export class SqlWebhookStore implements WebhookStore {
@@ -119,7 +154,7 @@ export class SqlWebhookStore implements WebhookStore {
           .where('state', '=', 'PENDING')
           // Checked again here: on PostgreSQL another process may have claimed it since the SELECT.
           .where(leaseIsFree(now))
-          .returning(['attempts'])
+          .returning(['attempts', 'progress'])
           .executeTakeFirst();
         if (!claimed) continue;
         const event = await trx
@@ -139,11 +174,31 @@ export class SqlWebhookStore implements WebhookStore {
           webhookId: row.webhook_id,
           url: hook.url,
           attempts: Number(claimed.attempts),
-          event: toEvent(event),
+          progress: Number(claimed.progress),
+          events: eventsOfRow(event, Number(claimed.progress)),
         });
       }
       return due;
     });
+  }
+
+  async markProgress(
+    eventSeq: number,
+    webhookId: string,
+    workerId: string,
+    progress: number,
+    leaseExpiresAt: number,
+  ): Promise<boolean> {
+    const result = await this.db
+      .updateTable('deliveries')
+      // Progress is no failure: the backoff starts over for the items still to send.
+      .set({ progress, attempts: 0, lease_expires_at: leaseExpiresAt })
+      .where('event_seq', '=', eventSeq)
+      .where('webhook_id', '=', webhookId)
+      .where('state', '=', 'PENDING')
+      .where(heldBy(workerId))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   }
 
   async markDelivered(eventSeq: number, webhookId: string, workerId: string, at: number): Promise<void> {
@@ -193,5 +248,23 @@ export class SqlWebhookStore implements WebhookStore {
       .where('webhook_id', '=', webhookId)
       .where(heldBy(workerId))
       .execute();
+  }
+
+  async purgeFinished(before: number, limit: number): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const { rows } = await sql<{ seq: number }>`
+        SELECT e.seq FROM events e
+        WHERE e.created_at < ${before}
+          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.state = 'PENDING')
+          AND (e.entity_fqdn = ${ITEM_ENTITY_FQDN} OR EXISTS (
+            SELECT 1 FROM events n WHERE n.entity_id = e.entity_id AND n.entity_sequence > e.entity_sequence))
+        ORDER BY e.created_at
+        LIMIT ${limit}`.execute(trx);
+      const seqs = rows.map((row) => row.seq);
+      if (seqs.length === 0) return 0;
+      await trx.deleteFrom('deliveries').where('event_seq', 'in', seqs).execute();
+      await trx.deleteFrom('events').where('seq', 'in', seqs).execute();
+      return seqs.length;
+    });
   }
 }
