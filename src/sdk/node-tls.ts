@@ -1,0 +1,57 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+
+/**
+ * Node only: a `fetch` for {@link SafekeepClientOptions.fetch} that trusts the given certificate
+ * authorities (PEM), for a server whose certificate is self-signed or from a private CA:
+ *
+ * ```ts
+ * new SafekeepClient({ baseUrl: 'https://safekeep.internal:8443', apiKey, fetch: fetchTrusting(readFileSync('ca.pem')) })
+ * ```
+ *
+ * Node's own `NODE_EXTRA_CA_CERTS=ca.pem` (read at process start) makes the global `fetch` trust it too.
+ * Kept out of the SDK's index, which also runs in browsers. Reads whole responses (the SDK's are JSON).
+ */
+export function fetchTrusting(ca: string | Buffer | readonly (string | Buffer)[]): typeof fetch {
+  const authorities = Array.isArray(ca) ? [...(ca as (string | Buffer)[])] : [ca as string | Buffer];
+  return (input, init = {}) =>
+    new Promise<Response>((resolve, reject) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const headers = Object.fromEntries(new Headers(init.headers).entries());
+      const body = init.body;
+      if (body !== undefined && body !== null && typeof body !== 'string')
+        throw new TypeError('fetchTrusting sends string bodies only');
+      const req = send(
+        url,
+        {
+          method: init.method ?? 'GET',
+          headers,
+          ...(url.protocol === 'https:' && { ca: authorities }),
+          ...(init.signal && { signal: init.signal }),
+        },
+        (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (part: Buffer) => parts.push(part));
+          res.on('error', reject);
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            const answer = new Headers();
+            for (const [name, value] of Object.entries(res.headers)) {
+              for (const v of [value ?? []].flat()) answer.append(name, v);
+            }
+            const empty = status === 204 || status === 304 || status < 200;
+            resolve(
+              new Response(empty ? null : Buffer.concat(parts), {
+                status,
+                statusText: res.statusMessage ?? '',
+                headers: answer,
+              }),
+            );
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(body ?? undefined);
+    });
+}
