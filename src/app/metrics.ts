@@ -95,7 +95,10 @@ export class Metrics {
       collect() {
         this.reset();
         for (const kind of ['backup', 'restoration'] as const)
-          this.set({ kind }, countOf(sources().runningJobs(), kind, () => 1));
+          this.set(
+            { kind },
+            countOf(sources().runningJobs(), kind, () => 1),
+          );
       },
     });
     new Gauge({
@@ -106,7 +109,10 @@ export class Metrics {
       collect() {
         this.reset();
         for (const kind of ['backup', 'restoration'] as const)
-          this.set({ kind }, countOf(sources().runningJobs(), kind, (p) => p?.itemsDone ?? 0));
+          this.set(
+            { kind },
+            countOf(sources().runningJobs(), kind, (p) => p?.itemsDone ?? 0),
+          );
       },
     });
     new Gauge({
@@ -117,7 +123,10 @@ export class Metrics {
       collect() {
         this.reset();
         for (const kind of ['backup', 'restoration'] as const)
-          this.set({ kind }, countOf(sources().runningJobs(), kind, (p) => p?.itemsTotal ?? 0));
+          this.set(
+            { kind },
+            countOf(sources().runningJobs(), kind, (p) => p?.itemsTotal ?? 0),
+          );
       },
     });
     new Gauge({

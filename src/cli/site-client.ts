@@ -1,6 +1,6 @@
 import { loadClientConfig, type ClientConfig } from '../config.js';
 import { SafekeepClient } from '../sdk/index.js';
-import { fetchTrusting } from '../sdk/node-tls.js';
+import { fetchTrusting } from './fetch-trusting.js';
 import { reportClientError } from './client-errors.js';
 import type { CliIo } from './cli-io.js';
 

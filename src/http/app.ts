@@ -139,7 +139,12 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   if (onResponse) {
     // Requests that matched no route share one label, so a scan of random URLs adds no series.
     app.addHook('onResponse', (request, reply, done) => {
-      onResponse(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+      onResponse(
+        request.method,
+        request.routeOptions.url ?? 'unmatched',
+        reply.statusCode,
+        reply.elapsedTime / 1000,
+      );
       done();
     });
   }

@@ -171,8 +171,12 @@ export class JobWorker {
           (lease) => runRestoration(deps, restoration.restoration, restoration.job, lease),
           (p) => deps.restorations.renewRestoration(renewal(restoration.restoration.id, p)),
           async () =>
-            (await deps.restorations.getRestoration(restoration.restoration.siteId, restoration.restoration.id))
-              ?.status,
+            (
+              await deps.restorations.getRestoration(
+                restoration.restoration.siteId,
+                restoration.restoration.id,
+              )
+            )?.status,
         ),
     };
   }

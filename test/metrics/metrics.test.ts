@@ -35,12 +35,18 @@ describe('GET /metrics', () => {
     for (const path of ['/ok', '/fail']) {
       const hook = await env.call('POST', '/_api/safekeep/v1/webhooks', {
         key: site.apiKey,
-        body: { siteId: site.siteId, url: hooks + path, eventTypes: ['wix.data.v2.backup_backup_state_changed'] },
+        body: {
+          siteId: site.siteId,
+          url: hooks + path,
+          eventTypes: ['wix.data.v2.backup_backup_state_changed'],
+        },
       });
       assert.equal(hook.status, 200, hook.text);
     }
     await env.call('POST', `${P}/collections`, { key: site.apiKey, body: { collection: { id: 'Things' } } });
-    const items = Array.from({ length: 300 }, (_, i) => ({ data: { _id: `t${i}`, n: i, text: 'x'.repeat(50) } }));
+    const items = Array.from({ length: 300 }, (_, i) => ({
+      data: { _id: `t${i}`, n: i, text: 'x'.repeat(50) },
+    }));
     const inserted = await env.call('POST', `${P}/bulk/items/insert`, {
       key: site.apiKey,
       body: { dataCollectionId: 'Things', dataItems: items },
@@ -120,7 +126,10 @@ describe('GET /metrics', () => {
     // Nothing runs now: the gauges of running jobs read 0 for both kinds.
     for (const kind of ['backup', 'restoration']) {
       assert.equal(sumOf(families, 'safekeep_jobs_running', { kind }), 0);
-      assert.equal(families.get('safekeep_jobs_running')?.samples.some((s) => s.labels.kind === kind), true);
+      assert.equal(
+        families.get('safekeep_jobs_running')?.samples.some((s) => s.labels.kind === kind),
+        true,
+      );
     }
   });
 
@@ -139,7 +148,12 @@ describe('GET /metrics', () => {
     assert.ok(![...routes].some((r) => r?.includes('t0') || r?.includes('?')), [...routes].join());
     const count = 'safekeep_http_request_duration_seconds_count';
     assert.ok(
-      sumOf(families, 'safekeep_http_request_duration_seconds', { route: '/wix-data/v2/bulk/items/insert', status_code: '200' }, count) >= 1,
+      sumOf(
+        families,
+        'safekeep_http_request_duration_seconds',
+        { route: '/wix-data/v2/bulk/items/insert', status_code: '200' },
+        count,
+      ) >= 1,
     );
     for (const family of families.values())
       for (const sample of family.samples) {

@@ -48,8 +48,7 @@ export function parsePrometheusText(text: string): Map<string, Family> {
   const helps = new Map<string, string>();
   const owner = (sample: string): Family | undefined => {
     for (const family of families.values())
-      for (const suffix of suffixes[family.type])
-        if (sample === family.name + suffix) return family;
+      for (const suffix of suffixes[family.type]) if (sample === family.name + suffix) return family;
     return undefined;
   };
   for (const line of text.split('\n')) {

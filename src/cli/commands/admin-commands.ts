@@ -11,10 +11,10 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadClientConfig, type Config } from '../../config.js';
 import { clientOf } from '../site-client.js';
+import type { SafekeepClient } from '../../sdk/index.js';
 import {
   allScopes,
   siteScopes,
-  SafekeepClient,
   BACKUP_EVENT_TYPES,
   WEBHOOK_EVENT_TYPES,
   type ApiKey,

@@ -74,7 +74,9 @@ function readTls(files: TlsFiles): { cert: Buffer; key: Buffer } {
     cert = readFileSync(files.certFile);
     key = readFileSync(files.keyFile);
   } catch (error) {
-    throw new ConfigError([`SAFEKEEP_TLS_CERT / SAFEKEEP_TLS_KEY cannot be read: ${(error as Error).message}`]);
+    throw new ConfigError([
+      `SAFEKEEP_TLS_CERT / SAFEKEEP_TLS_KEY cannot be read: ${(error as Error).message}`,
+    ]);
   }
   try {
     createSecureContext({ cert, key });

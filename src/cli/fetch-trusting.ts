@@ -2,15 +2,11 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
 /**
- * Node only: a `fetch` for {@link SafekeepClientOptions.fetch} that trusts the given certificate
- * authorities (PEM), for a server whose certificate is self-signed or from a private CA:
- *
- * ```ts
- * new SafekeepClient({ baseUrl: 'https://safekeep.internal:8443', apiKey, fetch: fetchTrusting(readFileSync('ca.pem')) })
- * ```
- *
- * Node's own `NODE_EXTRA_CA_CERTS=ca.pem` (read at process start) makes the global `fetch` trust it too.
- * Kept out of the SDK's index, which also runs in browsers. Reads whole responses (the SDK's are JSON).
+ * The CLI's `fetch` for the SDK client (its `fetch` option) when `--ca` / SAFEKEEP_CA_FILE names
+ * certificate authorities (PEM) to trust for an https:// server besides the system's: a self-signed
+ * certificate or a private CA. Node's global `fetch` takes no CA per call (Node's own
+ * `NODE_EXTRA_CA_CERTS`, read at process start, also works). Lives in the CLI because the SDK also runs in
+ * browsers. Reads whole responses (the SDK's are JSON).
  */
 export function fetchTrusting(ca: string | Buffer | readonly (string | Buffer)[]): typeof fetch {
   const authorities = Array.isArray(ca) ? [...(ca as (string | Buffer)[])] : [ca as string | Buffer];
