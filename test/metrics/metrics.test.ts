@@ -4,6 +4,7 @@
  * on, no per-site label, and refused without the metrics token or an admin key. Runs on either stack.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -170,5 +171,15 @@ describe('GET /metrics', () => {
 
   it('moves the event-loop delay figure', () => {
     assert.ok(sumOf(families, 'safekeep_process_nodejs_eventloop_lag_p99_seconds') > 0);
+  });
+
+  it('is what the Grafana dashboard in docs/ queries', () => {
+    const dashboard = readFileSync('docs/grafana-dashboard.json', 'utf8');
+    const named = new Set(
+      [...dashboard.matchAll(/\bsafekeep_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, '')),
+    );
+    assert.ok(named.size >= 10, [...named].join());
+    for (const name of named)
+      assert.ok(families.has(name), `the dashboard queries ${name}, which /metrics lacks`);
   });
 });
