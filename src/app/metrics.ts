@@ -87,48 +87,33 @@ export class Metrics {
 
   constructor() {
     const sources = () => this.sources;
-    new Gauge({
-      name: 'safekeep_jobs_running',
-      help: 'Backups and restorations running in this process now, by kind.',
-      labelNames: ['kind'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const kind of ['backup', 'restoration'] as const)
-          this.set(
-            { kind },
-            countOf(sources().runningJobs(), kind, () => 1),
-          );
-      },
-    });
-    new Gauge({
-      name: 'safekeep_job_items_done',
-      help: 'Items the running jobs of this process have done so far, summed by kind.',
-      labelNames: ['kind'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const kind of ['backup', 'restoration'] as const)
-          this.set(
-            { kind },
-            countOf(sources().runningJobs(), kind, (p) => p?.itemsDone ?? 0),
-          );
-      },
-    });
-    new Gauge({
-      name: 'safekeep_job_items_total',
-      help: 'Items the running jobs of this process have to do, summed by kind (0 until a job has counted them).',
-      labelNames: ['kind'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const kind of ['backup', 'restoration'] as const)
-          this.set(
-            { kind },
-            countOf(sources().runningJobs(), kind, (p) => p?.itemsTotal ?? 0),
-          );
-      },
-    });
+    const jobGauge = (name: string, help: string, value: (progress: Progress | undefined) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['kind'] as const,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const kind of ['backup', 'restoration'] as const)
+            this.set({ kind }, countOf(sources().runningJobs(), kind, value));
+        },
+      });
+    jobGauge(
+      'safekeep_jobs_running',
+      'Backups and restorations running in this process now, by kind.',
+      () => 1,
+    );
+    jobGauge(
+      'safekeep_job_items_done',
+      'Items the running jobs of this process have done so far, summed by kind.',
+      (p) => p?.itemsDone ?? 0,
+    );
+    jobGauge(
+      'safekeep_job_items_total',
+      'Items the running jobs of this process have to do, summed by kind (0 until a job has counted them).',
+      (p) => p?.itemsTotal ?? 0,
+    );
     new Gauge({
       name: 'safekeep_storage_pool_connections',
       help: 'Database pool connections by state (total, idle, waiting clients); PostgreSQL only.',

@@ -5,55 +5,21 @@
  * startup error; the plain-HTTP warning beyond loopback; `safekeep worker`'s metrics port.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
+import { safekeepBin, startSafekeep, type Running } from '../helpers/cli-process.js';
 import { SafekeepClient, SafekeepConnectionError } from '../../src/sdk/index.js';
 import { fetchTrusting } from '../../src/cli/fetch-trusting.js';
 import { parsePrometheusText } from '../metrics/prometheus-text.js';
 
-const bin = join(process.cwd(), 'bin', 'safekeep.js');
+const bin = safekeepBin;
 
-interface Running {
-  output(): string;
-  waitFor(pattern: RegExp, from?: number): Promise<RegExpExecArray>;
-  signal(name: NodeJS.Signals): void;
-  stop(): Promise<number | null>;
-}
-
-function start(args: string[], env: NodeJS.ProcessEnv): Running {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [bin, ...args], { env });
-  let text = '';
-  let exited: number | null | undefined;
-  const exit = new Promise<number | null>((resolve) =>
-    child.on('exit', (code) => {
-      exited = code;
-      resolve(code);
-    }),
-  );
-  child.stdout.on('data', (d: Buffer) => (text += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (text += d.toString()));
-  return {
-    output: () => text,
-    async waitFor(pattern, from = 0) {
-      for (;;) {
-        const match = pattern.exec(text.slice(from));
-        if (match) return match;
-        if (exited !== undefined) throw new Error(`exited (${exited}) before ${pattern}:\n${text}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    },
-    signal: (name) => child.kill(name),
-    async stop() {
-      if (exited === undefined) child.kill('SIGTERM');
-      return exit;
-    },
-  };
-}
+const start = startSafekeep;
 
 /** A self-signed certificate for 127.0.0.1 and localhost, made by openssl. */
 function selfSigned(dir: string, name: string): { cert: string; key: string } {
