@@ -8,6 +8,7 @@ import { report, saveResults, type BenchResult } from './bench-kit.js';
 import { runBackupBench } from './backup.bench.js';
 import { runDataApiBench, runItemEventBench } from './data-api.bench.js';
 import { runLayoutBench } from './layout.bench.js';
+import { runMetricsBench } from './metrics.bench.js';
 import { runPostgresBench } from './postgres.bench.js';
 import { runQuotaBench } from './quota.bench.js';
 import { runSmallSitesBench } from './small-sites.bench.js';
@@ -47,6 +48,8 @@ const suites: Record<string, () => Promise<BenchResult[]>> = {
       log,
     ),
   quota: () => runQuotaBench({ engine: 'sqlite', batches: values.quick ? 20 : 100 }, log),
+  metrics: () =>
+    runMetricsBench(values.quick ? { requests: 2000, rounds: 7 } : { requests: 5000, rounds: 15 }, log),
 };
 
 // On PostgreSQL the backup suite is the scale-out one: against pg_dump/pg_restore, and worker processes.

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseCidr } from './domain/webhook-address-policy.js';
@@ -59,6 +60,15 @@ export interface Config {
    * schedules, a lease running out). Never set it in a deployment.
    */
   readonly testClockFile: string | undefined;
+  /**
+   * A bearer token that may read `/metrics` besides admin keys (SAFEKEEP_METRICS_TOKEN), so that Prometheus
+   * needs no key that can change data.
+   */
+  readonly metricsToken: string | undefined;
+  /** `safekeep worker` serves `/metrics` on this port of HOST when set (SAFEKEEP_METRICS_PORT). */
+  readonly metricsPort: number | undefined;
+  /** Certificate and key files (PEM): the server answers HTTPS itself (SAFEKEEP_TLS_CERT, SAFEKEEP_TLS_KEY). */
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
   /** Fault tests only: kill this process at the nth hit of a named failpoint (SAFEKEEP_FAILPOINT=name:n). */
   readonly failpoint: { name: string; nth: number } | undefined;
 }
@@ -204,6 +214,30 @@ function failpointOf(raw: string | undefined, problems: string[]): { name: strin
   return { name: match[1], nth: Number(match[2] ?? 1) };
 }
 
+function metricsTokenOf(raw: string | undefined, problems: string[]): string | undefined {
+  if (!raw) return undefined;
+  if (raw.length < 16 || !/^[\x21-\x7e]+$/.test(raw)) {
+    problems.push('SAFEKEEP_METRICS_TOKEN must be at least 16 printable characters without spaces');
+    return undefined;
+  }
+  return raw;
+}
+
+function tlsOf(
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  problems: string[],
+): { certFile: string; keyFile: string } | undefined {
+  const cert = env.SAFEKEEP_TLS_CERT || undefined;
+  const key = env.SAFEKEEP_TLS_KEY || undefined;
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) {
+    problems.push('SAFEKEEP_TLS_CERT and SAFEKEEP_TLS_KEY must be set together (or neither)');
+    return undefined;
+  }
+  return { certFile: resolve(cwd, cert), keyFile: resolve(cwd, key) };
+}
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 
@@ -290,6 +324,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     runWorker: boolean('SAFEKEEP_RUN_WORKER', true),
     webhookAllowedCidrs: cidrsOf(env.SAFEKEEP_WEBHOOK_ALLOWED_CIDRS, problems),
     failpoint: failpointOf(env.SAFEKEEP_FAILPOINT, problems),
+    metricsToken: metricsTokenOf(env.SAFEKEEP_METRICS_TOKEN, problems),
+    metricsPort: env.SAFEKEEP_METRICS_PORT ? integer('SAFEKEEP_METRICS_PORT', 0, 0, 65535) : undefined,
+    tls: tlsOf(env, cwd, problems),
     testClockFile: env.SAFEKEEP_TEST_CLOCK_FILE ? resolve(cwd, env.SAFEKEEP_TEST_CLOCK_FILE) : undefined,
   };
   if (problems.length > 0) throw new ConfigError(problems);
@@ -304,6 +341,8 @@ export interface ClientConfig {
   readonly apiKey: string;
   /** The site to act on; a key bound to exactly one site may leave it out. */
   readonly siteId: string | undefined;
+  /** Certificate authorities (PEM) to trust for an https:// server besides the system's (`--ca`, SAFEKEEP_CA_FILE). */
+  readonly ca: Buffer | undefined;
 }
 
 /**
@@ -315,7 +354,12 @@ export interface ClientConfig {
  */
 export function loadClientConfig(
   env: NodeJS.ProcessEnv = process.env,
-  flags: { url?: string | undefined; apiKey?: string | undefined; siteId?: string | undefined } = {},
+  flags: {
+    url?: string | undefined;
+    apiKey?: string | undefined;
+    siteId?: string | undefined;
+    ca?: string | undefined;
+  } = {},
 ): ClientConfig {
   const problems: string[] = [];
 
@@ -340,8 +384,20 @@ export function loadClientConfig(
 
   const siteId = (flags.siteId ?? env.SAFEKEEP_SITE_ID) || undefined;
 
+  const caFile = (flags.ca ?? env.SAFEKEEP_CA_FILE) || undefined;
+  let ca: Buffer | undefined;
+  if (caFile !== undefined) {
+    try {
+      ca = readFileSync(caFile);
+    } catch (error) {
+      problems.push(
+        `${flags.ca !== undefined ? '--ca' : 'SAFEKEEP_CA_FILE'} cannot be read: ${(error as Error).message}`,
+      );
+    }
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
-  return { url, apiKey, siteId };
+  return { url, apiKey, siteId, ca };
 }
 
 function checkServerUrl(raw: string, name: string, problems: string[]): string {

@@ -20,6 +20,8 @@ import { registerOpenApiRoutes } from '../http/routes/openapi-routes.js';
 import { registerOverviewRoutes } from '../http/routes/overview-routes.js';
 import { registerUnsupportedRoutes } from '../http/routes/unsupported-routes.js';
 import { registerWebhookRoutes } from '../http/routes/webhook-routes.js';
+import { registerMetricsRoutes } from '../http/routes/metrics-routes.js';
+import { Metrics, type PoolUse } from './metrics.js';
 import { GarbageCollector } from '../jobs/garbage-collector.js';
 import { runGenerationSweeper } from '../jobs/generation-sweep-task.js';
 import type { Logger } from '../ports/logger.js';
@@ -69,6 +71,8 @@ export interface Safekeep {
   readonly blobs: BlobStore;
   readonly clock: Clock;
   readonly services: Services;
+  /** This safekeep's Prometheus metrics (served at `/metrics`, and by `safekeep worker` on its own port). */
+  readonly metrics: Metrics;
   /** The job engine, worker, scheduler, collector and webhook deliverer (created on first call). */
   background(logger?: Logger): Background;
   /**
@@ -76,8 +80,11 @@ export interface Safekeep {
    * blocks the ones now refused, logging a warning for each, and unblocks the rest.
    */
   checkWebhooks(logger: Logger): Promise<void>;
-  /** Builds the HTTP app (not listening). */
-  createHttpApp(logger?: FastifyServerOptions['logger']): FastifyInstance;
+  /** Builds the HTTP app (not listening); HTTPS with `https`'s certificate and key. */
+  createHttpApp(
+    logger?: FastifyServerOptions['logger'],
+    options?: { https?: { cert: Buffer; key: Buffer }; timeRequests?: boolean },
+  ): FastifyInstance;
   /**
    * Starts the background loops: the sweeper always; the layout migration, jobs, scheduler, GC and webhook
    * deliveries when the config says so.
@@ -174,6 +181,11 @@ export async function openSafekeep(
   const cursorSecret = await storage.meta.setIfAbsent('cursor_secret', randomBytes(32).toString('base64url'));
   const signer = await WebhookSigner.open(storage.meta);
   const webhookPolicy = new WebhookAddressPolicy(config.webhookAllowedCidrs);
+  const metrics = new Metrics();
+  metrics.connect({
+    runningJobs: () => built?.worker.runningJobs() ?? [],
+    pool: () => poolOf(storage),
+  });
   let built: Background | undefined;
   const background = (logger: Logger = silent): Background => {
     if (built) return built;
@@ -191,6 +203,16 @@ export async function openSafekeep(
       leaseMs: config.jobLeaseMs,
       newId: newGuid,
       failpoint,
+      chunkObserver: {
+        stored: (raw, stored) => {
+          metrics.backupBytesRead.inc(raw);
+          metrics.backupBytesStored.inc(stored);
+        },
+        deduplicated: (raw) => {
+          metrics.backupBytesRead.inc(raw);
+          metrics.backupBytesDeduplicated.inc(raw);
+        },
+      },
       retentionFor: async (siteId) => {
         const site = await storage.sites.get(siteId);
         return {
@@ -200,7 +222,15 @@ export async function openSafekeep(
         };
       },
     };
-    const worker = new JobWorker(engine, { pollMs: 1000, logger, concurrency: config.jobConcurrency });
+    const worker = new JobWorker(engine, {
+      pollMs: 1000,
+      logger,
+      concurrency: config.jobConcurrency,
+      onJobEnd: (kind, status, seconds) => {
+        metrics.jobsFinished.inc({ kind, status });
+        metrics.jobDuration.observe({ kind, status }, seconds);
+      },
+    });
     const scheduler = new Scheduler(storage, {
       clock,
       defaultIntervalDays: config.autoBackupIntervalDays,
@@ -214,6 +244,10 @@ export async function openSafekeep(
       logger,
       policy: webhookPolicy,
       retentionMs: config.eventRetentionMs,
+      onOutcome: (outcome) => {
+        metrics.webhookDeliveries.inc({ outcome });
+        if (outcome === 'failed' || outcome === 'given_up') metrics.webhookFailures.inc();
+      },
     });
     built = { engine, worker, scheduler, gc, deliverer };
     return built;
@@ -246,16 +280,23 @@ export async function openSafekeep(
     blobs,
     clock,
     services,
+    metrics,
     background,
-    createHttpApp(logger = false) {
+    createHttpApp(logger = false, options = {}) {
       return buildHttpApp({
         auth: services.auth,
         bodyLimit: config.bodyLimitBytes,
         admission: config.admission,
         siteBodyLimit: async (siteId) => (await quotas.limits(siteId)).maxRequestBodyBytes,
         logger,
+        ...(options.https && { https: options.https }),
+        ...(options.timeRequests !== false && {
+          onResponse: (method: string, route: string, status: number, seconds: number) =>
+            metrics.httpDuration.observe({ method, route, status_code: status }, seconds),
+        }),
         routes: (app) => {
           registerHealthRoutes(app, { storage });
+          registerMetricsRoutes(app, { metrics, auth: services.auth, token: config.metricsToken });
           registerDataRoutes(app, services);
           registerCollectionRoutes(app, services);
           registerUnsupportedRoutes(app);
@@ -312,6 +353,18 @@ export async function openSafekeep(
       await storage.close();
     },
   };
+}
+
+/** The connection pool's use, where the storage keeps one that reports it (pg's Pool does). */
+function poolOf(storage: Storage): PoolUse | undefined {
+  const pool = (storage as { pool?: Partial<PoolUse> }).pool;
+  if (
+    typeof pool?.totalCount !== 'number' ||
+    typeof pool.idleCount !== 'number' ||
+    typeof pool.waitingCount !== 'number'
+  )
+    return undefined;
+  return { totalCount: pool.totalCount, idleCount: pool.idleCount, waitingCount: pool.waitingCount };
 }
 
 /**

@@ -11,8 +11,8 @@ Usage:
   safekeep key create --admin --local [--json]     an admin key written straight to the data directory:
                                                    works with no server (first setup, lost key)
 
-  Talking to a running server through its API (--url URL, --key KEY; defaults SAFEKEEP_URL or
-  http://127.0.0.1:$PORT, SAFEKEEP_API_KEY):
+  Talking to a running server through its API (--url URL, --key KEY, --ca FILE for https://; defaults
+  SAFEKEEP_URL or http://127.0.0.1:$PORT, SAFEKEEP_API_KEY, SAFEKEEP_CA_FILE):
   safekeep site create --name NAME [--json]        a site and an API key with every site scope
   safekeep site list|delete|settings …             (safekeep site help; delete asks, or --yes)
   safekeep key create --site ID --scopes a,b [--json]

@@ -14,6 +14,7 @@ import type { BlobStore } from '../ports/blob-store.js';
 import type { ItemSnapshot, SnapshotCollection } from '../ports/snapshot-source.js';
 import { ChunkSink } from './chunk-sink.js';
 import type { CodecPool } from './codec-pool.js';
+import type { ChunkObserver } from './engine-deps.js';
 import { publishManifest, readManifest } from './manifest-io.js';
 
 /** How an incremental chain is kept short: past these, the next backup of a collection reads it in full. */
@@ -25,6 +26,7 @@ export interface ContentWriterDeps {
   readonly codec: CodecPool;
   readonly compressionLevel: number;
   readonly policy: ChunkPolicy;
+  readonly chunkObserver?: ChunkObserver | undefined;
 }
 
 export interface WrittenBackup {
@@ -104,6 +106,8 @@ export async function writeSnapshot(
     options.known,
     options.signal,
     options.afterChunk,
+    undefined,
+    deps.chunkObserver,
   );
   const allTargets = [...snapshot.linkTargets.keys()];
   const collections: ManifestCollection[] = [];

@@ -4,6 +4,7 @@ import { chunkKey } from '../domain/manifest.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { ChunkStream } from '../ports/snapshot-source.js';
 import type { CodecPool } from './codec-pool.js';
+import type { ChunkObserver } from './engine-deps.js';
 
 /**
  * Writes chunk streams to the blob store: each new chunk is compressed in the codec pool and stored under
@@ -24,6 +25,7 @@ export class ChunkSink {
     private readonly signal: AbortSignal,
     private readonly afterChunk: () => Promise<void> = () => Promise.resolve(),
     private readonly depth: number = 8,
+    private readonly observer?: ChunkObserver,
   ) {}
 
   /** Drains a stream into stored chunks, in order. `onChunk` is told how many entries each chunk held. */
@@ -62,6 +64,7 @@ export class ChunkSink {
     const known = this.known.get(hash);
     if (known && known.rawSize === data.length) {
       this.used.set(hash, known.storedSize);
+      this.observer?.deduplicated(data.length);
       stream.recycle?.(data);
       return { ...known, count, ...keys };
     }
@@ -71,6 +74,7 @@ export class ChunkSink {
     await this.blobs.put(chunkKey(this.siteId, hash), stored);
     this.codec.recycle(stored);
     const ref = { hash, count, rawSize, storedSize: stored.length, storedHash, ...keys };
+    this.observer?.stored(rawSize, stored.length);
     this.known.set(hash, ref);
     this.used.set(hash, stored.length);
     return ref;

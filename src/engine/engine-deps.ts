@@ -25,6 +25,16 @@ export interface EngineDeps {
   readonly leaseMs: number;
   /** Fault-test hooks between durable steps (see failpoints.ts). */
   readonly failpoint?: Failpoints;
+  /** Told once per chunk a backup writes or finds already stored (for the metrics). */
+  readonly chunkObserver?: ChunkObserver;
+}
+
+/** Counts backup chunks as they go: called once per chunk, never per item. */
+export interface ChunkObserver {
+  /** A new chunk: `rawBytes` read, `storedBytes` written after compression. */
+  stored(rawBytes: number, storedBytes: number): void;
+  /** A chunk already stored: `rawBytes` read and not written again. */
+  deduplicated(rawBytes: number): void;
 }
 
 /** Runs the fault-test hook `name` if there is one (see failpoints.ts). */

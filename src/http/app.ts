@@ -68,6 +68,10 @@ export interface HttpAppOptions {
   readonly siteBodyLimit?: (siteId: string) => Promise<number>;
   /** Registers the routes. */
   readonly routes: (app: FastifyInstance) => void;
+  /** Told each answered request's method, route pattern (never the URL), status and duration in seconds. */
+  readonly onResponse?: (method: string, route: string, status: number, seconds: number) => void;
+  /** Serve HTTPS with this certificate and key (PEM) instead of HTTP. */
+  readonly https?: { readonly cert: Buffer; readonly key: Buffer };
 }
 
 const ajvBase: AjvOptions = { allErrors: false, strict: false, useDefaults: true, removeAdditional: false };
@@ -149,7 +153,22 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     },
     // And so do requests Node's HTTP parser refuses before Fastify sees them.
     clientErrorHandler: answerClientError,
+    ...(options.https && { https: { cert: options.https.cert, key: options.https.key } }),
   });
+
+  const { onResponse } = options;
+  if (onResponse) {
+    // Requests that matched no route share one label, so a scan of random URLs adds no series.
+    app.addHook('onResponse', (request, reply, done) => {
+      onResponse(
+        request.method,
+        request.routeOptions.url ?? 'unmatched',
+        reply.statusCode,
+        reply.elapsedTime / 1000,
+      );
+      done();
+    });
+  }
 
   // `Expect:` other than 100-continue: Node would answer 417 with an empty body; say what was wrong.
   app.server.on('checkExpectation', (_request, response) => {

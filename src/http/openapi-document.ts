@@ -43,6 +43,12 @@ function successResponse(info: OperationInfo | undefined): Json {
   if (info.response === 'html')
     return { description: 'An HTML page', content: { 'text/html': { schema: { type: 'string' } } } };
   if (info.response === 'unsupported') return unsupportedResponse;
+  if (info.response === 'metrics') {
+    return {
+      description: 'Metrics in the Prometheus text format (version 0.0.4)',
+      content: { 'text/plain': { schema: { type: 'string' } } },
+    };
+  }
   if (info.response === 'file') {
     return {
       description: 'A file of the dashboard (JavaScript, CSS, HTML or an image)',

@@ -13,8 +13,8 @@ export interface OperationInfo {
   readonly tag: Tag;
   readonly summary: string;
   readonly description?: string;
-  /** The body of a 200 answer; `html` and `file` are not JSON; `unsupported` routes never answer 200. */
-  readonly response: ResponseName | 'html' | 'file' | 'unsupported';
+  /** The body of a 200 answer; `html`, `file` and `metrics` are not JSON; `unsupported` routes never answer 200. */
+  readonly response: ResponseName | 'html' | 'file' | 'metrics' | 'unsupported';
   /** The name of the path parameter a `*` stands for (ids that may contain `/`). */
   readonly wildcard?: string;
   /** Takes an `Idempotency-Key` header. */
@@ -400,6 +400,16 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
     tag: 'Service',
     summary: 'Answers 200 while storage answers',
     response: 'Health',
+  },
+  'GET /metrics': {
+    operationId: 'getMetrics',
+    tag: 'Service',
+    summary: 'Prometheus metrics',
+    description:
+      'The Prometheus text exposition format. Needs an admin key (`Authorization`), or the metrics token ' +
+      'the deployment sets in SAFEKEEP_METRICS_TOKEN (`Authorization: Bearer TOKEN`); checked by the route ' +
+      'itself, since a metrics token is not an API key.',
+    response: 'metrics',
   },
   'GET /openapi.json': {
     operationId: 'getOpenApiDocument',

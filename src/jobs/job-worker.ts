@@ -20,10 +20,20 @@ export interface JobWorkerOptions {
    * most of their time waiting on the database and the blob store, so several at once keep one process busy.
    */
   readonly concurrency?: number;
+  /** Told when a job stops running here: its kind, the status it is left in, and how long it ran (s). */
+  readonly onJobEnd?: (kind: JobKind, status: string, seconds: number) => void;
+}
+
+export type JobKind = 'backup' | 'restoration';
+
+/** A job running in this worker, and its latest progress (for the metrics). */
+export interface RunningJobView {
+  readonly kind: JobKind;
+  readonly progress: Progress | undefined;
 }
 
 /** A claimed job, ready to run under its lease. */
-type ClaimedJob = { readonly kind: 'backup' | 'restoration'; run(signal: AbortSignal): Promise<void> };
+type ClaimedJob = { readonly kind: JobKind; run(signal: AbortSignal): Promise<void> };
 
 /**
  * The worker loop: claims PENDING backups and restorations with a lease, up to `concurrency` at once, renews
@@ -36,7 +46,7 @@ export class JobWorker {
   private wake: (() => void) | undefined;
   /** Set by nudge: a claim that started before the nudge may have missed the new work. */
   private nudged = false;
-  private running = 0;
+  private readonly active = new Set<{ kind: JobKind; progress: Progress | undefined }>();
 
   constructor(
     private readonly deps: EngineDeps,
@@ -51,7 +61,12 @@ export class JobWorker {
 
   /** True while no job runs (for tests and shutdown). */
   get isIdle(): boolean {
-    return this.running === 0;
+    return this.active.size === 0;
+  }
+
+  /** The jobs running now with their progress. */
+  runningJobs(): readonly RunningJobView[] {
+    return [...this.active];
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -136,9 +151,11 @@ export class JobWorker {
         kind: 'backup',
         run: (signal) =>
           this.withLease(
+            'backup',
             signal,
             (lease) => runBackup(deps, backup, lease),
             (p) => deps.backups.renewBackup(renewal(backup.id, p)),
+            async () => (await deps.backups.getBackup(backup.siteId, backup.id))?.status,
           ),
       };
     }
@@ -149,19 +166,31 @@ export class JobWorker {
       kind: 'restoration',
       run: (signal) =>
         this.withLease(
+          'restoration',
           signal,
           (lease) => runRestoration(deps, restoration.restoration, restoration.job, lease),
           (p) => deps.restorations.renewRestoration(renewal(restoration.restoration.id, p)),
+          async () =>
+            (
+              await deps.restorations.getRestoration(
+                restoration.restoration.siteId,
+                restoration.restoration.id,
+              )
+            )?.status,
         ),
     };
   }
 
   private async withLease(
+    kind: JobKind,
     signal: AbortSignal,
     work: (lease: JobLease) => Promise<void>,
     renew: (progress: Progress | undefined) => Promise<boolean>,
+    statusNow: () => Promise<string | undefined>,
   ): Promise<void> {
-    this.running += 1;
+    const started = performance.now();
+    const view: { kind: JobKind; progress: Progress | undefined } = { kind, progress: undefined };
+    this.active.add(view);
     const abort = new AbortController();
     const stop = () => abort.abort(signal.reason);
     signal.addEventListener('abort', stop, { once: true });
@@ -189,12 +218,19 @@ export class JobWorker {
         signal: abort.signal,
         progress: (p) => {
           progress = p;
+          view.progress = p;
         },
       });
     } finally {
       clearInterval(timer);
       signal.removeEventListener('abort', stop);
-      this.running -= 1;
+      this.active.delete(view);
+    }
+    const { onJobEnd } = this.options;
+    if (onJobEnd) {
+      // One read per job, only when someone counts: the runners record the outcome but do not return it.
+      const status = await statusNow().catch(() => undefined);
+      onJobEnd(kind, status ?? 'UNKNOWN', (performance.now() - started) / 1000);
     }
   }
 }

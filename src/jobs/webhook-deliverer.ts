@@ -53,7 +53,12 @@ export interface WebhookDelivererOptions {
   readonly retentionMs?: number;
   readonly purgeEveryMs?: number;
   readonly purgeBatch?: number;
+  /** Told the outcome of each attempt (for the metrics). */
+  readonly onOutcome?: (outcome: DeliveryOutcome) => void;
 }
+
+/** What became of one attempt: failed ones are retried later, given-up ones never. */
+export type DeliveryOutcome = 'delivered' | 'failed' | 'given_up' | 'blocked';
 
 const defaults = {
   pollMs: 1000,
@@ -217,12 +222,14 @@ export class WebhookDeliverer {
       const now = options.clock();
       if (result.ok) {
         await store.markDelivered(delivery.eventSeq, delivery.webhookId, this.workerId, now);
+        options.onOutcome?.('delivered');
         return;
       }
       if ('blocked' in result) {
         // Held, not failed: the delivery waits, untried, until the subscription is unblocked.
         await store.setBlocked(delivery.webhookId, result.blocked);
         await store.release(delivery.eventSeq, delivery.webhookId, this.workerId);
+        options.onOutcome?.('blocked');
         (options.logger.warn ?? options.logger.error).call(
           options.logger,
           { webhookId: delivery.webhookId, url: delivery.url, reason: result.blocked },
@@ -238,6 +245,7 @@ export class WebhookDeliverer {
       else if (signal.aborted) next = now;
       else next = now + this.retryDelay(attempts);
       await store.markFailed(delivery.eventSeq, delivery.webhookId, this.workerId, result.error, next, now);
+      options.onOutcome?.(next === null ? 'given_up' : 'failed');
       if (next === null) {
         options.logger.error(
           {

@@ -4,51 +4,17 @@
  * exit code 0; the worker serves no HTTP.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { safekeepBin, startSafekeep, type Running } from '../helpers/cli-process.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 
-const bin = join(process.cwd(), 'bin', 'safekeep.js');
+const bin = safekeepBin;
 
-interface Running {
-  readonly child: ChildProcessWithoutNullStreams;
-  output(): string;
-  waitFor(pattern: RegExp): Promise<RegExpExecArray>;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
-function start(args: string[], env: NodeJS.ProcessEnv): Running {
-  const child = spawn(process.execPath, [bin, ...args], { env });
-  let text = '';
-  let exited: number | null | undefined;
-  const exit = new Promise<number | null>((resolve) =>
-    child.on('exit', (code) => {
-      exited = code;
-      resolve(code);
-    }),
-  );
-  child.stdout.on('data', (d: Buffer) => (text += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (text += d.toString()));
-  return {
-    child,
-    output: () => text,
-    async waitFor(pattern) {
-      for (;;) {
-        const match = pattern.exec(text);
-        if (match) return match;
-        if (exited !== undefined) throw new Error(`exited (${exited}) before ${pattern}:\n${text}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    },
-    async stop(signal = 'SIGTERM') {
-      if (exited === undefined) child.kill(signal);
-      return exit;
-    },
-  };
-}
+const start = startSafekeep;
 
 describe('safekeep worker and serve --no-worker', () => {
   let dataDir: string;

@@ -21,6 +21,8 @@ describe('route table', () => {
       'GET /',
       'GET /docs',
       'GET /healthz',
+      // Checks its own credentials: an admin key or the metrics token (test/metrics/metrics.test.ts).
+      'GET /metrics',
       'GET /openapi.json',
       'GET /ui/*',
     ]);

@@ -10,10 +10,11 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadClientConfig, type Config } from '../../config.js';
+import { clientOf } from '../site-client.js';
+import type { SafekeepClient } from '../../sdk/index.js';
 import {
   allScopes,
   siteScopes,
-  SafekeepClient,
   BACKUP_EVENT_TYPES,
   WEBHOOK_EVENT_TYPES,
   type ApiKey,
@@ -38,11 +39,13 @@ export interface AdminCommandOptions {
 const connection = {
   url: { type: 'string' },
   key: { type: 'string' },
+  ca: { type: 'string' },
   json: { type: 'boolean', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
 const connectionHelp = `every command takes --url URL and --key KEY (an admin key, or a site.admin key for
-its own sites); defaults: SAFEKEEP_URL or http://127.0.0.1:$PORT, SAFEKEEP_API_KEY`;
+its own sites), and --ca FILE to trust for https://; defaults: SAFEKEEP_URL or http://127.0.0.1:$PORT,
+SAFEKEEP_API_KEY, SAFEKEEP_CA_FILE`;
 
 export const siteUsage = `usage:
   safekeep site create --name NAME [--json]     a site, plus a key with every site scope
@@ -381,13 +384,13 @@ function setting(raw: string, flag: string): number | null {
 
 /** Builds the client from flags and environment, runs the command, and turns API errors into exit code 1. */
 async function withClient(
-  flags: { url?: string | undefined; key?: string | undefined },
+  flags: { url?: string | undefined; key?: string | undefined; ca?: string | undefined },
   io: CliIo,
   options: AdminCommandOptions,
   run: (client: SafekeepClient) => Promise<number>,
 ): Promise<number> {
-  const config = loadClientConfig(options.env, { url: flags.url, apiKey: flags.key });
-  const client = new SafekeepClient({ baseUrl: config.url, apiKey: config.apiKey });
+  const config = loadClientConfig(options.env, { url: flags.url, apiKey: flags.key, ca: flags.ca });
+  const client = clientOf(config, undefined);
   try {
     return await run(client);
   } catch (error) {

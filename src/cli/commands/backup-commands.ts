@@ -57,7 +57,7 @@ export const backupUsage = `usage:
                              [--yes] [--wait] [--json]
 ID is a full id or its first characters (at least 4) when only one id starts with them.
 restore and delete ask for confirmation on a terminal; elsewhere they need --yes.
-every command also takes --url URL, --key KEY and --site SITE_ID
+every command also takes --url URL, --key KEY, --site SITE_ID and --ca FILE (trusted for https://)
 (defaults: SAFEKEEP_URL or http://127.0.0.1:$PORT, SAFEKEEP_API_KEY, SAFEKEEP_SITE_ID)`;
 
 /** The `safekeep restoration` commands' usage text. */
@@ -66,12 +66,13 @@ export const restorationUsage = `usage:
   safekeep restoration get ID [--json]
   safekeep restoration undo ID [--yes] [--wait] [--json]   (restores the restoration's safety backup)
 ID is a full id or its first characters (at least 4) when only one id starts with them.
-every command also takes --url URL, --key KEY and --site SITE_ID`;
+every command also takes --url URL, --key KEY, --site SITE_ID and --ca FILE (trusted for https://)`;
 
 const connection = {
   url: { type: 'string' },
   key: { type: 'string' },
   site: { type: 'string' },
+  ca: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 const json = { json: { type: 'boolean', default: false } } as const satisfies ParseArgsConfig['options'];
 const yes = { yes: { type: 'boolean', default: false } } as const satisfies ParseArgsConfig['options'];

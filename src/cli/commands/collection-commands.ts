@@ -19,13 +19,14 @@ export interface CollectionCommandOptions {
 export const collectionUsage = `usage:
   safekeep collection deleted [--json]          deleted collections that can still be restored
   safekeep collection restore ID [--json]       brings the most recently deleted copy back whole
-every command also takes --url URL, --key KEY and --site SITE_ID
+every command also takes --url URL, --key KEY, --site SITE_ID and --ca FILE (trusted for https://)
 (defaults: SAFEKEEP_URL or http://127.0.0.1:$PORT, SAFEKEEP_API_KEY, SAFEKEEP_SITE_ID)`;
 
 const options = {
   url: { type: 'string' },
   key: { type: 'string' },
   site: { type: 'string' },
+  ca: { type: 'string' },
   json: { type: 'boolean', default: false },
 } as const satisfies ParseArgsConfig['options'];
 

@@ -1,5 +1,6 @@
 import { stopOnSignal } from '../stop-on-signal.js';
 import { openSafekeep } from '../../app/composition-root.js';
+import { listenForMetrics } from '../../app/metrics-server.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../ports/logger.js';
 import type { CliIo } from '../cli-io.js';
@@ -39,6 +40,20 @@ export async function worker(config: Config, io: CliIo): Promise<void> {
   const safekeep = await openSafekeep({ ...config, runWorker: true });
   const logger = lineLogger(config, io);
   await safekeep.startBackground(logger);
-  io.out(`safekeep worker ${process.pid} is running (${safekeep.storage.capabilities.engine}; no HTTP)`);
-  await stopOnSignal(io, 'stopping the worker.', () => safekeep.close());
+  const metrics =
+    config.metricsPort === undefined
+      ? undefined
+      : await listenForMetrics(
+          { metrics: safekeep.metrics, auth: safekeep.services.auth, token: config.metricsToken },
+          config.host,
+          config.metricsPort,
+        );
+  io.out(
+    `safekeep worker ${process.pid} is running (${safekeep.storage.capabilities.engine}; ` +
+      (metrics ? `no API; metrics at ${metrics.url})` : 'no HTTP)'),
+  );
+  await stopOnSignal(io, 'stopping the worker.', async () => {
+    if (metrics) await new Promise((resolve) => metrics.server.close(resolve));
+    await safekeep.close();
+  });
 }
