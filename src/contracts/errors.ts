@@ -37,6 +37,9 @@ interface ErrorDefinition {
   readonly describe?: (...args: never[]) => ErrorDescription;
 }
 
+/** `1 second`, `5 seconds`: a Retry-After in words. */
+const seconds = (n: number): string => (n === 1 ? '1 second' : `${n} seconds`);
+
 /** The limits that answer RATE_LIMITED (src/http/admission.ts), each as its error message says it. */
 const rateLimitText = {
   REQUESTS_PER_SECOND: (value: number) => `this API key may make ${value} requests per second`,
@@ -176,7 +179,7 @@ export const errorRegistry = {
     message: 'Too many requests.',
     /** `limit` names the limit (README, configuration table), `value` its setting. */
     describe: (limit: RateLimitName, value: number, retryAfterSeconds: number) => ({
-      message: `Too many requests: ${rateLimitText[limit](value)}. Retry after ${retryAfterSeconds} seconds.`,
+      message: `Too many requests: ${rateLimitText[limit](value)}. Retry after ${seconds(retryAfterSeconds)}.`,
       data: { limit, value, retryAfterSeconds },
     }),
   },
@@ -199,7 +202,7 @@ export const errorRegistry = {
     category: 'UNAVAILABLE',
     message: "The site's data is being moved to the new storage layout; retry later.",
     describe: (retryAfterSeconds: number) => ({
-      message: `This site's data is being moved to the new storage layout; writes resume when it is done. Retry after ${retryAfterSeconds} seconds.`,
+      message: `This site's data is being moved to the new storage layout; writes resume when it is done. Retry after ${seconds(retryAfterSeconds)}.`,
       data: { retryAfterSeconds },
     }),
   },
