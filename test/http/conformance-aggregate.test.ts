@@ -69,7 +69,7 @@ describe('distinct and aggregate through the Wix SDK', () => {
     const founded = await client.items.query('Cities').distinct('founded');
     assert.equal(founded.items.length, 1);
     assert.ok(founded.items[0] instanceof Date);
-    assert.equal((founded.items[0]).toISOString(), '1839-12-27T00:00:00.000Z');
+    assert.equal(founded.items[0].toISOString(), '1839-12-27T00:00:00.000Z');
   });
 
   it('aggregate: group by one field with count, sum, avg, min and max', async () => {
