@@ -1,10 +1,11 @@
 /**
- * `npm run bench [-- --quick] [-- --only data|item-events] [-- --engine postgres [--only small-sites|item-events] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
+ * `npm run bench [-- --quick] [-- --only data|item-events|quota|metrics|aggregate [--items N]] [-- --engine postgres [--only small-sites|item-events|aggregate] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
  * Figures are ratios against baselines measured in the same run wherever the goal is a ratio, because
  * these machines are noisy. Results are also written to bench-results/.
  */
 import { parseArgs } from 'node:util';
 import { report, saveResults, type BenchResult } from './bench-kit.js';
+import { runAggregateBench } from './aggregate.bench.js';
 import { runBackupBench } from './backup.bench.js';
 import { runDataApiBench, runItemEventBench } from './data-api.bench.js';
 import { runLayoutBench } from './layout.bench.js';
@@ -20,10 +21,16 @@ const { values } = parseArgs({
     engine: { type: 'string', default: 'sqlite' },
     /** Sites of the small-sites suite (default 2,000; 500 with --quick). */
     sites: { type: 'string' },
+    /** Items of the aggregate suite (default 1,000,000; 100,000 with --quick). */
+    items: { type: 'string' },
   },
 });
 
 const log = (line: string) => console.log(line);
+const aggregateSize = () => ({
+  items: values.items ? Number(values.items) : values.quick ? 100_000 : 1_000_000,
+  runs: values.quick ? 5 : 9,
+});
 const suites: Record<string, () => Promise<BenchResult[]>> = {
   data: () =>
     runDataApiBench(
@@ -50,6 +57,7 @@ const suites: Record<string, () => Promise<BenchResult[]>> = {
   quota: () => runQuotaBench({ engine: 'sqlite', batches: values.quick ? 20 : 100 }, log),
   metrics: () =>
     runMetricsBench(values.quick ? { requests: 2000, rounds: 7 } : { requests: 5000, rounds: 15 }, log),
+  aggregate: () => runAggregateBench({ engine: 'sqlite', ...aggregateSize() }, log),
 };
 
 // On PostgreSQL the backup suite is the scale-out one: against pg_dump/pg_restore, and worker processes.
@@ -73,6 +81,7 @@ const postgresSuites: Record<string, () => Promise<BenchResult[]>> = {
       log,
     ),
   quota: () => runQuotaBench({ engine: 'postgres', batches: values.quick ? 20 : 100 }, log),
+  aggregate: () => runAggregateBench({ engine: 'postgres', ...aggregateSize() }, log),
 };
 if (values.engine !== 'sqlite' && values.engine !== 'postgres') {
   console.error(`--engine ${values.engine}: use sqlite or postgres`);

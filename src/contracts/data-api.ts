@@ -189,6 +189,58 @@ export const CountItemsRequest = request({
 });
 export type CountItemsRequest = Static<typeof CountItemsRequest>;
 
+const FilterObject = Type.Optional(
+  Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
+);
+const FieldName = Type.String({ minLength: 1, maxLength: 256 });
+const ItemField = Type.Optional(
+  Type.Union([Type.Object({ itemFieldName: FieldName }, { additionalProperties: false }), Type.Null()]),
+);
+
+/** Query Distinct Values: the distinct values of one field among the items a filter keeps. */
+export const DistinctValuesRequest = request({
+  fieldName: Type.Optional(FieldName),
+  filter: FilterObject,
+  order: Type.Optional(Type.Union([Type.Literal('ASC'), Type.Literal('DESC'), Type.Null()])),
+  paging: Type.Optional(Paging),
+  cursorPaging: Type.Optional(CursorPaging),
+  returnTotalCount: Type.Optional(Type.Boolean()),
+});
+export type DistinctValuesRequest = Static<typeof DistinctValuesRequest>;
+
+/** One operation of Aggregate Data Items: exactly one of the operation properties. */
+const AggregateOperationSchema = Type.Object(
+  {
+    resultFieldName: FieldName,
+    average: ItemField,
+    min: ItemField,
+    max: ItemField,
+    sum: ItemField,
+    itemCount: Type.Optional(Type.Union([Type.Object({}, { additionalProperties: false }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+
+/** Aggregate Data Items: filter, group, compute, filter the groups, sort, page. */
+export const AggregateItemsRequest = request({
+  initialFilter: FilterObject,
+  aggregation: Type.Optional(
+    Type.Object(
+      {
+        groupingFields: Type.Optional(Type.Array(FieldName, { maxItems: 16 })),
+        operations: Type.Optional(Type.Array(AggregateOperationSchema, { maxItems: 64 })),
+      },
+      { additionalProperties: false },
+    ),
+  ),
+  finalFilter: FilterObject,
+  sort: Type.Optional(Type.Array(Sorting, { maxItems: 8 })),
+  paging: Type.Optional(Paging),
+  cursorPaging: Type.Optional(CursorPaging),
+  returnTotalCount: Type.Optional(Type.Boolean()),
+});
+export type AggregateItemsRequest = Static<typeof AggregateItemsRequest>;
+
 export const MAX_BULK_ITEMS = 1000;
 
 export const BulkItemsRequest = request({

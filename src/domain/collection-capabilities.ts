@@ -10,12 +10,14 @@
  * `@wix/auto_sdk_data_collections`). Keep it true to the routes: docs/WIX-COMPATIBILITY.md lists the rest.
  */
 export const dataOperations = [
+  'AGGREGATE',
   'BULK_INSERT',
   'BULK_PATCH',
   'BULK_REMOVE',
   'BULK_SAVE',
   'BULK_UPDATE',
   'COUNT',
+  'DISTINCT',
   'FIND',
   'GET',
   'INSERT',

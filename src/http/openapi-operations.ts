@@ -95,6 +95,24 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
     'DataItems',
   ),
   [`POST ${D}/items/count`]: item('countDataItems', 'Count items matching a filter', 'Count'),
+  [`POST ${D}/items/query-distinct-values`]: item(
+    'queryDistinctValues',
+    'Distinct values of a field among the items a filter keeps',
+    'DistinctValues',
+    {
+      description:
+        'Null and missing values are left out; values are ordered by `order` (ASC by default) as a query sorts them. Offset paging only: a cursor is refused with 400.',
+    },
+  ),
+  [`POST ${D}/items/aggregate`]: item(
+    'aggregateDataItems',
+    'Group items and compute values per group',
+    'Aggregate',
+    {
+      description:
+        '`initialFilter` before grouping by `aggregation.groupingFields`, then per group the `operations` (itemCount, sum, average, min, max; sum, average, min and max read numbers only), then `finalFilter` and `sort` over the results. Each result has `_id` (`{field: value}` of the grouping fields, null without grouping), the grouping fields and the operation results. Offset paging only.',
+    },
+  ),
   [`POST ${D}/bulk/items/insert`]: item('bulkInsertDataItems', 'Insert up to 1000 items', 'BulkItems'),
   [`POST ${D}/bulk/items/update`]: item('bulkUpdateDataItems', 'Replace up to 1000 items', 'BulkItems'),
   [`POST ${D}/bulk/items/save`]: item('bulkSaveDataItems', 'Insert or replace up to 1000 items', 'BulkItems'),

@@ -218,6 +218,14 @@ export const responses = {
     pagingMetadata: ref('ItemPagingMetadata'),
   }),
   Count: Type.Object({ totalCount: Count }),
+  DistinctValues: Type.Object({
+    distinctValues: Type.Array(Type.Unknown()),
+    pagingMetadata: ref('ItemPagingMetadata'),
+  }),
+  Aggregate: Type.Object({
+    results: Type.Array(Type.Object({}, { additionalProperties: true })),
+    pagingMetadata: ref('ItemPagingMetadata'),
+  }),
   BulkItems: Type.Object({
     results: Type.Array(
       Type.Object({

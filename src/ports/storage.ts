@@ -19,6 +19,7 @@ import type { SnapshotSource } from './snapshot-source.js';
 import type { WebhookStore } from './webhook-store.js';
 import type { Environment } from '../domain/environment.js';
 import type { StoredItem } from '../domain/item-codec.js';
+import type { FieldPath } from '../domain/query/field-path.js';
 import type { FilterNode } from '../domain/query/filter.js';
 import type { SortKey } from '../domain/query/sort.js';
 
@@ -223,12 +224,44 @@ export interface ItemWriteTx {
   siteItemCount(): Promise<number>;
 }
 
+/** One computed value of an aggregation's groups, stored under `name` in each result. */
+export interface AggregateOperation {
+  readonly name: string;
+  readonly op: 'count' | 'sum' | 'avg' | 'min' | 'max';
+  /** The numeric field the operation reads (not for `count`); values of other types are skipped. */
+  readonly field?: FieldPath;
+}
+
+export interface ItemAggregation {
+  readonly filter: FilterNode | null;
+  /** Each group's `_id` is `{ key: value }` of these fields (null when none); each key is also a result field. */
+  readonly groupBy: readonly { readonly key: string; readonly field: FieldPath }[];
+  readonly operations: readonly AggregateOperation[];
+  /** A filter over the results (`_id`, group keys, operation names). */
+  readonly having: FilterNode | null;
+  readonly sort: readonly SortKey[];
+  readonly limit: number;
+  readonly offset: number;
+  readonly withTotal: boolean;
+}
+
+export interface AggregatePage {
+  readonly results: Record<string, unknown>[];
+  readonly hasMore: boolean;
+  readonly total?: number;
+}
+
 export interface ItemStore {
   get(target: ItemTarget, id: string): Promise<StoredItem | undefined>;
   /** @throws AppError WDE0025 */
   query(target: ItemTarget, query: ItemQuery): Promise<ItemPage>;
   /** @throws AppError WDE0025 */
   count(target: ItemTarget, filter: FilterNode | null): Promise<number>;
+  /**
+   * Groups the items `filter` keeps, computes `operations` per group, keeps the groups `having` keeps and
+   * returns a page of them in `sort` order, in the database. @throws AppError WDE0025
+   */
+  aggregate(target: ItemTarget, aggregation: ItemAggregation): Promise<AggregatePage>;
   /**
    * Runs `work` in one transaction on the collection's current item set.
    * @throws AppError WDE0025

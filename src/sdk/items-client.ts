@@ -1,10 +1,12 @@
 import type {
+  AggregateItemsRequest,
   BulkItemsRequest,
   BulkPatchRequest,
   BulkReferencesRequest,
   BulkRemoveRequest,
   CollectionRequest,
   CountItemsRequest,
+  DistinctValuesRequest,
   GetItemRequest,
   IsReferencedRequest,
   ItemIdRequest,
@@ -25,6 +27,7 @@ import type {
   FieldModification,
   ItemData,
   ItemFilter,
+  ItemPagingMetadata,
   ItemQuery,
   SaveResult,
 } from './data-types.js';
@@ -245,6 +248,47 @@ export class ItemsClient {
       ...environment(options),
     };
     return field(await this.post(`${ITEMS}/count`, body, options), 'totalCount');
+  }
+
+  /**
+   * Query Distinct Values: the distinct values of `fieldName` among the items that match `query.filter`
+   * (null and missing values left out), offset-paged.
+   */
+  async distinct(
+    collectionId: string,
+    fieldName: string,
+    query: Omit<DistinctValuesRequest, 'dataCollectionId' | 'fieldName' | 'environment'> = {},
+    options: ItemOptions = {},
+  ): Promise<{ distinctValues: unknown[]; pagingMetadata: ItemPagingMetadata }> {
+    const body: DistinctValuesRequest = {
+      ...query,
+      dataCollectionId: collectionId,
+      fieldName,
+      ...environment(options),
+    };
+    const result = await this.post(`${ITEMS}/query-distinct-values`, body, options);
+    return {
+      distinctValues: field(result, 'distinctValues'),
+      pagingMetadata: field(result, 'pagingMetadata'),
+    };
+  }
+
+  /**
+   * Aggregate Data Items: filter (`initialFilter`), group (`aggregation.groupingFields`), compute
+   * (`aggregation.operations`: average, min, max, sum, itemCount), filter the groups (`finalFilter`), sort, page.
+   */
+  async aggregate(
+    collectionId: string,
+    request: Omit<AggregateItemsRequest, 'dataCollectionId' | 'environment'>,
+    options: ItemOptions = {},
+  ): Promise<{ results: Record<string, unknown>[]; pagingMetadata: ItemPagingMetadata }> {
+    const body: AggregateItemsRequest = {
+      ...request,
+      dataCollectionId: collectionId,
+      ...environment(options),
+    };
+    const result = await this.post(`${ITEMS}/aggregate`, body, options);
+    return { results: field(result, 'results'), pagingMetadata: field(result, 'pagingMetadata') };
   }
 
   /** Inserts up to 1000 items in one transaction; each entry succeeds or fails on its own. */

@@ -1,5 +1,7 @@
 import { AppError, errors, invalidArgument } from '../contracts/errors.js';
 import type {
+  AggregateItemsRequest,
+  DistinctValuesRequest,
   BulkItemsRequest,
   BulkPatchRequest,
   BulkReferencesRequest,
@@ -43,7 +45,16 @@ import {
 } from '../domain/reference-fields.js';
 import { parseSort } from '../domain/query/sort.js';
 import type { Clock } from '../ports/clock.js';
-import type { ItemTarget, ItemWriteTx, KeysetPosition, LinkRef, Storage } from '../ports/storage.js';
+import type {
+  AggregateOperation,
+  AggregatePage,
+  ItemAggregation,
+  ItemTarget,
+  ItemWriteTx,
+  KeysetPosition,
+  LinkRef,
+  Storage,
+} from '../ports/storage.js';
 import type { SiteContext } from './auth-service.js';
 import type { CursorCodec, CursorState } from './cursor-codec.js';
 import { newItemId } from './ids.js';
@@ -100,6 +111,65 @@ function errorOf(error: AppError): ItemError {
 
 function limitOf(raw: number | null | undefined, max: number): number {
   return raw === undefined || raw === null || raw === 0 ? DEFAULT_PAGE : Math.min(raw, max);
+}
+
+/**
+ * The page an aggregation or distinct request asks for. Results are paged by offset only: a cursor is
+ * refused (the results carry no `cursors`, so the Wix SDK pages them by offset).
+ * @throws AppError INVALID_ARGUMENT when a cursor is given
+ */
+function offsetPaging(request: {
+  paging?: { limit?: number | null; offset?: number | null };
+  cursorPaging?: { limit?: number | null; cursor?: string | null };
+}): { limit: number; offset: number } {
+  if (request.paging && request.cursorPaging) {
+    throw invalidArgument('paging', 'use either paging or cursorPaging, not both', 'OTHER');
+  }
+  if (request.cursorPaging?.cursor) {
+    throw invalidArgument(
+      'cursorPaging.cursor',
+      'aggregations are paged by offset; there is no cursor',
+      'OTHER',
+    );
+  }
+  const limit = request.cursorPaging ? request.cursorPaging.limit : request.paging?.limit;
+  return { limit: limitOf(limit, MAX_OFFSET_PAGE), offset: request.paging?.offset ?? 0 };
+}
+
+function aggregatePaging(page: AggregatePage, offset: number): PagingMetadata {
+  return {
+    count: page.results.length,
+    offset,
+    ...(page.total !== undefined && { total: page.total }),
+    hasNext: page.hasMore,
+    cursors: { next: null, prev: null },
+  };
+}
+
+/** One operation of an aggregation request: exactly one of average, min, max, sum, itemCount. */
+function aggregateOperation(
+  raw: NonNullable<NonNullable<AggregateItemsRequest['aggregation']>['operations']>[number],
+  i: number,
+): AggregateOperation {
+  const at = `aggregation.operations[${i}]`;
+  const given = (
+    [
+      ['avg', raw.average],
+      ['min', raw.min],
+      ['max', raw.max],
+      ['sum', raw.sum],
+      ['count', raw.itemCount],
+    ] as const
+  ).filter(([, v]) => v !== undefined && v !== null);
+  const [first, second] = given;
+  if (!first || second) {
+    throw invalidArgument(at, 'needs exactly one of average, min, max, sum and itemCount', 'OTHER');
+  }
+  const [op, spec] = first;
+  const name = raw.resultFieldName;
+  if (op === 'count') return { name, op };
+  const field = parseFieldPath((spec as { itemFieldName: string }).itemFieldName, `${at}.itemFieldName`);
+  return { name, op, field };
 }
 
 /** Whether a filter uses `$hasSome`/`$hasAll`, which mean something else on MULTI_REFERENCE fields. */
@@ -348,6 +418,72 @@ export class ItemService {
   async count(ctx: SiteContext, request: CountItemsRequest): Promise<number> {
     const target = this.target(ctx, request);
     return this.storage.items.count(target, await this.withLinkFilters(target, parseFilter(request.filter)));
+  }
+
+  /**
+   * Query Distinct Values: the distinct non-null values of one field among the items the filter keeps,
+   * ordered by the value (ASC unless `order` says DESC), computed in the database as a grouping.
+   * @throws AppError INVALID_ARGUMENT, WDE0025
+   */
+  async distinct(
+    ctx: SiteContext,
+    request: DistinctValuesRequest,
+  ): Promise<{ distinctValues: unknown[]; pagingMetadata: PagingMetadata }> {
+    const fieldName = request.fieldName;
+    if (fieldName === undefined) throw invalidArgument('fieldName', 'is required', 'REQUIRED_FIELD');
+    const field = parseFieldPath(fieldName, 'fieldName');
+    const target = this.target(ctx, request);
+    const paging = offsetPaging(request);
+    const filter = await this.withLinkFilters(target, parseFilter(request.filter ?? null, 'filter'));
+    const present: FilterNode = { kind: 'exists', field, exists: true };
+    const page = await this.storage.items.aggregate(target, {
+      filter: filter ? { kind: 'and', nodes: [filter, present] } : present,
+      groupBy: [{ key: fieldName, field }],
+      operations: [],
+      having: null,
+      sort: [{ field: [fieldName], order: request.order ?? 'ASC' }],
+      ...paging,
+      withTotal: request.returnTotalCount === true,
+    });
+    return {
+      distinctValues: page.results.map((r) => r[fieldName]),
+      pagingMetadata: aggregatePaging(page, paging.offset),
+    };
+  }
+
+  /**
+   * Aggregate Data Items: filter (`initialFilter`), group by `groupingFields`, compute the operations per
+   * group, filter the groups (`finalFilter`), sort and page, in the database.
+   * @throws AppError INVALID_ARGUMENT, WDE0025
+   */
+  async aggregate(
+    ctx: SiteContext,
+    request: AggregateItemsRequest,
+  ): Promise<{ results: Record<string, unknown>[]; pagingMetadata: PagingMetadata }> {
+    const target = this.target(ctx, request);
+    const paging = offsetPaging(request);
+    const groupBy = (request.aggregation?.groupingFields ?? []).map((key, i) => ({
+      key,
+      field: parseFieldPath(key, `aggregation.groupingFields[${i}]`),
+    }));
+    const operations = (request.aggregation?.operations ?? []).map(aggregateOperation);
+    const names = new Set(['_id']);
+    for (const name of [...groupBy.map((g) => g.key), ...operations.map((o) => o.name)]) {
+      if (names.has(name))
+        throw invalidArgument('aggregation', `names the result field ${name} twice`, 'OTHER');
+      names.add(name);
+    }
+    const aggregation: ItemAggregation = {
+      filter: await this.withLinkFilters(target, parseFilter(request.initialFilter ?? null, 'initialFilter')),
+      groupBy,
+      operations,
+      having: parseFilter(request.finalFilter ?? null, 'finalFilter'),
+      sort: parseSort(request.sort ?? [], 'sort'),
+      ...paging,
+      withTotal: request.returnTotalCount === true,
+    };
+    const page = await this.storage.items.aggregate(target, aggregation);
+    return { results: page.results, pagingMetadata: aggregatePaging(page, paging.offset) };
   }
 
   /** The collection's declared reference fields. @throws AppError WDE0025 */

@@ -141,6 +141,14 @@ export function probesFor(b: ForeignSite, own: string): Probe[] {
     path: `${D}/items/count`,
     body: { dataCollectionId: coll },
   });
+  add(`POST ${D}/items/query-distinct-values`, 'body.dataCollectionId', {
+    path: `${D}/items/query-distinct-values`,
+    body: { dataCollectionId: coll, fieldName: 'title' },
+  });
+  add(`POST ${D}/items/aggregate`, 'body.dataCollectionId', {
+    path: `${D}/items/aggregate`,
+    body: { dataCollectionId: coll },
+  });
   for (const action of ['insert', 'update', 'save'] as const) {
     add(`POST ${D}/bulk/items/${action}`, 'body.dataCollectionId', {
       path: `${D}/bulk/items/${action}`,

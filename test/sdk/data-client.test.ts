@@ -209,6 +209,16 @@ describe('SafekeepClient: items and collections', () => {
 
     assert.equal(await client.items.count('Books'), 3);
     assert.equal(await client.items.count('Books', { year: { $lt: 1900 } }), 1);
+    const years = (await client.items.query('Books')).dataItems.map((i) => i.data.year as number);
+    const distinct = await client.items.distinct('Books', 'year', { order: 'ASC' });
+    assert.deepEqual(
+      distinct.distinctValues,
+      [...new Set(years)].sort((x, y) => x - y),
+    );
+    const totals = await client.items.aggregate('Books', {
+      aggregation: { operations: [{ resultFieldName: 'n', itemCount: {} }] },
+    });
+    assert.equal(totals.results[0]?.n, 3);
 
     await client.items.insert('Books', { _id: 'draft', title: 'Draft' }, { environment: 'SANDBOX' });
     assert.equal(await client.items.count('Books', undefined, { environment: 'SANDBOX' }), 1);

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { invalidArgument } from '../../contracts/errors.js';
 import {
+  AggregateItemsRequest,
   BulkItemsRequest,
   BulkPatchRequest,
   BulkReferencesRequest,
@@ -10,6 +11,7 @@ import {
   CollectionRequest,
   CollectionWriteRequest,
   CountItemsRequest,
+  DistinctValuesRequest,
   GetItemRequest,
   IsReferencedRequest,
   ItemIdRequest,
@@ -193,6 +195,17 @@ export function registerDataRoutes(
     app.post(`${prefix}/items/count`, { config: read, schema: { body: CountItemsRequest } }, async (req) => ({
       totalCount: await items.count(siteOf(req), req.body),
     }));
+
+    app.post(
+      `${prefix}/items/query-distinct-values`,
+      { config: read, schema: { body: DistinctValuesRequest } },
+      async (req) => items.distinct(siteOf(req), req.body),
+    );
+    app.post(
+      `${prefix}/items/aggregate`,
+      { config: read, schema: { body: AggregateItemsRequest } },
+      async (req) => items.aggregate(siteOf(req), req.body),
+    );
 
     for (const mode of ['insert', 'update', 'save'] as const) {
       app.post(

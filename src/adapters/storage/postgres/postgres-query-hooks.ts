@@ -37,8 +37,8 @@ export class PostgresItemQueryCompiler extends ItemQueryCompiler {
    * inlining the subquery (which would parse the text again for every reference). Called once every part
    * of the statement is compiled.
    */
-  override relation(table: string): Sql {
-    const items = super.relation(table);
+  override from(source: Sql): Sql {
+    const items = super.from(source);
     return this.usesDoc
       ? sql`${items} CROSS JOIN LATERAL (SELECT i.data::jsonb AS doc OFFSET 0) AS d`
       : items;
@@ -159,5 +159,21 @@ export class PostgresItemQueryCompiler extends ItemQueryCompiler {
         bind: typed(sql`::text`),
       },
     ];
+  }
+
+  protected groupKey(field: FieldPath): Sql {
+    return sql`coalesce(${this.jsonValue(field)}, 'null'::jsonb)`;
+  }
+
+  protected numberOf(field: FieldPath): Sql {
+    return sql`(CASE WHEN ${this.jsonType(field)} = 'number' THEN (${this.jsonText(field)})::float8 END)`;
+  }
+
+  protected jsonObject(entries: readonly { key: string; value: Sql; json?: boolean }[]): Sql {
+    return sql`jsonb_build_object(${sql.join(entries.flatMap((e) => [sql`${e.key}::text`, e.value]))})`;
+  }
+
+  protected jsonAsText(json: Sql): Sql {
+    return sql`(${json})::text`;
   }
 }

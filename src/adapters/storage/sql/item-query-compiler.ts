@@ -21,7 +21,7 @@ import { sql } from 'kysely';
 import type { FieldPath } from '../../../domain/query/field-path.js';
 import type { FilterNode, FilterValue } from '../../../domain/query/filter.js';
 import type { SortKey } from '../../../domain/query/sort.js';
-import type { KeysetPosition } from '../../../ports/storage.js';
+import type { AggregateOperation, ItemAggregation, KeysetPosition } from '../../../ports/storage.js';
 import { linkedCondition, type FilterScope } from './link-filter.js';
 import { conditionJoiners, fold, sqlOps, type Sql } from './sql-conditions.js';
 
@@ -52,6 +52,22 @@ export interface OrderedKey {
 }
 
 const plainTerm = (expr: Sql): SortTerm => ({ expr, bind: (value) => sql`${value}` });
+
+/** An aggregate function over one group's operand column (numbers only; NULL where not a number). */
+function operation(op: AggregateOperation['op'], operand: Sql): Sql {
+  switch (op) {
+    case 'count':
+      return sql`count(*)`;
+    case 'sum':
+      return sql`coalesce(sum(${operand}), 0)`;
+    case 'avg':
+      return sql`avg(${operand})`;
+    case 'min':
+      return sql`min(${operand})`;
+    case 'max':
+      return sql`max(${operand})`;
+  }
+}
 
 /** The JSON type names an engine's type function returns for strings and numbers. */
 export interface JsonTypeNames {
@@ -112,6 +128,14 @@ export abstract class ItemQueryCompiler {
   protected abstract suffix(text: Sql, length: number): Sql;
   /** The ORDER BY terms of a JSON field, which order as SQLite orders what json_extract returns. */
   protected abstract jsonSortTerms(field: FieldPath): SortTerm[];
+  /** The JSON value at `field` as a grouping key: a missing field is JSON null, equal values are equal. */
+  protected abstract groupKey(field: FieldPath): Sql;
+  /** The value at `field` as an SQL double where it is a JSON number, else NULL. */
+  protected abstract numberOf(field: FieldPath): Sql;
+  /** A JSON object of `entries`; `json` entries are JSON values (a `groupKey`), the others SQL scalars. */
+  protected abstract jsonObject(entries: readonly { key: string; value: Sql; json?: boolean }[]): Sql;
+  /** A JSON object as text (what the item table's `data` column holds). */
+  protected abstract jsonAsText(json: Sql): Sql;
 
   // ---- Hooks with a default every engine could use ----
 
@@ -135,7 +159,15 @@ export abstract class ItemQueryCompiler {
 
   /** The item table as the FROM of a statement, aliased `i`, with whatever the compiled parts need. */
   relation(table: string): Sql {
-    return sql`${sql.table(table)} AS i`;
+    return this.from(sql.table(table));
+  }
+
+  /**
+   * A relation with the item table's `id` and `data` columns (a table or a parenthesised subquery) as
+   * the FROM of a statement, aliased `i`. Called once every part of the statement is compiled.
+   */
+  from(source: Sql): Sql {
+    return sql`${source} AS i`;
   }
 
   /** A column (of the item table `i`). */
@@ -311,6 +343,35 @@ export abstract class ItemQueryCompiler {
         return node.exists ? present : this.not(present);
       }
     }
+  }
+
+  /**
+   * The groups of an aggregation as a subquery shaped like an item table: `id` (the group's `_id` as JSON
+   * text, so that the final `id` tie-breaker orders groups) and `data` (the result object: `_id`, the
+   * group keys, and every operation's value). `where` is the compiled filter before grouping; the
+   * caller compiles the filter after grouping and the sort over this subquery with another compiler.
+   */
+  groups(table: string, where: Sql, aggregation: ItemAggregation): Sql {
+    // The keys and operands are columns of an inner SELECT, so that GROUP BY names plain columns (the
+    // same expression bound twice is not the same expression to PostgreSQL).
+    const columns: Sql[] = [];
+    const keys = aggregation.groupBy.map((g, i) => {
+      columns.push(sql`${this.groupKey(g.field)} AS ${sql.ref(`g${i}`)}`);
+      return { key: g.key, value: sql.ref(`r.g${i}`), json: true };
+    });
+    const values = aggregation.operations.map((o, i) => {
+      if (o.op !== 'count') columns.push(sql`${this.numberOf(o.field ?? [])} AS ${sql.ref(`v${i}`)}`);
+      return { key: o.name, value: operation(o.op, sql.ref(`r.v${i}`)) };
+    });
+    const id = keys.length === 0 ? sql`NULL` : this.jsonObject(keys);
+    const data = this.jsonObject([{ key: '_id', value: id, json: true }, ...keys, ...values]);
+    const grouping = keys.length === 0 ? sql`` : sql` GROUP BY ${sql.join(keys.map((k) => k.value))}`;
+    const inner = sql`SELECT ${columns.length === 0 ? sql`1 AS one` : sql.join(columns)}
+      FROM ${this.relation(table)} WHERE ${where}`;
+    // System-field columns exist (NULL) so that a filter or sort naming them reads nothing, not an error.
+    return sql`(SELECT ${this.jsonAsText(id)} AS id, ${this.jsonAsText(data)} AS data,
+      CAST(NULL AS BIGINT) AS created_at, CAST(NULL AS BIGINT) AS updated_at
+      FROM (${inner}) AS r${grouping})`;
   }
 
   private sortTerms(field: FieldPath): SortTerm[] {

@@ -8,6 +8,8 @@ import {
 } from '../../../contracts/item-events.js';
 import type { FilterNode } from '../../../domain/query/filter.js';
 import type {
+  AggregatePage,
+  ItemAggregation,
   ItemPage,
   ItemQuery,
   ItemStore,
@@ -404,6 +406,32 @@ export abstract class SqlItemStore implements ItemStore {
     const { rows } = await sql<{ n: number }>`SELECT count(*) AS n FROM ${compiler.relation(table)}
       WHERE ${scope} AND ${where}`.execute(this.db);
     return Number(rows[0]?.n ?? 0);
+  }
+
+  async aggregate(target: ItemTarget, aggregation: ItemAggregation): Promise<AggregatePage> {
+    const gen = await currentGeneration(this.db, target);
+    const inner = this.compiler({ gen, target });
+    const { table, scope } = itemRelation(gen);
+    const groups = inner.groups(table, sql`${scope} AND ${inner.compile(aggregation.filter)}`, aggregation);
+    // The results are filtered and sorted as items are: by another compiler over the groups' subquery.
+    const outer = this.compiler({ gen, target });
+    const having = outer.compile(aggregation.having);
+    const order = outer.orderBy(outer.orderedKeys(aggregation.sort, false));
+    const { rows } = await sql<{ data: string }>`SELECT i.data FROM ${outer.from(groups)} WHERE ${having}
+      ORDER BY ${order} LIMIT ${aggregation.limit + 1} OFFSET ${aggregation.offset}`.execute(this.db);
+    let total: number | undefined;
+    if (aggregation.withTotal) {
+      const counter = this.compiler({ gen, target });
+      const kept = counter.compile(aggregation.having);
+      const counted = await sql<{ n: number }>`SELECT count(*) AS n FROM ${counter.from(groups)}
+        WHERE ${kept}`.execute(this.db);
+      total = Number(counted.rows[0]?.n ?? 0);
+    }
+    return {
+      results: rows.slice(0, aggregation.limit).map((r) => JSON.parse(r.data) as Record<string, unknown>),
+      hasMore: rows.length > aggregation.limit,
+      total,
+    };
   }
 
   async get(target: ItemTarget, id: string): Promise<StoredItem | undefined> {

@@ -80,4 +80,22 @@ export class SqliteItemQueryCompiler extends ItemQueryCompiler {
   protected jsonSortTerms(field: FieldPath): SortTerm[] {
     return [{ expr: this.jsonValue(field), bind: (value) => sql`${value}` }];
   }
+
+  protected groupKey(field: FieldPath): Sql {
+    return sql`coalesce(data -> ${jsonPath(field)}, 'null')`;
+  }
+
+  protected numberOf(field: FieldPath): Sql {
+    return sql`(CASE WHEN ${this.jsonType(field)} IN ('integer', 'real') THEN ${this.jsonValue(field)} END)`;
+  }
+
+  /** `json()` marks a key's text as JSON again (the subtype does not survive GROUP BY). */
+  protected jsonObject(entries: readonly { key: string; value: Sql; json?: boolean }[]): Sql {
+    const args = entries.flatMap((e) => [sql`${e.key}`, e.json ? sql`json(${e.value})` : e.value]);
+    return sql`json_object(${sql.join(args)})`;
+  }
+
+  protected jsonAsText(json: Sql): Sql {
+    return json;
+  }
 }
