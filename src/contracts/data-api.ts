@@ -126,8 +126,9 @@ export const PatchItemByPathRequest = request({
 });
 export type PatchItemByPathRequest = Static<typeof PatchItemByPathRequest>;
 
-export const ItemIdRequest = request({ dataItemId: ItemId });
-export type ItemIdRequest = Static<typeof ItemIdRequest>;
+/** Remove Data Item: the item's id, and optionally the condition the item must match to be removed. */
+export const RemoveItemRequest = request({ dataItemId: ItemId, condition: Type.Optional(ConditionSchema) });
+export type RemoveItemRequest = Static<typeof RemoveItemRequest>;
 
 /** DELETE /v2/items/{id}: the id comes from the path; the SDK repeats it in the query. */
 export const RemoveItemQuery = request({ dataItemId: Type.Optional(ItemId) });
@@ -259,9 +260,11 @@ export const BulkPatchRequest = request({
 });
 export type BulkPatchRequest = Static<typeof BulkPatchRequest>;
 
+/** Bulk Remove Data Items: ids, one condition for all of them (the Wix SDK sends it). */
 export const BulkRemoveRequest = request({
   dataItemIds: Type.Array(ItemId, { maxItems: MAX_BULK_ITEMS }),
   returnEntity: Type.Optional(Type.Boolean()),
+  condition: Type.Optional(ConditionSchema),
 });
 export type BulkRemoveRequest = Static<typeof BulkRemoveRequest>;
 

@@ -81,9 +81,13 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
       wildcard: 'dataItemId',
     },
   ),
-  [`POST ${D}/items/remove`]: item('removeDataItem', 'Remove an item and its references', 'DataItem'),
+  [`POST ${D}/items/remove`]: item('removeDataItem', 'Remove an item and its references', 'DataItem', {
+    description:
+      'With a `condition`, the item is removed only if it matches it now (otherwise 409 CONDITION_NOT_MET, and nothing is removed).',
+  }),
   [`DELETE ${D}/items/*`]: item('removeDataItemByPath', 'Remove an item (id in the path)', 'DataItem', {
     wildcard: 'dataItemId',
+    description: 'Takes no `condition`: send a conditional remove to POST /items/remove.',
   }),
   [`POST ${D}/items/truncate`]: item('truncateDataItems', 'Remove every item of a collection', 'Empty'),
   [`POST ${D}/items/query`]: item('queryDataItems', 'Query items', 'DataItems', {
@@ -124,7 +128,10 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
       description: 'Each patch succeeds or fails on its own, reported per item like bulk update.',
     },
   ),
-  [`POST ${D}/bulk/items/remove`]: item('bulkRemoveDataItems', 'Remove up to 1000 items', 'BulkItems'),
+  [`POST ${D}/bulk/items/remove`]: item('bulkRemoveDataItems', 'Remove up to 1000 items', 'BulkItems', {
+    description:
+      'Each id succeeds or fails on its own; with a `condition`, an item that does not match it now is a CONDITION_NOT_MET error and stays.',
+  }),
   [`POST ${D}/bulk/items/insert-references`]: item(
     'insertDataItemReferences',
     'Add multi-reference links',

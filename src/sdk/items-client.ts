@@ -9,7 +9,7 @@ import type {
   DistinctValuesRequest,
   GetItemRequest,
   IsReferencedRequest,
-  ItemIdRequest,
+  RemoveItemRequest,
   PatchItemRequest,
   QueryItemsRequest,
   QueryReferencedRequest,
@@ -199,14 +199,16 @@ export class ItemsClient {
   }
 
   /**
-   * Removes an item and its reference links; resolves with the item as it was.
-   * @throws SafekeepApiError 404 `WDE0073`
+   * Removes an item and its reference links (only if it matches `condition`, if given); resolves with
+   * the item as it was.
+   * @throws SafekeepApiError 404 `WDE0073`, 409 `CONDITION_NOT_MET`
    */
-  async remove(collectionId: string, itemId: string, options: ItemOptions = {}): Promise<DataItem> {
-    const body: ItemIdRequest = {
+  async remove(collectionId: string, itemId: string, options: ConditionalOptions = {}): Promise<DataItem> {
+    const body: RemoveItemRequest = {
       dataCollectionId: collectionId,
       dataItemId: itemId,
       ...environment(options),
+      ...condition(options),
     };
     return field(await this.post(`${ITEMS}/remove`, body, options), 'dataItem');
   }
@@ -314,7 +316,7 @@ export class ItemsClient {
     return this.bulkWrite('save', collectionId, items, options);
   }
 
-  /** Removes up to 1000 items by id. */
+  /** Removes up to 1000 items by id (those that match `condition`, if given; the others are errors). */
   async bulkRemove(
     collectionId: string,
     itemIds: readonly string[],
@@ -324,6 +326,7 @@ export class ItemsClient {
       dataCollectionId: collectionId,
       dataItemIds: [...itemIds],
       ...environment(options),
+      ...condition(options),
       ...(options.returnEntity !== undefined && { returnEntity: options.returnEntity }),
     };
     return bulkResult(await this.post(`${BULK}/remove`, body, options));

@@ -10,7 +10,7 @@ import type {
   GetItemRequest,
   IsReferencedRequest,
   Condition,
-  ItemIdRequest,
+  RemoveItemRequest,
   PatchItemRequest,
   QueryItemsRequest,
   QueryReferencedRequest,
@@ -396,12 +396,14 @@ export class ItemService {
     return project(withRefs ?? found, request.fields);
   }
 
-  async remove(ctx: SiteContext, request: ItemIdRequest): Promise<StoredItem> {
+  async remove(ctx: SiteContext, request: RemoveItemRequest): Promise<StoredItem> {
     const target = this.target(ctx, request);
     const id = checkItemId(request.dataItemId, 'dataItemId');
+    const condition = conditionOf(request.condition);
     return this.storage.items.write(target, async (tx) => {
       const existing = (await tx.findExisting([id])).get(id);
       if (!existing) throw errors.WDE0073(id);
+      checkCondition(condition, existing);
       await tx.remove([id]);
       await tx.recordChanges([{ kind: 'deleted', item: existing }]);
       return existing;
@@ -879,19 +881,27 @@ export class ItemService {
     });
   }
 
+  /**
+   * Bulk Remove Data Items: each id is removed or fails on its own (a missing or already removed item,
+   * an unmet condition), like bulk update.
+   */
   async bulkRemove(ctx: SiteContext, request: BulkRemoveRequest): Promise<BulkItemResult[]> {
     const target = this.target(ctx, request);
+    const condition = conditionOf(request.condition);
     return this.storage.items.write(target, async (tx) => {
       const existing = await tx.findExisting(request.dataItemIds);
       const removed = new Set<string>();
       const results = request.dataItemIds.map((id, originalIndex): BulkItemResult => {
-        const item = existing.get(id);
-        if (!item || removed.has(id)) {
-          const error = errors.WDE0073(id);
+        try {
+          const item = existing.get(id);
+          if (!item || removed.has(id)) throw errors.WDE0073(id);
+          checkCondition(condition, item);
+          removed.add(id);
+          return { action: 'DELETE', id, originalIndex, item };
+        } catch (error) {
+          if (!(error instanceof AppError)) throw error;
           return { action: 'DELETE', id, originalIndex, error: errorOf(error) };
         }
-        removed.add(id);
-        return { action: 'DELETE', id, originalIndex, item };
       });
       await tx.remove([...removed]);
       await tx.recordChanges([...removed].map((id) => ({ kind: 'deleted', item: existing.get(id)! })));

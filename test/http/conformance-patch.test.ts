@@ -1,11 +1,12 @@
 /**
- * Conformance: patch, bulk patch and `condition` through Wix's own SDK (@wix/sdk + @wix/wix-data-items-sdk)
+ * Conformance: patch, bulk patch and `condition` (on update, save, patch and remove) through Wix's own SDK (@wix/sdk + @wix/wix-data-items-sdk)
  * over real HTTP on loopback, as Wix documents them:
  * - Patch Data Item: https://dev.wix.com/docs/rest/business-solutions/cms/data-items/patch-data-item
  * - Bulk Patch Data Items: https://dev.wix.com/docs/rest/business-solutions/cms/data-items/bulk-patch-data-items
  * - SDK patch()/bulkPatch() and run({ condition }):
  *   https://dev.wix.com/docs/sdk/data-items-sdk/data/items/patch.md,
  *   https://dev.wix.com/docs/sdk/data-items-sdk/data/items/wix-data-patch/run.md
+ * - SDK remove()/bulkRemove() with `options.condition` (sent as `condition.filter` in the request body)
  * Wix documents no error code for an unmet condition; safekeep answers 409 CONDITION_NOT_MET.
  */
 import assert from 'node:assert/strict';
@@ -171,6 +172,48 @@ describe('patch, bulk patch and condition through the Wix SDK', () => {
     });
     assert.equal(save.status, 409);
     assert.equal(save.body.details.applicationError.code, 'CONDITION_NOT_MET');
+  });
+
+  it('removes under a condition only an item that matches it, one by one and in bulk', async () => {
+    await client.items.bulkInsert('Books', [
+      { _id: 'd1', title: 'Old', stale: true },
+      { _id: 'd2', title: 'New', stale: false },
+      { _id: 'd3', title: 'Older', stale: true },
+    ]);
+    const stale = client.items.filter().eq('stale', true);
+    assert.equal(
+      await rejectionCode(client.items.remove('Books', 'd2', { condition: stale })),
+      'CONDITION_NOT_MET',
+    );
+    assert.equal((await client.items.get('Books', 'd2'))?.title, 'New');
+    const removed = await client.items.remove('Books', 'd1', { condition: stale });
+    assert.equal(removed?.title, 'Old');
+    assert.equal(await client.items.get('Books', 'd1'), null);
+    // A missing item is still no error for the SDK (it resolves with null), condition or not.
+    assert.equal(await client.items.remove('Books', 'd-none', { condition: stale }), null);
+
+    const bulk = await client.items.bulkRemove('Books', ['d2', 'd3', 'd-none'], { condition: stale });
+    assert.deepEqual(bulk.removedItemIds, ['d3']);
+    assert.equal(bulk.removed, 1);
+    assert.equal(bulk.skipped, 1);
+    assert.deepEqual(
+      bulk.errors.map((e) => [e.code, e.originalIndex]),
+      [['CONDITION_NOT_MET', 0]],
+    );
+    const left = (await client.items.query('Books').hasSome('_id', ['d1', 'd2', 'd3']).find()).items;
+    assert.deepEqual(
+      left.map((i) => i._id),
+      ['d2'],
+    );
+    // A condition that is not a filter is a 400 that removes nothing.
+    const bad = await env.call('POST', '/wix-data/v2/items/remove', {
+      key: site.apiKey,
+      site: site.siteId,
+      body: { dataCollectionId: 'Books', dataItemId: 'd2', condition: { filter: { stale: { $nope: 1 } } } },
+    });
+    assert.equal(bad.status, 400, bad.text);
+    assert.equal(bad.body.details.validationError.fieldViolations[0].field, 'condition.filter.stale.$nope');
+    assert.equal((await client.items.get('Books', 'd2'))?.title, 'New');
   });
 
   it('bulk-patches item by item: missing items are skipped, unmet conditions are errors', async () => {

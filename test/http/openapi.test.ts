@@ -102,6 +102,17 @@ describe('OpenAPI document', () => {
       ['status', 'type', 'paging.limit', 'paging.offset', '.r', 'wix-site-id'],
     );
     assert.equal(listBackups['x-safekeep-scope'], 'backups.read');
+    // Writes that take a `condition` (the Wix SDK sends one on remove and bulk remove, too).
+    for (const write of ['update', 'save', 'patch', 'remove']) {
+      const body =
+        doc.paths[`/wix-data/v2/items/${write}`].post.requestBody.content['application/json'].schema;
+      assert.deepEqual(Object.keys(body.properties.condition.properties), ['filter'], write);
+    }
+    for (const write of ['update', 'patch', 'remove']) {
+      const body =
+        doc.paths[`/wix-data/v2/bulk/items/${write}`].post.requestBody.content['application/json'].schema;
+      assert.deepEqual(Object.keys(body.properties.condition.properties), ['filter'], `bulk ${write}`);
+    }
     assert.deepEqual(doc.paths['/healthz'].get.security, []);
   });
 

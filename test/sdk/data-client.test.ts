@@ -262,7 +262,13 @@ describe('SafekeepClient: items and collections', () => {
     assert.equal(bulk.results[0]?.action, 'PATCH');
     assert.equal(bulk.results[0]?.dataItem?.data.title, 'Bulk');
     assert.equal(bulk.results[1]?.itemMetadata.error?.code, 'WDE0073');
-    await client.items.remove('Books', 'patchme');
+    await rejectsWith(
+      client.items.remove('Books', 'patchme', { condition: { title: 'Replaced' } }),
+      409,
+      'CONDITION_NOT_MET',
+    );
+    const removed = await client.items.remove('Books', 'patchme', { condition: { title: 'Bulk' } });
+    assert.equal(removed.data.title, 'Bulk');
   });
 
   it('writes and removes items in bulk, reporting each entry', async () => {
@@ -297,6 +303,23 @@ describe('SafekeepClient: items and collections', () => {
 
     const removed = await client.items.bulkRemove('Authors', ['joyce', 'ghost'], { returnEntity: true });
     assert.deepEqual(removed.bulkActionMetadata, { totalSuccesses: 1, totalFailures: 1 });
+    assert.equal(await client.items.count('Authors'), 2);
+    await client.items.bulkInsert('Authors', [
+      { _id: 'gone', name: 'Gone', kept: false },
+      { _id: 'kept', name: 'Kept', kept: true },
+    ]);
+    const conditional = await client.items.bulkRemove('Authors', ['gone', 'kept'], {
+      condition: { kept: false },
+    });
+    assert.deepEqual(
+      conditional.results.map((r) => [r.itemMetadata.id, r.itemMetadata.error?.code]),
+      [
+        ['gone', undefined],
+        ['kept', 'CONDITION_NOT_MET'],
+      ],
+    );
+    assert.equal((await client.items.get('Authors', 'kept')).data.name, 'Kept');
+    await client.items.remove('Authors', 'kept');
     assert.equal(await client.items.count('Authors'), 2);
   });
 

@@ -236,6 +236,26 @@ describe('item events as signed webhooks', () => {
     assert.equal(p1[2]?.data?.title, 'Patched');
   });
 
+  it('remove and bulk remove under a condition: a deleted event only for an item that matched it', async () => {
+    const subscribed = await siteWithBooks(ITEM_EVENTS);
+    const client = wixDataClient(env.app, subscribed);
+    await client.items.bulkInsert('Books', [
+      { _id: 'r1', title: 'One', keep: true },
+      { _id: 'r2', title: 'Two', keep: false },
+      { _id: 'r3', title: 'Three', keep: true },
+    ]);
+    const unkept = client.items.filter().eq('keep', false);
+    await assert.rejects(client.items.remove('Books', 'r1', { condition: unkept }));
+    await client.items.bulkRemove('Books', ['r2', 'r3'], { condition: unkept });
+
+    const handled = await deliverAll();
+    assert.deepEqual(Object.fromEntries(historyByItem(handled)), {
+      r1: ['created'],
+      r2: ['created', 'deleted'],
+      r3: ['created'],
+    });
+  });
+
   it('writes no item event without a subscription that names it (outbox rows counted)', async () => {
     const unsubscribed = await siteWithBooks();
     const backupsOnly = await siteWithBooks([

@@ -14,7 +14,7 @@ import {
   DistinctValuesRequest,
   GetItemRequest,
   IsReferencedRequest,
-  ItemIdRequest,
+  RemoveItemRequest,
   PatchItemByPathRequest,
   PatchItemRequest,
   QueryItemsRequest,
@@ -156,7 +156,7 @@ export function registerDataRoutes(
 
     app.post(
       `${prefix}/items/remove`,
-      { config: write, schema: { body: ItemIdRequest } },
+      { config: write, schema: { body: RemoveItemRequest } },
       async (req, reply) => {
         const item = await items.remove(siteOf(req), req.body);
         return reply.type(json).send(dataItemResponse(req.body.dataCollectionId, item));
