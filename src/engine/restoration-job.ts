@@ -68,6 +68,17 @@ async function stageAndSwitch(
   const itemsTotal = sources.reduce((n, s) => n + (s.remove ? 0 : s.entry.itemCount), 0);
   let done = 0;
   lease.progress({ itemsDone: 0, itemsTotal });
+  // Saved once: each staged collection's own record is its generation row (BUILDING, owned by this
+  // restoration), written as it is created. Rewriting a growing map here after every collection cost O(N²)
+  // bytes over a restore of N collections; a resume or a failure finds the generations by their owner.
+  await deps.restorations.saveRestorationJob(restoration.id, lease.workerId, {
+    phase: 'STAGING',
+    staged: {},
+    replaced: {},
+    replacedNames: {},
+    replacedVersions: {},
+    liveAtSwitch: {},
+  });
   const staged: Record<string, number> = {};
   for (const { plan, entry, remove } of sources) {
     if (remove) continue;
@@ -83,14 +94,6 @@ async function stageAndSwitch(
       entry.itemCount,
     );
     staged[destination] = gen;
-    await deps.restorations.saveRestorationJob(restoration.id, lease.workerId, {
-      phase: 'STAGING',
-      staged,
-      replaced: {},
-      replacedNames: {},
-      replacedVersions: {},
-      liveAtSwitch: {},
-    });
     await hit(deps, 'restore:generation-created');
     await stageCollection(deps, restoration.siteId, entry, gen, lease.signal, (n) =>
       lease.progress({ itemsDone: (done += n), itemsTotal }),

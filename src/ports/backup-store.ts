@@ -140,7 +140,10 @@ export interface NewRestoration {
 export interface RestorationJobState {
   /** QUEUED: nothing done. STAGING: new generations being filled. SWITCHED: live data replaced. */
   readonly phase: 'QUEUED' | 'STAGING' | 'SWITCHED';
-  /** Destination collection id → the generation being filled (STAGING) or now live (SWITCHED). */
+  /**
+   * Destination collection id → the generation now live (SWITCHED). Empty before the switch: a generation
+   * being filled is recorded by its own row (BUILDING, owned by the restoration), not here.
+   */
   readonly staged: Readonly<Record<string, number>>;
   /** Destination collection id → the generation it replaced (null: the collection did not exist). */
   readonly replaced: Readonly<Record<string, number | null>>;

@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { CreateBackupRequest, PartialRestoreRequest } from '../contracts/backups-api.js';
 import { errors, invalidArgument, type AppError } from '../contracts/errors.js';
 import {
@@ -27,6 +28,14 @@ import type { Storage } from '../ports/storage.js';
 import type { SiteContext } from './auth-service.js';
 import { isGuid, newGuid } from './ids.js';
 import { overQuota, type QuotaService } from './quota-service.js';
+
+/**
+ * A turn of the event loop every 100 destinations: on SQLite a statement per destination never lets a
+ * request in, and a full restore of a site of thousands of collections held the server for ~0.7 s here.
+ */
+async function yieldEvery(i: number): Promise<void> {
+  if (i > 0 && i % 100 === 0) await yieldToEventLoop();
+}
 
 /** Items the backup holds, by source collection. */
 export function itemsInBackup(manifest: Manifest): Map<string, number> {
@@ -197,7 +206,8 @@ export class BackupService {
     const collections = overQuota('maxCollections', limits.maxCollections, existing.size, created);
     if (collections || !inBackup) return collections;
     let added = 0;
-    for (const entry of plan) {
+    for (const [i, entry] of plan.entries()) {
+      await yieldEvery(i);
       added += inBackup.get(entry.dataCollectionId) ?? 0;
       const collectionId = entry.restoreDestination.dataCollectionId;
       if (existing.has(collectionId))
@@ -244,7 +254,8 @@ export class BackupService {
       throw error;
     }
     const current = new Map<string, BackedUpDefinition>();
-    for (const entry of plan) {
+    for (const [i, entry] of plan.entries()) {
+      await yieldEvery(i);
       const id = entry.restoreDestination.dataCollectionId;
       const found = await this.storage.collections.get(ctx.siteId, id);
       if (found) {

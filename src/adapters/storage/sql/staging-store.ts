@@ -33,6 +33,29 @@ function definitionColumns(definition: BackedUpDefinition) {
   };
 }
 
+/** Destinations per statement of the switch's set-based updates (2 parameters each, far under the limits). */
+const SWITCH_CHUNK = 500;
+
+/**
+ * Points each collection at its staged generation (live_version + 1), a chunk of collections per statement:
+ * on SQLite the switch holds the event loop and the write lock, and a full restore names thousands.
+ */
+async function repoint(
+  trx: Kysely<Database>,
+  siteId: string,
+  collections: readonly [id: string, gen: number][],
+): Promise<void> {
+  for (let i = 0; i < collections.length; i += SWITCH_CHUNK) {
+    const rows = collections
+      .slice(i, i + SWITCH_CHUNK)
+      .map(([id, gen]) => sql`(${id}, CAST(${gen} AS BIGINT))`);
+    // VALUES columns are column1, column2 on both engines (SQLite takes no column list on the alias).
+    await sql`UPDATE collections SET live_gen = v.column2, live_version = live_version + 1
+      FROM (VALUES ${sql.join(rows)}) AS v
+      WHERE collections.site_id = ${siteId} AND collections.id = v.column1`.execute(trx);
+  }
+}
+
 /** How an engine appends many rows without holding up live writes. */
 export interface BulkAppender {
   appendItems(gen: number, items: readonly StagedItem[]): Promise<void>;
@@ -150,6 +173,8 @@ export class SqlStagingStore implements StagingStore {
       const removed: string[] = [];
       const removedGens: number[] = [];
       const conflicts: DestinationConflict[] = [];
+      /** Destinations whose definition stays: [collection id, staged generation]. */
+      const repointed: [string, number][] = [];
       for (const destination of plan.destinations) {
         const id = destination.collectionId;
         const current = currentRows.get(id);
@@ -184,12 +209,19 @@ export class SqlStagingStore implements StagingStore {
         const columns = definitionColumns(resolved.definition);
         if (current && before) {
           const changed = JSON.stringify(before) !== JSON.stringify(resolved.definition);
+          if (!changed) {
+            // The usual case: pointed at its new generation by one set-based statement per chunk below.
+            repointed.push([id, destination.stagedGen]);
+            continue;
+          }
           await trx
             .updateTable('collections')
             .set((eb) => ({
               live_gen: destination.stagedGen,
               live_version: eb('live_version', '+', 1),
-              ...(changed && { ...columns, revision: eb('revision', '+', 1), updated_at: plan.at }),
+              ...columns,
+              revision: eb('revision', '+', 1),
+              updated_at: plan.at,
             }))
             .where('site_id', '=', plan.siteId)
             .where('id', '=', id)
@@ -220,6 +252,7 @@ export class SqlStagingStore implements StagingStore {
             .execute();
         }
       }
+      await repoint(trx, plan.siteId, repointed);
       // The destination may have changed since the request was checked: a conflict found now refuses the
       // restoration here, and the whole switch rolls back.
       assertNoConflicts(conflicts);
