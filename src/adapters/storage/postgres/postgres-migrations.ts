@@ -1,4 +1,5 @@
 import { sql, type Migration } from 'kysely';
+import { eventBatchesMigration } from '../sql/event-batches-migration.js';
 import { runStatements as run } from '../sql/run-statements.js';
 import { siteQuotasMigration } from '../sql/site-quotas-migration.js';
 
@@ -355,15 +356,6 @@ export const postgresMigrations: Record<string, Migration> = {
   },
   // Per-site quotas (README, "Quotas"; src/adapters/storage/sql/site-quotas-migration.ts).
   '0009-site-quotas': siteQuotasMigration('BIGINT'),
-  '0010-event-batches': {
-    async up(db) {
-      // Item events: one outbox row per write holding its items (batch_size of them), sent one webhook per
-      // item; progress is how many of a batch's items a delivery has sent. created_at: retention's scan.
-      await run(db, [
-        `ALTER TABLE events ADD COLUMN batch_size INTEGER`,
-        `ALTER TABLE deliveries ADD COLUMN progress INTEGER NOT NULL DEFAULT 0`,
-        `CREATE INDEX events_created ON events (created_at)`,
-      ]);
-    },
-  },
+  // Item events in batches (src/adapters/storage/sql/event-batches-migration.ts).
+  '0010-event-batches': eventBatchesMigration,
 };
