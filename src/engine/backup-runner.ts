@@ -204,23 +204,36 @@ export async function loadBases(
     siteId,
     collections.map((c) => ({ collectionId: c.id, gen: c.gen })),
   );
-  const manifests = new Map<string, Promise<Manifest | undefined>>();
+  // Each base manifest is read, indexed by collection id and its chunks listed once, however many
+  // collections it is the base of: a site of 2,000 collections would otherwise scan the manifest (and list
+  // all its chunks) once per collection, O(N²) work on the event loop.
+  const manifests = new Map<
+    string,
+    Promise<{ read: Manifest; entries: Map<string, ManifestCollection> } | undefined>
+  >();
+  const chunksKnown = new Set<string>();
+  const gens = new Map(collections.map((c) => [c.id, c.gen]));
   const bases = new Map<string, CollectionBase>();
   const known = new Map<string, ChunkRef>();
   for (const [collectionId, base] of found) {
     let manifest = manifests.get(base.backupId);
     if (!manifest) {
-      manifest = readBase(blobs, base, siteId);
+      manifest = readBase(blobs, base, siteId).then(
+        (read) => read && { read, entries: new Map(read.collections.map((c) => [c.id, c] as const)) },
+      );
       manifests.set(base.backupId, manifest);
     }
-    const read = await manifest;
-    const entry = read?.collections.find((c) => c.id === collectionId);
-    const gen = collections.find((c) => c.id === collectionId)?.gen;
-    if (read && entry && gen !== undefined) {
+    const indexed = await manifest;
+    const entry = indexed?.entries.get(collectionId);
+    const gen = gens.get(collectionId);
+    if (indexed && entry && gen !== undefined) {
       // The catalog found this base at the collection's current generation; the manifest may name the same
       // item set by the id it had before the layout migration renumbered it (manifests are never rewritten).
       bases.set(collectionId, { entry: { ...entry, gen }, version: base.version });
-      for (const chunk of chunksOf(read)) known.set(chunk.hash, chunk);
+      if (!chunksKnown.has(base.backupId)) {
+        chunksKnown.add(base.backupId);
+        for (const chunk of chunksOf(indexed.read)) known.set(chunk.hash, chunk);
+      }
     }
   }
   return { bases, known };
