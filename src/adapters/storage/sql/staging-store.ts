@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { sql, type Kysely } from 'kysely';
 import type {
   RestorationJobState,
@@ -35,6 +36,16 @@ function definitionColumns(definition: BackedUpDefinition) {
 
 /** Destinations per statement of the switch's set-based updates (2 parameters each, far under the limits). */
 const SWITCH_CHUNK = 500;
+
+/**
+ * `ids` in pieces of SWITCH_CHUNK: an IN list per piece stays far under SQLite's 32,766 bound parameters
+ * whatever the number of destinations (a site may be allowed a million collections).
+ */
+function chunked<T>(ids: readonly T[]): T[][] {
+  const parts: T[][] = [];
+  for (let i = 0; i < ids.length; i += SWITCH_CHUNK) parts.push(ids.slice(i, i + SWITCH_CHUNK));
+  return parts;
+}
 
 /**
  * Points each collection at its staged generation (live_version + 1), a chunk of collections per statement:
@@ -175,7 +186,10 @@ export class SqlStagingStore implements StagingStore {
       const conflicts: DestinationConflict[] = [];
       /** Destinations whose definition stays: [collection id, staged generation]. */
       const repointed: [string, number][] = [];
-      for (const destination of plan.destinations) {
+      for (const [i, destination] of plan.destinations.entries()) {
+        // A turn of the event loop every 100 destinations (the definitions are compared in JavaScript):
+        // other requests wait for this transaction, but the server keeps answering meanwhile.
+        if (i > 0 && i % 100 === 0) await yieldToEventLoop();
         const id = destination.collectionId;
         const current = currentRows.get(id);
         const before = current && definitionOfColumns(current);
@@ -258,47 +272,43 @@ export class SqlStagingStore implements StagingStore {
       assertNoConflicts(conflicts);
       await plan.afterDefinitions?.();
       const staged = plan.destinations.filter((d) => !d.remove).map((d) => d.stagedGen);
-      if (staged.length > 0) {
+      for (const part of chunked(staged)) {
         await trx
           .updateTable('generations')
           .set({ state: 'ACTIVE', owner_restoration: null })
-          .where('id', 'in', staged)
+          .where('id', 'in', part)
           .execute();
       }
       const frozen = Object.values(replaced).filter((g): g is number => g !== null);
-      const replacedGens = frozen.filter((g) => !removedGens.includes(g));
-      if (replacedGens.length > 0) {
-        await trx
-          .updateTable('generations')
-          .set({ state: 'RETIRING' })
-          .where('id', 'in', replacedGens)
-          .execute();
+      const removedSet = new Set(removedGens);
+      const replacedGens = frozen.filter((g) => !removedSet.has(g));
+      for (const part of chunked(replacedGens)) {
+        await trx.updateTable('generations').set({ state: 'RETIRING' }).where('id', 'in', part).execute();
       }
-      if (removedGens.length > 0) {
+      for (const part of chunked(removedGens)) {
         // A deleted collection's items are read by this undo's own safety backup: kept until then when the
         // delete handed them to the sweeper (RETIRED); left as they are when it kept them otherwise.
         await trx
           .updateTable('generations')
           .set({ state: 'RETIRING' })
-          .where('id', 'in', removedGens)
+          .where('id', 'in', part)
           .where('state', '=', 'RETIRED')
           .execute();
       }
       if (frozen.length > 0) {
         // Frozen until the safety backup has read them; then released to the sweeper.
-        // Collections whose links into the destinations changed must be read again by the next backup.
-        await trx
-          .updateTable('collections')
-          .set((eb) => ({ live_version: eb('live_version', '+', 1) }))
-          .where('site_id', '=', plan.siteId)
-          .where('live_gen', 'in', (eb) =>
-            eb
-              .selectFrom('links')
-              .select('from_gen')
-              .distinct()
-              .where('to_gen', 'in', [...frozen, ...staged]),
-          )
-          .execute();
+        // Collections whose links into the destinations changed must be read again by the next backup
+        // (bumping a change number twice is harmless, so the generations may go a chunk at a time).
+        for (const part of chunked([...frozen, ...staged])) {
+          await trx
+            .updateTable('collections')
+            .set((eb) => ({ live_version: eb('live_version', '+', 1) }))
+            .where('site_id', '=', plan.siteId)
+            .where('live_gen', 'in', (eb) =>
+              eb.selectFrom('links').select('from_gen').distinct().where('to_gen', 'in', part),
+            )
+            .execute();
+        }
       }
       await insertBackup(trx, plan.safetyBackup);
       await trx
