@@ -28,11 +28,11 @@ async function measure(collections: number): Promise<string> {
       await call(env, site, 'POST', `${P}/collections`, { collection: { id: `c${i}` } });
     const { backup } = await call(env, site, 'POST', `${P}/backups`, {});
     await runJobs(env);
-    const idle = monitorEventLoopDelay({ resolution: 10 });
+    const idle = monitorEventLoopDelay({ resolution: 1 });
     idle.enable();
     await sleep(500);
     idle.disable();
-    const loop = monitorEventLoopDelay({ resolution: 10 });
+    const loop = monitorEventLoopDelay({ resolution: 1 });
     loop.enable();
     const started = performance.now();
     const { restoration } = await call(env, site, 'POST', `${P}/backups/${backup.id}/restore`, {});
