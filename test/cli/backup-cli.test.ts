@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -503,39 +503,91 @@ describe('safekeep backup / restoration', () => {
     assert.match(help.stdout, /safekeep restoration undo ID/);
     assert.match(help.stdout, /safekeep restoration get ID/);
   });
-});
 
-describe('safekeep backup against a server that runs no jobs', () => {
-  let server: Server;
+  it('backup download writes an archive (with a bar on a terminal) and backup upload imports it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'safekeep-archive-cli-'));
+    try {
+      const file = join(dir, 'site.safekeep.zst');
+      const downloaded = server.run('backup', 'download', backupId.slice(0, 8), '-o', file);
+      assert.equal(downloaded.status, 0, downloaded.stderr);
+      assert.match(
+        downloaded.stdout,
+        new RegExp(`^Downloaded backup ${backupId} to .*site\\.safekeep\\.zst`),
+      );
+      const bytes = readFileSync(file);
+      assert.deepEqual([...bytes.subarray(0, 4)], [0x28, 0xb5, 0x2f, 0xfd], 'a zstd frame');
+      assert.ok(!existsSync(`${file}.partial`));
 
-  before(async () => {
-    server = await startServer('Idle', { SAFEKEEP_RUN_WORKER: 'false' });
-  });
-  after(() => server.stop());
+      // On a terminal, the bar shows the bytes received.
+      const drawn: string[] = [];
+      const terminal = { isTTY: true, columns: 100, write: (t: string) => drawn.push(t) };
+      const lines: string[] = [];
+      const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+      const env = {
+        SAFEKEEP_URL: server.base,
+        SAFEKEEP_API_KEY: server.apiKey,
+        SAFEKEEP_SITE_ID: server.siteId,
+      };
+      const again = join(dir, 'again.zst');
+      assert.equal(
+        await backupCommand(['download', backupId, '-o', again], io, { env, terminal }),
+        0,
+        lines.join('\n'),
+      );
+      assert.ok(
+        drawn.some((t) => t.includes(`download ${backupId.slice(0, 8)} (bytes)`)),
+        drawn.join(''),
+      );
+      assert.deepEqual(readFileSync(again), bytes, 'the same archive again');
 
-  it('cancels a PENDING backup, and --wait then exits 1 printing the CANCELED backup', async () => {
-    const waiting = server.start('backup', 'create', '--wait', '--json');
-    let pending: { id: string } | undefined;
-    for (let i = 0; i < 100 && !pending; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      pending = json(server.run('backup', 'list', '--status', 'PENDING', '--json')).backups[0];
+      const uploaded = json(server.run('backup', 'upload', file, '--json'));
+      assert.equal(uploaded.status, 'READY');
+      assert.equal(uploaded.trigger, 'IMPORT');
+      assert.equal(uploaded.itemCount, '5');
+
+      const cut = join(dir, 'cut.zst');
+      writeFileSync(cut, bytes.subarray(0, bytes.length - 20));
+      const refused = server.run('backup', 'upload', cut);
+      assert.equal(refused.status, 1);
+      assert.match(refused.stderr, /ARCHIVE_TRUNCATED/);
+      assert.equal(server.run('backup', 'download', backupId).status, 2, 'download needs -o');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+
+      describe('safekeep backup against a server that runs no jobs', () => {
+        let server: Server;
+
+        before(async () => {
+          server = await startServer('Idle', { SAFEKEEP_RUN_WORKER: 'false' });
+        });
+        after(() => server.stop());
+
+        it('cancels a PENDING backup, and --wait then exits 1 printing the CANCELED backup', async () => {
+          const waiting = server.start('backup', 'create', '--wait', '--json');
+          let pending: { id: string } | undefined;
+          for (let i = 0; i < 100 && !pending; i++) {
+            await new Promise((r) => setTimeout(r, 50));
+            pending = json(server.run('backup', 'list', '--status', 'PENDING', '--json')).backups[0];
+          }
+          assert.ok(pending, 'the backup was created');
+          const busy = server.run('backup', 'create');
+          assert.equal(busy.status, 1);
+          assert.match(busy.stderr, /BACKUP_ALREADY_IN_PROGRESS/);
+          assert.match(busy.stderr, new RegExp(`the backup in progress: ${pending.id}`));
+
+          const canceled = server.run('backup', 'cancel', pending.id);
+          assert.equal(canceled.status, 0, canceled.stderr);
+          assert.match(canceled.stdout, /Canceled backup/);
+
+          const run = await waiting;
+          assert.equal(run.status, 1, run.stderr);
+          const backup = JSON.parse(run.stdout) as { id: string; status: string };
+          assert.equal(backup.id, pending.id);
+          assert.equal(backup.status, 'CANCELED');
+          assert.match(run.stderr, new RegExp(`error: backup ${pending.id} ended CANCELED`));
+        });
+      });
     }
-    assert.ok(pending, 'the backup was created');
-    const busy = server.run('backup', 'create');
-    assert.equal(busy.status, 1);
-    assert.match(busy.stderr, /BACKUP_ALREADY_IN_PROGRESS/);
-    assert.match(busy.stderr, new RegExp(`the backup in progress: ${pending.id}`));
-
-    const canceled = server.run('backup', 'cancel', pending.id);
-    assert.equal(canceled.status, 0, canceled.stderr);
-    assert.match(canceled.stdout, /Canceled backup/);
-
-    const run = await waiting;
-    assert.equal(run.status, 1, run.stderr);
-    const backup = JSON.parse(run.stdout) as { id: string; status: string };
-    assert.equal(backup.id, pending.id);
-    assert.equal(backup.status, 'CANCELED');
-    assert.match(run.stderr, new RegExp(`error: backup ${pending.id} ended CANCELED`));
   });
 });
 
