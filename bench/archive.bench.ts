@@ -125,9 +125,9 @@ export async function runArchiveBench(
       const res = await fetch(`${base}/backups/import`, {
         method: 'POST',
         headers: { authorization: b.key, 'content-type': 'application/zstd', 'content-length': String(size) },
-        body: Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>,
+        body: Readable.toWeb(createReadStream(file)),
         duplex: 'half',
-      } as RequestInit);
+      });
       const body = (await res.json()) as any;
       if (!res.ok || body.backup?.status !== 'READY') throw new Error(`import: ${JSON.stringify(body)}`);
       return body.backup;

@@ -119,7 +119,7 @@ export class HttpTransport {
         // A stream body needs half duplex in Node's fetch.
         ...(body instanceof ReadableStream && { duplex: 'half' }),
         ...(options.signal && { signal: options.signal }),
-      } as RequestInit);
+      });
       text = await response.text();
     } catch (error) {
       if (options.signal?.aborted) throw error;

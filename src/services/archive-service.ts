@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { errors, type AppError } from '../contracts/errors.js';
+import { errors } from '../contracts/errors.js';
 import { assertRestorable, type BackupRecord, type BackupTrigger } from '../domain/backup.js';
 import type { ChunkPolicy } from '../domain/chunking.js';
 import { chunkKey, chunksOf, type Manifest } from '../domain/manifest.js';
@@ -238,6 +238,6 @@ export class ArchiveService {
 /** A backup whose stored content fails its checks, as a request's error. */
 function damaged(backupId: string, error: unknown): unknown {
   if (error instanceof JobFailure && error.code.startsWith('INTEGRITY_'))
-    return errors.BACKUP_DAMAGED(backupId, error.code) as AppError;
+    return errors.BACKUP_DAMAGED(backupId, error.code);
   return error;
 }

@@ -231,17 +231,15 @@ describe(`portable archives (seed ${seed}; replay with TEST_SEED=${seed})`, () =
     // A few changes, so that the next backup of Books is a delta layer on this one's.
     await env.safekeep.storage.items.write(target(siteA.siteId, 'Books'), async (tx) => {
       await tx.update(
-        books
-          .slice(0, 10)
-          .map((b) =>
-            composeItem({
-              id: b.id,
-              owner: 'o',
-              createdAt: at,
-              updatedAt: at + 5e6,
-              fields: { title: 'changed' },
-            }),
-          ),
+        books.slice(0, 10).map((b) =>
+          composeItem({
+            id: b.id,
+            owner: 'o',
+            createdAt: at,
+            updatedAt: at + 5e6,
+            fields: { title: 'changed' },
+          }),
+        ),
       );
       await tx.remove(books.slice(10, 15).map((b) => b.id));
       await tx.insert(Array.from({ length: 5 }, (_, i) => acceptedItem(random, `zz-new-${i}`, at + 6e6)));

@@ -125,9 +125,9 @@ describe(`a large archive streams at flat memory (${Math.round(ARCHIVE_BYTES / M
       const res = await fetch(`${base}/import`, {
         method: 'POST',
         headers: { authorization: site.apiKey, 'content-type': 'application/zstd' },
-        body: Readable.toWeb(body) as unknown as ReadableStream<Uint8Array>,
+        body: Readable.toWeb(body),
         duplex: 'half',
-      } as RequestInit);
+      });
       return { status: res.status, body: (await res.json()) as any };
     });
     assert.equal(imported.result.status, 200, JSON.stringify(imported.result.body));

@@ -7,7 +7,6 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { SafekeepClient } from '../../sdk/index.js';
 import {
@@ -560,11 +559,7 @@ async function writeStream(
     },
   });
   try {
-    await pipeline(
-      Readable.fromWeb(body as NodeReadableStream<Uint8Array>),
-      counted,
-      createWriteStream(partial),
-    );
+    await pipeline(Readable.fromWeb(body), counted, createWriteStream(partial));
     await rename(partial, file);
   } catch (error) {
     await rm(partial, { force: true });
@@ -581,7 +576,7 @@ function readStream(file: string, onBytes: (done: number) => void): ReadableStre
     done += chunk.length;
     onBytes(done);
   });
-  return Readable.toWeb(source) as unknown as ReadableStream<Uint8Array>;
+  return Readable.toWeb(source);
 }
 
 /** Ctrl-C during `--wait`: the job goes on in the server. */

@@ -61,7 +61,7 @@ function registerArchiveRoutes(root: FastifyInstance, archives: ArchiveService):
   // The import's body is a stream the handler reads: its parser (in this scope only) leaves it unread.
   void app.register((child, _options, done) => {
     child.addContentTypeParser(archiveTypes, (request, payload, parsed) => {
-      archiveBodies.set(request, payload as Readable);
+      archiveBodies.set(request, payload);
       parsed(null, undefined);
     });
     for (const prefix of backupPrefixes) {
@@ -84,7 +84,7 @@ function registerArchiveRoutes(root: FastifyInstance, archives: ArchiveService):
           reply.raw.once('close', () => stop.abort());
           const backup = await archives.import(
             siteOf(req),
-            body.iterator({ destroyOnReturn: false }) as unknown as AsyncIterable<Buffer>,
+            body.iterator({ destroyOnReturn: false }),
             stop.signal,
           );
           return { backup: backupBody(backup) };
