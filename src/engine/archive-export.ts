@@ -290,7 +290,8 @@ export class ArchiveExporter {
     signal: AbortSignal,
   ): AsyncGenerator<Buffer> {
     const check = async (ref: ChunkRef): Promise<Buffer> => {
-      const stored = Buffer.from(await fetchChunk(this.deps.blobs, siteId, ref));
+      const fetched = await fetchChunk(this.deps.blobs, siteId, ref);
+      const stored = Buffer.from(fetched.buffer, fetched.byteOffset, fetched.byteLength);
       if (stored.length !== ref.storedSize)
         throw jobFailures.INTEGRITY_SIZE_MISMATCH(chunkNamed(ref.hash), {
           found: stored.length,

@@ -57,7 +57,9 @@ export interface ImportedBackup {
 
 /**
  * The decompressed bytes of `input`, a buffer at a time, pulled: nothing is decompressed before the
- * consumer asks for it. Compressed bytes are counted against `maxBytes`.
+ * consumer asks for it. Compressed bytes are counted against `maxBytes`. The same output buffer is reused
+ * for every step (a fresh one each time left the allocator a trail as long as the archive, garbage the
+ * collector took its time to reclaim): what is yielded is valid until the consumer asks for more.
  * @throws AppError ARCHIVE_TOO_LARGE, ARCHIVE_CORRUPT, ARCHIVE_TRUNCATED
  */
 async function* decompressed(input: AsyncIterable<Buffer>, maxBytes: number): AsyncGenerator<Buffer> {
@@ -65,12 +67,12 @@ async function* decompressed(input: AsyncIterable<Buffer>, maxBytes: number): As
   const size = dStreamOutSize();
   let received = 0;
   let inFrame = false;
+  const dst = Buffer.allocUnsafe(size);
   for await (const chunk of input) {
     received += chunk.length;
     if (received > maxBytes) throw errors.ARCHIVE_TOO_LARGE(maxBytes);
     let src = chunk;
     for (;;) {
-      const dst = Buffer.allocUnsafe(size);
       let ret: number;
       let produced: number;
       let consumed: number;
@@ -90,7 +92,11 @@ async function* decompressed(input: AsyncIterable<Buffer>, maxBytes: number): As
   if (inFrame) throw errors.ARCHIVE_TRUNCATED('a zstd frame');
 }
 
-/** Lines of the decompressed stream (without their `\n`), each at most a given length. */
+/**
+ * Lines of the decompressed stream (without their `\n`), each at most a given length. A line returned is
+ * valid until the next call (it may point into the decompressor's buffer); a line's start that waits for
+ * its end is copied, since that buffer is refilled.
+ */
 class LineSource {
   private buffer: Buffer = Buffer.alloc(0);
   private position = 0;
@@ -120,7 +126,7 @@ class LineSource {
       }
       const rest = this.buffer.subarray(this.position);
       if (rest.length > 0) {
-        this.parts.push(rest);
+        this.parts.push(Buffer.from(rest));
         this.partsLength += rest.length;
         if (this.partsLength > max) throw tooLong();
       }
@@ -164,8 +170,21 @@ function sectionStream(
   check: LineCheck,
   policy: ChunkPolicy,
   onLine: () => Promise<void>,
+  spares: ArrayBuffer[],
 ): ChunkStream {
-  const builder = new ChunkBuilder(policy, (data) => createHash('sha256').update(data).digest('hex'));
+  // Chunk buffers come back from compression and are filled again: a fresh one per chunk would leave
+  // garbage as large as the archive for the collector.
+  const allocate = (size: number): Uint8Array => {
+    const fit = spares.findIndex((b) => b.byteLength >= size);
+    return fit >= 0
+      ? new Uint8Array(spares.splice(fit, 1)[0] as ArrayBuffer)
+      : new Uint8Array(Math.max(size, 1 << 20));
+  };
+  const builder = new ChunkBuilder(
+    policy,
+    (data) => createHash('sha256').update(data).digest('hex'),
+    allocate,
+  );
   let read = 0;
   let block = 0;
   let inBlock = 0;
@@ -204,6 +223,9 @@ function sectionStream(
       finished = true;
       return builder.finish();
     },
+    recycle(data: Uint8Array): void {
+      if (spares.length < 16 && data.buffer instanceof ArrayBuffer) spares.push(data.buffer);
+    },
     close: () => Promise.resolve(),
   };
 }
@@ -239,6 +261,7 @@ export async function importArchive(
       new Map<string, ChunkRef>(),
       options.signal,
     );
+    const spares: ArrayBuffer[] = [];
     let itemsDone = 0;
     let sinceReport = 0;
     const onLine = async () => {
@@ -291,7 +314,9 @@ export async function importArchive(
           itemsDone += 1;
           return item.id;
         };
-        const items = await sink.write(sectionStream(lines, name, spec.items, check, deps.policy, onLine));
+        const items = await sink.write(
+          sectionStream(lines, name, spec.items, check, deps.policy, onLine, spares),
+        );
         written.set(spec.id, { items, links: { count: 0, chunks: [] } });
         previous = { name, count: spec.items.count };
       } else {
@@ -313,7 +338,7 @@ export async function importArchive(
             );
           return link.fromId;
         };
-        const list = await sink.write(sectionStream(lines, name, spec, check, deps.policy, onLine));
+        const list = await sink.write(sectionStream(lines, name, spec, check, deps.policy, onLine, spares));
         if (expected.section === 'links') {
           const entry = written.get(expected.collection);
           if (entry) entry.links = list;
