@@ -1,11 +1,12 @@
 /**
- * `npm run bench [-- --quick] [-- --only data|item-events|quota|metrics|aggregate [--items N]] [-- --engine postgres [--only small-sites|item-events|aggregate] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
+ * `npm run bench [-- --quick] [-- --only data|item-events|quota|metrics|aggregate|archive [--items N]] [-- --engine postgres [--only small-sites|item-events|aggregate] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
  * Figures are ratios against baselines measured in the same run wherever the goal is a ratio, because
  * these machines are noisy. Results are also written to bench-results/.
  */
 import { parseArgs } from 'node:util';
 import { report, saveResults, type BenchResult } from './bench-kit.js';
 import { runAggregateBench } from './aggregate.bench.js';
+import { runArchiveBench } from './archive.bench.js';
 import { runBackupBench } from './backup.bench.js';
 import { runDataApiBench, runItemEventBench } from './data-api.bench.js';
 import { runLayoutBench } from './layout.bench.js';
@@ -44,6 +45,14 @@ const suites: Record<string, () => Promise<BenchResult[]>> = {
       values.quick
         ? { items: 100_000, collections: 4, smallItems: 10_000, weeks: 10 }
         : { items: 1_000_000, collections: 4, smallItems: 100_000, weeks: 10 },
+      log,
+    ),
+  archive: () =>
+    runArchiveBench(
+      {
+        items: values.items ? Number(values.items) : values.quick ? 100_000 : 1_000_000,
+        collections: 4,
+      },
       log,
     ),
   'item-events': () => runItemEventBench('sqlite', values.quick ? 10_000 : 40_000, log),

@@ -19,6 +19,8 @@ export interface Config {
   /** Connections each process keeps to PostgreSQL (snapshot readers open their own, one per running backup). */
   readonly dbPoolSize: number;
   readonly bodyLimitBytes: number;
+  /** Largest archive Import Backup takes (SAFEKEEP_IMPORT_MAX_BYTES): streamed, not bound by bodyLimitBytes. */
+  readonly importMaxBytes: number;
   /** What one process admits at once, so that no tenant starves the others (src/http/admission.ts). */
   readonly admission: AdmissionConfig;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -296,6 +298,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     s3: s3Of(env, boolean, integer, problems),
     dbPoolSize: integer('SAFEKEEP_DB_POOL_SIZE', 10, 1, 1000),
     bodyLimitBytes: bodyLimitMb * MB,
+    importMaxBytes: integer('SAFEKEEP_IMPORT_MAX_BYTES', 10 * 1024 * MB, 1, Number.MAX_SAFE_INTEGER),
     admission: {
       ratePerSecond: integer('SAFEKEEP_RATE_LIMIT_PER_SECOND', 50, 0, 1_000_000),
       burst: integer('SAFEKEEP_RATE_LIMIT_BURST', 100, 1, 1_000_000),

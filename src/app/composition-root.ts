@@ -36,6 +36,7 @@ import { AdminService } from '../services/admin-service.js';
 import { AuthService } from '../services/auth-service.js';
 import { BackupService } from '../services/backup-service.js';
 import { CollectionService } from '../services/collection-service.js';
+import { ArchiveService } from '../services/archive-service.js';
 import { CursorCodec } from '../services/cursor-codec.js';
 import { newGuid } from '../services/ids.js';
 import { ItemService } from '../services/item-service.js';
@@ -51,6 +52,7 @@ export interface Services {
   readonly items: ItemService;
   readonly collections: CollectionService;
   readonly backups: BackupService;
+  readonly archives: ArchiveService;
   readonly webhooks: WebhookService;
 }
 
@@ -253,6 +255,7 @@ export async function openSafekeep(
     return built;
   };
   const quotas = new QuotaService(storage, config.quotas);
+  const backupService = new BackupService(storage, clock, () => built?.worker.nudge(), blobs, quotas);
   const services: Services = {
     auth: new AuthService(storage),
     admin: new AdminService(
@@ -269,7 +272,17 @@ export async function openSafekeep(
     quotas,
     items: new ItemService(storage, clock, new CursorCodec(cursorSecret), quotas),
     collections: new CollectionService(storage, clock, config.collectionBinMs, quotas),
-    backups: new BackupService(storage, clock, () => built?.worker.nudge(), blobs, quotas),
+    backups: backupService,
+    archives: new ArchiveService(
+      storage.backups,
+      backupService,
+      blobs,
+      clock,
+      () => background().engine,
+      { importMaxBytes: config.importMaxBytes, leaseMs: config.jobLeaseMs },
+      async (siteId) => (await storage.sites.get(siteId)) !== undefined,
+      quotas,
+    ),
     webhooks: new WebhookService(storage, clock, signer, webhookPolicy),
   };
   const stop = new AbortController();

@@ -292,6 +292,74 @@ export const errorRegistry = {
     }),
   },
 
+  BACKUP_DAMAGED: {
+    category: 'CONFLICT',
+    message: "The backup's stored content fails its checks.",
+    describe: (backupId: string, integrityCode: string) => ({
+      message: `Backup ${backupId} cannot be read: its stored content fails its checks (${integrityCode}).`,
+      data: { backupId, integrityCode },
+    }),
+  },
+  // Portable archives (docs/ARCHIVE-FORMAT.md): an import refused creates nothing.
+  ARCHIVE_TOO_LARGE: {
+    category: 'TOO_LARGE',
+    message: 'The archive is larger than this server imports.',
+    describe: (limit: number) => ({
+      message: `The archive is larger than ${limit} bytes, the most this server imports (SAFEKEEP_IMPORT_MAX_BYTES).`,
+      data: { limit },
+    }),
+  },
+  ARCHIVE_CORRUPT: {
+    category: 'INVALID',
+    message: 'The archive is damaged: it does not decompress.',
+    describe: (why: string) => ({ message: `The archive is damaged: ${why}.`, data: { why } }),
+  },
+  ARCHIVE_TRUNCATED: {
+    category: 'INVALID',
+    message: 'The archive ends before its end.',
+    describe: (where: string) => ({
+      message: `The archive ends too early, in ${where}: it was cut short.`,
+      data: { where },
+    }),
+  },
+  ARCHIVE_MANIFEST_INVALID: {
+    category: 'INVALID',
+    message: "The archive's manifest is not valid.",
+    describe: (why: string) => ({ message: `The archive's manifest is not valid: ${why}.`, data: { why } }),
+  },
+  ARCHIVE_SECTION_MISMATCH: {
+    category: 'INVALID',
+    message: "The archive's sections are not those its manifest lists, in its order.",
+    describe: (expected: string, found: string) => ({
+      message: `The archive holds ${found} where its manifest puts ${expected}: a section is missing or out of order.`,
+      data: { expected, found },
+    }),
+  },
+  ARCHIVE_COUNT_MISMATCH: {
+    category: 'INVALID',
+    message: 'A section of the archive holds another number of lines than its manifest says.',
+    describe: (section: string, expected: number, found: string) => ({
+      message: `The archive's ${section} holds ${found} lines; its manifest says ${expected}.`,
+      data: { section, expected, found },
+    }),
+  },
+  ARCHIVE_CHECKSUM_MISMATCH: {
+    category: 'INVALID',
+    message: 'Lines of the archive do not hash to the checksum its manifest records.',
+    describe: (section: string, block: number, expected: string, found: string) => ({
+      message: `Block ${block} of the archive's ${section} hashes to ${found}; its manifest records ${expected}.`,
+      data: { section, block, expected, found },
+    }),
+  },
+  ARCHIVE_ITEM_INVALID: {
+    category: 'INVALID',
+    message: 'A line of the archive is not an item, or link, the API would accept.',
+    describe: (section: string, line: number, why: string) => ({
+      message: `Line ${line} of the archive's ${section} is refused: ${why}.`,
+      data: { section, line, why },
+    }),
+  },
+
   // Failures of background work, reported in an entity's `error`.
   STORAGE_FULL: { category: 'BACKGROUND', message: 'The backup storage is full.' },
   STORAGE_IO_ERROR: {

@@ -7,7 +7,15 @@ import { checkCollectionId } from './collection-id.js';
 
 export type BackupStatus = 'PENDING' | 'READY' | 'FAILED' | 'DELETED' | 'CANCELED';
 export type BackupType = 'ON_DEMAND' | 'AUTO';
-export type BackupTrigger = 'ON_DEMAND' | 'SCHEDULE' | 'PRE_RESTORE';
+/**
+ * Why a backup exists. IMPORT (an uploaded archive) and COPY (an administrator's copy of another site's
+ * backup) are on-demand backups that no retention rule deletes and that do not count toward the on-demand
+ * limit; they are written by the request that creates them, never by the job worker.
+ */
+export type BackupTrigger = 'ON_DEMAND' | 'SCHEDULE' | 'PRE_RESTORE' | 'IMPORT' | 'COPY';
+
+/** Triggers written in one go by a request (an import, a copy), never claimed as jobs. */
+export const TRANSFER_TRIGGERS: readonly BackupTrigger[] = ['IMPORT', 'COPY'];
 export type RestorationStatus = 'PENDING' | 'COMPLETED' | 'FAILED';
 
 export interface Progress {
@@ -90,7 +98,7 @@ export const ON_DEMAND_LIMIT = 3;
 export const PRE_RESTORE_RETENTION = 3;
 
 export function typeOfTrigger(trigger: BackupTrigger): BackupType {
-  return trigger === 'ON_DEMAND' ? 'ON_DEMAND' : 'AUTO';
+  return trigger === 'ON_DEMAND' || TRANSFER_TRIGGERS.includes(trigger) ? 'ON_DEMAND' : 'AUTO';
 }
 
 /** A PENDING backup may be canceled; anything else gets 428 BACKUP_NOT_CANCELABLE. */

@@ -157,7 +157,11 @@ function chunkList(value: unknown, what: string): ChunkList {
   return { count: total, chunks };
 }
 
-function backedUpDefinition(value: unknown, what: string): BackedUpDefinition {
+/**
+ * Reads and checks a recorded definition's structure.
+ * @throws AppError INTEGRITY_MANIFEST_INVALID
+ */
+export function decodeDefinition(value: unknown, what: string): BackedUpDefinition {
   if (!isRecord(value) || typeof value.displayName !== 'string') throw invalid(`${what} is malformed`);
   const records = (list: unknown, name: string): Record<string, unknown>[] => {
     if (!Array.isArray(list) || !list.every(isRecord))
@@ -226,7 +230,7 @@ export function decodeManifest(bytes: Uint8Array, expected: { backupId: string; 
     return {
       id: c.id,
       displayName: c.displayName,
-      ...(c.definition !== undefined && { definition: backedUpDefinition(c.definition, `${at}.definition`) }),
+      ...(c.definition !== undefined && { definition: decodeDefinition(c.definition, `${at}.definition`) }),
       ...(c.absentBefore === true && { absentBefore: true }),
       gen: count(c.gen, `${at}.gen`),
       version: count(c.version, `${at}.version`),

@@ -3,13 +3,24 @@
  * alive and passes an AbortSignal that fires when the lease is lost or the job is canceled or deleted; this
  * does the work and records the outcome, fenced by the lease.
  */
-import type { BackupRecord } from '../domain/backup.js';
+import { TRANSFER_TRIGGERS, type BackupRecord } from '../domain/backup.js';
 import { loadBases, planSnapshot, writeSnapshot, type WrittenBackup } from './backup-runner.js';
 import { hit, type EngineDeps } from './engine-deps.js';
 import { jobErrorOf } from './job-failure.js';
 import { stopped, type JobLease } from './job-lease.js';
 
 export async function runBackup(deps: EngineDeps, backup: BackupRecord, lease: JobLease): Promise<void> {
+  if (TRANSFER_TRIGGERS.includes(backup.trigger)) {
+    // An import or a copy is written by its request; claimed here, that request stopped (its process died)
+    // before it finished and its lease ran out. There is nothing to resume from.
+    await deps.backups.failBackup(
+      backup.id,
+      lease.workerId,
+      { code: 'JOB_INTERRUPTED', message: `The ${backup.trigger.toLowerCase()} stopped before it finished.` },
+      deps.clock(),
+    );
+    return;
+  }
   try {
     const snapshot = await deps.snapshots.openLive(
       backup.siteId,

@@ -50,6 +50,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Declared by every route; the meta-test in test/http/routes.test.ts checks it. */
     auth?: RouteAuth;
+    /**
+     * The body is read by the handler as a stream (Import Backup), under a limit of its own: it is not
+     * reserved against the bytes of bodies in flight nor against the site's maxRequestBodyBytes.
+     */
+    streamBody?: boolean;
   }
   interface FastifyRequest {
     principal?: Principal;
@@ -131,6 +136,7 @@ function admit(budget: RequestBudget, request: FastifyRequest, reply: FastifyRep
   reply.raw.once('close', () => releases.forEach((release) => release()));
   if (request.siteContext && request.routeOptions.url?.includes('/bulk/'))
     releases.push(budget.enterBulk(request.siteContext.siteId));
+  if (request.routeOptions.config.streamBody) return;
   const length = Number(request.headers['content-length']);
   // A body over the body limit is refused by Fastify (413) before it is read.
   if (length > 0 && length <= request.routeOptions.bodyLimit) releases.push(budget.reserveBody(length));
@@ -231,7 +237,12 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   // A body of unknown length (chunked) is counted as it arrives.
   app.addHook('preParsing', (request, reply, payload, done) => {
-    if (!budget || !request.principal || request.headers['content-length'] !== undefined) {
+    if (
+      !budget ||
+      !request.principal ||
+      request.headers['content-length'] !== undefined ||
+      request.routeOptions.config.streamBody
+    ) {
       done(null, payload);
       return;
     }

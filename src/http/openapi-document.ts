@@ -49,6 +49,12 @@ function successResponse(info: OperationInfo | undefined): Json {
       content: { 'text/plain': { schema: { type: 'string' } } },
     };
   }
+  if (info.response === 'archive') {
+    return {
+      description: 'A portable archive (docs/ARCHIVE-FORMAT.md)',
+      content: { 'application/zstd': { schema: { type: 'string', format: 'binary' } } },
+    };
+  }
   if (info.response === 'file') {
     return {
       description: 'A file of the dashboard (JavaScript, CSS, HTML or an image)',
@@ -162,7 +168,15 @@ function operationOf(route: DeclaredRoute, info: OperationInfo | undefined, alia
         ? { '400': unsupportedResponse, default: errorResponse }
         : { '200': successResponse(info), default: errorResponse },
   };
-  if (schema.body) {
+  if (info?.archiveBody) {
+    operation.requestBody = {
+      required: true,
+      content: {
+        'application/zstd': { schema: { type: 'string', format: 'binary' } },
+        'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
+      },
+    };
+  } else if (schema.body) {
     operation.requestBody = {
       // Fastify takes a missing body as `{}`: a body is needed only when something in it is.
       required: (schema.body.required ?? []).length > 0,

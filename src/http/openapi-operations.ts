@@ -14,7 +14,9 @@ export interface OperationInfo {
   readonly summary: string;
   readonly description?: string;
   /** The body of a 200 answer; `html`, `file` and `metrics` are not JSON; `unsupported` routes never answer 200. */
-  readonly response: ResponseName | 'html' | 'file' | 'metrics' | 'unsupported';
+  readonly response: ResponseName | 'html' | 'file' | 'metrics' | 'unsupported' | 'archive';
+  /** The request body is an archive (docs/ARCHIVE-FORMAT.md), streamed, not JSON. */
+  readonly archiveBody?: boolean;
   /** The name of the path parameter a `*` stands for (ids that may contain `/`). */
   readonly wildcard?: string;
   /** Takes an `Idempotency-Key` header. */
@@ -286,6 +288,30 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
     summary: 'Cancel a PENDING backup (extension)',
     response: 'Empty',
   },
+  [`GET ${B}/:backupId/archive`]: {
+    operationId: 'downloadBackup',
+    tag: 'Backups',
+    summary: 'Download a READY backup as a portable archive (extension)',
+    description:
+      'Streams one file (`application/zstd`): concatenated zstd frames that decompress to NDJSON — a manifest ' +
+      "line with each collection's definition, item and link counts and block checksums, then each " +
+      "collection's items (delta layers merged) and links. The format is docs/ARCHIVE-FORMAT.md. " +
+      '`Content-Length` is sent when known ahead. 409 BACKUP_DAMAGED: the stored content fails its checks.',
+    response: 'archive',
+  },
+  [`POST ${B}/import`]: {
+    operationId: 'importBackup',
+    tag: 'Backups',
+    summary: 'Create a READY backup of the site from an archive (extension)',
+    description:
+      'The body is an archive as Download Backup writes it (`Content-Type: application/zstd` or ' +
+      '`application/octet-stream`), streamed: not bound by the JSON body limit but by ' +
+      '`SAFEKEEP_IMPORT_MAX_BYTES`. Every count and checksum is verified and every item checked as the items ' +
+      'API checks it; any refusal (`ARCHIVE_*` codes) creates nothing. The backup has trigger IMPORT: kept ' +
+      'until deleted, outside the on-demand limit, counted in the `maxBackupBytes` quota.',
+    response: 'Backup',
+    archiveBody: true,
+  },
   [`POST ${B}/:backupId/restore`]: {
     operationId: 'restoreBackup',
     tag: 'Restorations',
@@ -409,6 +435,16 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
       'Each with its deletion date and the date its retention window ends (then it is purged). Restore one ' +
       'with Restore Data Collection.',
     response: 'DeletedCollections',
+  },
+  [`POST ${A}/sites/:id/backups/:backupId/copy`]: {
+    operationId: 'copyBackup',
+    tag: 'Sites',
+    summary: 'Copy a READY backup of a site to another site (admin)',
+    description:
+      'Body `{ "targetSiteId" }`. The backup\'s stored chunks are copied as they are (each checked against its ' +
+      'recorded checksum) and a new READY backup of the target site is answered, trigger COPY: kept until ' +
+      'deleted, outside the on-demand limit, restorable there like any other.',
+    response: 'Backup',
   },
   [`POST ${A}/backups/:backupId/restore-preview`]: {
     operationId: 'previewRestore',

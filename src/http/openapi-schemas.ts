@@ -116,7 +116,9 @@ export const componentSchemas = {
       deletedDate: nullable(Timestamp),
       sizeInBytes: nullable(Int64),
       collections: Type.Array(Type.Object({ id: Type.String(), displayName: Type.String() })),
-      trigger: Type.Union(['ON_DEMAND', 'SCHEDULE', 'PRE_RESTORE'].map((s) => Type.Literal(s))),
+      trigger: Type.Union(
+        ['ON_DEMAND', 'SCHEDULE', 'PRE_RESTORE', 'IMPORT', 'COPY'].map((s) => Type.Literal(s)),
+      ),
       snapshotDate: nullable(Timestamp),
       itemCount: nullable(Int64),
       progress: nullable(Progress),

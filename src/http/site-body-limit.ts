@@ -16,6 +16,7 @@ export function limitSiteBodies(
   app.addHook('preParsing', async (request, _reply, payload) => {
     const site = request.siteContext;
     if (!site || request.method === 'GET' || request.method === 'DELETE') return payload;
+    if (request.routeOptions.config.streamBody) return payload;
     const limit = await limitOf(site.siteId);
     if (limit >= hardCap) return payload;
     const declared = Number(request.headers['content-length']);

@@ -124,6 +124,15 @@ export interface BackupStore {
   ): Promise<boolean>;
   /** PENDING → FAILED. With a worker id, only while it holds the lease. */
   failBackup(id: string, workerId: string | null, error: JobError, at: number): Promise<boolean>;
+  /**
+   * Inserts a PENDING backup that the caller writes itself (an import or a copy, TRANSFER_TRIGGERS), already
+   * leased to `workerId` and with no event: nobody hears of it unless it completes. While it is PENDING,
+   * garbage collection leaves the site alone. False, inserting nothing, while garbage collection (or the
+   * layout migration) holds the site: chunks written now could be deleted under it.
+   */
+  beginTransfer(backup: NewBackup, workerId: string, at: number, leaseMs: number): Promise<boolean>;
+  /** Removes a transfer that did not complete, as if it had never been (its chunks are garbage). */
+  abandonTransfer(id: string, workerId: string): Promise<void>;
 }
 
 export interface NewRestoration {

@@ -24,6 +24,8 @@ export type Query = Record<string, string | number | boolean | readonly string[]
 export interface TransportRequest {
   readonly query?: Query;
   readonly body?: unknown;
+  /** A body sent as it is (bytes or a stream), with its content type, instead of `body` as JSON. */
+  readonly rawBody?: { readonly data: Uint8Array | ReadableStream<Uint8Array>; readonly contentType: string };
   readonly idempotencyKey?: string | undefined;
   readonly signal?: AbortSignal | undefined;
 }
@@ -57,6 +59,39 @@ export class HttpTransport {
     return new HttpTransport({ baseUrl: this.baseUrl, apiKey: this.apiKey, siteId, fetch: this.send });
   }
 
+  /**
+   * A GET whose answer is bytes, not JSON (Download Backup): the body is returned unread, to be streamed.
+   * @throws SafekeepApiError for a refusal, SafekeepConnectionError when nothing answered
+   */
+  async download(path: string, options: { signal?: AbortSignal | undefined } = {}): Promise<DownloadedBody> {
+    const url = `${this.baseUrl}${path}`;
+    const headers: Record<string, string> = { authorization: this.apiKey };
+    if (this.siteId !== undefined) headers['wix-site-id'] = this.siteId;
+    let response: Response;
+    try {
+      response = await this.send(url, {
+        method: 'GET',
+        headers,
+        ...(options.signal && { signal: options.signal }),
+      });
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      throw new SafekeepConnectionError(url, { cause: error });
+    }
+    if (!response.ok || !response.body) {
+      const text = await response.text().catch(() => '');
+      throw SafekeepApiError.fromResponse(response.status, text, response.headers.get('retry-after'));
+    }
+    const length = Number(response.headers.get('content-length'));
+    return {
+      body: response.body,
+      length:
+        Number.isSafeInteger(length) && length >= 0 && response.headers.has('content-length')
+          ? length
+          : undefined,
+    };
+  }
+
   async request(
     method: Method,
     path: string,
@@ -66,8 +101,11 @@ export class HttpTransport {
     const headers: Record<string, string> = { authorization: this.apiKey, accept: 'application/json' };
     if (this.siteId !== undefined) headers['wix-site-id'] = this.siteId;
     if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey;
-    let body: string | undefined;
-    if (options.body !== undefined) {
+    let body: string | Uint8Array | ReadableStream<Uint8Array> | undefined;
+    if (options.rawBody !== undefined) {
+      body = options.rawBody.data;
+      headers['content-type'] = options.rawBody.contentType;
+    } else if (options.body !== undefined) {
       body = JSON.stringify(options.body);
       headers['content-type'] = 'application/json';
     }
@@ -77,7 +115,9 @@ export class HttpTransport {
       response = await this.send(url, {
         method,
         headers,
-        ...(body !== undefined && { body }),
+        ...(body !== undefined && { body: body as RequestInit['body'] }),
+        // A stream body needs half duplex in Node's fetch.
+        ...(body instanceof ReadableStream && { duplex: 'half' }),
         ...(options.signal && { signal: options.signal }),
       });
       text = await response.text();
@@ -102,6 +142,12 @@ export class HttpTransport {
       `${method} ${url} answered ${response.status} without a JSON object`,
     );
   }
+}
+
+/** A byte stream answered by the server, with its length when it said it. */
+export interface DownloadedBody {
+  readonly body: ReadableStream<Uint8Array>;
+  readonly length: number | undefined;
 }
 
 function queryString(query: Query | undefined): string {

@@ -7,7 +7,9 @@ import {
   pathId,
   type Query,
   type RequestOptions,
+  type DownloadedBody,
   type SafekeepClientOptions,
+  type TransportRequest,
 } from './http-transport.js';
 import { ItemsClient } from './items-client.js';
 import { ADMIN_PATH, SitesClient } from './sites-client.js';
@@ -292,10 +294,59 @@ export class SafekeepClient {
     return waitUntilSettled((signal) => this.getRestoration(id, signal ? { signal } : {}), options);
   }
 
+  /**
+   * Downloads a READY backup as a portable archive (docs/ARCHIVE-FORMAT.md): the response body, to stream
+   * to a file, and its length when the server knows it ahead.
+   * @throws SafekeepApiError 404 `BACKUP_NOT_FOUND`, 428 `BACKUP_NOT_READY`, 409 `BACKUP_DAMAGED`
+   */
+  async downloadBackup(id: string, options: RequestOptions = {}): Promise<DownloadedBody> {
+    return this.http.download(`${BACKUPS_PATH}/${pathId(id)}/archive`, options);
+  }
+
+  /**
+   * Creates a READY backup of the site (trigger IMPORT) from an archive, sent as a stream or as bytes.
+   * @throws SafekeepApiError 400 `ARCHIVE_*` (nothing is created), 413 `ARCHIVE_TOO_LARGE`, 429 `QUOTA_EXCEEDED`
+   */
+  async importBackup(
+    archive: Uint8Array | ReadableStream<Uint8Array>,
+    options: RequestOptions = {},
+  ): Promise<Backup> {
+    const result = await this.request('POST', '/import', {
+      ...options,
+      rawBody: { data: archive, contentType: 'application/zstd' },
+    });
+    return field<Backup>(result, 'backup');
+  }
+
+  /**
+   * Copies a READY backup of `fromSiteId` to `toSiteId` (an admin key): a READY backup of the target,
+   * trigger COPY.
+   * @throws SafekeepApiError 404 `BACKUP_NOT_FOUND` or `SITE_NOT_FOUND`, 428 `BACKUP_NOT_READY`
+   */
+  async copyBackup(
+    fromSiteId: string,
+    backupId: string,
+    toSiteId: string,
+    options: RequestOptions = {},
+  ): Promise<Backup> {
+    const result = await this.http.request(
+      'POST',
+      `${ADMIN_PATH}/sites/${pathId(fromSiteId)}/backups/${pathId(backupId)}/copy`,
+      { ...options, body: { targetSiteId: toSiteId } },
+    );
+    return field<Backup>(result, 'backup');
+  }
+
   private request(
     method: 'GET' | 'POST' | 'DELETE',
     path: string,
-    options: { query?: Query; body?: unknown; idempotencyKey?: string; signal?: AbortSignal | undefined },
+    options: {
+      query?: Query;
+      body?: unknown;
+      rawBody?: TransportRequest['rawBody'];
+      idempotencyKey?: string;
+      signal?: AbortSignal | undefined;
+    },
   ): Promise<Record<string, unknown>> {
     return this.http.request(method, `${BACKUPS_PATH}${path}`, options);
   }

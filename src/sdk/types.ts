@@ -12,7 +12,7 @@ export type BackupStatus = 'PENDING' | 'READY' | 'FAILED' | 'DELETED' | 'CANCELE
 export type BackupType = 'ON_DEMAND' | 'AUTO';
 
 /** Why a backup exists (extension): a caller, the weekly schedule, or a restoration's safety backup. */
-export type BackupTrigger = 'ON_DEMAND' | 'SCHEDULE' | 'PRE_RESTORE';
+export type BackupTrigger = 'ON_DEMAND' | 'SCHEDULE' | 'PRE_RESTORE' | 'IMPORT' | 'COPY';
 
 /** A restoration's state: PENDING, then COMPLETED or FAILED. */
 export type RestorationStatus = 'PENDING' | 'COMPLETED' | 'FAILED';

@@ -4,11 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import zstdNapi from 'zstd-napi';
 import { backupCommand } from '../../src/cli/commands/backup-commands.js';
 import { formatElapsed, renderProgressLine } from '../../src/cli/progress-bar.js';
 
@@ -502,6 +503,66 @@ describe('safekeep backup / restoration', () => {
     assert.match(help.stdout, /\[--yes\] \[--wait\] \[--json\]/);
     assert.match(help.stdout, /safekeep restoration undo ID/);
     assert.match(help.stdout, /safekeep restoration get ID/);
+  });
+
+  it('backup download writes an archive (with a bar on a terminal) and backup upload imports it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'safekeep-archive-cli-'));
+    // The earlier backup was deleted above: a fresh one.
+    const fresh = json(server.run('backup', 'create', '--wait', '--json')) as {
+      id: string;
+      itemCount: string;
+    };
+    const backupId = fresh.id;
+    try {
+      const file = join(dir, 'site.safekeep.zst');
+      const downloaded = server.run('backup', 'download', backupId.slice(0, 8), '-o', file);
+      assert.equal(downloaded.status, 0, downloaded.stderr);
+      assert.match(
+        downloaded.stdout,
+        new RegExp(`^Downloaded backup ${backupId} to .*site\\.safekeep\\.zst`),
+      );
+      const bytes = readFileSync(file);
+      assert.deepEqual([...bytes.subarray(0, 4)], [0x28, 0xb5, 0x2f, 0xfd], 'a zstd frame');
+      assert.ok(!existsSync(`${file}.partial`));
+
+      // On a terminal, the bar shows the bytes received.
+      const drawn: string[] = [];
+      const terminal = { isTTY: true, columns: 100, write: (t: string) => drawn.push(t) };
+      const lines: string[] = [];
+      const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+      const env = {
+        SAFEKEEP_URL: server.base,
+        SAFEKEEP_API_KEY: server.apiKey,
+        SAFEKEEP_SITE_ID: server.siteId,
+      };
+      const again = join(dir, 'again.zst');
+      assert.equal(
+        await backupCommand(['download', backupId, '-o', again], io, { env, terminal }),
+        0,
+        lines.join('\n'),
+      );
+      assert.ok(
+        drawn.some((t) => t.includes(`download ${backupId.slice(0, 8)} (bytes)`)),
+        drawn.join(''),
+      );
+      // The same archive again, but for the manifest's exportedDate.
+      const body = (archive: Buffer) => zstdNapi.decompress(archive).toString('utf8').split('\n').slice(1);
+      assert.deepEqual(body(readFileSync(again)), body(bytes), 'the same archive again');
+
+      const uploaded = json(server.run('backup', 'upload', file, '--json'));
+      assert.equal(uploaded.status, 'READY');
+      assert.equal(uploaded.trigger, 'IMPORT');
+      assert.equal(uploaded.itemCount, fresh.itemCount);
+
+      const cut = join(dir, 'cut.zst');
+      writeFileSync(cut, bytes.subarray(0, bytes.length - 20));
+      const refused = server.run('backup', 'upload', cut);
+      assert.equal(refused.status, 1);
+      assert.match(refused.stderr, /ARCHIVE_TRUNCATED/);
+      assert.equal(server.run('backup', 'download', backupId).status, 2, 'download needs -o');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

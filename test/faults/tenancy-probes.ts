@@ -222,6 +222,7 @@ export function probesFor(b: ForeignSite, own: string): Probe[] {
     id: b.backup,
     body: { restorationCollections: [{ dataCollectionId: coll }] },
   });
+  add(`GET ${BK}/:backupId/archive`, 'path.backupId', { path: `${BK}/{id}/archive`, id: b.backup });
   add(`GET ${BK}/restorations/:restorationId`, 'path.restorationId', {
     path: `${BK}/restorations/{id}`,
     id: b.restoration,
@@ -243,6 +244,12 @@ export function probesFor(b: ForeignSite, own: string): Probe[] {
     body: { autoBackupRetention: 1 },
   });
   add(`DELETE ${A}/sites/:id`, 'path.id', { path: `${A}/sites/{id}`, id: b.siteId, expect: 403 });
+  add(`POST ${A}/sites/:id/backups/:backupId/copy`, 'path.id', {
+    path: `${A}/sites/{id}/backups/${b.backup}/copy`,
+    id: b.siteId,
+    body: { targetSiteId: b.siteId },
+    expect: 403,
+  });
   add(`POST ${A}/api-keys`, 'body.siteIds[]', {
     path: `${A}/api-keys`,
     body: { name: 'x', siteIds: [b.siteId], scopes: ['data.read'] },
@@ -283,6 +290,8 @@ export function listingsFor(): { route: string; path: string; body?: unknown; ex
     },
     { route: `GET ${BK}`, path: BK, expect: 200 },
     { route: `GET ${BK}/restorations`, path: `${BK}/restorations`, expect: 200 },
+    // Import Backup creates a backup of the caller's own site from the body; a JSON body is no archive.
+    { route: `POST ${BK}/import`, path: `${BK}/import`, body: {}, expect: 400 },
     { route: `GET ${A}/api-keys`, path: `${A}/api-keys`, expect: 200 },
     { route: `GET ${A}/webhooks`, path: `${A}/webhooks`, expect: 200 },
     { route: `GET ${A}/webhooks/public-key`, path: `${A}/webhooks/public-key`, expect: 200 },

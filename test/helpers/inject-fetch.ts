@@ -14,6 +14,8 @@ export function injectFetch(app: FastifyInstance): typeof fetch {
       url: url.pathname + url.search,
       headers,
       ...(typeof body === 'string' && { payload: body }),
+      // Bytes (an archive for Import Backup) go as they are.
+      ...(body instanceof Uint8Array && { payload: Buffer.from(body) }),
     });
     const responseHeaders = new Headers();
     for (const [key, value] of Object.entries(res.headers)) {

@@ -288,6 +288,21 @@ describe('SafekeepClient: admin API and extensions', () => {
     );
   });
 
+  it('copies a READY backup to another site (trigger COPY)', async () => {
+    const scoped = admin.withSite(site.id);
+    // A fresh one: a test above damaged the stored content of earlier ones.
+    const created = await scoped.createBackup();
+    await runJobs(env);
+    const ready = await scoped.getBackup(created.id);
+    assert.equal(ready.status, 'READY');
+    const target = await admin.sites.create('Copies');
+    const copied = await admin.copyBackup(site.id, ready.id, target.id);
+    assert.equal(copied.trigger, 'COPY');
+    assert.equal(copied.status, 'READY');
+    assert.equal(copied.itemCount, ready.itemCount);
+    await rejectsWith(admin.copyBackup(site.id, ready.id, 'no-such-site'), 404, 'SITE_NOT_FOUND');
+  });
+
   it('reached every admin route, and every answer matched the OpenAPI document', async () => {
     assert.deepEqual(unreached(env.app.declaredRoutes, log, ['/_api/safekeep/v1', '/healthz']), []);
     assert.deepEqual(await mismatches(env, log), []);

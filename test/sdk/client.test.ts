@@ -405,6 +405,22 @@ describe('SafekeepClient', () => {
     await client.cancelBackup(pending.id);
   });
 
+  it('downloads a backup as an archive and imports it as a new READY backup', async () => {
+    env.clock.advance(1000);
+    const backup = await client.createBackup();
+    await runJobs();
+    assert.equal((await client.getBackup(backup.id)).status, 'READY');
+    const { body, length } = await client.downloadBackup(backup.id);
+    const bytes = new Uint8Array(await new Response(body).arrayBuffer());
+    assert.equal(length, bytes.length);
+    const imported = await client.importBackup(bytes);
+    assert.equal(imported.status, 'READY');
+    assert.equal(imported.trigger, 'IMPORT');
+    assert.equal(imported.itemCount, (await client.getBackup(backup.id)).itemCount);
+    await expectApiError(client.importBackup(bytes.subarray(0, bytes.length - 20)), 400, 'ARCHIVE_TRUNCATED');
+    await expectApiError(client.downloadBackup(missingId), 404, 'BACKUP_NOT_FOUND');
+  });
+
   it('reached every Backups API route, and every answer matched the OpenAPI document', async () => {
     assert.deepEqual(unreached(env.app.declaredRoutes, log, ['/wix-data/v2/backups']), []);
     assert.deepEqual(await mismatches(env, log), []);

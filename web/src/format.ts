@@ -65,10 +65,14 @@ const triggerNames: Record<Backup['trigger'], string> = {
   ON_DEMAND: 'On demand',
   SCHEDULE: 'Scheduled',
   PRE_RESTORE: 'Safety (before a restore)',
+  IMPORT: 'Imported from an archive',
+  COPY: 'Copied from another site',
 };
 
 /** What kind of backup it is, in words. */
 export function kindOf(backup: Backup): string {
+  if (backup.trigger === 'IMPORT' || backup.trigger === 'COPY')
+    return `On demand · ${triggerNames[backup.trigger]}`;
   return `${backup.type === 'AUTO' ? 'Automatic' : 'On demand'}${backup.type === 'AUTO' ? ` · ${triggerNames[backup.trigger]}` : ''}`;
 }
 
@@ -79,6 +83,7 @@ export function kindOf(backup: Backup): string {
  * @param restorationId the restoration whose safety backup it is, when known
  */
 export function backupLabel(backup: Backup, restorationId: string | undefined): string {
+  if (backup.trigger === 'IMPORT' || backup.trigger === 'COPY') return triggerNames[backup.trigger];
   if (backup.trigger !== 'PRE_RESTORE') return backup.trigger === 'SCHEDULE' ? 'Scheduled' : 'On demand';
   return restorationId
     ? `Safety backup before restoration ${shortIdText(restorationId)}`

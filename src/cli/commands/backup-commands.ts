@@ -3,6 +3,10 @@
  * talk to a running server over HTTP through the SDK (they never open the data directory themselves), so
  * they work against any safekeep a URL and an API key reach.
  */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { SafekeepClient } from '../../sdk/index.js';
 import {
@@ -53,6 +57,8 @@ export const backupUsage = `usage:
   safekeep backup get ID [--json]
   safekeep backup delete ID [--yes]
   safekeep backup cancel ID
+  safekeep backup download ID -o FILE        (a portable archive, docs/ARCHIVE-FORMAT.md)
+  safekeep backup upload FILE [--json]       (imports an archive as a new READY backup of the site)
   safekeep backup restore ID [--collections a,b] [--to a:a2[:Display name],b:b2] [--definitions merge|backup]
                              [--yes] [--wait] [--json]
 ID is a full id or its first characters (at least 4) when only one id starts with them.
@@ -194,6 +200,37 @@ export async function backupCommand(
       return withClient(values, io, options, async (client) => {
         const backup = await client.getBackup(await backupIdOf(client, id));
         return restore(client, io, options, values, backup, partial, restoreOptions);
+      });
+    }
+    case 'download': {
+      const { values, id } = parseWithId(
+        rest,
+        { ...connection, output: { type: 'string', short: 'o' } },
+        'backup download ID -o FILE',
+      );
+      if (!values.output) throw new UsageError(`backup download needs -o FILE\n${backupUsage}`);
+      const file = values.output;
+      return withClient(values, io, options, async (client) => {
+        const backup = await client.getBackup(await backupIdOf(client, id));
+        const { body, length } = await client.downloadBackup(backup.id);
+        // Without a length (a merged incremental backup), the stored size is a close estimate.
+        const total = length ?? Number(backup.sizeInBytes ?? 0);
+        const written = await withBytesBar(options, `download ${short(backup.id)}`, total, (onBytes) =>
+          writeStream(body, file, onBytes),
+        );
+        io.out(`Downloaded backup ${backup.id} to ${file} (${formatBytes(written)}).`);
+        return 0;
+      });
+    }
+    case 'upload': {
+      const { values, id: file } = parseWithId(rest, { ...connection, ...json }, 'backup upload FILE');
+      return withClient(values, io, options, async (client) => {
+        const size = (await stat(file)).size;
+        const backup = await withBytesBar(options, 'upload', size, (onBytes) =>
+          client.importBackup(readStream(file, onBytes)),
+        );
+        printBackup(io, backup, values.json);
+        return 0;
       });
     }
     case undefined:
@@ -488,6 +525,58 @@ async function waitWithBar<T>(
     process.removeListener('SIGINT', onSigint);
     bar?.stop();
   }
+}
+
+/** Runs a transfer with a bar of bytes when stdout is a terminal. */
+async function withBytesBar<T>(
+  options: ClientCommandOptions,
+  label: string,
+  total: number,
+  run: (onBytes: (done: number) => void) => Promise<T>,
+): Promise<T> {
+  const terminal = options.terminal ?? process.stdout;
+  const bar = terminal.isTTY ? new ProgressBar(terminal, `${label} (bytes)`) : undefined;
+  try {
+    return await run((done) => bar?.update({ itemsDone: done, itemsTotal: Math.max(total, done) }));
+  } finally {
+    bar?.stop();
+  }
+}
+
+/** Writes a downloaded body to a file (replaced only once complete); returns its length. */
+async function writeStream(
+  body: ReadableStream<Uint8Array>,
+  file: string,
+  onBytes: (done: number) => void,
+): Promise<number> {
+  const partial = `${file}.partial`;
+  let done = 0;
+  const counted = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      done += chunk.length;
+      onBytes(done);
+      callback(null, chunk);
+    },
+  });
+  try {
+    await pipeline(Readable.fromWeb(body), counted, createWriteStream(partial));
+    await rename(partial, file);
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw error;
+  }
+  return done;
+}
+
+/** A file as a web stream, counting the bytes read. */
+function readStream(file: string, onBytes: (done: number) => void): ReadableStream<Uint8Array> {
+  let done = 0;
+  const source = createReadStream(file);
+  source.on('data', (chunk) => {
+    done += chunk.length;
+    onBytes(done);
+  });
+  return Readable.toWeb(source);
 }
 
 /** Ctrl-C during `--wait`: the job goes on in the server. */

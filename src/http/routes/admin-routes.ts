@@ -5,7 +5,9 @@ import { errors } from '../../contracts/errors.js';
 import { RequestInteger } from '../../contracts/request-integer.js';
 import { grants } from '../../contracts/scopes.js';
 import type { SiteRecord } from '../../ports/storage.js';
+import { backupBody } from '../../contracts/backups-api.js';
 import type { AdminService, ApiKeyView } from '../../services/admin-service.js';
+import type { ArchiveService } from '../../services/archive-service.js';
 import type { Principal } from '../../services/auth-service.js';
 import type { QuotaService } from '../../services/quota-service.js';
 import { principalOf } from '../app.js';
@@ -43,10 +45,32 @@ const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 })
 
 export function registerAdminRoutes(
   root: FastifyInstance,
-  services: { admin: AdminService; quotas: QuotaService },
+  services: { admin: AdminService; quotas: QuotaService; archives?: ArchiveService },
 ): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { admin, quotas } = services;
+  const { admin, quotas, archives } = services;
+
+  if (archives) {
+    app.post(
+      `${adminPrefix}/sites/:id/backups/:backupId/copy`,
+      {
+        config: adminOnly,
+        schema: {
+          params: Type.Object({
+            id: Type.String({ minLength: 1, maxLength: 200 }),
+            backupId: Type.String({ minLength: 1, maxLength: 200 }),
+          }),
+          body: Type.Object(
+            { targetSiteId: Type.String({ minLength: 1, maxLength: 200 }) },
+            { additionalProperties: false },
+          ),
+        },
+      },
+      async (req) => ({
+        backup: backupBody(await archives.copy(req.params.id, req.params.backupId, req.body.targetSiteId)),
+      }),
+    );
+  }
 
   app.post(
     `${adminPrefix}/sites`,

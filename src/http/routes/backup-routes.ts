@@ -12,7 +12,9 @@ import {
   backupBody,
   restorationBody,
 } from '../../contracts/backups-api.js';
-import { invalidArgument } from '../../contracts/errors.js';
+import { Readable } from 'node:stream';
+import { errors, invalidArgument } from '../../contracts/errors.js';
+import type { ArchiveService } from '../../services/archive-service.js';
 import type { BackupService } from '../../services/backup-service.js';
 import { siteOf } from '../app.js';
 
@@ -31,9 +33,75 @@ function idempotencyKey(request: FastifyRequest): string | undefined {
   return raw;
 }
 
-export function registerBackupRoutes(root: FastifyInstance, services: { backups: BackupService }): void {
+/** Content types an archive may be sent as. */
+const archiveTypes = ['application/zstd', 'application/x-zstd', 'application/octet-stream'];
+
+/** An import's body, handed over by its content-type parser unread. */
+const archiveBodies = new WeakMap<FastifyRequest, Readable>();
+
+/** Download Backup and Import Backup (docs/ARCHIVE-FORMAT.md). */
+function registerArchiveRoutes(root: FastifyInstance, archives: ArchiveService): void {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  for (const prefix of backupPrefixes) {
+    app.get(
+      `${prefix}/:backupId/archive`,
+      { config: scope('backups.read'), schema: { params: BackupParams, querystring: BackupIdQuery } },
+      async (req, reply) => {
+        const stop = new AbortController();
+        reply.raw.once('close', () => stop.abort());
+        const archive = await archives.download(siteOf(req), req.params.backupId, stop.signal);
+        reply
+          .header('content-type', 'application/zstd')
+          .header('content-disposition', `attachment; filename="${archive.manifest.backupId}.safekeep.zst"`);
+        if (archive.length !== undefined) reply.header('content-length', archive.length);
+        return reply.send(Readable.from(archive.body, { objectMode: false, highWaterMark: 1 << 20 }));
+      },
+    );
+  }
+  // The import's body is a stream the handler reads: its parser (in this scope only) leaves it unread.
+  void app.register((child, _options, done) => {
+    child.addContentTypeParser(archiveTypes, (request, payload, parsed) => {
+      archiveBodies.set(request, payload);
+      parsed(null, undefined);
+    });
+    for (const prefix of backupPrefixes) {
+      child.post(
+        `${prefix}/import`,
+        { config: { ...scope('backups.create'), streamBody: true } },
+        async (req, reply) => {
+          const declared = Number(req.headers['content-length']);
+          if (Number.isSafeInteger(declared) && declared > archives.importMaxBytes) {
+            reply.header('connection', 'close');
+            throw errors.ARCHIVE_TOO_LARGE(archives.importMaxBytes);
+          }
+          const body = archiveBodies.get(req);
+          if (!body)
+            throw invalidArgument(
+              'content-type',
+              `send the archive as the body, as ${archiveTypes.join(' or ')} (docs/ARCHIVE-FORMAT.md)`,
+            );
+          const stop = new AbortController();
+          reply.raw.once('close', () => stop.abort());
+          const backup = await archives.import(
+            siteOf(req),
+            body.iterator({ destroyOnReturn: false }),
+            stop.signal,
+          );
+          return { backup: backupBody(backup) };
+        },
+      );
+    }
+    done();
+  });
+}
+
+export function registerBackupRoutes(
+  root: FastifyInstance,
+  services: { backups: BackupService; archives?: ArchiveService },
+): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { backups } = services;
+  if (services.archives) registerArchiveRoutes(root, services.archives);
 
   for (const prefix of backupPrefixes) {
     // Restorations first: `/restorations` must not be read as a backup id.

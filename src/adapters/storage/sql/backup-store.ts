@@ -3,6 +3,7 @@ import { errors } from '../../../contracts/errors.js';
 import {
   assertCancelable,
   beyondRetention,
+  TRANSFER_TRIGGERS,
   typeOfTrigger,
   type BackupRecord,
   type BackupStatus,
@@ -25,6 +26,7 @@ import { claimJob } from './job-lease/claim-job.js';
 import { failJob } from './job-lease/fail-job.js';
 import { jobHeldBy } from './job-lease/held-by.js';
 import { releaseLease } from './job-lease/release-lease.js';
+import { gcHoldsSite, sitesClosedToJobs } from './site-lock.js';
 import { renewJobLease } from './job-lease/renew-lease.js';
 import type { Database } from './schema.js';
 import type { SqlCapabilities } from './sql-capabilities.js';
@@ -302,6 +304,8 @@ export class SqlBackupStore implements BackupStore {
       }
       await emitBackupEvent(trx, id, at);
       const trigger = done.trigger as BackupTrigger;
+      // Imports and copies are kept until deleted.
+      if (TRANSFER_TRIGGERS.includes(trigger)) return true;
       const keep =
         trigger === 'ON_DEMAND'
           ? retention.onDemand
@@ -335,6 +339,28 @@ export class SqlBackupStore implements BackupStore {
       }
       return true;
     });
+  }
+
+  async beginTransfer(backup: NewBackup, workerId: string, at: number, leaseMs: number): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      // As a claim does: with row locks, the site's row orders this against GC taking its lease.
+      const held = this.capabilities.rowLocks
+        ? await gcHoldsSite(trx, backup.siteId, at)
+        : (await sitesClosedToJobs(trx, at).where('site_id', '=', backup.siteId).executeTakeFirst()) !==
+          undefined;
+      if (held) return false;
+      await insertBackup(trx, backup);
+      await trx
+        .updateTable('backups')
+        .set({ started_at: at, lease_owner: workerId, lease_expires_at: at + leaseMs, attempts: 1 })
+        .where('id', '=', backup.id)
+        .execute();
+      return true;
+    });
+  }
+
+  async abandonTransfer(id: string, workerId: string): Promise<void> {
+    await this.db.deleteFrom('backups').where('id', '=', id).where(jobHeldBy(workerId)).execute();
   }
 
   async failBackup(id: string, workerId: string | null, error: JobError, at: number): Promise<boolean> {
