@@ -1,0 +1,276 @@
+/**
+ * Conformance: `asyncRemoveByFilter`, `asyncPatchByFilter` and `getAsyncJobStatus` through Wix's own SDK
+ * (@wix/sdk + @wix/wix-data-items-sdk) over real HTTP on loopback, checked against Wix's documentation:
+ * - asyncRemoveByFilter: https://dev.wix.com/docs/sdk/backend-modules/data/items/async-remove-by-filter
+ * - asyncPatchByFilter: https://dev.wix.com/docs/sdk/backend-modules/data/items/async-patch-by-filter
+ * - getAsyncJobStatus: https://dev.wix.com/docs/sdk/backend-modules/data/items/get-async-job-status
+ *   (`status`: INITIALIZED, PROCESSING, SUCCEEDED, FAILED; `successCount`: items processed so far)
+ * The SDK posts to `/v2/bulk/items/async-remove-by-filter` and `/async-patch-by-filter` and reads
+ * `GET /v2/async-jobs/{jobId}/status`; those are the routes served. The jobs run on the job worker's lease:
+ * here the test runs them (runJobs), stops one mid-way as a crash would and lets a new process finish it.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Environment, FieldModificationsBuilder } from '@wix/wix-data-items-sdk';
+import { SimulatedCrash, type FailpointName } from '../../src/engine/failpoints.js';
+import { runJobs } from '../helpers/backup-helpers.js';
+import { startTestEnv, wixDataClient, type TestEnv, type TestSite } from '../helpers/harness.js';
+import { rejectionCode } from '../helpers/wix-rejection.js';
+import { TestClock } from '../helpers/test-clock.js';
+
+type Client = ReturnType<typeof wixDataClient>;
+type Row = Record<string, unknown>;
+
+const BATCH = 25;
+
+/** Every item of a collection (both environments read the same way), by id. */
+async function allItems(client: Client, collection: string): Promise<Map<string, Row>> {
+  const out = new Map<string, Row>();
+  let page = await client.items.query(collection).ascending('_id').limit(1000).find();
+  for (;;) {
+    for (const item of page.items as Row[]) out.set(item._id as string, item);
+    if (!page.hasNext()) return out;
+    page = await page.next();
+  }
+}
+
+describe('jobs by filter through the Wix SDK', () => {
+  let env: TestEnv;
+  let site: TestSite;
+  let client: Client;
+  /** What the failpoint after each committed batch saw of the job, through the SDK. */
+  const seen: { status: string; successCount: number }[] = [];
+  let watch: string | undefined;
+
+  before(async () => {
+    env = await startTestEnv({
+      itemJobBatch: BATCH,
+      failpoint: async (name: FailpointName) => {
+        if (name !== 'item-job:batch-committed' || watch === undefined) return;
+        const status = await client.items.getAsyncJobStatus(watch);
+        seen.push({ status: String(status.status), successCount: Number(status.successCount) });
+      },
+    });
+    const port = await env.listen();
+    site = await env.createSite();
+    client = wixDataClient(port, site);
+    await client.collections.createDataCollection({ _id: 'Tasks', displayName: 'Tasks', fields: [] });
+    await client.collections.createDataCollection({ _id: 'Notes', displayName: 'Notes', fields: [] });
+  });
+
+  after(() => env.close());
+
+  it('asyncRemoveByFilter removes exactly the matching items; the status goes INITIALIZED, PROCESSING, SUCCEEDED', async () => {
+    const tasks = Array.from({ length: 120 }, (_, n) => ({
+      _id: `t${String(n).padStart(3, '0')}`,
+      n,
+      even: n % 2 === 0,
+    }));
+    await client.items.bulkInsert('Tasks', tasks);
+    const { jobId } = await client.items.asyncRemoveByFilter('Tasks', client.items.filter().eq('even', true));
+    assert.equal(typeof jobId, 'string');
+    // Queued: no worker has claimed it yet.
+    assert.deepEqual(await client.items.getAsyncJobStatus(jobId), { status: 'INITIALIZED', successCount: 0 });
+    watch = jobId;
+    seen.length = 0;
+    assert.equal(await runJobs(env), 1);
+    watch = undefined;
+    // After each committed batch of 25 the job is PROCESSING with the items removed so far.
+    assert.deepEqual(
+      seen,
+      [25, 50, 60].map((successCount) => ({ status: 'PROCESSING', successCount })),
+    );
+    const done = await client.items.getAsyncJobStatus(jobId);
+    assert.deepEqual(done, { status: 'SUCCEEDED', successCount: 60 });
+    assert.equal(typeof done.successCount, 'number');
+    const left = await allItems(client, 'Tasks');
+    assert.deepEqual(
+      [...left.keys()],
+      tasks.filter((t) => !t.even).map((t) => t._id),
+    );
+  });
+
+  it('asyncPatchByFilter applies the modifications to the matching items only, once each', async () => {
+    await client.items.truncate('Notes');
+    const notes = Array.from({ length: 90 }, (_, n) => ({
+      _id: `n${String(n).padStart(3, '0')}`,
+      n,
+      tags: ['a'],
+      kind: n < 60 ? 'open' : 'closed',
+    }));
+    await client.items.bulkInsert('Notes', notes);
+    const before = await allItems(client, 'Notes');
+    const { jobId } = await client.items.asyncPatchByFilter(
+      'Notes',
+      client.items.filter().eq('kind', 'open'),
+      FieldModificationsBuilder()
+        .incrementField('n', 1000)
+        .setField('state', 'done')
+        .appendToArray('tags', 'patched')
+        .build(),
+    );
+    assert.equal(await runJobs(env), 1);
+    assert.deepEqual(await client.items.getAsyncJobStatus(jobId), { status: 'SUCCEEDED', successCount: 60 });
+    const after = await allItems(client, 'Notes');
+    for (const note of notes) {
+      const now = after.get(note._id)!;
+      const was = before.get(note._id)!;
+      if (note.kind === 'open') {
+        assert.equal(now.n, note.n + 1000, note._id);
+        assert.equal(now.state, 'done');
+        assert.deepEqual(now.tags, ['a', 'patched']);
+        // Dates come back as Dates, the creation date and owner are kept, the update date moves on.
+        assert.ok(now._createdDate instanceof Date);
+        assert.equal(now._createdDate.getTime(), (was._createdDate as Date).getTime());
+        assert.equal(now._owner, was._owner);
+      } else {
+        assert.deepEqual(now, was, `${note._id} is not open and stays as it was`);
+      }
+    }
+  });
+
+  it('counts an item a modification does not fit as a failure and leaves it as it is', async () => {
+    await client.items.truncate('Notes');
+    await client.items.bulkInsert('Notes', [
+      { _id: 'a', n: 1 },
+      { _id: 'b', n: 'text' },
+      { _id: 'c', n: 3 },
+    ]);
+    const { jobId } = await client.items.asyncPatchByFilter('Notes', {}, [
+      { fieldPath: 'n', action: 'INCREMENT_FIELD', value: 1 },
+    ]);
+    await runJobs(env);
+    assert.deepEqual(await client.items.getAsyncJobStatus(jobId), { status: 'SUCCEEDED', successCount: 2 });
+    // safekeep's answer adds the failures, which the Wix SDK does not pass on.
+    const raw = await env.call('GET', `/wix-data/v2/async-jobs/${jobId}/status`, {
+      key: site.apiKey,
+      site: site.siteId,
+    });
+    assert.equal(raw.status, 200);
+    assert.deepEqual(raw.body, { status: 'SUCCEEDED', successCount: 2, failureCount: 1 });
+    const items = await allItems(client, 'Notes');
+    assert.deepEqual(
+      [...items.values()].map((i) => i.n),
+      [2, 'text', 4],
+    );
+  });
+
+  it('works on the SANDBOX environment without touching LIVE', async () => {
+    await client.items.truncate('Notes');
+    const sandbox = client.items.withEnvironment(Environment.SANDBOX);
+    await client.items.insert('Notes', { _id: 'live', k: 1 });
+    await sandbox.insert('Notes', { _id: 'sb', k: 1 });
+    const { jobId } = await sandbox.asyncRemoveByFilter('Notes', { k: 1 });
+    await runJobs(env);
+    assert.deepEqual(await sandbox.getAsyncJobStatus(jobId), { status: 'SUCCEEDED', successCount: 1 });
+    assert.deepEqual([...(await allItems(client, 'Notes')).keys()], ['live']);
+    assert.equal(await sandbox.count('Notes'), 0);
+  });
+
+  it('refuses a bad filter, a bad modification and a missing collection before any job exists', async () => {
+    assert.equal(
+      await rejectionCode(client.items.asyncRemoveByFilter('Nope', {})),
+      'WDE0025',
+      'a missing collection is 404 WDE0025',
+    );
+    const badFilter = await env.call('POST', '/wix-data/v2/bulk/items/async-remove-by-filter', {
+      key: site.apiKey,
+      site: site.siteId,
+      body: { dataCollectionId: 'Notes', filter: { n: { $nope: 1 } } },
+    });
+    assert.equal(badFilter.status, 400, badFilter.text);
+    const badPatch = await env.call('POST', '/wix-data/v2/bulk/items/async-patch-by-filter', {
+      key: site.apiKey,
+      site: site.siteId,
+      body: {
+        dataCollectionId: 'Notes',
+        filter: {},
+        fieldModifications: [{ fieldPath: '_id', action: 'REMOVE_FIELD' }],
+      },
+    });
+    assert.equal(badPatch.status, 400, badPatch.text);
+    assert.equal(await runJobs(env), 0, 'no job was created');
+  });
+
+  it('answers 404 ASYNC_JOB_NOT_FOUND for an unknown job and for another site’s job', async () => {
+    assert.equal(await rejectionCode(client.items.getAsyncJobStatus('no-such-job')), 'ASYNC_JOB_NOT_FOUND');
+    const other = await env.createSite('Other');
+    const { jobId } = await client.items.asyncRemoveByFilter('Notes', { k: 'none' });
+    const foreign = await env.call('GET', `/_api/cloud-data/v2/async-jobs/${jobId}/status`, {
+      key: other.apiKey,
+      site: other.siteId,
+    });
+    assert.equal(foreign.status, 404);
+    assert.equal(foreign.body.details.applicationError.code, 'ASYNC_JOB_NOT_FOUND');
+    await runJobs(env);
+  });
+
+  it('limits a site to SAFEKEEP_SITE_BULK_REQUESTS jobs waiting at once (429 RATE_LIMITED)', async () => {
+    const first = await client.items.asyncRemoveByFilter('Notes', { k: 'none' });
+    const second = await client.items.asyncRemoveByFilter('Notes', { k: 'none' });
+    assert.equal(
+      await rejectionCode(client.items.asyncRemoveByFilter('Notes', { k: 'none' })),
+      'RATE_LIMITED',
+    );
+    assert.equal(await runJobs(env), 2);
+    for (const { jobId } of [first, second])
+      assert.equal((await client.items.getAsyncJobStatus(jobId)).status, 'SUCCEEDED');
+    await client.items.asyncRemoveByFilter('Notes', { k: 'none' });
+    await runJobs(env);
+  });
+});
+
+describe('a job by filter survives a restart', () => {
+  it('stopped after some batches, it is finished by a new process on the same storage: each item patched once', async () => {
+    const clock = new TestClock();
+    let crashAfter = 3;
+    const first = await startTestEnv({
+      clock,
+      itemJobBatch: 40,
+      failpoint: (name) => {
+        if (name === 'item-job:batch-committed' && --crashAfter === 0)
+          return Promise.reject(new SimulatedCrash(name));
+        return Promise.resolve();
+      },
+    });
+    let second: TestEnv | undefined;
+    try {
+      const site = await first.createSite();
+      const client = wixDataClient(await first.listen(), site);
+      await client.collections.createDataCollection({ _id: 'Counters', displayName: 'Counters', fields: [] });
+      const rows = Array.from({ length: 300 }, (_, n) => ({
+        _id: `k${String(n).padStart(4, '0')}`,
+        n,
+        big: n >= 100,
+      }));
+      await client.items.bulkInsert('Counters', rows);
+      const { jobId } = await client.items.asyncPatchByFilter(
+        'Counters',
+        client.items.filter().eq('big', true),
+        [{ fieldPath: 'n', action: 'INCREMENT_FIELD', value: 1 }],
+      );
+      // The worker stops after its third batch, as a crash would: nothing more is recorded, the lease stays.
+      await runJobs(first);
+      const stopped = await client.items.getAsyncJobStatus(jobId);
+      assert.deepEqual(stopped, { status: 'PROCESSING', successCount: 120 });
+      await first.close(true);
+
+      second = await startTestEnv({ clock, dataDir: first.dataDir, itemJobBatch: 40 });
+      const again = wixDataClient(await second.listen(), site);
+      // Its lease must run out before another worker takes it.
+      assert.equal(await runJobs(second), 0, 'the lease of the stopped worker still holds the job');
+      clock.advance(second.safekeep.config.jobLeaseMs + 1);
+      assert.equal(await runJobs(second), 1);
+      assert.deepEqual(await again.items.getAsyncJobStatus(jobId), {
+        status: 'SUCCEEDED',
+        successCount: 200,
+      });
+      const items = await allItems(again, 'Counters');
+      assert.equal(items.size, 300);
+      for (const row of rows) assert.equal(items.get(row._id)?.n, row.big ? row.n + 1 : row.n, row._id);
+    } finally {
+      if (second) await second.close();
+      else await first.close();
+    }
+  });
+});
