@@ -10,7 +10,12 @@
  * here the test runs them (runJobs), stops one mid-way as a crash would and lets a new process finish it.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { embeddedChildEnv } from '../faults/crash-scenario.js';
 import { Environment, FieldModificationsBuilder } from '@wix/wix-data-items-sdk';
 import { SimulatedCrash, type FailpointName } from '../../src/engine/failpoints.js';
 import { runJobs } from '../helpers/backup-helpers.js';
@@ -271,6 +276,66 @@ describe('a job by filter survives a restart', () => {
     } finally {
       if (second) await second.close();
       else await first.close();
+    }
+  });
+
+  it('a worker process SIGKILLed after a committed batch: a restarted one finishes the job (embedded)', async () => {
+    const clock = new TestClock();
+    const first = await startTestEnv({ clock, stack: 'embedded' });
+    const dir = first.dataDir;
+    let restarted: TestEnv | undefined;
+    try {
+      const site = await first.createSite();
+      const client = wixDataClient(await first.listen(), site);
+      await client.collections.createDataCollection({ _id: 'Big', displayName: 'Big', fields: [] });
+      // Three batches of the default 500: the worker dies after committing the second.
+      const rows = Array.from({ length: 1300 }, (_, n) => ({ _id: `b${String(n).padStart(5, '0')}`, n }));
+      for (let i = 0; i < rows.length; i += 650) await client.items.bulkInsert('Big', rows.slice(i, i + 650));
+      const { jobId } = await client.items.asyncPatchByFilter('Big', {}, [
+        { fieldPath: 'n', action: 'INCREMENT_FIELD', value: 10_000 },
+      ]);
+      await first.close(true);
+      const clockFile = join(dir, 'clock');
+      writeFileSync(clockFile, String(clock.current));
+      const proc = spawn(
+        process.execPath,
+        [fileURLToPath(new URL('../faults/crash-child.js', import.meta.url))],
+        {
+          env: embeddedChildEnv({
+            SAFEKEEP_DATA_DIR: dir,
+            SAFEKEEP_FAILPOINT: 'item-job:batch-committed:2',
+            SAFEKEEP_TEST_CLOCK_FILE: clockFile,
+            SAFEKEEP_WORKER_THREADS: '1',
+            SAFEKEEP_LOG_LEVEL: 'warn',
+          }),
+        },
+      );
+      let output = '';
+      proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      const signal = await new Promise<NodeJS.Signals | null>((resolve) =>
+        proc.on('exit', (_c, s) => resolve(s)),
+      );
+      assert.equal(signal, 'SIGKILL', `the worker died after its second batch:\n${output}`);
+
+      restarted = await startTestEnv({ clock, dataDir: dir, stack: 'embedded' });
+      const again = wixDataClient(await restarted.listen(), site);
+      assert.deepEqual(await again.items.getAsyncJobStatus(jobId), {
+        status: 'PROCESSING',
+        successCount: 1000,
+      });
+      clock.advance(restarted.safekeep.config.jobLeaseMs + 1);
+      assert.equal(await runJobs(restarted), 1);
+      assert.deepEqual(await again.items.getAsyncJobStatus(jobId), {
+        status: 'SUCCEEDED',
+        successCount: 1300,
+      });
+      const items = await allItems(again, 'Big');
+      assert.equal(items.size, rows.length);
+      for (const row of rows) assert.equal(items.get(row._id)?.n, row.n + 10_000, row._id);
+    } finally {
+      if (restarted) await restarted.close();
+      else rmSync(dir, { recursive: true, force: true });
     }
   });
 });
