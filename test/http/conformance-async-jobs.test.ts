@@ -43,6 +43,7 @@ describe('jobs by filter through the Wix SDK', () => {
   let env: TestEnv;
   let site: TestSite;
   let client: Client;
+  let port: number;
   /** What the failpoint after each committed batch saw of the job, through the SDK. */
   const seen: { status: string; successCount: number }[] = [];
   let watch: string | undefined;
@@ -56,7 +57,7 @@ describe('jobs by filter through the Wix SDK', () => {
         seen.push({ status: String(status.status), successCount: Number(status.successCount) });
       },
     });
-    const port = await env.listen();
+    port = await env.listen();
     site = await env.createSite();
     client = wixDataClient(port, site);
     await client.collections.createDataCollection({ _id: 'Tasks', displayName: 'Tasks', fields: [] });
@@ -208,6 +209,42 @@ describe('jobs by filter through the Wix SDK', () => {
     assert.equal(foreign.status, 404);
     assert.equal(foreign.body.details.applicationError.code, 'ASYNC_JOB_NOT_FOUND');
     await runJobs(env);
+  });
+
+  it('runs a batch per transaction, serving other sites between batches', async () => {
+    const other = await env.createSite('Neighbour');
+    const neighbour = wixDataClient(port, other);
+    await neighbour.collections.createDataCollection({ _id: 'Mine', displayName: 'Mine', fields: [] });
+    await client.items.truncate('Tasks');
+    const rows = Array.from({ length: 1000 }, (_, n) => ({ _id: `f${String(n).padStart(4, '0')}`, n }));
+    for (let i = 0; i < rows.length; i += 500) await client.items.bulkInsert('Tasks', rows.slice(i, i + 500));
+    const { jobId } = await client.items.asyncRemoveByFilter('Tasks', {});
+    // The worker loop of this process runs the job (40 batches of 25) while another site makes requests.
+    const stop = new AbortController();
+    const running = env.safekeep.background().worker.run(stop.signal);
+    const progress: number[] = [];
+    try {
+      for (;;) {
+        assert.equal(await neighbour.items.count('Mine'), 0);
+        const status = await client.items.getAsyncJobStatus(jobId);
+        if (status.status === 'SUCCEEDED') break;
+        assert.notEqual(status.status, 'FAILED');
+        if (status.status === 'PROCESSING') progress.push(Number(status.successCount));
+      }
+    } finally {
+      stop.abort();
+      await running;
+    }
+    // Requests were answered while the job was half done: it yields between its batches.
+    assert.ok(
+      progress.some((done) => done > 0 && done < rows.length),
+      `progress seen between batches: ${progress.join(', ')}`,
+    );
+    assert.deepEqual(await client.items.getAsyncJobStatus(jobId), {
+      status: 'SUCCEEDED',
+      successCount: 1000,
+    });
+    assert.equal(await client.items.count('Tasks'), 0);
   });
 
   it('limits a site to SAFEKEEP_SITE_BULK_REQUESTS jobs waiting at once (429 RATE_LIMITED)', async () => {
