@@ -211,6 +211,21 @@ describe('jobs by filter through the Wix SDK', () => {
     await runJobs(env);
   });
 
+  it('ends FAILED with the error when its collection is deleted before it runs', async () => {
+    await client.collections.createDataCollection({ _id: 'Gone', displayName: 'Gone', fields: [] });
+    await client.items.insert('Gone', { _id: 'g1', k: 1 });
+    const { jobId } = await client.items.asyncRemoveByFilter('Gone', {});
+    await client.collections.deleteDataCollection('Gone');
+    assert.equal(await runJobs(env), 1);
+    assert.deepEqual(await client.items.getAsyncJobStatus(jobId), { status: 'FAILED', successCount: 0 });
+    const raw = await env.call('GET', `/_api/cloud-data/v2/async-jobs/${jobId}/status`, {
+      key: site.apiKey,
+      site: site.siteId,
+    });
+    assert.equal(raw.body.status, 'FAILED');
+    assert.equal(raw.body.error.code, 'WDE0025');
+  });
+
   it('runs a batch per transaction, serving other sites between batches', async () => {
     const other = await env.createSite('Neighbour');
     const neighbour = wixDataClient(port, other);
