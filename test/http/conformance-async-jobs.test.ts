@@ -262,6 +262,38 @@ describe('jobs by filter through the Wix SDK', () => {
     assert.equal(await client.items.count('Tasks'), 0);
   });
 
+  it('on the job lease: fenced writes, and a job claimed three times is given up (JOB_INTERRUPTED)', async () => {
+    const store = env.safekeep.storage.itemJobs;
+    const t = env.clock.now();
+    await store.create(
+      {
+        id: 'lease-job',
+        siteId: site.siteId,
+        collectionId: 'Notes',
+        environment: 'LIVE',
+        kind: 'REMOVE',
+        filter: { k: 'none' },
+        modifications: null,
+        ownerKeyId: 'key',
+        requestedAt: t,
+      },
+      10,
+    );
+    const claim = (workerId: string, now: number) =>
+      store.claim({ workerId, now, leaseMs: 1000, maxAttempts: 3 });
+    assert.equal((await claim('w1', t))?.id, 'lease-job');
+    assert.equal(await claim('w2', t + 500), undefined, 'the lease holds it');
+    assert.equal((await claim('w2', t + 2000))?.id, 'lease-job', 'claimed again once the lease expired');
+    assert.equal(await store.complete('lease-job', 'w1', t + 2100), false, 'the first worker lost its lease');
+    assert.equal(await store.renew({ id: 'lease-job', workerId: 'w1', now: t + 2100, leaseMs: 1000 }), false);
+    assert.equal((await claim('w3', t + 4000))?.id, 'lease-job');
+    assert.equal(await claim('w4', t + 6000), undefined, 'a fourth claim gives it up instead');
+    const job = await store.get(site.siteId, 'lease-job');
+    assert.equal(job?.status, 'FAILED');
+    assert.equal(job?.error?.code, 'JOB_INTERRUPTED');
+    assert.equal((await client.items.getAsyncJobStatus('lease-job')).status, 'FAILED');
+  });
+
   it('limits a site to SAFEKEEP_SITE_BULK_REQUESTS jobs waiting at once (429 RATE_LIMITED)', async () => {
     const first = await client.items.asyncRemoveByFilter('Notes', { k: 'none' });
     const second = await client.items.asyncRemoveByFilter('Notes', { k: 'none' });
