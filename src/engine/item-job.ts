@@ -31,6 +31,18 @@ class LeaseLost extends Error {
   override readonly name = 'LeaseLost';
 }
 
+/** An item a patch does not fit (a modification that does not apply, a result over 500 KB): the job stops. */
+class ItemNotPatched extends Error {
+  override readonly name = 'ItemNotPatched';
+
+  constructor(
+    readonly itemId: string,
+    readonly reason: AppError,
+  ) {
+    super(`Item ${itemId} could not be patched: ${reason.message}`);
+  }
+}
+
 /** Whether a filter holds a link lookup, which the in-memory re-check cannot evaluate. */
 function hasLinks(node: FilterNode): boolean {
   switch (node.kind) {
@@ -61,6 +73,7 @@ async function filterOf(deps: EngineDeps, job: ItemJobRecord): Promise<FilterNod
 }
 
 function failureOf(error: unknown): JobError {
+  if (error instanceof ItemNotPatched) return { code: error.reason.code, message: error.message };
   // A request-side code met while running (the collection was deleted meanwhile: WDE0025) keeps its code.
   if (error instanceof AppError && error.category !== 'INTERNAL')
     return { code: error.code, message: error.message };
@@ -73,7 +86,7 @@ export async function runItemJob(deps: EngineDeps, job: ItemJobRecord, lease: Jo
     collectionId: job.collectionId,
     environment: job.environment,
   };
-  const batch = deps.itemJobBatch ?? ITEM_JOB_BATCH;
+  const batchSize = deps.itemJobBatch ?? ITEM_JOB_BATCH;
   const where = 'fieldModifications';
   try {
     const filter = await filterOf(deps, job);
@@ -90,7 +103,7 @@ export async function runItemJob(deps: EngineDeps, job: ItemJobRecord, lease: Jo
       const page = await deps.items.query(target, {
         filter,
         sort: [],
-        limit: batch,
+        limit: batchSize,
         maxBytes: BATCH_BYTES,
         ...(lastId !== null && { after: { values: [], id: lastId } }),
       });
@@ -98,41 +111,47 @@ export async function runItemJob(deps: EngineDeps, job: ItemJobRecord, lease: Jo
       if (last === undefined) break;
       const ids = page.items.map((item) => item.id);
       const now = deps.clock();
-      done += await deps.items.write(target, async (tx) => {
+      const batch = await deps.items.write(target, async (tx) => {
         const current = await tx.findExisting(ids);
-        const matching = ids.flatMap((id): StoredItem[] => {
+        const matches = (item: StoredItem | undefined): item is StoredItem =>
+          item !== undefined &&
+          (recheck === null || matchesFilter(recheck, JSON.parse(item.json) as Record<string, unknown>));
+        const changed: StoredItem[] = [];
+        // The id the batch got to: its last, or the one before an item a patch does not fit.
+        let reached: string | null = last;
+        let stop: ItemNotPatched | undefined;
+        for (const [i, id] of ids.entries()) {
           const item = current.get(id);
-          if (!item) return [];
-          if (recheck && !matchesFilter(recheck, JSON.parse(item.json) as Record<string, unknown>)) return [];
-          return [item];
-        });
-        let changed = matching.length;
-        let failed = 0;
-        if (job.kind === 'REMOVE') {
-          await tx.remove(matching.map((item) => item.id));
-        } else {
-          const patched: StoredItem[] = [];
-          for (const item of matching) {
-            try {
-              patched.push(patchItem(item, modifications, job.ownerKeyId, now, where));
-            } catch (error) {
-              if (!(error instanceof AppError)) throw error;
-              failed += 1;
-            }
+          if (!matches(item)) continue;
+          if (job.kind === 'REMOVE') {
+            changed.push(item);
+            continue;
           }
-          await tx.update(patched);
-          changed = patched.length;
+          try {
+            changed.push(patchItem(item, modifications, job.ownerKeyId, now, where));
+          } catch (error) {
+            if (!(error instanceof AppError)) throw error;
+            // As Wix documents: the job stops at the first item it cannot patch; those before stay patched.
+            stop = new ItemNotPatched(id, error);
+            reached = i === 0 ? null : (ids[i - 1] ?? null);
+            break;
+          }
         }
-        const held = await tx.advanceItemJob({
-          jobId: job.id,
-          workerId: lease.workerId,
-          done: changed,
-          failed,
-          lastId: last,
-        });
-        if (!held) throw new LeaseLost();
-        return changed;
+        if (job.kind === 'REMOVE') await tx.remove(changed.map((item) => item.id));
+        else await tx.update(changed);
+        if (reached !== null) {
+          const held = await tx.advanceItemJob({
+            jobId: job.id,
+            workerId: lease.workerId,
+            done: changed.length,
+            lastId: reached,
+          });
+          if (!held) throw new LeaseLost();
+        }
+        return { done: changed.length, stop };
       });
+      done += batch.done;
+      if (batch.stop) throw batch.stop;
       lastId = last;
       lease.progress({ itemsDone: done, itemsTotal: done });
       await hit(deps, 'item-job:batch-committed');

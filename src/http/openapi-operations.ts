@@ -141,7 +141,7 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
     'AsyncJob',
     {
       description:
-        'As Async Remove By Filter, applying `fieldModifications` (as Patch Data Item) to each item; an item a modification does not fit is left as it is and counted in `failureCount`.',
+        'As Async Remove By Filter, applying `fieldModifications` (as Patch Data Item) to each item. At an item a modification does not fit, the job stops FAILED (the items before it stay patched), as Wix documents.',
     },
   ),
   [`GET ${D}/async-jobs/:jobId/status`]: item(
@@ -150,7 +150,7 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
     'AsyncJobStatus',
     {
       description:
-        '`status`: INITIALIZED (queued), PROCESSING, SUCCEEDED or FAILED; `successCount`: items removed or patched so far. safekeep adds `failureCount` and, for a failed job, `error`.',
+        '`status`: INITIALIZED (queued), PROCESSING, SUCCEEDED or FAILED; `successCount`: items removed or patched so far. safekeep adds, for a failed job, `error`. A job finished more than 30 days ago is not found.',
     },
   ),
   [`POST ${D}/bulk/items/insert`]: item('bulkInsertDataItems', 'Insert up to 1000 items', 'BulkItems'),

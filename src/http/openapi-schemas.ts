@@ -230,7 +230,6 @@ export const responses = {
   AsyncJobStatus: Type.Object({
     status: Type.Union(['INITIALIZED', 'PROCESSING', 'SUCCEEDED', 'FAILED'].map((s) => Type.Literal(s))),
     successCount: Count,
-    failureCount: Type.Optional(Count),
     error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
   }),
   BulkItems: Type.Object({

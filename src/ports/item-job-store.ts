@@ -33,8 +33,6 @@ export interface ItemJobRecord extends NewItemJob {
   readonly finishedAt: number | null;
   /** Items removed or patched so far (Wix's successCount). */
   readonly done: number;
-  /** Items a patch could not be applied to (a modification that does not fit, an item grown too large). */
-  readonly failed: number;
   /** The id of the last item a committed batch handled; the next batch starts after it. */
   readonly lastId: string | null;
   readonly error: JobError | null;
@@ -46,8 +44,6 @@ export interface ItemJobAdvance {
   readonly workerId: string;
   /** Items changed by the batch. */
   readonly done: number;
-  /** Items the batch could not change. */
-  readonly failed: number;
   /** The id of the batch's last item. */
   readonly lastId: string;
 }

@@ -40,7 +40,6 @@ import { field, getQuery, pathId, type HttpTransport, type RequestOptions } from
 export interface AsyncJobStatus {
   readonly status: 'INITIALIZED' | 'PROCESSING' | 'SUCCEEDED' | 'FAILED';
   readonly successCount: number;
-  readonly failureCount: number;
   readonly error?: { readonly code: string; readonly message: string };
 }
 
@@ -461,7 +460,7 @@ export class ItemsClient {
 
   /**
    * Async Patch Data Items By Filter: starts a job applying `fieldModifications` to every item `filter`
-   * keeps and returns its id. An item a modification does not fit is left as it is (`failureCount`).
+   * keeps and returns its id. At an item a modification does not fit the job stops, FAILED.
    * @throws SafekeepApiError 400 (a bad filter or modification), 404 `WDE0025`, 429 `RATE_LIMITED`
    */
   async asyncPatchByFilter(
@@ -481,7 +480,7 @@ export class ItemsClient {
 
   /**
    * Get Async Job Status: `INITIALIZED` (queued), `PROCESSING`, `SUCCEEDED` or `FAILED`, the items changed
-   * so far (`successCount`), those a patch did not fit (`failureCount`) and a failed job's `error`.
+   * so far (`successCount`) and a failed job's `error`.
    * @throws SafekeepApiError 404 `ASYNC_JOB_NOT_FOUND`
    */
   async asyncJobStatus(jobId: string, options: RequestOptions = {}): Promise<AsyncJobStatus> {
@@ -491,7 +490,6 @@ export class ItemsClient {
     return {
       status: field<AsyncJobStatus['status']>(result, 'status'),
       successCount: Number(result.successCount ?? 0),
-      failureCount: Number(result.failureCount ?? 0),
       ...(result.error !== undefined && { error: result.error as AsyncJobStatus['error'] }),
     };
   }

@@ -122,7 +122,6 @@ export type AsyncJobStatus = 'INITIALIZED' | 'PROCESSING' | 'SUCCEEDED' | 'FAILE
 export interface AsyncJobStatusView {
   readonly status: AsyncJobStatus;
   readonly successCount: number;
-  readonly failureCount: number;
   readonly error?: { readonly code: string; readonly message: string };
 }
 
@@ -138,7 +137,6 @@ function asyncJobStatus(job: ItemJobRecord): AsyncJobStatusView {
   return {
     status,
     successCount: job.done,
-    failureCount: job.failed,
     ...(job.error && { error: { code: job.error.code, message: job.error.message } }),
   };
 }

@@ -135,7 +135,10 @@ describe('jobs by filter through the Wix SDK', () => {
     }
   });
 
-  it('counts an item a modification does not fit as a failure and leaves it as it is', async () => {
+  it('stops FAILED at an item a modification does not fit; the items before it stay patched', async () => {
+    // Wix: "If any item fails to be patched, the async job stops and its status becomes FAILED. Some items
+    // may already have been patched before the failure."
+    // https://dev.wix.com/docs/rest/business-solutions/cms/data-items/async-patch-data-items-by-filter
     await client.items.truncate('Notes');
     await client.items.bulkInsert('Notes', [
       { _id: 'a', n: 1 },
@@ -146,18 +149,19 @@ describe('jobs by filter through the Wix SDK', () => {
       { fieldPath: 'n', action: 'INCREMENT_FIELD', value: 1 },
     ]);
     await runJobs(env);
-    assert.deepEqual(await client.items.getAsyncJobStatus(jobId), { status: 'SUCCEEDED', successCount: 2 });
-    // safekeep's answer adds the failures, which the Wix SDK does not pass on.
+    assert.deepEqual(await client.items.getAsyncJobStatus(jobId), { status: 'FAILED', successCount: 1 });
+    // safekeep's answer adds the error, which the Wix SDK does not pass on.
     const raw = await env.call('GET', `/wix-data/v2/async-jobs/${jobId}/status`, {
       key: site.apiKey,
       site: site.siteId,
     });
     assert.equal(raw.status, 200);
-    assert.deepEqual(raw.body, { status: 'SUCCEEDED', successCount: 2, failureCount: 1 });
+    assert.equal(raw.body.error.code, 'INVALID_ARGUMENT');
+    assert.match(raw.body.error.message, /Item b could not be patched/);
     const items = await allItems(client, 'Notes');
     assert.deepEqual(
       [...items.values()].map((i) => i.n),
-      [2, 'text', 4],
+      [2, 'text', 3],
     );
   });
 
@@ -305,6 +309,18 @@ describe('jobs by filter through the Wix SDK', () => {
     for (const { jobId } of [first, second])
       assert.equal((await client.items.getAsyncJobStatus(jobId)).status, 'SUCCEEDED');
     await client.items.asyncRemoveByFilter('Notes', { k: 'none' });
+    await runJobs(env);
+  });
+
+  it('keeps a finished job’s status 30 days, as Wix keeps job records', async () => {
+    const { jobId } = await client.items.asyncRemoveByFilter('Notes', { k: 'none' });
+    await runJobs(env);
+    env.clock.advance(29 * 24 * 3600 * 1000);
+    await client.items.asyncRemoveByFilter('Notes', { k: 'none' });
+    assert.equal((await client.items.getAsyncJobStatus(jobId)).status, 'SUCCEEDED');
+    env.clock.advance(2 * 24 * 3600 * 1000);
+    await client.items.asyncRemoveByFilter('Notes', { k: 'none' });
+    assert.equal(await rejectionCode(client.items.getAsyncJobStatus(jobId)), 'ASYNC_JOB_NOT_FOUND');
     await runJobs(env);
   });
 });

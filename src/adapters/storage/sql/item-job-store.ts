@@ -22,6 +22,9 @@ import type { SqlCapabilities } from './sql-capabilities.js';
 /** A job of a site whose pending jobs are this many at most is refused with this (seconds). */
 const RETRY_AFTER_SECONDS = 5;
 
+/** How long a finished job's status stays readable (Wix keeps job records 30 days). */
+export const ITEM_JOB_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+
 function toItemJob(row: Selectable<ItemJobsTable>): ItemJobRecord {
   return {
     id: row.id,
@@ -37,7 +40,6 @@ function toItemJob(row: Selectable<ItemJobsTable>): ItemJobRecord {
     startedAt: row.started_at === null ? null : Number(row.started_at),
     finishedAt: row.finished_at === null ? null : Number(row.finished_at),
     done: Number(row.progress_done ?? 0),
-    failed: Number(row.failure_count),
     lastId: row.last_id,
     error: row.error_code === null ? null : { code: row.error_code, message: row.error_message ?? '' },
   };
@@ -53,7 +55,6 @@ export async function advanceItemJob(trx: Kysely<Database>, advance: ItemJobAdva
     .updateTable('item_jobs')
     .set((eb) => ({
       progress_done: eb('progress_done', '+', advance.done),
-      failure_count: eb('failure_count', '+', advance.failed),
       last_id: advance.lastId,
     }))
     .where('id', '=', advance.jobId)
@@ -78,6 +79,13 @@ export class SqlItemJobStore implements ItemJobStore {
         .executeTakeFirstOrThrow();
       if (Number(n) >= maxPending)
         throw errors.RATE_LIMITED('SITE_BULK_REQUESTS', maxPending, RETRY_AFTER_SECONDS);
+      // The site's jobs finished more than 30 days ago go (their status then reads as not found).
+      await trx
+        .deleteFrom('item_jobs')
+        .where('site_id', '=', job.siteId)
+        .where('status', 'in', ['COMPLETED', 'FAILED'])
+        .where('finished_at', '<', job.requestedAt - ITEM_JOB_RETENTION_MS)
+        .execute();
       const row = await trx
         .insertInto('item_jobs')
         .values({

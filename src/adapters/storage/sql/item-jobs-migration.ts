@@ -8,8 +8,7 @@ import { runStatements } from './run-statements.js';
  * in the columns every leased job table has (src/adapters/storage/sql/job-lease/lease-columns.ts).
  * `last_id` is the id of the last item a committed batch handled: batches are taken in id order after it,
  * and it is written in the batch's own transaction, so a job resumed by another worker neither skips nor
- * repeats an item. `progress_done` counts the items changed (Wix's successCount), `failure_count` those a
- * patch could not be applied to.
+ * repeats an item. `progress_done` counts the items changed (Wix's successCount).
  */
 export function itemJobsMigration(
   integer: 'INTEGER' | 'BIGINT',
@@ -33,7 +32,6 @@ export function itemJobsMigration(
           finished_at ${integer},
           progress_done ${integer},
           progress_total ${integer},
-          failure_count ${integer} NOT NULL DEFAULT 0,
           last_id ${text},
           error_code ${text},
           error_message ${text},

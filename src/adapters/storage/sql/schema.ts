@@ -163,7 +163,6 @@ export interface ItemJobsTable {
   finished_at: number | null;
   progress_done: number | null;
   progress_total: number | null;
-  failure_count: Generated<number>;
   /** The id of the last item a committed batch handled. */
   last_id: string | null;
   error_code: string | null;
