@@ -230,7 +230,8 @@ function randomExpr(random: Random, fields: readonly string[]): Expr {
 function randomPipeline(random: Random): Row[] {
   const stages: Row[] = [];
   if (random() < 0.7) stages.push({ filter: { x: { $gt: Math.floor(random() * 600) - 300 } } });
-  let fields = ['g', 'h', 'x', 'name', 'tags', 'obj'];
+  // `_id` stays through every stage (a projection never drops it here), so a sort always has a field.
+  let fields = ['_id', 'g', 'h', 'x', 'name', 'tags', 'obj'];
   const steps = 1 + Math.floor(random() * 4);
   for (let i = 0; i < steps; i++) {
     const kind = pick(random, [
