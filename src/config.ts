@@ -206,7 +206,7 @@ function cidrsOf(raw: string | undefined, problems: string[]): string[] {
 
 function failpointOf(raw: string | undefined, problems: string[]): { name: string; nth: number } | undefined {
   if (!raw) return undefined;
-  const match = /^([a-z]+:[a-z-]+)(?::(\d+))?$/.exec(raw);
+  const match = /^([a-z][a-z-]*:[a-z-]+)(?::(\d+))?$/.exec(raw);
   if (!match?.[1]) {
     problems.push(
       `SAFEKEEP_FAILPOINT must look like "backup:chunk-stored" or "backup:chunk-stored:3", not "${raw}"`,

@@ -174,6 +174,8 @@ export async function openSafekeep(
     failpoint?: Failpoints;
     /** Restored collections from this many items get a table of their own; the engine's default otherwise (tests lower it). */
     largeGenerationItems?: number;
+    /** Items a job by filter handles per transaction; ITEM_JOB_BATCH otherwise (tests lower it). */
+    itemJobBatch?: number;
   } = {},
 ): Promise<Safekeep> {
   const clock = options.clock ?? (config.testClockFile ? fileClock(config.testClockFile) : Date.now);
@@ -196,6 +198,10 @@ export async function openSafekeep(
       backups: storage.backups,
       restorations: storage.restorations,
       staging: storage.staging,
+      itemJobs: storage.itemJobs,
+      items: storage.items,
+      collections: storage.collections,
+      ...(options.itemJobBatch !== undefined && { itemJobBatch: options.itemJobBatch }),
       snapshots: storage.snapshots,
       blobs,
       codec,
@@ -270,7 +276,11 @@ export async function openSafekeep(
       blobs,
     ),
     quotas,
-    items: new ItemService(storage, clock, new CursorCodec(cursorSecret), quotas),
+    items: new ItemService(storage, clock, new CursorCodec(cursorSecret), quotas, {
+      // A site's jobs by filter are its bulk work: as many may wait or run as bulk requests may be in flight.
+      maxPending: config.admission.siteBulkRequests,
+      nudge: () => built?.worker.nudge(),
+    }),
     collections: new CollectionService(storage, clock, config.collectionBinMs, quotas),
     backups: backupService,
     archives: new ArchiveService(

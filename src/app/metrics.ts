@@ -5,7 +5,7 @@ import { requireScope, type AuthService } from '../services/auth-service.js';
 
 /** A running job as the metrics see it: its kind and how far it got. */
 export interface RunningJob {
-  readonly kind: 'backup' | 'restoration';
+  readonly kind: 'backup' | 'restoration' | 'item-job';
   readonly progress: Progress | undefined;
 }
 
@@ -95,13 +95,13 @@ export class Metrics {
         registers: [this.registry],
         collect() {
           this.reset();
-          for (const kind of ['backup', 'restoration'] as const)
+          for (const kind of ['backup', 'restoration', 'item-job'] as const)
             this.set({ kind }, countOf(sources().runningJobs(), kind, value));
         },
       });
     jobGauge(
       'safekeep_jobs_running',
-      'Backups and restorations running in this process now, by kind.',
+      'Backups, restorations and jobs by filter running in this process now, by kind.',
       () => 1,
     );
     jobGauge(

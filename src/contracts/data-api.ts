@@ -345,3 +345,40 @@ export const RestoreCollectionRequest = Type.Object(
   { additionalProperties: false },
 );
 export type RestoreCollectionRequest = Static<typeof RestoreCollectionRequest>;
+
+/** Async Remove Data Items By Filter: a job removing every item the filter keeps (`{}` or none: all). */
+export const AsyncRemoveByFilterRequest = request({ filter: FilterObject });
+export type AsyncRemoveByFilterRequest = Static<typeof AsyncRemoveByFilterRequest>;
+
+/** Async Patch Data Items By Filter: a job applying the field modifications to every item the filter keeps. */
+export const AsyncPatchByFilterRequest = request({
+  filter: FilterObject,
+  fieldModifications: Type.Array(FieldModificationSchema, { maxItems: MAX_FIELD_MODIFICATIONS }),
+});
+export type AsyncPatchByFilterRequest = Static<typeof AsyncPatchByFilterRequest>;
+
+/** GET /v2/async-jobs/{jobId}/status: the id comes from the path; nothing else is read. */
+export const AsyncJobStatusQuery = Type.Object(
+  { jobId: Type.Optional(Type.String({ maxLength: 128 })) },
+  { additionalProperties: false },
+);
+export type AsyncJobStatusQuery = Static<typeof AsyncJobStatusQuery>;
+
+/**
+ * Aggregate Pipeline Data Items: `pipeline.stages` as the SDK's `pipelineBuilder` builds them, each one
+ * stage object checked by the service (which names an unsupported stage), then a page of the results.
+ */
+export const AggregatePipelineRequest = request({
+  pipeline: Type.Optional(
+    Type.Object(
+      {
+        stages: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }), { maxItems: 100 })),
+        paging: Type.Optional(Paging),
+        cursorPaging: Type.Optional(CursorPaging),
+      },
+      { additionalProperties: false },
+    ),
+  ),
+  returnTotalCount: Type.Optional(Type.Boolean()),
+});
+export type AggregatePipelineRequest = Static<typeof AggregatePipelineRequest>;

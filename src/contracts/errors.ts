@@ -122,6 +122,11 @@ export const errorRegistry = {
       data: { itemId },
     }),
   },
+  ASYNC_JOB_NOT_FOUND: {
+    category: 'NOT_FOUND',
+    message: 'Async job not found.',
+    describe: (jobId: string) => ({ message: `Async job ${jobId} not found.`, data: { jobId } }),
+  },
   FIELD_NOT_FOUND: {
     category: 'NOT_FOUND',
     message: 'The collection has no such field.',

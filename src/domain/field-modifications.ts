@@ -4,7 +4,7 @@
  */
 import type { FieldModificationInput } from '../contracts/data-api.js';
 import { invalidArgument } from '../contracts/errors.js';
-import { isSystemField, readFieldValue } from './item-codec.js';
+import { composeItem, isSystemField, ownerOf, readFieldValue, type StoredItem } from './item-codec.js';
 import { parseFieldPath, type FieldPath } from './query/field-path.js';
 
 /** One checked modification. */
@@ -148,4 +148,27 @@ export function applyFieldModifications(
     }
   });
   return result;
+}
+
+/**
+ * An item with field modifications applied to its current user fields, keeping its id, creation date and
+ * owner (`fallbackOwner` when it has none); updated at `now`, or later if it already was.
+ * @throws AppError INVALID_ARGUMENT (a modification that does not fit), WDE0109 (the result is too large)
+ */
+export function patchItem(
+  current: StoredItem,
+  modifications: readonly FieldModification[],
+  fallbackOwner: string,
+  now: number,
+  where: string,
+): StoredItem {
+  const data = JSON.parse(current.json) as Record<string, unknown>;
+  const fields = Object.fromEntries(Object.entries(data).filter(([key]) => !isSystemField(key)));
+  return composeItem({
+    id: current.id,
+    owner: ownerOf(current) ?? fallbackOwner,
+    createdAt: current.createdAt,
+    updatedAt: Math.max(now, current.updatedAt),
+    fields: applyFieldModifications(fields, modifications, where),
+  });
 }

@@ -4,6 +4,8 @@
  * `MULTI_REFERENCE` field's links (`typeMetadata.multiReference.referencedCollectionId`) live apart from
  * items, in the link store.
  */
+import type { FilterNode } from './query/filter.js';
+
 export interface ReferenceField {
   readonly key: string;
   /** `true` for MULTI_REFERENCE (links stored apart), `false` for REFERENCE (an id inside the item). */
@@ -72,4 +74,66 @@ export function storeReferencesById(
     out[key] = id;
   }
   return out ?? fields;
+}
+
+/** Whether a filter uses `$hasSome`/`$hasAll`, which mean something else on MULTI_REFERENCE fields. */
+export function usesListOperators(node: FilterNode): boolean {
+  switch (node.kind) {
+    case 'and':
+    case 'or':
+      return node.nodes.some(usesListOperators);
+    case 'not':
+      return usesListOperators(node.node);
+    case 'hasSome':
+    case 'hasAll':
+      return true;
+    case 'compare':
+    case 'in':
+    case 'string':
+    case 'exists':
+    case 'linked':
+      return false;
+  }
+}
+
+/**
+ * Rewrites `$hasSome`/`$hasAll` on the collection's MULTI_REFERENCE fields into link lookups: those fields'
+ * values live in the link store, not in the item (Wix: "hasSome … items whose multi-reference field
+ * references any of the given items").
+ */
+export function linkedFilter(
+  filter: FilterNode,
+  references: ReadonlyMap<string, ReferenceField>,
+): FilterNode {
+  const rewrite = (node: FilterNode): FilterNode => {
+    switch (node.kind) {
+      case 'and':
+      case 'or':
+        return { kind: node.kind, nodes: node.nodes.map(rewrite) };
+      case 'not':
+        return { kind: 'not', node: rewrite(node.node) };
+      case 'hasSome':
+      case 'hasAll': {
+        const declared = node.field.length === 1 ? references.get(node.field[0] ?? '') : undefined;
+        if (!declared?.multiple) return node;
+        const toIds = node.values.flatMap((v) => (v.type === 'string' ? [v.value] : []));
+        // An id is a string: a list holding anything else can never be fully matched.
+        if (node.kind === 'hasAll' && toIds.length < node.values.length) return { kind: 'or', nodes: [] };
+        return {
+          kind: 'linked',
+          field: declared.key,
+          toCollectionId: declared.referencedCollectionId,
+          toIds,
+          all: node.kind === 'hasAll',
+        };
+      }
+      case 'compare':
+      case 'in':
+      case 'string':
+      case 'exists':
+      case 'linked':
+        return node;
+    }
+  };
+  return rewrite(filter);
 }

@@ -6,7 +6,9 @@ import type { ChunkPolicy } from '../domain/chunking.js';
 import type { BackupStore, RestorationStore, Retention, StagingStore } from '../ports/backup-store.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { Clock } from '../ports/clock.js';
+import type { ItemJobStore } from '../ports/item-job-store.js';
 import type { SnapshotSource } from '../ports/snapshot-source.js';
+import type { CollectionStore, ItemStore } from '../ports/storage.js';
 import type { CodecPool } from './codec-pool.js';
 import type { FailpointName, Failpoints } from './failpoints.js';
 
@@ -14,6 +16,12 @@ export interface EngineDeps {
   readonly backups: BackupStore;
   readonly restorations: RestorationStore;
   readonly staging: StagingStore;
+  /** Jobs by filter, and the item and collection stores they work on (item-job.ts). */
+  readonly itemJobs: ItemJobStore;
+  readonly items: ItemStore;
+  readonly collections: CollectionStore;
+  /** Items a job by filter handles per transaction (ITEM_JOB_BATCH unless a test sets it). */
+  readonly itemJobBatch?: number;
   readonly snapshots: SnapshotSource;
   readonly blobs: BlobStore;
   readonly codec: CodecPool;

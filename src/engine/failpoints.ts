@@ -42,7 +42,16 @@ export const failpointNames = [
  */
 export const layoutFailpointNames = ['layout:batch-copied', 'layout:switched'] as const;
 
-export type FailpointName = (typeof failpointNames)[number] | (typeof layoutFailpointNames)[number];
+/**
+ * Points of a job by filter (src/engine/item-job.ts): after each batch committed. Kept apart like the layout
+ * migration's; test/http/conformance-async-jobs.test.ts stops a job there and another worker finishes it.
+ */
+export const itemJobFailpointNames = ['item-job:batch-committed'] as const;
+
+export type FailpointName =
+  | (typeof failpointNames)[number]
+  | (typeof layoutFailpointNames)[number]
+  | (typeof itemJobFailpointNames)[number];
 
 export type Failpoints = (name: FailpointName) => Promise<void>;
 

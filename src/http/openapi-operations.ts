@@ -119,6 +119,42 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
         '`initialFilter` before grouping by `aggregation.groupingFields`, then per group the `operations` (itemCount, sum, average, min, max; sum, average, min and max read numbers only), then `finalFilter` and `sort` over the results. Each result has `_id` (`{field: value}` of the grouping fields, null without grouping), the grouping fields and the operation results. Offset paging only.',
     },
   ),
+  [`POST ${D}/items/aggregate-pipeline`]: item(
+    'aggregatePipelineDataItems',
+    'Run an aggregation pipeline over a collection',
+    'Aggregate',
+    {
+      description:
+        "`pipeline.stages` as the Wix SDK's pipelineBuilder builds them: filter, group (accumulators sum, avg, min, max, first, last, push; `_id` is `{key: value}` of the group ids, null without any), projection (include, exclude, reshape, projectNested), sort, skip, limit, unwindArray, objectToArray; expressions fieldPath, text, numeric, add, sum, subtract, multiply, divide, abs, mod, floor, ceil, concat, stringify, toLower, toUpper, substring, length. Leading filter stages run in the database; the other stages over the items streamed in id order, `group` and `sort` holding at most 100,000 results (400 past that). An unsupported stage or expression is refused with 400 naming it. Results are paged by `pipeline.paging` (offset; no cursor).",
+    },
+  ),
+  [`POST ${D}/bulk/items/async-remove-by-filter`]: item(
+    'asyncRemoveDataItemsByFilter',
+    'Start a job removing every item a filter keeps',
+    'AsyncJob',
+    {
+      description:
+        'Checks the filter and that the collection exists, then queues a job (`{}` or no filter: every item). The job worker removes the items in id order, a batch per transaction, yielding between batches; it survives a restart. No item events are sent. A site may have `SAFEKEEP_SITE_BULK_REQUESTS` such jobs waiting or running (429 `RATE_LIMITED` past that). Follow it with Get Async Job Status.',
+    },
+  ),
+  [`POST ${D}/bulk/items/async-patch-by-filter`]: item(
+    'asyncPatchDataItemsByFilter',
+    'Start a job applying field modifications to every item a filter keeps',
+    'AsyncJob',
+    {
+      description:
+        'As Async Remove By Filter, applying `fieldModifications` (as Patch Data Item) to each item. At an item a modification does not fit, the job stops FAILED (the items before it stay patched), as Wix documents.',
+    },
+  ),
+  [`GET ${D}/async-jobs/:jobId/status`]: item(
+    'getAsyncJobStatus',
+    'The status of a job by filter',
+    'AsyncJobStatus',
+    {
+      description:
+        '`status`: INITIALIZED (queued), PROCESSING, SUCCEEDED or FAILED; `successCount`: items removed or patched so far. safekeep adds, for a failed job, `error`. A job finished more than 30 days ago is not found.',
+    },
+  ),
   [`POST ${D}/bulk/items/insert`]: item('bulkInsertDataItems', 'Insert up to 1000 items', 'BulkItems'),
   [`POST ${D}/bulk/items/update`]: item('bulkUpdateDataItems', 'Replace up to 1000 items', 'BulkItems'),
   [`POST ${D}/bulk/items/save`]: item('bulkSaveDataItems', 'Insert or replace up to 1000 items', 'BulkItems'),

@@ -228,6 +228,12 @@ export const responses = {
     results: Type.Array(Type.Object({}, { additionalProperties: true })),
     pagingMetadata: ref('ItemPagingMetadata'),
   }),
+  AsyncJob: Type.Object({ jobId: Type.String() }),
+  AsyncJobStatus: Type.Object({
+    status: Type.Union(['INITIALIZED', 'PROCESSING', 'SUCCEEDED', 'FAILED'].map((s) => Type.Literal(s))),
+    successCount: Count,
+    error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+  }),
   BulkItems: Type.Object({
     results: Type.Array(
       Type.Object({

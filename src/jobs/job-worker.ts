@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Progress } from '../domain/backup.js';
 import { runBackup } from '../engine/backup-job.js';
+import { runItemJob } from '../engine/item-job.js';
 import type { EngineDeps } from '../engine/engine-deps.js';
 import type { JobLease } from '../engine/job-lease.js';
 import { runRestoration } from '../engine/restoration-job.js';
+import type { LeaseRenewal } from '../ports/lease-request.js';
 import type { Logger } from '../ports/logger.js';
 
 /** A job is given up after this many claims (each crash or lost lease costs one). */
@@ -24,7 +26,7 @@ export interface JobWorkerOptions {
   readonly onJobEnd?: (kind: JobKind, status: string, seconds: number) => void;
 }
 
-export type JobKind = 'backup' | 'restoration';
+export type JobKind = 'backup' | 'restoration' | 'item-job';
 
 /** A job running in this worker, and its latest progress (for the metrics). */
 export interface RunningJobView {
@@ -128,7 +130,10 @@ export class JobWorker {
     return true;
   }
 
-  /** Claims the oldest PENDING backup, else (when `restorations`) the oldest PENDING restoration. */
+  /**
+   * Claims the oldest PENDING backup, else (when `restorations`) the oldest PENDING restoration, else the
+   * oldest PENDING job by filter.
+   */
   private async claim(restorations: boolean): Promise<ClaimedJob | undefined> {
     const { deps } = this;
     const claim = {
@@ -159,9 +164,8 @@ export class JobWorker {
           ),
       };
     }
-    if (!restorations) return undefined;
-    const restoration = await deps.restorations.claimRestoration(claim);
-    if (!restoration) return undefined;
+    const restoration = restorations ? await deps.restorations.claimRestoration(claim) : undefined;
+    if (!restoration) return this.claimItemJob(claim, renewal);
     return {
       kind: 'restoration',
       run: (signal) =>
@@ -177,6 +181,26 @@ export class JobWorker {
                 restoration.restoration.id,
               )
             )?.status,
+        ),
+    };
+  }
+
+  private async claimItemJob(
+    claim: Parameters<EngineDeps['itemJobs']['claim']>[0],
+    renewal: (id: string, progress: Progress | undefined) => LeaseRenewal,
+  ): Promise<ClaimedJob | undefined> {
+    const { deps } = this;
+    const job = await deps.itemJobs.claim(claim);
+    if (!job) return undefined;
+    return {
+      kind: 'item-job',
+      run: (signal) =>
+        this.withLease(
+          'item-job',
+          signal,
+          (lease) => runItemJob(deps, job, lease),
+          (p) => deps.itemJobs.renew(renewal(job.id, p)),
+          async () => (await deps.itemJobs.get(job.siteId, job.id))?.status,
         ),
     };
   }

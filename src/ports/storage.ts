@@ -15,6 +15,7 @@ import type {
   ScheduleStore,
   StagingStore,
 } from './backup-store.js';
+import type { ItemJobAdvance, ItemJobStore } from './item-job-store.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { WebhookStore } from './webhook-store.js';
 import type { Environment } from '../domain/environment.js';
@@ -222,6 +223,12 @@ export interface ItemWriteTx {
    * transaction sees it: read from counters kept in the transactions that write items.
    */
   siteItemCount(): Promise<number>;
+  /**
+   * Records a batch of a job by filter in this transaction, fenced by the job's lease: its counts and the
+   * id it reached commit with the batch's changes or not at all. False when the worker lost the lease (the
+   * caller then throws, so that nothing of the batch is written).
+   */
+  advanceItemJob(advance: ItemJobAdvance): Promise<boolean>;
 }
 
 /** One computed value of an aggregation's groups, stored under `name` in each result. */
@@ -395,6 +402,8 @@ export interface Storage {
   readonly backups: BackupStore;
   readonly restorations: RestorationStore;
   readonly staging: StagingStore;
+  /** Jobs by filter (asyncRemoveByFilter, asyncPatchByFilter). */
+  readonly itemJobs: ItemJobStore;
   readonly schedule: ScheduleStore;
   readonly maintenance: MaintenanceStore;
   readonly webhooks: WebhookStore;

@@ -15,6 +15,7 @@ export {
   type ListRestorationsOptions,
 } from './safekeep-client.js';
 export type {
+  AsyncJobStatus,
   ItemsClient,
   ItemOptions,
   GetItemOptions,

@@ -1,5 +1,8 @@
 import type {
   AggregateItemsRequest,
+  AggregatePipelineRequest,
+  AsyncPatchByFilterRequest,
+  AsyncRemoveByFilterRequest,
   BulkItemsRequest,
   BulkPatchRequest,
   BulkReferencesRequest,
@@ -32,6 +35,13 @@ import type {
   SaveResult,
 } from './data-types.js';
 import { field, getQuery, pathId, type HttpTransport, type RequestOptions } from './http-transport.js';
+
+/** The state of a job by filter (`asyncJobStatus`). */
+export interface AsyncJobStatus {
+  readonly status: 'INITIALIZED' | 'PROCESSING' | 'SUCCEEDED' | 'FAILED';
+  readonly successCount: number;
+  readonly error?: { readonly code: string; readonly message: string };
+}
 
 /** Options of every item call. */
 export interface ItemOptions extends RequestOptions {
@@ -83,6 +93,7 @@ export interface QueryReferencedOptions extends ItemOptions {
 
 const ITEMS = '/wix-data/v2/items';
 const BULK = '/wix-data/v2/bulk/items';
+const ASYNC_JOBS = '/wix-data/v2/async-jobs';
 
 function environment(options: ItemOptions): { environment?: Environment } {
   return options.environment === undefined ? {} : { environment: options.environment };
@@ -293,6 +304,26 @@ export class ItemsClient {
     return { results: field(result, 'results'), pagingMetadata: field(result, 'pagingMetadata') };
   }
 
+  /**
+   * Aggregate Pipeline Data Items: runs `pipeline.stages` (filter, group, projection, sort, skip, limit,
+   * unwindArray, objectToArray, in Wix's shape) over the collection and returns a page of the results.
+   * @throws SafekeepApiError 400 (a bad or unsupported stage, named in the message), 404 `WDE0025`
+   */
+  async aggregatePipeline(
+    collectionId: string,
+    pipeline: NonNullable<AggregatePipelineRequest['pipeline']>,
+    options: ItemOptions & { readonly returnTotalCount?: boolean } = {},
+  ): Promise<{ results: Record<string, unknown>[]; pagingMetadata: ItemPagingMetadata }> {
+    const body: AggregatePipelineRequest = {
+      dataCollectionId: collectionId,
+      pipeline,
+      ...environment(options),
+      ...(options.returnTotalCount !== undefined && { returnTotalCount: options.returnTotalCount }),
+    };
+    const result = await this.post(`${ITEMS}/aggregate-pipeline`, body, options);
+    return { results: field(result, 'results'), pagingMetadata: field(result, 'pagingMetadata') };
+  }
+
   /** Inserts up to 1000 items in one transaction; each entry succeeds or fails on its own. */
   bulkInsert(
     collectionId: string,
@@ -407,6 +438,82 @@ export class ItemsClient {
     const result = await this.post(`${ITEMS}/query-referenced`, body, options);
     const results = field<{ dataItem: DataItem }[]>(result, 'results');
     return { dataItems: results.map((r) => r.dataItem), pagingMetadata: field(result, 'pagingMetadata') };
+  }
+
+  /**
+   * Async Remove Data Items By Filter: starts a job removing every item `filter` keeps (`{}`: all) and
+   * returns its id; follow it with `asyncJobStatus` or `waitForAsyncJob`. No item events are sent.
+   * @throws SafekeepApiError 400 (a bad filter), 404 `WDE0025`, 429 `RATE_LIMITED` (the site's jobs are many)
+   */
+  async asyncRemoveByFilter(
+    collectionId: string,
+    filter: ItemFilter,
+    options: ItemOptions = {},
+  ): Promise<{ jobId: string }> {
+    const body: AsyncRemoveByFilterRequest = {
+      dataCollectionId: collectionId,
+      filter: { ...filter },
+      ...environment(options),
+    };
+    return { jobId: field(await this.post(`${BULK}/async-remove-by-filter`, body, options), 'jobId') };
+  }
+
+  /**
+   * Async Patch Data Items By Filter: starts a job applying `fieldModifications` to every item `filter`
+   * keeps and returns its id. At an item a modification does not fit the job stops, FAILED.
+   * @throws SafekeepApiError 400 (a bad filter or modification), 404 `WDE0025`, 429 `RATE_LIMITED`
+   */
+  async asyncPatchByFilter(
+    collectionId: string,
+    filter: ItemFilter,
+    fieldModifications: readonly FieldModification[],
+    options: ItemOptions = {},
+  ): Promise<{ jobId: string }> {
+    const body: AsyncPatchByFilterRequest = {
+      dataCollectionId: collectionId,
+      filter: { ...filter },
+      fieldModifications: fieldModifications.map((m) => ({ ...m })),
+      ...environment(options),
+    };
+    return { jobId: field(await this.post(`${BULK}/async-patch-by-filter`, body, options), 'jobId') };
+  }
+
+  /**
+   * Get Async Job Status: `INITIALIZED` (queued), `PROCESSING`, `SUCCEEDED` or `FAILED`, the items changed
+   * so far (`successCount`) and a failed job's `error`.
+   * @throws SafekeepApiError 404 `ASYNC_JOB_NOT_FOUND`
+   */
+  async asyncJobStatus(jobId: string, options: RequestOptions = {}): Promise<AsyncJobStatus> {
+    const result = await this.http.request('GET', `${ASYNC_JOBS}/${pathId(jobId)}/status`, {
+      signal: options.signal,
+    });
+    return {
+      status: field<AsyncJobStatus['status']>(result, 'status'),
+      successCount: Number(result.successCount ?? 0),
+      ...(result.error !== undefined && { error: result.error as AsyncJobStatus['error'] }),
+    };
+  }
+
+  /** Polls `asyncJobStatus` every `pollMs` (500) until the job SUCCEEDED or FAILED; returns that status. */
+  async waitForAsyncJob(
+    jobId: string,
+    options: RequestOptions & { readonly pollMs?: number } = {},
+  ): Promise<AsyncJobStatus> {
+    for (;;) {
+      const status = await this.asyncJobStatus(jobId, options);
+      if (status.status === 'SUCCEEDED' || status.status === 'FAILED') return status;
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(resolve, options.pollMs ?? 500);
+        options.signal?.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            reject(options.signal?.reason as Error);
+          },
+          { once: true },
+        );
+      });
+    }
   }
 
   private async bulkWrite(

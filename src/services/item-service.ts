@@ -1,6 +1,9 @@
 import { AppError, errors, invalidArgument } from '../contracts/errors.js';
 import type {
   AggregateItemsRequest,
+  AggregatePipelineRequest,
+  AsyncPatchByFilterRequest,
+  AsyncRemoveByFilterRequest,
   DistinctValuesRequest,
   BulkItemsRequest,
   BulkPatchRequest,
@@ -23,28 +26,27 @@ import { resolveEnvironment, type RequestedEnvironment } from '../domain/environ
 import {
   checkItemId,
   composeItem,
-  isSystemField,
   ownerOf,
   readItemInput,
   type ItemInput,
   type StoredItem,
 } from '../domain/item-codec.js';
-import {
-  applyFieldModifications,
-  parseFieldModifications,
-  type FieldModification,
-} from '../domain/field-modifications.js';
+import { parseFieldModifications, patchItem, type FieldModification } from '../domain/field-modifications.js';
 import { parseFieldPath } from '../domain/query/field-path.js';
 import { matchesFilter } from '../domain/query/match.js';
 import { parseFilter, type FilterNode } from '../domain/query/filter.js';
 import {
+  linkedFilter,
   mayEmbedReferences,
   referenceFieldsOf,
+  usesListOperators,
   storeReferencesById,
   type ReferenceField,
 } from '../domain/reference-fields.js';
+import { runPipeline, parseStages, type Doc } from '../domain/query/pipeline.js';
 import { parseSort } from '../domain/query/sort.js';
 import type { Clock } from '../ports/clock.js';
+import type { ItemJobKind, ItemJobRecord } from '../ports/item-job-store.js';
 import type {
   AggregateOperation,
   AggregatePage,
@@ -57,7 +59,7 @@ import type {
 } from '../ports/storage.js';
 import type { SiteContext } from './auth-service.js';
 import type { CursorCodec, CursorState } from './cursor-codec.js';
-import { newItemId } from './ids.js';
+import { newGuid, newItemId } from './ids.js';
 import { checkQuota, type QuotaService } from './quota-service.js';
 
 export const DEFAULT_PAGE = 50;
@@ -103,6 +105,40 @@ export interface ReferenceResult {
   readonly ok: boolean;
   readonly reference: { referringItemFieldName: string; referringItemId: string; referencedItemId: string };
   readonly error?: ItemError;
+}
+
+/** How jobs by filter are admitted and started (docs/ARCHITECTURE.md, "Jobs by filter"). */
+export interface ItemJobOptions {
+  /** PENDING jobs by filter one site may have at once (SAFEKEEP_SITE_BULK_REQUESTS): they are its bulk work. */
+  readonly maxPending: number;
+  /** Tells the job worker of this process that a job was created. */
+  readonly nudge: () => void;
+}
+
+/** Wix's AsyncJobStatus for a job's state. */
+export type AsyncJobStatus = 'INITIALIZED' | 'PROCESSING' | 'SUCCEEDED' | 'FAILED';
+
+/** Get Async Job Status: Wix's status and successCount, plus what safekeep knows besides. */
+export interface AsyncJobStatusView {
+  readonly status: AsyncJobStatus;
+  readonly successCount: number;
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+function asyncJobStatus(job: ItemJobRecord): AsyncJobStatusView {
+  const status: AsyncJobStatus =
+    job.status === 'COMPLETED'
+      ? 'SUCCEEDED'
+      : job.status === 'FAILED'
+        ? 'FAILED'
+        : job.startedAt === null
+          ? 'INITIALIZED'
+          : 'PROCESSING';
+  return {
+    status,
+    successCount: job.done,
+    ...(job.error && { error: { code: job.error.code, message: job.error.message } }),
+  };
 }
 
 function errorOf(error: AppError): ItemError {
@@ -172,26 +208,6 @@ function aggregateOperation(
   return { name, op, field };
 }
 
-/** Whether a filter uses `$hasSome`/`$hasAll`, which mean something else on MULTI_REFERENCE fields. */
-function usesListOperators(node: FilterNode): boolean {
-  switch (node.kind) {
-    case 'and':
-    case 'or':
-      return node.nodes.some(usesListOperators);
-    case 'not':
-      return usesListOperators(node.node);
-    case 'hasSome':
-    case 'hasAll':
-      return true;
-    case 'compare':
-    case 'in':
-    case 'string':
-    case 'exists':
-    case 'linked':
-      return false;
-  }
-}
-
 /** A write's condition, parsed before its transaction: a bad filter is a 400 that changes nothing. */
 function conditionOf(condition: Condition | undefined): FilterNode | null {
   return parseFilter(condition?.filter, 'condition.filter');
@@ -244,6 +260,7 @@ export class ItemService {
     private readonly cursors: CursorCodec,
     /** Without it (tests of other rules), no quota is checked. */
     private readonly quotas?: QuotaService,
+    private readonly jobs: ItemJobOptions = { maxPending: 2, nudge: () => undefined },
   ) {}
 
   /**
@@ -488,6 +505,119 @@ export class ItemService {
     return { results: page.results, pagingMetadata: aggregatePaging(page, paging.offset) };
   }
 
+  /**
+   * Starts a job by filter (Async Remove / Patch Data Items By Filter): checks the request, that the
+   * collection exists and that the site is under its limit of pending jobs, then queues the job for the
+   * worker. The items are changed in the background, a batch per transaction; no item events are sent.
+   * @throws AppError INVALID_ARGUMENT, WDE0025, RATE_LIMITED (`SITE_BULK_REQUESTS`)
+   */
+  async startItemJob(
+    ctx: SiteContext,
+    kind: ItemJobKind,
+    request: AsyncRemoveByFilterRequest | AsyncPatchByFilterRequest,
+  ): Promise<{ jobId: string }> {
+    const target = this.target(ctx, request);
+    const filter = request.filter ?? {};
+    // Checked now, so that a bad filter or modification is a 400 rather than a failed job.
+    parseFilter(filter, 'filter');
+    const modifications = 'fieldModifications' in request ? request.fieldModifications : null;
+    if (kind === 'PATCH') parseFieldModifications(modifications ?? [], 'fieldModifications');
+    // The collection must exist (WDE0025); the job reads its definition again for MULTI_REFERENCE lists.
+    await this.referenceFields(target);
+    const now = this.clock();
+    const job = await this.storage.itemJobs.create(
+      {
+        id: newGuid(),
+        siteId: target.siteId,
+        collectionId: target.collectionId,
+        environment: target.environment,
+        kind,
+        filter,
+        modifications: kind === 'PATCH' ? (modifications ?? []) : null,
+        ownerKeyId: ctx.principal.keyId,
+        requestedAt: now,
+      },
+      this.jobs.maxPending,
+    );
+    this.jobs.nudge();
+    return { jobId: job.id };
+  }
+
+  /** Get Async Job Status. @throws AppError ASYNC_JOB_NOT_FOUND (another site's job included) */
+  async asyncJobStatus(ctx: SiteContext, jobId: string): Promise<AsyncJobStatusView> {
+    const job = await this.storage.itemJobs.get(ctx.siteId, jobId);
+    if (!job) throw errors.ASYNC_JOB_NOT_FOUND(jobId);
+    return asyncJobStatus(job);
+  }
+
+  /**
+   * Aggregate Pipeline Data Items: the leading `filter` stages select the items in the database; the
+   * items are then streamed in id order (pages of 1,000, a turn of the event loop between pages) through
+   * the other stages (src/domain/query/pipeline.ts), of which only `group` and `sort` hold results, and
+   * those at most MAX_HELD. A page of the results is returned; reading stops once it is full unless the
+   * total is asked for.
+   * @throws AppError INVALID_ARGUMENT (a bad or unsupported stage, named), WDE0025
+   */
+  async aggregatePipeline(
+    ctx: SiteContext,
+    request: AggregatePipelineRequest,
+  ): Promise<{ results: Doc[]; pagingMetadata: PagingMetadata }> {
+    const target = this.target(ctx, request);
+    const pipeline = request.pipeline ?? {};
+    const stages = parseStages(pipeline.stages, 'pipeline.stages');
+    const paging = offsetPaging({
+      ...(pipeline.paging && { paging: pipeline.paging }),
+      ...(pipeline.cursorPaging && { cursorPaging: pipeline.cursorPaging }),
+    });
+    let lead = 0;
+    const filters: FilterNode[] = [];
+    for (let stage = stages[0]; stage?.kind === 'filter'; stage = stages[++lead]) {
+      if (stage.filter) filters.push(stage.filter);
+    }
+    const selected: FilterNode | null =
+      filters.length === 0 ? null : filters.length === 1 ? filters[0]! : { kind: 'and', nodes: filters };
+    const filter = await this.withLinkFilters(target, selected);
+    // The collection must exist even when the pipeline stops before reading anything.
+    await this.referenceFields(target);
+    const withTotal = request.returnTotalCount === true;
+    const results: Doc[] = [];
+    let seen = 0;
+    let hasNext = false;
+    for await (const doc of runPipeline(stages.slice(lead), this.streamItems(target, filter), lead)) {
+      if (results.length >= paging.limit) {
+        hasNext = true;
+        if (!withTotal) break;
+      } else if (seen >= paging.offset) results.push(doc);
+      seen += 1;
+    }
+    return {
+      results,
+      pagingMetadata: aggregatePaging(
+        { results, hasMore: hasNext, ...(withTotal && { total: seen }) },
+        paging.offset,
+      ),
+    };
+  }
+
+  /** The items `filter` keeps, in id order, read a page at a time. */
+  private async *streamItems(target: ItemTarget, filter: FilterNode | null): AsyncGenerator<Doc> {
+    let after: KeysetPosition | undefined;
+    for (;;) {
+      const page = await this.storage.items.query(target, {
+        filter,
+        sort: [],
+        limit: MAX_OFFSET_PAGE,
+        maxBytes: MAX_PAGE_BYTES,
+        ...(after && { after }),
+      });
+      for (const item of page.items) yield JSON.parse(item.json) as Doc;
+      if (!page.hasMore || !page.last) return;
+      after = page.last;
+      // Other requests run between pages: on SQLite every statement runs on the event loop.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
   /** The collection's declared reference fields. @throws AppError WDE0025 */
   private async referenceFields(target: ItemTarget): Promise<Map<string, ReferenceField>> {
     const collection = await this.storage.collections.get(target.siteId, target.collectionId);
@@ -504,38 +634,7 @@ export class ItemService {
    */
   private async withLinkFilters(target: ItemTarget, filter: FilterNode | null): Promise<FilterNode | null> {
     if (filter === null || !usesListOperators(filter)) return filter;
-    const references = await this.referenceFields(target);
-    const rewrite = (node: FilterNode): FilterNode => {
-      switch (node.kind) {
-        case 'and':
-        case 'or':
-          return { kind: node.kind, nodes: node.nodes.map(rewrite) };
-        case 'not':
-          return { kind: 'not', node: rewrite(node.node) };
-        case 'hasSome':
-        case 'hasAll': {
-          const declared = node.field.length === 1 ? references.get(node.field[0] ?? '') : undefined;
-          if (!declared?.multiple) return node;
-          const toIds = node.values.flatMap((v) => (v.type === 'string' ? [v.value] : []));
-          // An id is a string: a list holding anything else can never be fully matched.
-          if (node.kind === 'hasAll' && toIds.length < node.values.length) return { kind: 'or', nodes: [] };
-          return {
-            kind: 'linked',
-            field: declared.key,
-            toCollectionId: declared.referencedCollectionId,
-            toIds,
-            all: node.kind === 'hasAll',
-          };
-        }
-        case 'compare':
-        case 'in':
-        case 'string':
-        case 'exists':
-        case 'linked':
-          return node;
-      }
-    };
-    return rewrite(filter);
+    return linkedFilter(filter, await this.referenceFields(target));
   }
 
   async query(ctx: SiteContext, request: QueryItemsRequest): Promise<ItemList> {
@@ -803,15 +902,7 @@ export class ItemService {
     where: string,
   ): StoredItem {
     checkCondition(condition, current);
-    const data = JSON.parse(current.json) as Record<string, unknown>;
-    const fields = Object.fromEntries(Object.entries(data).filter(([key]) => !isSystemField(key)));
-    return composeItem({
-      id: current.id,
-      owner: ownerOf(current) ?? ctx.principal.keyId,
-      createdAt: current.createdAt,
-      updatedAt: Math.max(now, current.updatedAt),
-      fields: applyFieldModifications(fields, modifications, where),
-    });
+    return patchItem(current, modifications, ctx.principal.keyId, now, where);
   }
 
   /** Patch Data Item: modifies the named fields of one item and leaves the others as they are. */

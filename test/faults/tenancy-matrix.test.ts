@@ -129,6 +129,14 @@ describe('tenancy matrix: site B seen with site A keys', () => {
     const restoration = ok(await env.call('POST', `${D}/backups/${backup}/restore`, { ...asB, body: {} }))
       .restoration.id as string;
     await runJobs(env);
+    // A job by filter that keeps nothing: B's items stay for the other probes.
+    const asyncJob = ok(
+      await env.call('POST', `${D}/bulk/items/async-remove-by-filter`, {
+        ...asB,
+        body: { dataCollectionId: collection, filter: { secret: 'matches-nothing' } },
+      }),
+    ).jobId as string;
+    await runJobs(env);
     const webhookUrl = 'http://127.0.0.1:9/b-secret-hook-3d7c';
     const webhook = ok(
       await env.call('POST', `${A}/webhooks`, {
@@ -155,6 +163,7 @@ describe('tenancy matrix: site B seen with site A keys', () => {
       content,
       backup,
       restoration,
+      asyncJob,
       webhook,
       webhookUrl,
       keyId: key.apiKey.id as string,

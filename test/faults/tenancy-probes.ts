@@ -16,6 +16,8 @@ export interface ForeignSite {
   readonly content: string;
   readonly backup: string;
   readonly restoration: string;
+  /** A job by filter of site B (asyncRemoveByFilter). */
+  readonly asyncJob: string;
   readonly webhook: string;
   readonly webhookUrl: string;
   readonly keyId: string;
@@ -149,6 +151,10 @@ export function probesFor(b: ForeignSite, own: string): Probe[] {
     path: `${D}/items/aggregate`,
     body: { dataCollectionId: coll },
   });
+  add(`POST ${D}/items/aggregate-pipeline`, 'body.dataCollectionId', {
+    path: `${D}/items/aggregate-pipeline`,
+    body: { dataCollectionId: coll, pipeline: { stages: [] } },
+  });
   for (const action of ['insert', 'update', 'save'] as const) {
     add(`POST ${D}/bulk/items/${action}`, 'body.dataCollectionId', {
       path: `${D}/bulk/items/${action}`,
@@ -165,6 +171,22 @@ export function probesFor(b: ForeignSite, own: string): Probe[] {
   add(`POST ${D}/bulk/items/remove`, 'body.dataCollectionId', {
     path: `${D}/bulk/items/remove`,
     body: { dataCollectionId: coll, dataItemIds: [item] },
+  });
+  add(`POST ${D}/bulk/items/async-remove-by-filter`, 'body.dataCollectionId', {
+    path: `${D}/bulk/items/async-remove-by-filter`,
+    body: { dataCollectionId: coll, filter: {} },
+  });
+  add(`POST ${D}/bulk/items/async-patch-by-filter`, 'body.dataCollectionId', {
+    path: `${D}/bulk/items/async-patch-by-filter`,
+    body: {
+      dataCollectionId: coll,
+      filter: {},
+      fieldModifications: [{ fieldPath: 'x', action: 'REMOVE_FIELD' }],
+    },
+  });
+  add(`GET ${D}/async-jobs/:jobId/status`, 'path.jobId', {
+    path: `${D}/async-jobs/{id}/status`,
+    id: b.asyncJob,
   });
   for (const action of ['insert-references', 'remove-references'] as const) {
     add(`POST ${D}/bulk/items/${action}`, 'body.dataCollectionId', {

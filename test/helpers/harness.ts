@@ -105,6 +105,8 @@ export async function startTestEnv(
     stack?: 'embedded' | 'scaleout';
     /** Restored collections from this many items get a table of their own (the engine's default otherwise). */
     largeGenerationItems?: number;
+    /** Items a job by filter handles per transaction (the engine's default otherwise). */
+    itemJobBatch?: number;
   } = {},
 ): Promise<TestEnv> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'safekeep-test-'));
@@ -122,6 +124,7 @@ export async function startTestEnv(
     clock: clock.now,
     failpoint: options.failpoint,
     largeGenerationItems: options.largeGenerationItems,
+    itemJobBatch: options.itemJobBatch,
   });
   const app = safekeep.createHttpApp(false);
   const requests: string[] = [];

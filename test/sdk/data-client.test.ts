@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { unsupportedOperations } from '../../src/contracts/unsupported-operations.js';
 import { SafekeepApiError, SafekeepClient } from '../../src/sdk/index.js';
+import { runJobs } from '../helpers/backup-helpers.js';
 import { startTestEnv, type TestEnv } from '../helpers/harness.js';
 import { mismatches, recordingFetch, unreached, type Exchange } from './api-recorder.js';
 
@@ -367,11 +368,62 @@ describe('SafekeepClient: items and collections', () => {
     assert.equal(await client.items.isReferenced('Books', 'authors', 'dune', 'austen'), false);
   });
 
+  it('runs aggregation pipelines, and jobs that remove or patch by filter', async () => {
+    await client.collections.create({ id: 'Jobs', displayName: 'Jobs' });
+    await client.items.bulkInsert(
+      'Jobs',
+      Array.from({ length: 12 }, (_, n) => ({ _id: `j${String(n).padStart(2, '0')}`, n, odd: n % 2 === 1 })),
+    );
+    const grouped = await client.items.aggregatePipeline(
+      'Jobs',
+      {
+        stages: [
+          { filter: { n: { $gte: 2 } } },
+          {
+            group: {
+              groupIds: [{ key: 'odd', expression: { fieldPath: 'odd' } }],
+              accumulators: [{ sum: { expression: { fieldPath: 'n' } }, resultFieldName: 'total' }],
+            },
+          },
+          { sort: { values: [{ fieldName: 'total', order: 'DESC' }] } },
+        ],
+      },
+      { returnTotalCount: true },
+    );
+    assert.deepEqual(grouped.results, [
+      { _id: { odd: true }, total: 3 + 5 + 7 + 9 + 11 },
+      { _id: { odd: false }, total: 2 + 4 + 6 + 8 + 10 },
+    ]);
+    assert.equal(grouped.pagingMetadata.total, 2);
+    const refused = await rejectsWith(
+      client.items.aggregatePipeline('Jobs', { stages: [{ lookup: {} }] }),
+      400,
+      'INVALID_ARGUMENT',
+    );
+    assert.match(refused.message, /lookup/);
+
+    const patch = await client.items.asyncPatchByFilter('Jobs', { odd: true }, [
+      { fieldPath: 'n', action: 'INCREMENT_FIELD', incrementFieldOptions: { value: 100 } },
+    ]);
+    assert.equal((await client.items.asyncJobStatus(patch.jobId)).status, 'INITIALIZED');
+    assert.equal(await runJobs(env), 1);
+    assert.deepEqual(await client.items.waitForAsyncJob(patch.jobId, { pollMs: 10 }), {
+      status: 'SUCCEEDED',
+      successCount: 6,
+    });
+    const removal = await client.items.asyncRemoveByFilter('Jobs', { n: { $gt: 100 } });
+    assert.equal(await runJobs(env), 1);
+    assert.equal((await client.items.waitForAsyncJob(removal.jobId)).successCount, 6);
+    assert.equal(await client.items.count('Jobs'), 6);
+    await rejectsWith(client.items.asyncJobStatus('nope'), 404, 'ASYNC_JOB_NOT_FOUND');
+    await rejectsWith(client.items.asyncRemoveByFilter('NoSuch', {}), 404, 'WDE0025');
+  });
+
   it('reached every Data API route, and every answer matched the OpenAPI document', async () => {
     const missing = unreached(
       env.app.declaredRoutes,
       log,
-      ['/wix-data/v2/items', '/wix-data/v2/bulk', '/wix-data/v2/collections'],
+      ['/wix-data/v2/items', '/wix-data/v2/bulk', '/wix-data/v2/collections', '/wix-data/v2/async-jobs'],
       // Alternative forms of operations the SDK sends once; they are there for Wix's own clients. And the
       // routes of out-of-scope Wix operations, which only refuse.
       [

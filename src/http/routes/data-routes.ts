@@ -4,6 +4,10 @@ import Type from 'typebox';
 import { invalidArgument } from '../../contracts/errors.js';
 import {
   AggregateItemsRequest,
+  AggregatePipelineRequest,
+  AsyncJobStatusQuery,
+  AsyncPatchByFilterRequest,
+  AsyncRemoveByFilterRequest,
   BulkItemsRequest,
   BulkPatchRequest,
   BulkReferencesRequest,
@@ -206,6 +210,11 @@ export function registerDataRoutes(
       { config: read, schema: { body: AggregateItemsRequest } },
       async (req) => items.aggregate(siteOf(req), req.body),
     );
+    app.post(
+      `${prefix}/items/aggregate-pipeline`,
+      { config: read, schema: { body: AggregatePipelineRequest } },
+      async (req) => items.aggregatePipeline(siteOf(req), req.body),
+    );
 
     for (const mode of ['insert', 'update', 'save'] as const) {
       app.post(
@@ -237,6 +246,31 @@ export function registerDataRoutes(
         return reply
           .type(json)
           .send(bulkResponse(req.body.dataCollectionId, results, req.body.returnEntity === true));
+      },
+    );
+
+    // Jobs by filter (Wix's asyncRemoveByFilter / asyncPatchByFilter): queued here, run by the job worker.
+    app.post(
+      `${prefix}/bulk/items/async-remove-by-filter`,
+      { config: write, schema: { body: AsyncRemoveByFilterRequest } },
+      async (req) => items.startItemJob(siteOf(req), 'REMOVE', req.body),
+    );
+    app.post(
+      `${prefix}/bulk/items/async-patch-by-filter`,
+      { config: write, schema: { body: AsyncPatchByFilterRequest } },
+      async (req) => items.startItemJob(siteOf(req), 'PATCH', req.body),
+    );
+    app.get(
+      `${prefix}/async-jobs/:jobId/status`,
+      {
+        config: read,
+        schema: { params: Type.Object({ jobId: Type.String() }), querystring: AsyncJobStatusQuery },
+      },
+      async (req) => {
+        const { jobId } = req.params;
+        if (req.query.jobId !== undefined && req.query.jobId !== jobId)
+          throw invalidArgument('jobId', 'differs from the id in the path');
+        return items.asyncJobStatus(siteOf(req), jobId);
       },
     );
 

@@ -1,5 +1,6 @@
 import { sql, type Migration } from 'kysely';
 import { eventBatchesMigration } from '../sql/event-batches-migration.js';
+import { itemJobsMigration } from '../sql/item-jobs-migration.js';
 import { runStatements as run } from '../sql/run-statements.js';
 import { siteQuotasMigration } from '../sql/site-quotas-migration.js';
 
@@ -358,4 +359,6 @@ export const postgresMigrations: Record<string, Migration> = {
   '0009-site-quotas': siteQuotasMigration('BIGINT'),
   // Item events in batches (src/adapters/storage/sql/event-batches-migration.ts).
   '0010-event-batches': eventBatchesMigration,
+  // Jobs of asyncRemoveByFilter and asyncPatchByFilter (src/adapters/storage/sql/item-jobs-migration.ts).
+  '0012-item-jobs': itemJobsMigration('BIGINT', 'TEXT COLLATE "C"'),
 };

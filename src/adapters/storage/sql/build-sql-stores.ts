@@ -3,6 +3,7 @@ import { SqlApiKeyStore } from './api-key-store.js';
 import { SqlBackupStore } from './backup-store.js';
 import { SqlCollectionStore } from './collection-store.js';
 import { GenerationRegistry } from './generation-registry.js';
+import { SqlItemJobStore } from './item-job-store.js';
 import { SqlLayoutMigrator } from './layout-migrator.js';
 import { SqlMaintenanceStore } from './maintenance-store.js';
 import { SqlMetaStore } from './meta-store.js';
@@ -60,6 +61,7 @@ export function buildSqlStores<Items extends SqlItemStore>(
     staging:
       dialect.createStagingStore?.(stagingParts) ??
       new SqlStagingStore(db, generations, dialect.itemTables, appender, collections, largeGenerationItems),
+    itemJobs: new SqlItemJobStore(db, capabilities),
     schedule: new SqlScheduleStore(db, capabilities),
     maintenance: new SqlMaintenanceStore(db, capabilities),
     webhooks: new SqlWebhookStore(db),

@@ -140,6 +140,36 @@ export interface Database {
   generations: GenerationsTable;
   links: LinksTable;
   layout_migration: LayoutMigrationTable;
+  item_jobs: ItemJobsTable;
+}
+
+/** A job of asyncRemoveByFilter or asyncPatchByFilter (migration 0012, item-jobs-migration.ts). */
+export interface ItemJobsTable {
+  id: string;
+  site_id: string;
+  environment: string;
+  collection_id: string;
+  /** REMOVE or PATCH. */
+  kind: string;
+  /** JSON of the filter as the request sent it. */
+  filter: string;
+  /** JSON of the field modifications (PATCH only), as the request sent them. */
+  modifications: string | null;
+  /** The API key that asked for the job: the owner of patched items that have none. */
+  owner_key: string;
+  status: string;
+  requested_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  progress_done: number | null;
+  progress_total: number | null;
+  /** The id of the last item a committed batch handled. */
+  last_id: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  attempts: Generated<number>;
 }
 
 /**

@@ -71,13 +71,15 @@ export class SqlSiteStore implements SiteStore {
       await this.generations.retireSite(trx, id);
       await trx.deleteFrom('collections').where('site_id', '=', id).execute();
       await trx.deleteFrom('api_key_sites').where('site_id', '=', id).execute();
-      // Its backups, restorations, subscriptions and pending deliveries go too (the blobs are removed by the caller).
+      // Its backups, restorations, jobs by filter, subscriptions and pending deliveries go too (the blobs are removed by the caller).
       await trx
         .deleteFrom('backup_collections')
         .where('backup_id', 'in', (eb) => eb.selectFrom('backups').select('id').where('site_id', '=', id))
         .execute();
       await trx.deleteFrom('backups').where('site_id', '=', id).execute();
       await trx.deleteFrom('restorations').where('site_id', '=', id).execute();
+      // A running job by filter finds its row gone at its next batch or heartbeat and stops.
+      await trx.deleteFrom('item_jobs').where('site_id', '=', id).execute();
       await trx.deleteFrom('idempotency_keys').where('site_id', '=', id).execute();
       await trx
         .deleteFrom('deliveries')

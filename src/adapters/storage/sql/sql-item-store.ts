@@ -17,7 +17,9 @@ import type {
   ItemWriteTx,
   StoredItem,
 } from '../../../ports/storage.js';
+import type { ItemJobAdvance } from '../../../ports/item-job-store.js';
 import type { GenerationRegistry } from './generation-registry.js';
+import { advanceItemJob } from './item-job-store.js';
 import { fenceLegacyWrite } from './site-lock.js';
 import { itemRelation } from './item-relation.js';
 import { appendEventBatch, subscribersOf, type Subscribers } from './outbox.js';
@@ -250,6 +252,10 @@ class SqlItemWriteTx implements ItemWriteTx {
 
   async siteItemCount(): Promise<number> {
     return siteItemCount(this.trx, this.target.siteId);
+  }
+
+  advanceItemJob(advance: ItemJobAdvance): Promise<boolean> {
+    return advanceItemJob(this.trx, advance);
   }
 
   async update(items: readonly StoredItem[]): Promise<void> {

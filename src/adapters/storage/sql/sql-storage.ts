@@ -5,6 +5,7 @@ import type { SqlBackupStore } from './backup-store.js';
 import { buildSqlStores, type SqlStoresOptions } from './build-sql-stores.js';
 import type { SqlCollectionStore } from './collection-store.js';
 import type { GenerationRegistry } from './generation-registry.js';
+import type { SqlItemJobStore } from './item-job-store.js';
 import type { SqlLayoutMigrator } from './layout-migrator.js';
 import type { SqlUsageStore } from './usage-store.js';
 import type { SqlMaintenanceStore } from './maintenance-store.js';
@@ -36,6 +37,7 @@ export abstract class SqlStorage<Items extends SqlItemStore = SqlItemStore> impl
   readonly backups: SqlBackupStore;
   readonly restorations: SqlRestorationStore;
   readonly staging: SqlStagingStore;
+  readonly itemJobs: SqlItemJobStore;
   readonly schedule: SqlScheduleStore;
   readonly maintenance: SqlMaintenanceStore;
   readonly webhooks: SqlWebhookStore;
@@ -59,6 +61,7 @@ export abstract class SqlStorage<Items extends SqlItemStore = SqlItemStore> impl
     this.backups = stores.backups;
     this.restorations = stores.restorations;
     this.staging = stores.staging;
+    this.itemJobs = stores.itemJobs;
     this.schedule = stores.schedule;
     this.maintenance = stores.maintenance;
     this.webhooks = stores.webhooks;

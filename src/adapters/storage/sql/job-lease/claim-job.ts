@@ -4,7 +4,7 @@ import type { JobClaimRequest } from '../../../../ports/lease-request.js';
 import type { Database } from '../schema.js';
 import { gcHoldsSite, sitesClosedToJobs } from '../site-lock.js';
 import type { SqlCapabilities } from '../sql-capabilities.js';
-import { interruptedError, type JobCandidate } from './give-up-job.js';
+import { interruptedError, type JobCandidate, type JobKindName } from './give-up-job.js';
 import { jobView, type JobTable } from './lease-columns.js';
 import { leaseIsFree } from './lease-is-free.js';
 import { takeLease } from './take-lease.js';
@@ -13,7 +13,7 @@ import { takeLease } from './take-lease.js';
 export interface JobClaim<T extends JobTable> {
   readonly table: T;
   /** The job kind, as the give-up message names it. */
-  readonly kind: 'backup' | 'restoration';
+  readonly kind: JobKindName;
   readonly request: JobClaimRequest;
   readonly capabilities: SqlCapabilities;
   /** Only jobs that also meet this are claimed (safety backups are written by their restoration). */
