@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Progress } from '../domain/backup.js';
 import { runBackup } from '../engine/backup-job.js';
-import type { EngineDeps } from '../engine/engine-deps.js';
+import { runVerification, type VerificationDeps } from '../engine/verification-job.js';
 import type { JobLease } from '../engine/job-lease.js';
 import { runRestoration } from '../engine/restoration-job.js';
 import type { Logger } from '../ports/logger.js';
@@ -22,9 +22,11 @@ export interface JobWorkerOptions {
   readonly concurrency?: number;
   /** Told when a job stops running here: its kind, the status it is left in, and how long it ran (s). */
   readonly onJobEnd?: (kind: JobKind, status: string, seconds: number) => void;
+  /** Told when a verification ends here: the distinct chunks and the stored bytes it read. */
+  readonly onVerified?: (chunks: number, bytes: number) => void;
 }
 
-export type JobKind = 'backup' | 'restoration';
+export type JobKind = 'backup' | 'restoration' | 'verification';
 
 /** A job running in this worker, and its latest progress (for the metrics). */
 export interface RunningJobView {
@@ -49,7 +51,7 @@ export class JobWorker {
   private readonly active = new Set<{ kind: JobKind; progress: Progress | undefined }>();
 
   constructor(
-    private readonly deps: EngineDeps,
+    private readonly deps: VerificationDeps,
     private readonly options: JobWorkerOptions,
   ) {}
 
@@ -128,7 +130,10 @@ export class JobWorker {
     return true;
   }
 
-  /** Claims the oldest PENDING backup, else (when `restorations`) the oldest PENDING restoration. */
+  /**
+   * Claims the oldest PENDING backup, else (when `restorations`) the oldest PENDING restoration, else the
+   * oldest PENDING verification (it only reads: it goes after work that writes).
+   */
   private async claim(restorations: boolean): Promise<ClaimedJob | undefined> {
     const { deps } = this;
     const claim = {
@@ -159,9 +164,26 @@ export class JobWorker {
           ),
       };
     }
-    if (!restorations) return undefined;
-    const restoration = await deps.restorations.claimRestoration(claim);
-    if (!restoration) return undefined;
+    const restoration = restorations ? await deps.restorations.claimRestoration(claim) : undefined;
+    if (!restoration) {
+      const verification = await deps.verifications.claimVerification(claim);
+      if (!verification) return undefined;
+      return {
+        kind: 'verification',
+        run: (signal) =>
+          this.withLease(
+            'verification',
+            signal,
+            async (lease) => {
+              const counts = await runVerification(deps, verification, lease);
+              if (counts) this.options.onVerified?.(counts.chunksRead, counts.bytesRead);
+            },
+            (p) => deps.verifications.renewVerification(renewal(verification.id, p)),
+            async () =>
+              (await deps.verifications.getVerification(verification.siteId, verification.id))?.status,
+          ),
+      };
+    }
     return {
       kind: 'restoration',
       run: (signal) =>

@@ -17,6 +17,7 @@ import type {
 } from './backup-store.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { WebhookStore } from './webhook-store.js';
+import type { HealthStore, VerificationStore } from './verification-store.js';
 import type { Environment } from '../domain/environment.js';
 import type { StoredItem } from '../domain/item-codec.js';
 import type { FieldPath } from '../domain/query/field-path.js';
@@ -396,6 +397,8 @@ export interface Storage {
   readonly restorations: RestorationStore;
   readonly staging: StagingStore;
   readonly schedule: ScheduleStore;
+  readonly verifications: VerificationStore;
+  readonly health: HealthStore;
   readonly maintenance: MaintenanceStore;
   readonly webhooks: WebhookStore;
   readonly layout: LayoutMigrationStore;

@@ -129,6 +129,9 @@ describe('tenancy matrix: site B seen with site A keys', () => {
     const restoration = ok(await env.call('POST', `${D}/backups/${backup}/restore`, { ...asB, body: {} }))
       .restoration.id as string;
     await runJobs(env);
+    const verification = ok(await env.call('POST', `${D}/backups/${backup}/verify`, { ...asB, body: {} }))
+      .verification.id as string;
+    await runJobs(env);
     const webhookUrl = 'http://127.0.0.1:9/b-secret-hook-3d7c';
     const webhook = ok(
       await env.call('POST', `${A}/webhooks`, {
@@ -155,6 +158,7 @@ describe('tenancy matrix: site B seen with site A keys', () => {
       content,
       backup,
       restoration,
+      verification,
       webhook,
       webhookUrl,
       keyId: key.apiKey.id as string,

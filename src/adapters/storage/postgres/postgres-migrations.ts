@@ -1,4 +1,5 @@
 import { sql, type Migration } from 'kysely';
+import { verificationMigration } from '../sql/verification-migration.js';
 import { eventBatchesMigration } from '../sql/event-batches-migration.js';
 import { runStatements as run } from '../sql/run-statements.js';
 import { siteQuotasMigration } from '../sql/site-quotas-migration.js';
@@ -358,4 +359,6 @@ export const postgresMigrations: Record<string, Migration> = {
   '0009-site-quotas': siteQuotasMigration('BIGINT'),
   // Item events in batches (src/adapters/storage/sql/event-batches-migration.ts).
   '0010-event-batches': eventBatchesMigration,
+  // Backup verification and backup health (src/adapters/storage/sql/verification-migration.ts).
+  '0015-verification': verificationMigration('BIGINT'),
 };

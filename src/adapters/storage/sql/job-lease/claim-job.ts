@@ -13,7 +13,7 @@ import { takeLease } from './take-lease.js';
 export interface JobClaim<T extends JobTable> {
   readonly table: T;
   /** The job kind, as the give-up message names it. */
-  readonly kind: 'backup' | 'restoration';
+  readonly kind: 'backup' | 'restoration' | 'verification';
   readonly request: JobClaimRequest;
   readonly capabilities: SqlCapabilities;
   /** Only jobs that also meet this are claimed (safety backups are written by their restoration). */

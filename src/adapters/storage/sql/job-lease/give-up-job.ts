@@ -5,7 +5,10 @@ import type { JobError } from '../../../../domain/backup.js';
  * after the first means the worker before stopped or crashed (or lost its lease), and a job that keeps
  * taking workers down must not do so forever.
  */
-export function interruptedError(kind: 'backup' | 'restoration', attempts: number): JobError {
+export function interruptedError(
+  kind: 'backup' | 'restoration' | 'verification',
+  attempts: number,
+): JobError {
   return {
     code: 'JOB_INTERRUPTED',
     message: `The ${kind} was interrupted ${attempts} times (a worker stopped or crashed) and was given up.`,
