@@ -137,7 +137,11 @@ export class Metrics {
       help: 'Sites whose backups are OVERDUE now: no good backup within their interval plus the grace period.',
       registers: [this.registry],
       async collect() {
-        this.set(await sources().overdueSites());
+        // A database that cannot answer leaves the last value (the scrape itself must not fail).
+        const overdue = await sources()
+          .overdueSites()
+          .catch(() => undefined);
+        if (overdue !== undefined) this.set(overdue);
       },
     });
     new Gauge({

@@ -92,12 +92,7 @@ class ChunkChecker {
     signal: AbortSignal,
     onChunk: () => void,
   ): Promise<JobError | null> {
-    let first: JobError | null = null;
     const todo = refs.filter((r) => !this.results.has(r.hash));
-    for (const r of refs) {
-      const known = this.results.get(r.hash);
-      if (known && !first) first = known;
-    }
     let next = 0;
     const worker = async () => {
       while (next < todo.length) {
@@ -109,12 +104,12 @@ class ChunkChecker {
       }
     };
     await Promise.all(Array.from({ length: Math.min(READ_AHEAD, todo.length) }, worker));
-    // The first in manifest order, whichever was read first.
+    // The first in manifest order, whichever was read first (or by another backup of this job).
     for (const r of refs) {
       const result = this.results.get(r.hash);
       if (result) return result;
     }
-    return first;
+    return null;
   }
 }
 

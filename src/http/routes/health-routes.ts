@@ -10,7 +10,8 @@ import { sendError } from '../app.js';
 /** `GET /healthz?detail=1`: the deployment's backup health besides, for an admin key. */
 const HealthQuery = Type.Object(
   { detail: Type.Optional(Type.Union([Type.Literal('0'), Type.Literal('1')])) },
-  { additionalProperties: false },
+  // Probes may add parameters of their own (cache busters): they are ignored, as before `detail` existed.
+  { additionalProperties: true },
 );
 
 /** Overdue sites the detail lists at most (the count says how many there are). */
