@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only data|item-events|quota|metrics|aggregate|archive [--items N]] [-- --engine postgres [--only small-sites|item-events|aggregate] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
+ * `npm run bench [-- --quick] [-- --only data|item-events|quota|metrics|aggregate|archive|verify [--items N]] [-- --engine postgres [--only small-sites|item-events|aggregate] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
  * Figures are ratios against baselines measured in the same run wherever the goal is a ratio, because
  * these machines are noisy. Results are also written to bench-results/.
  */
@@ -14,6 +14,7 @@ import { runMetricsBench } from './metrics.bench.js';
 import { runPostgresBench } from './postgres.bench.js';
 import { runQuotaBench } from './quota.bench.js';
 import { runSmallSitesBench } from './small-sites.bench.js';
+import { runVerifyBench } from './verify.bench.js';
 
 const { values } = parseArgs({
   options: {
@@ -67,6 +68,12 @@ const suites: Record<string, () => Promise<BenchResult[]>> = {
   metrics: () =>
     runMetricsBench(values.quick ? { requests: 2000, rounds: 7 } : { requests: 5000, rounds: 15 }, log),
   aggregate: () => runAggregateBench({ engine: 'sqlite', ...aggregateSize() }, log),
+  // Verification ÷ backup of the same items (1,000,000 in the full run; --items N for another size).
+  verify: () =>
+    runVerifyBench(
+      { items: values.items ? Number(values.items) : values.quick ? 100_000 : 1_000_000, collections: 4 },
+      log,
+    ),
 };
 
 // On PostgreSQL the backup suite is the scale-out one: against pg_dump/pg_restore, and worker processes.

@@ -46,6 +46,10 @@ export interface Config {
   /** Worker threads for compression and verification. */
   readonly workerThreads: number;
   readonly schedulerTickMs: number;
+  /** The scrub verifies every READY backup at least this often (SAFEKEEP_VERIFY_EVERY_DAYS). */
+  readonly verifyEveryMs: number;
+  /** A site is OVERDUE this long after its interval passed without a good backup (SAFEKEEP_OVERDUE_GRACE_HOURS). */
+  readonly overdueGraceMs: number;
   readonly gcIntervalMs: number;
   /** fsync backup content before publishing it. */
   readonly fsync: boolean;
@@ -322,6 +326,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     compressionLevel: integer('SAFEKEEP_COMPRESSION_LEVEL', 1, 1, 19),
     workerThreads: integer('SAFEKEEP_WORKER_THREADS', Math.max(1, availableParallelism() - 1), 1, 64),
     schedulerTickMs: integer('SAFEKEEP_SCHEDULER_TICK_SECONDS', 60, 1, 3600) * 1000,
+    verifyEveryMs: integer('SAFEKEEP_VERIFY_EVERY_DAYS', 30, 1, 3650) * 24 * 60 * 60 * 1000,
+    overdueGraceMs: integer('SAFEKEEP_OVERDUE_GRACE_HOURS', 24, 0, 24 * 365) * 60 * 60 * 1000,
     gcIntervalMs: integer('SAFEKEEP_GC_INTERVAL_MINUTES', 10, 1, 1440) * 60 * 1000,
     fsync: boolean('SAFEKEEP_FSYNC', true),
     runWorker: boolean('SAFEKEEP_RUN_WORKER', true),

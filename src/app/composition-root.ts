@@ -7,11 +7,12 @@ import { ON_DEMAND_LIMIT, PRE_RESTORE_RETENTION } from '../domain/backup.js';
 import { defaultChunkPolicy } from '../domain/chunking.js';
 import { WebhookAddressPolicy } from '../domain/webhook-address-policy.js';
 import { CodecPool } from '../engine/codec-pool.js';
-import type { EngineDeps } from '../engine/engine-deps.js';
+import type { VerificationDeps } from '../engine/verification-job.js';
 import type { Failpoints } from '../engine/failpoints.js';
 import { buildHttpApp } from '../http/app.js';
 import { registerAdminRoutes } from '../http/routes/admin-routes.js';
 import { registerBackupRoutes } from '../http/routes/backup-routes.js';
+import { registerVerificationRoutes } from '../http/routes/verification-routes.js';
 import { registerCollectionRoutes } from '../http/routes/collection-routes.js';
 import { registerDataRoutes } from '../http/routes/data-routes.js';
 import { registerDashboardRoutes } from '../http/routes/dashboard-routes.js';
@@ -28,6 +29,8 @@ import type { Logger } from '../ports/logger.js';
 import { JobWorker } from '../jobs/job-worker.js';
 import { runLayoutMigration } from '../jobs/layout-migration-task.js';
 import { Scheduler } from '../jobs/scheduler.js';
+import { BackupHealthWatch } from '../jobs/backup-health-watch.js';
+import { VerificationScrub } from '../jobs/verification-scrub.js';
 import { WebhookDeliverer } from '../jobs/webhook-deliverer.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { Clock } from '../ports/clock.js';
@@ -35,6 +38,7 @@ import type { Storage } from '../ports/storage.js';
 import { AdminService } from '../services/admin-service.js';
 import { AuthService } from '../services/auth-service.js';
 import { BackupService } from '../services/backup-service.js';
+import { VerificationService } from '../services/verification-service.js';
 import { CollectionService } from '../services/collection-service.js';
 import { ArchiveService } from '../services/archive-service.js';
 import { CursorCodec } from '../services/cursor-codec.js';
@@ -53,14 +57,19 @@ export interface Services {
   readonly collections: CollectionService;
   readonly backups: BackupService;
   readonly archives: ArchiveService;
+  readonly verification: VerificationService;
   readonly webhooks: WebhookService;
 }
 
 /** The background parts, built on first use so that CLI commands never start threads. */
 export interface Background {
-  readonly engine: EngineDeps;
+  readonly engine: VerificationDeps;
   readonly worker: JobWorker;
   readonly scheduler: Scheduler;
+  /** Queues the periodic verification of every READY backup. */
+  readonly scrub: VerificationScrub;
+  /** Moves sites between OK and OVERDUE backup health. */
+  readonly healthWatch: BackupHealthWatch;
   readonly gc: GarbageCollector;
   /** Sends webhook deliveries, apart from the job worker so that slow receivers never slow backups. */
   readonly deliverer: WebhookDeliverer;
@@ -188,14 +197,17 @@ export async function openSafekeep(
   const metrics = new Metrics();
   metrics.connect({
     runningJobs: () => built?.worker.runningJobs() ?? [],
+    overdueSites: () => storage.health.countOverdue(),
     pool: () => poolOf(storage),
   });
   let built: Background | undefined;
   const background = (logger: Logger = silent): Background => {
     if (built) return built;
     const codec = new CodecPool(config.workerThreads);
-    const engine: EngineDeps = {
+    const engine: VerificationDeps = {
       backups: storage.backups,
+      verifications: storage.verifications,
+      verifyEveryMs: config.verifyEveryMs,
       restorations: storage.restorations,
       staging: storage.staging,
       itemJobs: storage.itemJobs,
@@ -238,6 +250,23 @@ export async function openSafekeep(
         metrics.jobsFinished.inc({ kind, status });
         metrics.jobDuration.observe({ kind, status }, seconds);
       },
+      onVerified: (chunks, bytes) => {
+        metrics.verificationChunksRead.inc(chunks);
+        metrics.verificationBytesRead.inc(bytes);
+      },
+    });
+    const scrub = new VerificationScrub(storage.verifications, {
+      clock,
+      everyMs: config.verifyEveryMs,
+      newId: newGuid,
+      logger,
+      onWork: () => worker.nudge(),
+    });
+    const healthWatch = new BackupHealthWatch(storage.health, {
+      clock,
+      defaultIntervalDays: config.autoBackupIntervalDays,
+      graceMs: config.overdueGraceMs,
+      logger,
     });
     const scheduler = new Scheduler(storage, {
       clock,
@@ -257,7 +286,7 @@ export async function openSafekeep(
         if (outcome === 'failed' || outcome === 'given_up') metrics.webhookFailures.inc();
       },
     });
-    built = { engine, worker, scheduler, gc, deliverer };
+    built = { engine, worker, scheduler, scrub, healthWatch, gc, deliverer };
     return built;
   };
   const quotas = new QuotaService(storage, config.quotas);
@@ -293,6 +322,13 @@ export async function openSafekeep(
       async (siteId) => (await storage.sites.get(siteId)) !== undefined,
       quotas,
     ),
+    verification: new VerificationService(
+      storage,
+      clock,
+      blobs,
+      { autoBackupIntervalDays: config.autoBackupIntervalDays, overdueGraceMs: config.overdueGraceMs },
+      () => built?.worker.nudge(),
+    ),
     webhooks: new WebhookService(storage, clock, signer, webhookPolicy),
   };
   const stop = new AbortController();
@@ -318,13 +354,14 @@ export async function openSafekeep(
             metrics.httpDuration.observe({ method, route, status_code: status }, seconds),
         }),
         routes: (app) => {
-          registerHealthRoutes(app, { storage });
+          registerHealthRoutes(app, { storage, auth: services.auth, verification: services.verification });
           registerMetricsRoutes(app, { metrics, auth: services.auth, token: config.metricsToken });
           registerDataRoutes(app, services);
           registerCollectionRoutes(app, services);
           registerUnsupportedRoutes(app);
           registerAdminRoutes(app, services);
           registerBackupRoutes(app, services);
+          registerVerificationRoutes(app, services);
           registerWebhookRoutes(app, services);
           registerOverviewRoutes(app, {
             overview: new OverviewService(storage, blobs, clock, services),
@@ -363,9 +400,11 @@ export async function openSafekeep(
           failpoint,
         }),
       );
-      const { worker, scheduler, gc, deliverer } = background(logger);
+      const { worker, scheduler, scrub, healthWatch, gc, deliverer } = background(logger);
       running.push(worker.run(stop.signal));
       running.push(scheduler.run(stop.signal, config.schedulerTickMs));
+      running.push(scrub.run(stop.signal, config.schedulerTickMs));
+      running.push(healthWatch.run(stop.signal, config.schedulerTickMs));
       running.push(gc.run(stop.signal, config.gcIntervalMs));
       running.push(deliverer.run(stop.signal));
     },

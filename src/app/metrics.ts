@@ -5,7 +5,7 @@ import { requireScope, type AuthService } from '../services/auth-service.js';
 
 /** A running job as the metrics see it: its kind and how far it got. */
 export interface RunningJob {
-  readonly kind: 'backup' | 'restoration' | 'item-job';
+  readonly kind: 'backup' | 'restoration' | 'item-job' | 'verification';
   readonly progress: Progress | undefined;
 }
 
@@ -20,6 +20,8 @@ export interface PoolUse {
 export interface MetricsSources {
   runningJobs(): readonly RunningJob[];
   pool(): PoolUse | undefined;
+  /** Sites whose backups are OVERDUE now (one count for the deployment, read at scrape). */
+  overdueSites(): Promise<number>;
 }
 
 /**
@@ -29,7 +31,11 @@ export interface MetricsSources {
  */
 export class Metrics {
   readonly registry = new Registry();
-  private sources: MetricsSources = { runningJobs: () => [], pool: () => undefined };
+  private sources: MetricsSources = {
+    runningJobs: () => [],
+    pool: () => undefined,
+    overdueSites: () => Promise.resolve(0),
+  };
 
   readonly jobsFinished = new Counter({
     name: 'safekeep_jobs_finished_total',
@@ -64,6 +70,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly verificationChunksRead = new Counter({
+    name: 'safekeep_verification_chunks_read_total',
+    help: 'Distinct backup chunks verifications read and checked (a chunk shared by the backups one verification covers counts once).',
+    registers: [this.registry],
+  });
+
+  readonly verificationBytesRead = new Counter({
+    name: 'safekeep_verification_bytes_read_total',
+    help: 'Stored (compressed) bytes of chunks and manifests verifications read.',
+    registers: [this.registry],
+  });
+
   readonly webhookDeliveries = new Counter({
     name: 'safekeep_webhook_deliveries_total',
     help: 'Webhook delivery attempts by outcome: delivered, failed (retried later), given_up, blocked.',
@@ -95,7 +113,7 @@ export class Metrics {
         registers: [this.registry],
         collect() {
           this.reset();
-          for (const kind of ['backup', 'restoration', 'item-job'] as const)
+          for (const kind of ['backup', 'restoration', 'item-job', 'verification'] as const)
             this.set({ kind }, countOf(sources().runningJobs(), kind, value));
         },
       });
@@ -114,6 +132,18 @@ export class Metrics {
       'Items the running jobs of this process have to do, summed by kind (0 until a job has counted them).',
       (p) => p?.itemsTotal ?? 0,
     );
+    new Gauge({
+      name: 'safekeep_sites_backup_overdue',
+      help: 'Sites whose backups are OVERDUE now: no good backup within their interval plus the grace period.',
+      registers: [this.registry],
+      async collect() {
+        // A database that cannot answer leaves the last value (the scrape itself must not fail).
+        const overdue = await sources()
+          .overdueSites()
+          .catch(() => undefined);
+        if (overdue !== undefined) this.set(overdue);
+      },
+    });
     new Gauge({
       name: 'safekeep_storage_pool_connections',
       help: 'Database pool connections by state (total, idle, waiting clients); PostgreSQL only.',

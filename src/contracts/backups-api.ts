@@ -4,6 +4,7 @@
  */
 import Type, { type Static } from 'typebox';
 import type { BackupRecord, RestorationRecord } from '../domain/backup.js';
+import type { VerificationRecord } from '../domain/verification.js';
 import { RequestInteger } from './request-integer.js';
 
 const statuses = ['PENDING', 'READY', 'FAILED', 'DELETED', 'CANCELED'] as const;
@@ -136,8 +137,42 @@ export function backupBody(backup: BackupRecord): Record<string, unknown> {
     itemCount: backup.itemCount === null ? null : String(backup.itemCount),
     progress: backup.status === 'PENDING' && backup.progress ? { ...backup.progress } : null,
     error: backup.error ? { ...backup.error } : null,
+    // Extension: the last verification (docs/ARCHITECTURE.md, "Verification").
+    lastVerifiedDate: iso(backup.verification?.lastVerifiedAt ?? null),
+    lastVerification: backup.verification?.result
+      ? {
+          result: backup.verification.result,
+          error: backup.verification.error ? { ...backup.verification.error } : null,
+        }
+      : null,
   };
 }
+
+/** A verification as the API shows it (extension). */
+export function verificationBody(v: VerificationRecord): Record<string, unknown> {
+  return {
+    id: v.id,
+    backupId: v.backupId,
+    trigger: v.trigger,
+    trialRestore: v.trialRestore,
+    status: v.status,
+    requestedDate: iso(v.requestedAt),
+    startedDate: iso(v.startedAt),
+    finishedDate: iso(v.finishedAt),
+    progress: v.status === 'PENDING' && v.progress ? { ...v.progress } : null,
+    error: v.error ? { ...v.error } : null,
+    backupsVerified: v.backupsVerified,
+    chunksRead: v.chunksRead,
+    bytesRead: String(v.bytesRead),
+  };
+}
+
+/** `POST …/backups/{id}/verify` (extension). */
+export const VerifyBackupRequest = Type.Object(
+  { backupId: Type.Optional(Type.String()), trialRestore: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+export type VerifyBackupRequest = Static<typeof VerifyBackupRequest>;
 
 /** A Restoration as the API shows it (§3), with its backup as it is now. */
 export function restorationBody(
@@ -170,4 +205,25 @@ export const RESTORATION_EVENT = {
   slug: 'restoration_state_changed',
 } as const;
 export const BACKUP_ENTITY_FQDN = 'wix.data.v2.backup';
-export const eventTypes = [BACKUP_EVENT.eventType, RESTORATION_EVENT.eventType] as const;
+/** A verification found a backup damaged (extension); the body holds the backup as it is now. */
+export const VERIFICATION_FAILED_EVENT = {
+  eventType: 'safekeep.backup_verification_failed',
+  slug: 'backup_verification_failed',
+} as const;
+/** A site's backup health changed (extension); entity: the site. */
+export const SITE_OVERDUE_EVENT = {
+  eventType: 'safekeep.site_backup_overdue',
+  slug: 'site_backup_overdue',
+} as const;
+export const SITE_RECOVERED_EVENT = {
+  eventType: 'safekeep.site_backup_recovered',
+  slug: 'site_backup_recovered',
+} as const;
+export const SITE_ENTITY_FQDN = 'safekeep.site';
+export const eventTypes = [
+  BACKUP_EVENT.eventType,
+  RESTORATION_EVENT.eventType,
+  VERIFICATION_FAILED_EVENT.eventType,
+  SITE_OVERDUE_EVENT.eventType,
+  SITE_RECOVERED_EVENT.eventType,
+] as const;

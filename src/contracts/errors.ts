@@ -219,6 +219,14 @@ export const errorRegistry = {
     message: 'Backup not found.',
     describe: (backupId: string) => ({ message: `Backup ${backupId} not found.`, data: { backupId } }),
   },
+  VERIFICATION_NOT_FOUND: {
+    category: 'NOT_FOUND',
+    message: 'Verification not found.',
+    describe: (verificationId: string) => ({
+      message: `Verification ${verificationId} not found.`,
+      data: { verificationId },
+    }),
+  },
   RESTORATION_NOT_FOUND: {
     category: 'NOT_FOUND',
     message: 'Restoration not found.',
@@ -285,6 +293,14 @@ export const errorRegistry = {
     message: 'Only a READY backup can be restored.',
     describe: (backup: BackupState) => ({
       message: `Backup ${backup.id} is ${backup.status}; only a READY backup can be restored.`,
+      data: { backupId: backup.id, status: backup.status },
+    }),
+  },
+  BACKUP_NOT_VERIFIABLE: {
+    category: 'PRECONDITION',
+    message: 'Only a READY backup can be verified.',
+    describe: (backup: BackupState) => ({
+      message: `Backup ${backup.id} is ${backup.status}; only a READY backup can be verified.`,
       data: { backupId: backup.id, status: backup.status },
     }),
   },

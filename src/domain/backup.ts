@@ -4,6 +4,7 @@
  */
 import { errors, invalidArgument } from '../contracts/errors.js';
 import { checkCollectionId } from './collection-id.js';
+import type { BackupVerificationState } from './verification.js';
 
 export type BackupStatus = 'PENDING' | 'READY' | 'FAILED' | 'DELETED' | 'CANCELED';
 export type BackupType = 'ON_DEMAND' | 'AUTO';
@@ -64,6 +65,8 @@ export interface BackupRecord {
   readonly restorationId: string | null;
   /** For scheduled backups: the slot (ms) this backup is for; at most one backup per site and slot. */
   readonly scheduleSlot: number | null;
+  /** Its last verification (absent where a record is built without it). */
+  readonly verification?: BackupVerificationState;
 }
 
 export interface RestorationCollection {

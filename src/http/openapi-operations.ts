@@ -348,6 +348,22 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
     response: 'Backup',
     archiveBody: true,
   },
+  [`POST ${B}/:backupId/verify`]: {
+    operationId: 'verifyBackup',
+    tag: 'Backups',
+    summary: 'Verify a READY backup: its manifest and every chunk, optionally a trial restore (extension)',
+    description:
+      'Queues a verification job (the one already pending for the backup, if any) and answers it PENDING. ' +
+      'Body `{}` or `{ "trialRestore": true }`. The result shows on the backup (`lastVerifiedDate`, ' +
+      '`lastVerification`); damage found emits `safekeep.backup_verification_failed`.',
+    response: 'Verification',
+  },
+  [`GET ${B}/verifications/:verificationId`]: {
+    operationId: 'getVerification',
+    tag: 'Backups',
+    summary: 'A verification as it is now (extension)',
+    response: 'Verification',
+  },
   [`POST ${B}/:backupId/restore`]: {
     operationId: 'restoreBackup',
     tag: 'Restorations',
@@ -463,6 +479,22 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
     summary: 'When the next automatic backup of the site is due',
     response: 'BackupSchedule',
   },
+  [`GET ${A}/backup-storage`]: {
+    operationId: 'getBackupStorage',
+    tag: 'Overview',
+    summary: "What the site's READY backups take in the blob store, each and together",
+    description:
+      'Per backup: logical bytes (uncompressed), stored bytes it refers to (each chunk once), and the bytes ' +
+      'only it refers to (what deleting it frees); for the site, the stored bytes of all of them (each ' +
+      'shared chunk once) and what deduplication saves. Manifests count in each figure.',
+    response: 'BackupStorage',
+  },
+  [`GET ${A}/backup-health`]: {
+    operationId: 'getBackupHealth',
+    tag: 'Overview',
+    summary: "The site's backup health: OK, or OVERDUE when no good backup is recent enough",
+    response: 'BackupHealth',
+  },
   [`GET ${A}/deleted-collections`]: {
     operationId: 'listDeletedCollections',
     tag: 'Overview',
@@ -496,6 +528,9 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
     operationId: 'health',
     tag: 'Service',
     summary: 'Answers 200 while storage answers',
+    description:
+      'Public. With `detail=1` it needs an admin key and adds the backup health of the deployment: how ' +
+      'many sites are OVERDUE, and which.',
     response: 'Health',
   },
   'GET /metrics': {

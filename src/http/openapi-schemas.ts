@@ -123,9 +123,48 @@ export const componentSchemas = {
       itemCount: nullable(Int64),
       progress: nullable(Progress),
       error: nullable(JobError),
+      lastVerifiedDate: Type.Optional(nullable(Timestamp)),
+      lastVerification: Type.Optional(
+        nullable(
+          Type.Object({
+            result: Type.Union([Type.Literal('PASSED'), Type.Literal('FAILED')]),
+            error: nullable(JobError),
+          }),
+        ),
+      ),
     },
     { additionalProperties: false, description: 'A backup (backups-api.md §3).' },
   ),
+  Verification: Type.Object(
+    {
+      id: Type.String(),
+      backupId: nullable(Type.String()),
+      trigger: Type.Union([Type.Literal('ON_DEMAND'), Type.Literal('SCRUB')]),
+      trialRestore: Type.Boolean(),
+      status: Type.Union(['PENDING', 'PASSED', 'FAILED'].map((s) => Type.Literal(s))),
+      requestedDate: Timestamp,
+      startedDate: nullable(Timestamp),
+      finishedDate: nullable(Timestamp),
+      progress: nullable(Progress),
+      error: nullable(JobError),
+      backupsVerified: Count,
+      chunksRead: Count,
+      bytesRead: Int64,
+    },
+    {
+      additionalProperties: false,
+      description:
+        'A verification (extension): of one backup, or (SCRUB) of the backups of a site due for their ' +
+        'periodic check. Progress counts distinct chunks.',
+    },
+  ),
+  SiteHealth: Type.Object({
+    siteId: Type.String(),
+    state: Type.Union([Type.Literal('OK'), Type.Literal('OVERDUE')]),
+    changedDate: nullable(Timestamp),
+    lastGoodBackupDate: nullable(Timestamp),
+    overdueAfterDate: Timestamp,
+  }),
   Restoration: Type.Object(
     {
       id: Type.String(),
@@ -305,7 +344,41 @@ export const responses = {
   Webhook: Type.Object({ webhook: ref('Webhook') }),
   Webhooks: Type.Object({ webhooks: Type.Array(ref('Webhook')) }),
   PublicKey: Type.Object({ publicKey: Type.String({ description: 'PEM (SPKI) of the RS256 signing key.' }) }),
-  Health: Type.Object({ status: Type.Literal('ok'), storage: Type.String() }),
+  Health: Type.Object({
+    status: Type.Literal('ok'),
+    storage: Type.String(),
+    backupHealth: Type.Optional(
+      Type.Object(
+        {
+          sites: Count,
+          overdueSites: Count,
+          overdue: Type.Array(ref('SiteHealth')),
+        },
+        {
+          description:
+            'With `detail=1` and an admin key: every site counted, the OVERDUE ones (up to 100) listed.',
+        },
+      ),
+    ),
+  }),
+  Verification: Type.Object({ verification: ref('Verification') }),
+  BackupHealth: Type.Object({ health: ref('SiteHealth') }),
+  BackupStorage: Type.Object({
+    storage: Type.Object({
+      logicalBytes: Int64,
+      storedBytes: Int64,
+      deduplicatedBytes: Int64,
+      backups: Type.Array(
+        Type.Object({
+          backupId: Type.String(),
+          logicalBytes: Int64,
+          storedBytes: Int64,
+          exclusiveBytes: Int64,
+        }),
+      ),
+      unreadableBackupIds: Type.Array(Type.String()),
+    }),
+  }),
   Session: Type.Object({
     apiKey: Type.Object({
       id: Type.String(),

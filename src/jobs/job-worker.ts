@@ -4,6 +4,7 @@ import type { Progress } from '../domain/backup.js';
 import { runBackup } from '../engine/backup-job.js';
 import { runItemJob } from '../engine/item-job.js';
 import type { EngineDeps } from '../engine/engine-deps.js';
+import { runVerification, type VerificationDeps } from '../engine/verification-job.js';
 import type { JobLease } from '../engine/job-lease.js';
 import { runRestoration } from '../engine/restoration-job.js';
 import type { LeaseRenewal } from '../ports/lease-request.js';
@@ -24,9 +25,11 @@ export interface JobWorkerOptions {
   readonly concurrency?: number;
   /** Told when a job stops running here: its kind, the status it is left in, and how long it ran (s). */
   readonly onJobEnd?: (kind: JobKind, status: string, seconds: number) => void;
+  /** Told when a verification ends here: the distinct chunks and the stored bytes it read. */
+  readonly onVerified?: (chunks: number, bytes: number) => void;
 }
 
-export type JobKind = 'backup' | 'restoration' | 'item-job';
+export type JobKind = 'backup' | 'restoration' | 'item-job' | 'verification';
 
 /** A job running in this worker, and its latest progress (for the metrics). */
 export interface RunningJobView {
@@ -51,7 +54,7 @@ export class JobWorker {
   private readonly active = new Set<{ kind: JobKind; progress: Progress | undefined }>();
 
   constructor(
-    private readonly deps: EngineDeps,
+    private readonly deps: VerificationDeps,
     private readonly options: JobWorkerOptions,
   ) {}
 
@@ -132,7 +135,8 @@ export class JobWorker {
 
   /**
    * Claims the oldest PENDING backup, else (when `restorations`) the oldest PENDING restoration, else the
-   * oldest PENDING job by filter.
+   * oldest PENDING job by filter, then the oldest PENDING verification (it only reads: it goes after work that
+   * writes).
    */
   private async claim(restorations: boolean): Promise<ClaimedJob | undefined> {
     const { deps } = this;
@@ -165,7 +169,27 @@ export class JobWorker {
       };
     }
     const restoration = restorations ? await deps.restorations.claimRestoration(claim) : undefined;
-    if (!restoration) return this.claimItemJob(claim, renewal);
+    if (!restoration) {
+      const itemJob = await this.claimItemJob(claim, renewal);
+      if (itemJob) return itemJob;
+      const verification = await deps.verifications.claimVerification(claim);
+      if (!verification) return undefined;
+      return {
+        kind: 'verification',
+        run: (signal) =>
+          this.withLease(
+            'verification',
+            signal,
+            async (lease) => {
+              const counts = await runVerification(deps, verification, lease);
+              if (counts) this.options.onVerified?.(counts.chunksRead, counts.bytesRead);
+            },
+            (p) => deps.verifications.renewVerification(renewal(verification.id, p)),
+            async () =>
+              (await deps.verifications.getVerification(verification.siteId, verification.id))?.status,
+          ),
+      };
+    }
     return {
       kind: 'restoration',
       run: (signal) =>

@@ -18,6 +18,7 @@ import type {
 import type { ItemJobAdvance, ItemJobStore } from './item-job-store.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { WebhookStore } from './webhook-store.js';
+import type { HealthStore, VerificationStore } from './verification-store.js';
 import type { Environment } from '../domain/environment.js';
 import type { StoredItem } from '../domain/item-codec.js';
 import type { FieldPath } from '../domain/query/field-path.js';
@@ -405,6 +406,8 @@ export interface Storage {
   /** Jobs by filter (asyncRemoveByFilter, asyncPatchByFilter). */
   readonly itemJobs: ItemJobStore;
   readonly schedule: ScheduleStore;
+  readonly verifications: VerificationStore;
+  readonly health: HealthStore;
   readonly maintenance: MaintenanceStore;
   readonly webhooks: WebhookStore;
   readonly layout: LayoutMigrationStore;

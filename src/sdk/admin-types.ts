@@ -93,8 +93,22 @@ export const ITEM_EVENT_TYPES = [
   'wix.data.v2.data_item_deleted',
 ] as const;
 
+/**
+ * Safekeep's own alerts: a verification found a backup damaged; a site's backups became overdue, or
+ * recovered (each change once, however many processes watch).
+ */
+export const HEALTH_EVENT_TYPES = [
+  'safekeep.backup_verification_failed',
+  'safekeep.site_backup_overdue',
+  'safekeep.site_backup_recovered',
+] as const;
+
 /** The events a webhook may subscribe to. */
-export const WEBHOOK_EVENT_TYPES = [...BACKUP_EVENT_TYPES, ...ITEM_EVENT_TYPES] as const;
+export const WEBHOOK_EVENT_TYPES = [
+  ...BACKUP_EVENT_TYPES,
+  ...HEALTH_EVENT_TYPES,
+  ...ITEM_EVENT_TYPES,
+] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 

@@ -36,7 +36,12 @@ export type { ApiKeysClient } from './api-keys-client.js';
 export type { WebhooksClient } from './webhooks-client.js';
 export { SafekeepApiError, SafekeepConnectionError, UNEXPECTED_RESPONSE } from './safekeep-api-error.js';
 export { DEFAULT_WAIT_INTERVAL_MS, type WaitOptions } from './wait-until-settled.js';
-export { BACKUP_EVENT_TYPES, ITEM_EVENT_TYPES, WEBHOOK_EVENT_TYPES } from './admin-types.js';
+export {
+  BACKUP_EVENT_TYPES,
+  HEALTH_EVENT_TYPES,
+  ITEM_EVENT_TYPES,
+  WEBHOOK_EVENT_TYPES,
+} from './admin-types.js';
 export { allScopes, siteScopes } from '../contracts/scopes.js';
 export type * from './types.js';
 export type * from './data-types.js';

@@ -15,7 +15,10 @@ import { ItemsClient } from './items-client.js';
 import { ADMIN_PATH, SitesClient } from './sites-client.js';
 import type {
   Backup,
+  BackupHealth,
   BackupPage,
+  BackupStorage,
+  Verification,
   BackupStatus,
   BackupType,
   Restoration,
@@ -275,6 +278,51 @@ export class SafekeepClient {
   async getRestoration(id: string, options: RequestOptions = {}): Promise<Restoration> {
     const result = await this.request('GET', `/restorations/${pathId(id)}`, options);
     return field<Restoration>(result, 'restoration');
+  }
+
+  /**
+   * Extension: verifies a READY backup — its manifest and every chunk, read and checked as a restore
+   * would, optionally with a trial restore into scratch item sets that are thrown away. Resolves at once
+   * with the verification PENDING (the one already pending for the backup, if any); follow it with
+   * {@link waitForVerification}. The backup's `lastVerification` shows the result.
+   * @throws SafekeepApiError 428 `BACKUP_NOT_VERIFIABLE`, 404 `BACKUP_NOT_FOUND`
+   */
+  async verifyBackup(
+    id: string,
+    options: RequestOptions & { trialRestore?: boolean } = {},
+  ): Promise<Verification> {
+    const { trialRestore, ...rest } = options;
+    const result = await this.request('POST', `/${pathId(id)}/verify`, {
+      ...rest,
+      body: trialRestore === undefined ? {} : { trialRestore },
+    });
+    return field<Verification>(result, 'verification');
+  }
+
+  /**
+   * Extension: one verification, as it is now.
+   * @throws SafekeepApiError 404 `VERIFICATION_NOT_FOUND`
+   */
+  async getVerification(id: string, options: RequestOptions = {}): Promise<Verification> {
+    const result = await this.request('GET', `/verifications/${pathId(id)}`, options);
+    return field<Verification>(result, 'verification');
+  }
+
+  /** Reads a verification every `intervalMs` until it leaves PENDING: PASSED or FAILED. */
+  waitForVerification(id: string, options: WaitOptions<Verification> = {}): Promise<Verification> {
+    return waitUntilSettled((signal) => this.getVerification(id, signal ? { signal } : {}), options);
+  }
+
+  /** Extension: what the site's READY backups take in the blob store, each and together. */
+  async backupStorage(options: RequestOptions = {}): Promise<BackupStorage> {
+    const result = await this.http.request('GET', `${ADMIN_PATH}/backup-storage`, options);
+    return field<BackupStorage>(result, 'storage');
+  }
+
+  /** Extension: the site's backup health (OK or OVERDUE). */
+  async backupHealth(options: RequestOptions = {}): Promise<BackupHealth> {
+    const result = await this.http.request('GET', `${ADMIN_PATH}/backup-health`, options);
+    return field<BackupHealth>(result, 'health');
   }
 
   /**

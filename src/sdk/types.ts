@@ -71,6 +71,59 @@ export interface Backup {
   readonly progress: Progress | null;
   /** Extension: why it FAILED; null otherwise. */
   readonly error: JobError | null;
+  /** Extension: when a verification of it last ended; null if never. */
+  readonly lastVerifiedDate?: string | null;
+  /** Extension: what that verification found: PASSED, or FAILED with the damage (an `INTEGRITY_*` code). */
+  readonly lastVerification?: {
+    readonly result: 'PASSED' | 'FAILED';
+    readonly error: JobError | null;
+  } | null;
+}
+
+/** Extension: a verification of a backup (or, trigger SCRUB, of a site's backups due for their check). */
+export interface Verification {
+  readonly id: string;
+  /** The backup verified; null for a scrub. */
+  readonly backupId: string | null;
+  readonly trigger: 'ON_DEMAND' | 'SCRUB';
+  readonly trialRestore: boolean;
+  /** PENDING, then PASSED, or FAILED (`error` says what was found, or why it could not run). */
+  readonly status: 'PENDING' | 'PASSED' | 'FAILED';
+  readonly requestedDate: string;
+  readonly startedDate: string | null;
+  readonly finishedDate: string | null;
+  /** Chunks checked so far, of the distinct chunks to check, while PENDING. */
+  readonly progress: Progress | null;
+  readonly error: JobError | null;
+  readonly backupsVerified: number;
+  /** Distinct chunks read (a chunk several backups share is read once). */
+  readonly chunksRead: number;
+  /** Stored bytes read, as a decimal string. */
+  readonly bytesRead: string;
+}
+
+/** Extension: what a site's READY backups take in the blob store. Byte counts are decimal strings. */
+export interface BackupStorage {
+  readonly logicalBytes: string;
+  readonly storedBytes: string;
+  readonly deduplicatedBytes: string;
+  readonly backups: readonly {
+    readonly backupId: string;
+    readonly logicalBytes: string;
+    readonly storedBytes: string;
+    /** What deleting it would free. */
+    readonly exclusiveBytes: string;
+  }[];
+  readonly unreadableBackupIds: readonly string[];
+}
+
+/** Extension: a site's backup health. */
+export interface BackupHealth {
+  readonly siteId: string;
+  readonly state: 'OK' | 'OVERDUE';
+  readonly changedDate: string | null;
+  readonly lastGoodBackupDate: string | null;
+  readonly overdueAfterDate: string;
 }
 
 /** One collection of a restoration, with its destination resolved in full. */

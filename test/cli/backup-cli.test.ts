@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -207,6 +207,37 @@ describe('safekeep backup / restoration', () => {
     assert.equal(got.status, 'READY');
     const shown = server.run('backup', 'get', backupId);
     assert.match(shown.stdout, new RegExp(`^Backup ${backupId}\n  status +READY\n`));
+  });
+
+  it('backup verify --wait passes a healthy backup, and exits 1 naming the damage of a broken one', () => {
+    const passed = server.run('backup', 'verify', backupId.slice(0, 8), '--wait', '--trial-restore');
+    assert.equal(passed.status, 0, passed.stderr);
+    assert.match(passed.stdout, /^Verification [0-9a-f-]{36}\n/);
+    assert.match(passed.stdout, /status\s+PASSED/);
+    assert.match(passed.stdout, /trial restore\s+yes/);
+    const shown = server.run('backup', 'get', backupId);
+    assert.match(shown.stdout, /verified\s+PASSED at /);
+
+    const chunks = join(server.dataDir, 'blobs', 'sites', server.siteId, 'chunks');
+    const victim = readdirSync(chunks, { recursive: true, withFileTypes: true }).find((e) => e.isFile());
+    assert.ok(victim, 'a stored chunk');
+    const path = join(victim.parentPath, victim.name);
+    const original = readFileSync(path);
+    rmSync(path);
+    try {
+      const failed = server.run('backup', 'verify', backupId, '--wait', '--json');
+      assert.equal(failed.status, 1);
+      assert.match(failed.stderr, /INTEGRITY_OBJECT_MISSING/);
+      const verification = JSON.parse(failed.stdout.trim());
+      assert.equal(verification.status, 'FAILED');
+      const backup = json(server.run('backup', 'get', backupId, '--json'));
+      assert.equal(backup.lastVerification.error.code, 'INTEGRITY_OBJECT_MISSING');
+    } finally {
+      writeFileSync(path, original);
+    }
+    const queued = server.run('backup', 'verify', backupId);
+    assert.equal(queued.status, 0, queued.stderr);
+    assert.match(queued.stdout, /status\s+PENDING/);
   });
 
   it('takes --url, --key and --site instead of the environment', () => {

@@ -228,6 +228,13 @@ describe('dashboard in a browser', () => {
     assert.equal(backup.itemCount, '28');
     const row = page.getByRole('row').filter({ has: page.locator(`[data-backup-id="${backupId}"]`) });
     assert.match(await row.innerText(), /On demand[\s\S]*READY[\s\S]*28[\s\S]*Authors, Books, Notes/);
+    // Verify it: the row then says it is intact, and when; the page shows the storage and the health.
+    await page.getByRole('button', { name: `Verify backup ${backupId}` }).click();
+    await row.locator('[data-verified="PASSED"]').waitFor();
+    assert.match(await row.innerText(), /Intact, /);
+    assert.equal((await api.getBackup(backupId)).lastVerification?.result, 'PASSED');
+    assert.match(await page.locator('.backup-storage').innerText(), /^Stored: .* for \d+ READY backups?/);
+    assert.match(await page.locator('.backup-health').innerText(), /Backups on time/);
     await shoot('backups-desktop');
   });
 

@@ -136,6 +136,8 @@ describe('tenancy matrix: site B seen with site A keys', () => {
         body: { dataCollectionId: collection, filter: { secret: 'matches-nothing' } },
       }),
     ).jobId as string;
+    const verification = ok(await env.call('POST', `${D}/backups/${backup}/verify`, { ...asB, body: {} }))
+      .verification.id as string;
     await runJobs(env);
     const webhookUrl = 'http://127.0.0.1:9/b-secret-hook-3d7c';
     const webhook = ok(
@@ -164,6 +166,7 @@ describe('tenancy matrix: site B seen with site A keys', () => {
       backup,
       restoration,
       asyncJob,
+      verification,
       webhook,
       webhookUrl,
       keyId: key.apiKey.id as string,

@@ -18,6 +18,8 @@ export interface ForeignSite {
   readonly restoration: string;
   /** A job by filter of site B (asyncRemoveByFilter). */
   readonly asyncJob: string;
+  /** A verification of site B. */
+  readonly verification: string;
   readonly webhook: string;
   readonly webhookUrl: string;
   readonly keyId: string;
@@ -245,6 +247,11 @@ export function probesFor(b: ForeignSite, own: string): Probe[] {
     body: { restorationCollections: [{ dataCollectionId: coll }] },
   });
   add(`GET ${BK}/:backupId/archive`, 'path.backupId', { path: `${BK}/{id}/archive`, id: b.backup });
+  add(`POST ${BK}/:backupId/verify`, 'path.backupId', { path: `${BK}/{id}/verify`, id: b.backup, body: {} });
+  add(`GET ${BK}/verifications/:verificationId`, 'path.verificationId', {
+    path: `${BK}/verifications/{id}`,
+    id: b.verification,
+  });
   add(`GET ${BK}/restorations/:restorationId`, 'path.restorationId', {
     path: `${BK}/restorations/{id}`,
     id: b.restoration,
@@ -319,6 +326,8 @@ export function listingsFor(): { route: string; path: string; body?: unknown; ex
     { route: `GET ${A}/webhooks/public-key`, path: `${A}/webhooks/public-key`, expect: 200 },
     { route: `GET ${A}/session`, path: `${A}/session`, expect: 200 },
     { route: `GET ${A}/backup-schedule`, path: `${A}/backup-schedule`, expect: 200 },
+    { route: `GET ${A}/backup-storage`, path: `${A}/backup-storage`, expect: 200 },
+    { route: `GET ${A}/backup-health`, path: `${A}/backup-health`, expect: 200 },
     { route: `GET ${A}/deleted-collections`, path: `${A}/deleted-collections`, expect: 200 },
     { route: `GET ${A}/sites`, path: `${A}/sites`, expect: 403 },
     { route: `POST ${A}/sites`, path: `${A}/sites`, body: { name: 'x' }, expect: 403 },

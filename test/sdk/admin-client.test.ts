@@ -288,6 +288,30 @@ describe('SafekeepClient: admin API and extensions', () => {
     );
   });
 
+  it("reads a site's backup storage and backup health", async () => {
+    const scoped = admin.withSite(site.id);
+    // The preview test removed its backup's manifest: that backup is named, not counted.
+    const damaged = await scoped.backupStorage();
+    assert.equal(damaged.unreadableBackupIds.length, 1);
+    assert.equal(damaged.backups.length, 0);
+    const fresh = await scoped.createBackup();
+    await runJobs(env);
+    const storage = await scoped.backupStorage();
+    assert.deepEqual(
+      storage.backups.map((b) => b.backupId),
+      [fresh.id],
+    );
+    const [one] = storage.backups;
+    assert.ok(one);
+    assert.equal(storage.storedBytes, one.storedBytes, 'one readable backup: the site stores what it does');
+    assert.equal(one.exclusiveBytes, one.storedBytes, 'and it alone holds all of it');
+    assert.equal(one.storedBytes, (await scoped.getBackup(one.backupId)).sizeInBytes);
+    const health = await scoped.backupHealth();
+    assert.equal(health.siteId, site.id);
+    assert.equal(health.state, 'OK');
+    assert.ok(health.lastGoodBackupDate);
+  });
+
   it('copies a READY backup to another site (trigger COPY)', async () => {
     const scoped = admin.withSite(site.id);
     // A fresh one: a test above damaged the stored content of earlier ones.

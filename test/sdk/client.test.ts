@@ -318,6 +318,25 @@ describe('SafekeepClient', () => {
     await expectApiError(client.getRestoration('x'), 400, 'INVALID_ARGUMENT');
   });
 
+  it('verifies a backup and waits for the verification', async () => {
+    const started = await client.verifyBackup(first.id, { trialRestore: true });
+    assert.equal(started.status, 'PENDING');
+    assert.equal(started.backupId, first.id);
+    const waiting = client.waitForVerification(started.id, {
+      intervalMs: 1,
+      signal: AbortSignal.timeout(30_000),
+    });
+    await env.safekeep.background().worker.runOne(new AbortController().signal);
+    const done = await waiting;
+    assert.equal(done.status, 'PASSED', JSON.stringify(done.error));
+    assert.equal(done.trialRestore, true);
+    const backup = await client.getBackup(first.id);
+    assert.equal(backup.lastVerification?.result, 'PASSED');
+    assert.equal(backup.lastVerifiedDate, done.finishedDate);
+    await expectApiError(client.getVerification(missingId), 404, 'VERIFICATION_NOT_FOUND');
+    await expectApiError(client.verifyBackup(missingId), 404, 'BACKUP_NOT_FOUND');
+  });
+
   it('deletes a backup, again without complaint, and 404s an unknown one', async () => {
     await client.deleteBackup(first.id);
     const deleted = await client.getBackup(first.id);

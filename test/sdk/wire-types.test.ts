@@ -56,6 +56,8 @@ describe('SDK wire types', () => {
       itemCount: true,
       progress: true,
       error: true,
+      lastVerifiedDate: true,
+      lastVerification: true,
     };
     const rendered = backupBody(record);
     assert.deepEqual(Object.keys(rendered).sort(), Object.keys(backupFields).sort());

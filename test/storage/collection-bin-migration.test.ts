@@ -59,10 +59,23 @@ async function writeBeforeBin(storage: Opened, engine: SqlEngine): Promise<void>
       '0009-site-quotas',
       '0010-event-batches',
       '0012-item-jobs',
+      '0015-verification',
     ],
     'a new migration must be undone here as well',
   );
   await sql`DROP TABLE item_jobs`.execute(storage.db);
+  await sql`DROP TABLE verifications`.execute(storage.db);
+  await sql`DROP INDEX backups_verify_due`.execute(storage.db);
+  for (const column of [
+    'last_verified_at',
+    'verify_result',
+    'verify_error_code',
+    'verify_error_message',
+    'verify_due_at',
+  ])
+    await sql`ALTER TABLE backups DROP COLUMN ${sql.ref(column)}`.execute(storage.db);
+  for (const column of ['backup_health', 'backup_health_changed_at'])
+    await sql`ALTER TABLE sites DROP COLUMN ${sql.ref(column)}`.execute(storage.db);
   await sql`DROP INDEX events_created`.execute(storage.db);
   await sql`ALTER TABLE deliveries DROP COLUMN progress`.execute(storage.db);
   await sql`ALTER TABLE events DROP COLUMN batch_size`.execute(storage.db);

@@ -17,6 +17,7 @@ import {
   type Restoration,
   type RestorationCollectionInput,
   type RestorationStatus,
+  type Verification,
 } from '../../sdk/index.js';
 import { UsageError, type CliIo } from '../cli-io.js';
 import { confirmed, terminalConfirm, type Confirm } from '../confirm.js';
@@ -59,6 +60,7 @@ export const backupUsage = `usage:
   safekeep backup cancel ID
   safekeep backup download ID -o FILE        (a portable archive, docs/ARCHIVE-FORMAT.md)
   safekeep backup upload FILE [--json]       (imports an archive as a new READY backup of the site)
+  safekeep backup verify ID [--trial-restore] [--wait] [--json]
   safekeep backup restore ID [--collections a,b] [--to a:a2[:Display name],b:b2] [--definitions merge|backup]
                              [--yes] [--wait] [--json]
 ID is a full id or its first characters (at least 4) when only one id starts with them.
@@ -179,6 +181,33 @@ export async function backupCommand(
         await client.cancelBackup(full);
         io.out(`Canceled backup ${full}.`);
         return 0;
+      });
+    }
+    case 'verify': {
+      const { values, id } = parseWithId(
+        rest,
+        { ...connection, ...json, ...wait, 'trial-restore': { type: 'boolean', default: false } },
+        'backup verify ID',
+      );
+      return withClient(values, io, options, async (client) => {
+        const backupId = await backupIdOf(client, id);
+        const started = await client.verifyBackup(backupId, { trialRestore: values['trial-restore'] });
+        if (!values.wait) {
+          printVerification(io, started, values.json);
+          if (!values.json) io.out(`Follow it with: safekeep backup get ${backupId}`);
+          return 0;
+        }
+        const final = await waitWithBar(
+          options,
+          values.json,
+          `verification of ${short(backupId)}`,
+          (onProgress, signal) =>
+            client.waitForVerification(started.id, { onProgress, signal, intervalMs: WAIT_INTERVAL_MS }),
+        );
+        printVerification(io, final, values.json);
+        return final.status === 'PASSED'
+          ? 0
+          : jobFailed(io, `verification of backup ${backupId}`, final.status, final.error);
       });
     }
     case 'restore': {
@@ -604,6 +633,31 @@ function short(id: string): string {
   return id.slice(0, 8);
 }
 
+function printVerification(io: CliIo, v: Verification, asJson: boolean): void {
+  if (asJson) {
+    io.out(JSON.stringify(v));
+    return;
+  }
+  io.out(`Verification ${v.id}`);
+  printRows(io, [
+    ['backup', v.backupId],
+    ['status', v.status],
+    ['trial restore', v.trialRestore ? 'yes' : 'no'],
+    ['requested', v.requestedDate],
+    ['finished', v.finishedDate],
+    ['progress', v.progress ? `${v.progress.itemsDone}/${v.progress.itemsTotal} chunks` : null],
+    ['read', v.status === 'PENDING' ? null : `${v.chunksRead} chunks, ${formatBytes(Number(v.bytesRead))}`],
+    ['error', v.error ? `${v.error.message} (${v.error.code})` : null],
+  ]);
+}
+
+function verifiedText(backup: Backup): string | null {
+  const last = backup.lastVerification;
+  if (!last || !backup.lastVerifiedDate) return null;
+  const found = last.error ? `: ${last.error.message} (${last.error.code})` : '';
+  return `${last.result} at ${backup.lastVerifiedDate}${found}`;
+}
+
 function printBackup(io: CliIo, backup: Backup, asJson: boolean): void {
   if (asJson) {
     io.out(JSON.stringify(backup));
@@ -622,6 +676,7 @@ function printBackup(io: CliIo, backup: Backup, asJson: boolean): void {
     ['size', backup.sizeInBytes === null ? null : formatBytes(Number(backup.sizeInBytes))],
     ['progress', backup.progress ? progressText(backup.progress) : null],
     ['error', backup.error ? `${backup.error.message} (${backup.error.code})` : null],
+    ['verified', verifiedText(backup)],
     ['collections', backup.collections.map(collectionName).join(', ') || '(none)'],
   ];
   printRows(io, rows);

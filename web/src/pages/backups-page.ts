@@ -2,6 +2,7 @@ import {
   SafekeepApiError,
   type Backup,
   type BackupStatus,
+  type BackupStorage,
   type BackupType,
   type SafekeepClient,
 } from '../../../src/sdk/index.js';
@@ -37,6 +38,10 @@ export async function backupsPage(context: PageContext): Promise<void> {
 
   const errors = h('div', { class: 'slot' });
   const schedule = h('p', { class: 'schedule' }, 'Reading the schedule…');
+  const health = h('p', { class: 'backup-health' }, 'Reading the backup health…');
+  const storage = h('p', { class: 'backup-storage' });
+  /** Backup id → the stored bytes only it holds (what deleting it frees), once the storage view is read. */
+  const frees = new Map<string, string>();
   const listSlot = h('div', { class: 'list' });
   const backUpNow = h('button', { type: 'button', class: 'primary' }, 'Back up now');
   const refresh = h('button', { type: 'button' }, 'Refresh');
@@ -67,6 +72,7 @@ export async function backupsPage(context: PageContext): Promise<void> {
       }
     }
     await safetyRestorations(client, backups, signal, before);
+    await loadStorage(client, storage, frees, signal);
     renderList(backups, page.backups.length, page.pagingMetadata.total);
     for (const backup of backups) if (backup.status === 'PENDING') follow(backup);
   };
@@ -120,6 +126,7 @@ export async function backupsPage(context: PageContext): Promise<void> {
           'Status',
           'Finished',
           'Size',
+          'Verified',
           'Items',
           'Collections',
           ...(mayAct ? ['Actions'] : []),
@@ -168,6 +175,30 @@ export async function backupsPage(context: PageContext): Promise<void> {
               }),
           },
           'Cancel',
+        ),
+      );
+    }
+    if (b.status === 'READY' && context.can('backups.create')) {
+      actions.push(
+        h(
+          'button',
+          {
+            type: 'button',
+            'aria-label': `Verify backup ${b.id}`,
+            onclick: (event) =>
+              void runAction(event.currentTarget as HTMLButtonElement, errors, async () => {
+                const started = await client.verifyBackup(b.id, { signal });
+                announce('Verification started: every stored object of the backup is read and checked.');
+                const done = await client.waitForVerification(started.id, { intervalMs: POLL_MS, signal });
+                announce(
+                  done.status === 'PASSED'
+                    ? `Backup ${b.id.slice(0, 8)} verified: intact.`
+                    : `Backup ${b.id.slice(0, 8)} FAILED verification: ${done.error?.message ?? ''}`,
+                );
+                await reload();
+              }),
+          },
+          'Verify',
         ),
       );
     }
@@ -239,7 +270,15 @@ export async function backupsPage(context: PageContext): Promise<void> {
       h('span', { class: 'kind-cell' }, kind),
       h('span', { class: 'status-cell', 'data-backup-id': b.id, 'data-status': b.status }, status),
       when(b.finishedDate ?? b.deletedDate),
-      bytes(b.sizeInBytes),
+      frees.has(b.id)
+        ? h(
+            'span',
+            null,
+            bytes(b.sizeInBytes),
+            h('span', { class: 'frees' }, ` (frees ${bytes(frees.get(b.id))})`),
+          )
+        : bytes(b.sizeInBytes),
+      verifiedView(b),
       count(b.itemCount),
       b.collections.length === 0 ? '—' : b.collections.map((c) => c.displayName || c.id).join(', '),
       ...(mayAct ? [h('span', { class: 'row-actions' }, actions)] : []),
@@ -269,12 +308,89 @@ export async function backupsPage(context: PageContext): Promise<void> {
       ['backups.restore', 'restore'],
     ]) ?? '',
     schedule,
+    health,
+    storage,
     errors,
     filters(context, chosenStatuses, chosenType),
     listSlot,
   );
   void loadSchedule(client, schedule, signal);
+  void loadHealth(client, health, signal);
   await reload();
+}
+
+/** The last verification of a backup: when and what it found; a failure stands out. */
+function verifiedView(b: Backup): Child {
+  const last = b.lastVerification;
+  if (!last || !b.lastVerifiedDate) return '—';
+  if (last.result === 'PASSED')
+    return h(
+      'span',
+      { class: 'verified-ok', 'data-verified': 'PASSED' },
+      'Intact, ',
+      when(b.lastVerifiedDate),
+    );
+  return h(
+    'span',
+    { class: 'row-error verified-failed', 'data-verified': 'FAILED' },
+    'DAMAGED, ',
+    when(b.lastVerifiedDate),
+    last.error ? `: ${last.error.message} (${last.error.code})` : '',
+  );
+}
+
+async function loadHealth(client: SafekeepClient, slot: HTMLElement, signal: AbortSignal): Promise<void> {
+  try {
+    const health = await client.backupHealth({ signal });
+    const last = health.lastGoodBackupDate;
+    replace(
+      slot,
+      health.state === 'OVERDUE'
+        ? h('strong', { class: 'badge status-failed' }, 'Backups OVERDUE')
+        : h('span', { class: 'badge status-ready' }, 'Backups on time'),
+      ' Last full backup: ',
+      last ? when(last) : 'none yet',
+      health.state === 'OVERDUE' ? '' : ['; overdue after ', when(health.overdueAfterDate)],
+      '.',
+    );
+  } catch (error) {
+    if (!signal.aborted)
+      replace(
+        slot,
+        `The backup health could not be read: ${error instanceof Error ? error.message : String(error)}`,
+      );
+  }
+}
+
+/** The site's storage totals, and what deleting each backup frees (for its row). */
+async function loadStorage(
+  client: SafekeepClient,
+  slot: HTMLElement,
+  frees: Map<string, string>,
+  signal: AbortSignal,
+): Promise<void> {
+  let view: BackupStorage;
+  try {
+    view = await client.backupStorage({ signal });
+  } catch (error) {
+    if (!signal.aborted)
+      replace(
+        slot,
+        `The storage view could not be read: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    return;
+  }
+  frees.clear();
+  for (const b of view.backups) frees.set(b.backupId, b.exclusiveBytes);
+  replace(
+    slot,
+    'Stored: ',
+    h('strong', null, bytes(view.storedBytes)),
+    ` for ${view.backups.length} READY backup${view.backups.length === 1 ? '' : 's'} (${bytes(view.logicalBytes)} uncompressed; deduplication saves ${bytes(view.deduplicatedBytes)}).`,
+    view.unreadableBackupIds.length > 0
+      ? h('span', { class: 'row-error' }, ` ${view.unreadableBackupIds.length} backup(s) could not be read.`)
+      : '',
+  );
 }
 
 async function loadSchedule(client: SafekeepClient, slot: HTMLElement, signal: AbortSignal): Promise<void> {

@@ -391,7 +391,7 @@ async function webhooksSection(context: PageContext, site: Site, section: HTMLEl
           h('small', { class: 'blocked-reason' }, w.blockedReason ?? ''),
         )
       : h('span', { class: 'badge status-active' }, 'active'),
-    w.eventTypes.map((t) => t.replace('wix.data.v2.backup_', '')).join(', '),
+    w.eventTypes.map((t) => t.replace('wix.data.v2.backup_', '').replace('safekeep.', '')).join(', '),
     when(w.createdDate),
     h(
       'button',
@@ -426,7 +426,7 @@ async function webhooksSection(context: PageContext, site: Site, section: HTMLEl
         value: type,
         checked: (BACKUP_EVENT_TYPES as readonly string[]).includes(type),
       }),
-      ` ${type.replace(/^wix\.data\.v2\.(backup_)?/, '')}`,
+      ` ${type.replace(/^(wix\.data\.v2\.(backup_)?|safekeep\.)/, '')}`,
     ),
   );
   const add = h('button', { type: 'submit', class: 'primary' }, 'Subscribe');

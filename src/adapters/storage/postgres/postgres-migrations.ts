@@ -1,4 +1,5 @@
 import { sql, type Migration } from 'kysely';
+import { verificationMigration } from '../sql/verification-migration.js';
 import { eventBatchesMigration } from '../sql/event-batches-migration.js';
 import { itemJobsMigration } from '../sql/item-jobs-migration.js';
 import { runStatements as run } from '../sql/run-statements.js';
@@ -361,4 +362,6 @@ export const postgresMigrations: Record<string, Migration> = {
   '0010-event-batches': eventBatchesMigration,
   // Jobs of asyncRemoveByFilter and asyncPatchByFilter (src/adapters/storage/sql/item-jobs-migration.ts).
   '0012-item-jobs': itemJobsMigration('BIGINT', 'TEXT COLLATE "C"'),
+  // Backup verification and backup health (src/adapters/storage/sql/verification-migration.ts).
+  '0015-verification': verificationMigration('BIGINT'),
 };

@@ -3,6 +3,7 @@ import {
   BACKUP_ENTITY_FQDN,
   BACKUP_EVENT,
   RESTORATION_EVENT,
+  VERIFICATION_FAILED_EVENT,
   backupBody,
   restorationBody,
 } from '../../../contracts/backups-api.js';
@@ -50,6 +51,14 @@ export function toBackup(row: Selectable<BackupsTable>): BackupRecord {
         : { key: row.manifest_key, sha256: row.manifest_sha256, size: Number(row.manifest_size ?? 0) },
     restorationId: row.restoration_id,
     scheduleSlot: row.schedule_slot === null ? null : Number(row.schedule_slot),
+    verification: {
+      lastVerifiedAt: row.last_verified_at === null ? null : Number(row.last_verified_at),
+      result: row.verify_result === 'PASSED' || row.verify_result === 'FAILED' ? row.verify_result : null,
+      error:
+        row.verify_error_code === null
+          ? null
+          : { code: row.verify_error_code, message: row.verify_error_message ?? '' },
+    },
   };
 }
 
@@ -93,7 +102,7 @@ export async function loadRestoration(
 async function writeEvent(
   db: Kysely<Database>,
   siteId: string,
-  kind: typeof BACKUP_EVENT | typeof RESTORATION_EVENT,
+  kind: { readonly eventType: string; readonly slug: string },
   entityId: string,
   body: Record<string, unknown>,
   at: number,
@@ -115,6 +124,24 @@ export async function emitBackupEvent(
   if (!backup) return undefined;
   await writeEvent(db, backup.siteId, BACKUP_EVENT, backup.id, { backup: backupBody(backup) }, at);
   return backup;
+}
+
+/** Emits `safekeep.backup_verification_failed` with the backup as it is now (after its result is recorded). */
+export async function emitVerificationFailedEvent(
+  db: Kysely<Database>,
+  id: string,
+  at: number,
+): Promise<void> {
+  const backup = await loadBackup(db, id);
+  if (!backup) return;
+  await writeEvent(
+    db,
+    backup.siteId,
+    VERIFICATION_FAILED_EVENT,
+    backup.id,
+    { backup: backupBody(backup) },
+    at,
+  );
 }
 
 /** Emits the state-changed event of a restoration as it is now, with its backup as it is now. */

@@ -17,6 +17,8 @@ import type { SqlItemStore } from './sql-item-store.js';
 import { SqlLinkStore } from './sql-link-store.js';
 import { SqlStagingStore } from './staging-store.js';
 import { SqlUsageStore } from './usage-store.js';
+import { SqlHealthStore } from './health-store.js';
+import { SqlVerificationStore } from './verification-store.js';
 import { SqlWebhookStore } from './webhook-store.js';
 import { withStorageErrorsAppender } from './with-storage-errors.js';
 import { WorkerSnapshotSource } from './worker-snapshot-source.js';
@@ -63,6 +65,8 @@ export function buildSqlStores<Items extends SqlItemStore>(
       new SqlStagingStore(db, generations, dialect.itemTables, appender, collections, largeGenerationItems),
     itemJobs: new SqlItemJobStore(db, capabilities),
     schedule: new SqlScheduleStore(db, capabilities),
+    verifications: new SqlVerificationStore(db, capabilities),
+    health: new SqlHealthStore(db),
     maintenance: new SqlMaintenanceStore(db, capabilities),
     webhooks: new SqlWebhookStore(db),
     usage: new SqlUsageStore(db),

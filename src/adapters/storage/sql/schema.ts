@@ -22,6 +22,9 @@ export interface SitesTable {
   max_items: ColumnType<number | null, number | null | undefined, number | null>;
   max_backup_bytes: ColumnType<number | null, number | null | undefined, number | null>;
   max_request_body_bytes: ColumnType<number | null, number | null | undefined, number | null>;
+  /** OK or OVERDUE (migration 0015): changed only by compare-and-set, each change with its event. */
+  backup_health: ColumnType<string, string | undefined, string>;
+  backup_health_changed_at: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface ApiKeysTable {
@@ -125,6 +128,7 @@ export interface Database {
   backups: BackupsTable;
   backup_collections: BackupCollectionsTable;
   restorations: RestorationsTable;
+  verifications: VerificationsTable;
   idempotency_keys: IdempotencyKeysTable;
   webhooks: WebhooksTable;
   events: EventsTable;
@@ -229,6 +233,40 @@ export interface BackupsTable {
   lease_owner: string | null;
   lease_expires_at: number | null;
   attempts: Generated<number>;
+  /** The last verification's end and result, PASSED or FAILED, with its error (migration 0015). */
+  last_verified_at: ColumnType<number | null, number | null | undefined, number | null>;
+  verify_result: ColumnType<string | null, string | null | undefined, string | null>;
+  verify_error_code: ColumnType<string | null, string | null | undefined, string | null>;
+  verify_error_message: ColumnType<string | null, string | null | undefined, string | null>;
+  /** When the scrub verifies this READY backup next; NULL until the scrub first gives it a time. */
+  verify_due_at: ColumnType<number | null, number | null | undefined, number | null>;
+}
+
+/**
+ * A verification job (migration 0015): of one backup (ON_DEMAND, `backup_id` set) or of a site's READY
+ * backups due for their periodic check (SCRUB, `backup_id` NULL), which reads each shared chunk once.
+ * PENDING, then PASSED or FAILED (damage found, or the job could not run: `error_code` says which).
+ */
+export interface VerificationsTable {
+  id: string;
+  site_id: string;
+  backup_id: string | null;
+  trigger: string;
+  trial_restore: number;
+  status: string;
+  requested_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  progress_done: number | null;
+  progress_total: number | null;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  attempts: Generated<number>;
+  backups_verified: Generated<number>;
+  chunks_read: Generated<number>;
+  bytes_read: Generated<number>;
 }
 
 /** What each READY backup holds per collection: the base an incremental backup builds on. */

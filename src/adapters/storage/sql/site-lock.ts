@@ -98,7 +98,7 @@ export interface SiteLeaseRequest {
 }
 
 /**
- * Takes (or renews) a site lease, only while no backup or restoration of the site is PENDING (one may be
+ * Takes (or renews) a site lease, only while no backup, restoration or verification of the site is PENDING (one may be
  * running: GC could delete the chunks it writes, the layout migration copy items its snapshot reads) and no
  * other owner holds an unexpired lease of that purpose. False when either stands in the way.
  */
@@ -114,6 +114,14 @@ export async function takeSiteLease(db: Kysely<Database>, request: SiteLeaseRequ
       .unionAll(
         trx
           .selectFrom('restorations')
+          .select('id')
+          .where('site_id', '=', siteId)
+          .where('status', '=', 'PENDING'),
+      )
+      // A verification reads the site's chunks: GC must not delete one under it (a false alarm).
+      .unionAll(
+        trx
+          .selectFrom('verifications')
           .select('id')
           .where('site_id', '=', siteId)
           .where('status', '=', 'PENDING'),

@@ -19,6 +19,8 @@ import type { SqlItemStore } from './sql-item-store.js';
 import type { SqlLinkStore } from './sql-link-store.js';
 import type { SqlStagingStore } from './staging-store.js';
 import type { SqlWebhookStore } from './webhook-store.js';
+import type { SqlHealthStore } from './health-store.js';
+import type { SqlVerificationStore } from './verification-store.js';
 import type { WorkerSnapshotSource } from './worker-snapshot-source.js';
 
 /**
@@ -39,6 +41,8 @@ export abstract class SqlStorage<Items extends SqlItemStore = SqlItemStore> impl
   readonly staging: SqlStagingStore;
   readonly itemJobs: SqlItemJobStore;
   readonly schedule: SqlScheduleStore;
+  readonly verifications: SqlVerificationStore;
+  readonly health: SqlHealthStore;
   readonly maintenance: SqlMaintenanceStore;
   readonly webhooks: SqlWebhookStore;
   readonly layout: SqlLayoutMigrator;
@@ -63,6 +67,8 @@ export abstract class SqlStorage<Items extends SqlItemStore = SqlItemStore> impl
     this.staging = stores.staging;
     this.itemJobs = stores.itemJobs;
     this.schedule = stores.schedule;
+    this.verifications = stores.verifications;
+    this.health = stores.health;
     this.maintenance = stores.maintenance;
     this.webhooks = stores.webhooks;
     this.layout = stores.layout;

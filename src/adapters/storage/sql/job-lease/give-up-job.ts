@@ -1,7 +1,7 @@
 import type { JobError } from '../../../../domain/backup.js';
 
 /** How a give-up names the kind of job. */
-export type JobKindName = 'backup' | 'restoration' | 'job by filter';
+export type JobKindName = 'backup' | 'restoration' | 'job by filter' | 'verification';
 
 /**
  * The error a job is given up with once it was claimed `maxAttempts` times without finishing: each claim

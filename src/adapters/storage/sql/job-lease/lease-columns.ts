@@ -2,7 +2,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../schema.js';
 
 /** The tables whose rows are jobs run under a lease, claimed oldest first. */
-export type JobTable = 'backups' | 'restorations' | 'item_jobs';
+export type JobTable = 'backups' | 'restorations' | 'item_jobs' | 'verifications';
 
 /** The columns every job table has, which the lease operations read and write. */
 export interface JobColumns {
