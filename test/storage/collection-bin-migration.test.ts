@@ -58,9 +58,15 @@ async function writeBeforeBin(storage: Opened, engine: SqlEngine): Promise<void>
       '0008-backup-queue',
       '0009-site-quotas',
       '0010-event-batches',
+      '0011-search-index',
     ],
     'a new migration must be undone here as well',
   );
+  if (engine !== postgresItemTables) {
+    await sql`DROP TABLE item_words`.execute(storage.db);
+    await sql`DROP TABLE item_trigrams`.execute(storage.db);
+  }
+  await sql`DROP TABLE item_text`.execute(storage.db);
   await sql`DROP INDEX events_created`.execute(storage.db);
   await sql`ALTER TABLE deliveries DROP COLUMN progress`.execute(storage.db);
   await sql`ALTER TABLE events DROP COLUMN batch_size`.execute(storage.db);
