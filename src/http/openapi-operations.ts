@@ -117,6 +117,15 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
         '`initialFilter` before grouping by `aggregation.groupingFields`, then per group the `operations` (itemCount, sum, average, min, max; sum, average, min and max read numbers only), then `finalFilter` and `sort` over the results. Each result has `_id` (`{field: value}` of the grouping fields, null without grouping), the grouping fields and the operation results. Offset paging only.',
     },
   ),
+  [`POST ${D}/items/search`]: item(
+    'searchDataItems',
+    'Full-text search of the collection’s declared TEXT fields',
+    'DataItems',
+    {
+      description:
+        '`search.search.expression` (required, at most 100 characters) is split into words (runs of letters and digits, case-insensitive); `mode` OR (default: any word) or AND (every word, in any searched field); `fuzzy` also matches words of similar spelling (trigram similarity at least 0.3), ranked after exact ones; `search.search.fields` narrows the search to some of the declared TEXT fields (another field is a 400). Only fields the collection declares with type TEXT are indexed and searched; a collection without one answers 400. `search.filter` narrows the results as a query filter does; `search.sort` orders them before relevance (most relevant first, then `_id`). `search.fields` picks the fields returned, as in a query. Offset paging only: a cursor is refused with 400.',
+    },
+  ),
   [`POST ${D}/bulk/items/insert`]: item('bulkInsertDataItems', 'Insert up to 1000 items', 'BulkItems'),
   [`POST ${D}/bulk/items/update`]: item('bulkUpdateDataItems', 'Replace up to 1000 items', 'BulkItems'),
   [`POST ${D}/bulk/items/save`]: item('bulkSaveDataItems', 'Insert or replace up to 1000 items', 'BulkItems'),

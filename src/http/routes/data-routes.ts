@@ -22,6 +22,7 @@ import {
   RemoveItemQuery,
   ReplaceReferencesRequest,
   RestoreCollectionRequest,
+  SearchItemsRequest,
   SingleItemRequest,
   UpdateItemRequest,
 } from '../../contracts/data-api.js';
@@ -205,6 +206,14 @@ export function registerDataRoutes(
       `${prefix}/items/aggregate`,
       { config: read, schema: { body: AggregateItemsRequest } },
       async (req) => items.aggregate(siteOf(req), req.body),
+    );
+    app.post(
+      `${prefix}/items/search`,
+      { config: read, schema: { body: SearchItemsRequest } },
+      async (req, reply) =>
+        reply
+          .type(json)
+          .send(itemListResponse(req.body.dataCollectionId, await items.search(siteOf(req), req.body))),
     );
 
     for (const mode of ['insert', 'update', 'save'] as const) {

@@ -7,11 +7,14 @@ import {
   type ItemChange,
 } from '../../../contracts/item-events.js';
 import type { FilterNode } from '../../../domain/query/filter.js';
+import { textFieldsOf } from '../../../domain/text-search.js';
 import type {
   AggregatePage,
   ItemAggregation,
   ItemPage,
   ItemQuery,
+  ItemSearch,
+  ItemSearchPage,
   ItemStore,
   ItemTarget,
   ItemWriteTx,
@@ -26,6 +29,7 @@ import { boundPage, inlineBytes, type SizedRow } from './byte-bounded-page.js';
 import { positionTerms, positionValues, type ItemQueryCompiler } from './item-query-compiler.js';
 import type { FilterScope } from './link-filter.js';
 import type { Sql } from './sql-conditions.js';
+import { scoredHits } from './text-index.js';
 
 /** A page row: the shared columns, the engine's `pageColumns` and the position terms `k0`, `k1`…. */
 export type PageRow = SizedRow & Record<string, unknown>;
@@ -92,25 +96,52 @@ export async function bumpGenerationOwners(db: Kysely<Database>, gens: readonly 
     .execute();
 }
 
+/** Parsed TEXT field lists by the definition's stored JSON: a write reads the text, not a parse, each time. */
+const textFieldCache = new Map<string, readonly string[]>();
+
+/** The declared TEXT fields of a collection's stored field list (JSON), the fields its index holds. */
+export function storedTextFields(fieldsJson: string): readonly string[] {
+  let fields = textFieldCache.get(fieldsJson);
+  if (fields === undefined) {
+    fields = textFieldsOf(JSON.parse(fieldsJson) as Record<string, unknown>[]);
+    if (textFieldCache.size >= 1000) textFieldCache.clear();
+    textFieldCache.set(fieldsJson, fields);
+  }
+  return fields;
+}
+
 /**
  * Starts an item write: finds the target's generation and, for LIVE, takes the collection's next change
  * number (`live_version`), which every row written in this transaction carries as `seq`. Taking it first
  * also makes concurrent writers of one collection (and a restoration's switch) queue on the collection row.
+ * Also returns the declared TEXT fields, which the write indexes.
  * @throws AppError WDE0025
  */
-async function beginWrite(db: Kysely<Database>, target: ItemTarget): Promise<{ gen: number; seq: number }> {
-  if (target.environment === 'SANDBOX') return { gen: await currentGeneration(db, target), seq: 0 };
+async function beginWrite(
+  db: Kysely<Database>,
+  target: ItemTarget,
+): Promise<{ gen: number; seq: number; textFields: readonly string[] }> {
+  if (target.environment === 'SANDBOX') {
+    const row = await db
+      .selectFrom('collections')
+      .select(['sandbox_gen', 'fields'])
+      .where('site_id', '=', target.siteId)
+      .where('id', '=', target.collectionId)
+      .executeTakeFirst();
+    if (!row) throw errors.WDE0025(target.collectionId);
+    return { gen: row.sandbox_gen, seq: 0, textFields: storedTextFields(row.fields) };
+  }
   const row = await db
     .updateTable('collections')
     .set((eb) => ({ live_version: eb('live_version', '+', 1) }))
     .where('site_id', '=', target.siteId)
     .where('id', '=', target.collectionId)
-    .returning(['live_gen', 'live_version'])
+    .returning(['live_gen', 'live_version', 'fields'])
     .executeTakeFirst();
   if (!row) {
     throw errors.WDE0025(target.collectionId);
   }
-  return { gen: row.live_gen, seq: row.live_version };
+  return { gen: row.live_gen, seq: row.live_version, textFields: storedTextFields(row.fields) };
 }
 
 /**
@@ -210,6 +241,8 @@ class SqlItemWriteTx implements ItemWriteTx {
     private readonly generations: GenerationRegistry,
     private readonly now: () => number,
     private readonly byShownIds: ShownIdFinder | undefined,
+    /** The collection's declared TEXT fields: the ones its full-text index holds (none: no index work). */
+    private readonly textFields: readonly string[],
   ) {}
 
   private get relation() {
@@ -272,6 +305,12 @@ class SqlItemWriteTx implements ItemWriteTx {
       );
       await sql`INSERT INTO ${sql.table(table)} (${columns}id, created_at, updated_at, data, seq)
         VALUES ${sql.join(values)}${conflict}`.execute(this.trx);
+      await this.generations.textIndex.index(
+        this.trx,
+        this.gen,
+        this.textFields,
+        part.map((i) => this.keyOf(i.id)),
+      );
     }
   }
 
@@ -292,6 +331,7 @@ class SqlItemWriteTx implements ItemWriteTx {
           ON CONFLICT (gen, id) DO UPDATE SET seq = excluded.seq`.execute(this.trx);
       }
       await removeLinksOf(this.trx, this.gen, part);
+      if (this.textFields.length > 0) await this.generations.textIndex.remove(this.trx, this.gen, part);
     }
   }
 
@@ -434,6 +474,36 @@ export abstract class SqlItemStore implements ItemStore {
     };
   }
 
+  async search(target: ItemTarget, request: ItemSearch): Promise<ItemSearchPage> {
+    const gen = await currentGeneration(this.db, target);
+    const { textIndex } = this.generations;
+    const scored = scoredHits(textIndex.hits(gen, request.search), request.search);
+    const { table, scope } = itemRelation(gen);
+    // The matching items with their score, as a relation shaped like an item table for the compiler.
+    const matched = sql`(SELECT it.*, s.score FROM ${scored} AS s
+      JOIN ${sql.table(table)} AS it ON it.id = s.id WHERE ${scope})`;
+    const compiler = this.compiler({ gen, target });
+    const where = compiler.compile(request.filter);
+    const keys = compiler.orderedKeys(request.sort, false);
+    const byId = keys.slice(-1);
+    const bySort = keys.slice(0, -1);
+    const order = sql.join([
+      ...(bySort.length > 0 ? [compiler.orderBy(bySort)] : []),
+      sql`i.score DESC`,
+      compiler.orderBy(byId),
+    ]);
+    const inline = inlineBytes(request.limit, request.maxBytes);
+    const statement = sql`SELECT ${this.pageColumns}i.id, i.created_at, i.updated_at,
+        octet_length(i.data) AS bytes, CASE WHEN octet_length(i.data) <= ${inline} THEN i.data END AS data
+      FROM ${compiler.from(matched)} WHERE ${where}
+      ORDER BY ${order} LIMIT ${request.limit + 1} OFFSET ${request.offset}`;
+    const rows = await textIndex.run<PageRow>(this.db, request.search, statement);
+    const { items, hasMore } = await boundPage(rows, request.limit, request.maxBytes, (large) =>
+      this.fetchLarge(gen, large),
+    );
+    return { items: items.filter((item) => item !== undefined), hasMore };
+  }
+
   async get(target: ItemTarget, id: string): Promise<StoredItem | undefined> {
     const gen = await currentGeneration(this.db, target);
     const found = (await findItems(this.db, gen, [id])).get(id);
@@ -445,9 +515,11 @@ export abstract class SqlItemStore implements ItemStore {
   async write<T>(target: ItemTarget, work: (tx: ItemWriteTx) => Promise<T>): Promise<T> {
     const { rowLocks, byShownIds } = this.options;
     return this.db.transaction().execute(async (trx) => {
-      const { gen, seq } = await beginWrite(trx, target);
+      const { gen, seq, textFields } = await beginWrite(trx, target);
       await fenceLegacyWrite(trx, target.siteId, [gen], { rowLocks });
-      return work(new SqlItemWriteTx(trx, target, gen, seq, this.generations, this.now, byShownIds));
+      return work(
+        new SqlItemWriteTx(trx, target, gen, seq, this.generations, this.now, byShownIds, textFields),
+      );
     });
   }
 }
