@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only data|item-events|quota|metrics|aggregate [--items N]] [-- --engine postgres [--only small-sites|item-events|aggregate] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
+ * `npm run bench [-- --quick] [-- --only data|item-events|quota|metrics|aggregate|search [--items N]] [-- --engine postgres [--only small-sites|item-events|aggregate|search] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
  * Figures are ratios against baselines measured in the same run wherever the goal is a ratio, because
  * these machines are noisy. Results are also written to bench-results/.
  */
@@ -12,6 +12,7 @@ import { runLayoutBench } from './layout.bench.js';
 import { runMetricsBench } from './metrics.bench.js';
 import { runPostgresBench } from './postgres.bench.js';
 import { runQuotaBench } from './quota.bench.js';
+import { runSearchBench } from './search.bench.js';
 import { runSmallSitesBench } from './small-sites.bench.js';
 
 const { values } = parseArgs({
@@ -21,7 +22,7 @@ const { values } = parseArgs({
     engine: { type: 'string', default: 'sqlite' },
     /** Sites of the small-sites suite (default 2,000; 500 with --quick). */
     sites: { type: 'string' },
-    /** Items of the aggregate suite (default 1,000,000; 100,000 with --quick). */
+    /** Items of the aggregate and search suites (default 1,000,000; 100,000 with --quick). */
     items: { type: 'string' },
   },
 });
@@ -30,6 +31,10 @@ const log = (line: string) => console.log(line);
 const aggregateSize = () => ({
   items: values.items ? Number(values.items) : values.quick ? 100_000 : 1_000_000,
   runs: values.quick ? 5 : 9,
+});
+const searchSize = () => ({
+  ...aggregateSize(),
+  insertItems: Math.min(aggregateSize().items, values.quick ? 20_000 : 100_000),
 });
 const suites: Record<string, () => Promise<BenchResult[]>> = {
   data: () =>
@@ -58,6 +63,7 @@ const suites: Record<string, () => Promise<BenchResult[]>> = {
   metrics: () =>
     runMetricsBench(values.quick ? { requests: 2000, rounds: 7 } : { requests: 5000, rounds: 15 }, log),
   aggregate: () => runAggregateBench({ engine: 'sqlite', ...aggregateSize() }, log),
+  search: () => runSearchBench({ engine: 'sqlite', ...searchSize() }, log),
 };
 
 // On PostgreSQL the backup suite is the scale-out one: against pg_dump/pg_restore, and worker processes.
@@ -82,6 +88,7 @@ const postgresSuites: Record<string, () => Promise<BenchResult[]>> = {
     ),
   quota: () => runQuotaBench({ engine: 'postgres', batches: values.quick ? 20 : 100 }, log),
   aggregate: () => runAggregateBench({ engine: 'postgres', ...aggregateSize() }, log),
+  search: () => runSearchBench({ engine: 'postgres', ...searchSize() }, log),
 };
 if (values.engine !== 'sqlite' && values.engine !== 'postgres') {
   console.error(`--engine ${values.engine}: use sqlite or postgres`);

@@ -1,0 +1,248 @@
+/**
+ * Full-text search (issue 15): over N items,
+ * - a search through the storage layer (what Search Data Items runs: the generation's index, relevance per
+ *   item, the page) ÷ the engine's own full-text query on the same index (SQLite FTS5 MATCH ordered by
+ *   bm25; PostgreSQL `@@` ordered by ts_rank), both returning the best 50 items' JSON (goal ≤ 1.5);
+ * - bulk insert into a collection that declares TEXT fields (indexed) ÷ into one that declares none, the
+ *   same items, batches of 1,000 alternating between the two (goal ≥ 0.7, as throughput with ÷ without).
+ * Runs alternate, so both sides see the same machine; figures are ratios of medians (search) and of total
+ * times (insert).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { Database } from '../src/adapters/storage/sql/schema.js';
+import { itemRelation } from '../src/adapters/storage/sql/item-relation.js';
+import { currentGeneration } from '../src/adapters/storage/sql/sql-item-store.js';
+import { scopeToken } from '../src/adapters/storage/sqlite/sqlite-text-index.js';
+import { composeItem, type StoredItem } from '../src/domain/item-codec.js';
+import type { ItemTarget, Storage } from '../src/ports/storage.js';
+import { createBenchDatabase } from './bench-database.js';
+import { percentile, timed, type BenchResult } from './bench-kit.js';
+
+export interface SearchBenchOptions {
+  readonly engine: 'sqlite' | 'postgres';
+  readonly items: number;
+  /** Items inserted into each of the two collections of the insert comparison. */
+  readonly insertItems: number;
+  /** Runs of the search on each side. */
+  readonly runs: number;
+}
+
+type Sql = RawBuilder<unknown>;
+const BATCH = 1000;
+const SYLLABLES = ['ka', 'lo', 'mi', 'ra', 'te', 'zu', 'po', 'ne', 'shi', 'va', 'do', 'ri', 'fe', 'gu'];
+/** 2,000 made-up words: with 18 words an item, each is in about 0.9% of the items. */
+const WORDS = Array.from({ length: 2000 }, (_, i) => {
+  const n = SYLLABLES.length;
+  return `${SYLLABLES[i % n]}${SYLLABLES[Math.floor(i / n) % n]}${SYLLABLES[Math.floor(i / n / n) % n]}`;
+});
+
+/** A small deterministic generator (mulberry32), so every run indexes the same text. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function text(next: () => number, words: number): string {
+  return Array.from({ length: words }, () => WORDS[Math.floor(next() * WORDS.length)]).join(' ');
+}
+
+function bookItems(prefix: string, start: number, count: number, next: () => number): StoredItem[] {
+  const at = Date.UTC(2024, 0, 1);
+  return Array.from({ length: count }, (_, k) =>
+    composeItem({
+      id: `${prefix}${start + k}`,
+      owner: 'bench',
+      createdAt: at,
+      updatedAt: at,
+      fields: { title: text(next, 3), summary: text(next, 15), copies: (start + k) % 97 },
+    }),
+  );
+}
+
+async function createCollection(storage: Storage, id: string, textFields: boolean): Promise<void> {
+  await storage.collections.create(
+    'bench',
+    {
+      id,
+      displayName: id,
+      collectionType: 'NATIVE',
+      fields: [
+        { key: 'title', type: textFields ? 'TEXT' : 'RICH_TEXT' },
+        { key: 'summary', type: textFields ? 'TEXT' : 'RICH_TEXT' },
+        { key: 'copies', type: 'NUMBER' },
+      ],
+      permissions: null,
+      views: [],
+      extra: {},
+    },
+    0,
+  );
+}
+
+const live = (collectionId: string): ItemTarget => ({ siteId: 'bench', collectionId, environment: 'LIVE' });
+
+/** Median ms of `ours` and `direct`, alternating which runs first. */
+async function compare(
+  runs: number,
+  ours: () => Promise<unknown>,
+  direct: () => Promise<unknown>,
+): Promise<{ ours: number; direct: number }> {
+  await ours();
+  await direct();
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    if (r % 2 === 0) {
+      a.push((await timed(ours)).ms);
+      b.push((await timed(direct)).ms);
+    } else {
+      b.push((await timed(direct)).ms);
+      a.push((await timed(ours)).ms);
+    }
+  }
+  a.sort((x, y) => x - y);
+  b.sort((x, y) => x - y);
+  return { ours: percentile(a, 50), direct: percentile(b, 50) };
+}
+
+export async function runSearchBench(
+  options: SearchBenchOptions,
+  log: (line: string) => void,
+): Promise<BenchResult[]> {
+  let storage: Storage & { db: Kysely<Database> };
+  let cleanup: () => Promise<void>;
+  if (options.engine === 'sqlite') {
+    const { SqliteStorage } = await import('../src/adapters/storage/sqlite/sqlite-storage.js');
+    const dir = mkdtempSync(join(tmpdir(), 'safekeep-search-bench-'));
+    storage = await SqliteStorage.open({ path: join(dir, 'bench.db') });
+    cleanup = async () => {
+      await storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    };
+  } else {
+    const { PostgresStorage } = await import('../src/adapters/storage/postgres/postgres-storage.js');
+    const database = await createBenchDatabase('search');
+    storage = await PostgresStorage.open({ url: database.url, poolSize: 4 });
+    cleanup = async () => {
+      await storage.close();
+      await database.drop();
+    };
+  }
+  try {
+    await storage.sites.create({
+      id: 'bench',
+      name: 'bench',
+      createdAt: Date.now(),
+      settings: { autoBackupIntervalDays: null, autoBackupRetention: null },
+    });
+    // Insert: the same items into an indexed collection and an unindexed one, batch by batch in turn.
+    await createCollection(storage, 'Indexed', true);
+    await createCollection(storage, 'Plain', false);
+    let withIndex = 0;
+    let without = 0;
+    for (let start = 0; start < options.insertItems; start += BATCH) {
+      const batch = bookItems('x', start, Math.min(BATCH, options.insertItems - start), random(start + 1));
+      const indexed = () => storage.items.write(live('Indexed'), (tx) => tx.insert(batch));
+      const plain = () => storage.items.write(live('Plain'), (tx) => tx.insert(batch));
+      if ((start / BATCH) % 2 === 0) {
+        withIndex += (await timed(indexed)).ms;
+        without += (await timed(plain)).ms;
+      } else {
+        without += (await timed(plain)).ms;
+        withIndex += (await timed(indexed)).ms;
+      }
+    }
+    log(
+      `  inserted ${options.insertItems} items: ${withIndex.toFixed(0)} ms indexed, ${without.toFixed(0)} ms not`,
+    );
+
+    // Search: N items in one indexed collection.
+    await createCollection(storage, 'Books', true);
+    const { ms } = await timed(async () => {
+      const next = random(42);
+      for (let start = 0; start < options.items; start += 5000) {
+        const batch = bookItems('b', start, Math.min(5000, options.items - start), next);
+        await storage.items.write(live('Books'), (tx) => tx.insert(batch));
+      }
+    });
+    log(`  filled ${options.items} indexed items in ${(ms / 1000).toFixed(1)} s`);
+    const target = live('Books');
+    const gen = await currentGeneration(storage.db, target);
+    const { table, scope } = itemRelation(gen);
+    const word = WORDS[777] ?? 'kaloma';
+    const items = sql`(SELECT id, data FROM ${sql.table(table)} WHERE ${scope})`;
+    const direct: Sql =
+      options.engine === 'sqlite'
+        ? sql`SELECT i.id, i.data FROM item_words JOIN item_text AS t ON t.rid = item_words.rowid
+            JOIN ${items} AS i ON i.id = t.id
+            WHERE item_words MATCH ${`scope : "${scopeToken(gen)}" AND body : "${word}"`}
+            ORDER BY bm25(item_words, 0.0, 1.0) LIMIT 50`
+        : sql`SELECT i.id, i.data FROM item_text AS t JOIN ${items} AS i ON i.id = t.id
+            WHERE t.gen = ${gen}::bigint
+              AND to_tsvector('simple'::regconfig, t.body) @@ plainto_tsquery('simple'::regconfig, ${word})
+            ORDER BY ts_rank(to_tsvector('simple'::regconfig, t.body), plainto_tsquery('simple'::regconfig, ${word})) DESC
+            LIMIT 50`;
+    const { rows: matches } = await sql<{ n: number }>`SELECT count(*) AS n FROM (
+        SELECT DISTINCT t.id FROM ${
+          options.engine === 'sqlite'
+            ? sql`item_words JOIN item_text AS t ON t.rid = item_words.rowid
+                WHERE item_words MATCH ${`scope : "${scopeToken(gen)}" AND body : "${word}"`}`
+            : sql`item_text AS t WHERE t.gen = ${gen}::bigint
+                AND to_tsvector('simple'::regconfig, t.body) @@ plainto_tsquery('simple'::regconfig, ${word})`
+        }) AS m`.execute(storage.db);
+    log(`  "${word}" is in ${Number(matches[0]?.n ?? 0)} items`);
+    // Each side must return a full page, so neither is timed doing less.
+    const full = (n: number) => {
+      if (n !== 50) throw new Error(`expected 50 items, got ${n}`);
+    };
+    const times = await compare(
+      options.runs,
+      async () =>
+        full(
+          (
+            await storage.items.search(target, {
+              search: { terms: [word], mode: 'OR', fuzzy: false, fields: ['title', 'summary'] },
+              filter: null,
+              sort: [],
+              limit: 50,
+              offset: 0,
+            })
+          ).items.length,
+        ),
+      async () => full((await direct.execute(storage.db)).rows.length),
+    );
+    const label = `${options.engine}, ${options.items} items`;
+    const insertLabel = `${options.engine}, ${options.insertItems} items in batches of ${BATCH}`;
+    const throughput = without / withIndex;
+    return [
+      { name: `search one word (${label}), median`, value: times.ours, unit: 'ms' },
+      { name: `engine's own full-text query (${label}), median`, value: times.direct, unit: 'ms' },
+      {
+        name: `search ÷ engine's full-text query (${label})`,
+        value: times.ours / times.direct,
+        unit: '×',
+        goal: '≤ 1.5',
+        pass: times.ours / times.direct <= 1.5,
+      },
+      { name: `bulk insert with the search index (${insertLabel})`, value: withIndex, unit: 'ms' },
+      { name: `bulk insert without (${insertLabel})`, value: without, unit: 'ms' },
+      {
+        name: `bulk insert throughput with index ÷ without (${insertLabel})`,
+        value: throughput,
+        unit: '×',
+        goal: '≥ 0.7',
+        pass: throughput >= 0.7,
+      },
+    ];
+  } finally {
+    await cleanup();
+  }
+}
