@@ -91,14 +91,3 @@ export function wordSimilarity(term: string, text: string): number {
   }
   return best;
 }
-
-/**
- * The trigrams a fuzzy candidate must share at least one of, as substrings of the indexed text (SQLite's
- * trigram index holds the text with a space before and after): the word's own, with its word boundaries.
- */
-export function candidateTrigrams(term: string): string[] {
-  const chars = [...` ${term} `];
-  const out = new Set<string>();
-  for (let i = 0; i + 3 <= chars.length; i++) out.add(chars.slice(i, i + 3).join(''));
-  return [...out];
-}

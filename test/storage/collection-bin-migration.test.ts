@@ -63,8 +63,8 @@ async function writeBeforeBin(storage: Opened, engine: SqlEngine): Promise<void>
     'a new migration must be undone here as well',
   );
   if (engine !== postgresItemTables) {
+    await sql`DROP TABLE item_words_vocab`.execute(storage.db);
     await sql`DROP TABLE item_words`.execute(storage.db);
-    await sql`DROP TABLE item_trigrams`.execute(storage.db);
   }
   await sql`DROP TABLE item_text`.execute(storage.db);
   await sql`DROP INDEX events_created`.execute(storage.db);

@@ -21,17 +21,18 @@ const words = sql`to_tsvector('simple'::regconfig, body)`;
  * lower-cases and neither stems nor drops stop words, as SQLite's unicode61 tokenizer does.
  */
 export const postgresTextIndex: TextIndex = {
-  async index(db, gen, fields, ids) {
+  // `json`, not `jsonb`: reading a few members of the stored text does not need the whole parsed tree.
+  async index(db, gen, fields, ids, fresh) {
     if (fields.length === 0) return;
     for (const part of ids ? idChunks(ids) : [undefined]) {
       if (part?.length === 0) continue;
-      await this.remove(db, gen, part);
+      if (!fresh) await this.remove(db, gen, part);
       const only = part ? sql` AND i.id IN (${sql.join(part)})` : sql``;
       await sql`INSERT INTO item_text (gen, id, field, body)
         SELECT ${gen}::bigint, i.id, f.key, d.doc ->> f.key
-        FROM ${itemsOf(gen)} AS i CROSS JOIN LATERAL (SELECT i.data::jsonb AS doc OFFSET 0) AS d
+        FROM ${itemsOf(gen)} AS i CROSS JOIN LATERAL (SELECT i.data::json AS doc OFFSET 0) AS d
           CROSS JOIN ${fieldRelation(fields)} AS f
-        WHERE jsonb_typeof(d.doc -> f.key) = 'string'${only}`.execute(db);
+        WHERE json_typeof(d.doc -> f.key) = 'string'${only}`.execute(db);
     }
   },
 
@@ -49,7 +50,7 @@ export const postgresTextIndex: TextIndex = {
     return Number(result.numAffectedRows ?? 0n);
   },
 
-  hits(gen, search) {
+  hits(_db, gen, search) {
     const fields = sql.join(search.fields);
     const parts: Sql[] = [];
     search.terms.forEach((term, k) => {
@@ -62,7 +63,7 @@ export const postgresTextIndex: TextIndex = {
       parts.push(sql`SELECT ${k}::int AS term, id, strict_word_similarity(${term}, body)::float8 AS score
         FROM item_text WHERE gen = ${gen}::bigint AND field IN (${fields}) AND ${term} <<% body`);
     });
-    return sql`(${sql.join(parts, sql` UNION ALL `)})`;
+    return Promise.resolve(sql`(${sql.join(parts, sql` UNION ALL `)})`);
   },
 
   async run<T>(db: Kysely<Database>, search: TextSearch, statement: Sql): Promise<T[]> {

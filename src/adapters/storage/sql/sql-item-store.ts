@@ -305,11 +305,13 @@ class SqlItemWriteTx implements ItemWriteTx {
       );
       await sql`INSERT INTO ${sql.table(table)} (${columns}id, created_at, updated_at, data, seq)
         VALUES ${sql.join(values)}${conflict}`.execute(this.trx);
+      // An insert's ids are new to the generation (a duplicate fails above), so it has no rows to remove.
       await this.generations.textIndex.index(
         this.trx,
         this.gen,
         this.textFields,
         part.map((i) => this.keyOf(i.id)),
+        !replace,
       );
     }
   }
@@ -477,11 +479,13 @@ export abstract class SqlItemStore implements ItemStore {
   async search(target: ItemTarget, request: ItemSearch): Promise<ItemSearchPage> {
     const gen = await currentGeneration(this.db, target);
     const { textIndex } = this.generations;
-    const scored = scoredHits(textIndex.hits(gen, request.search), request.search);
+    const scored = scoredHits(await textIndex.hits(this.db, gen, request.search), request.search);
     const { table, scope } = itemRelation(gen);
-    // The matching items with their score, as a relation shaped like an item table for the compiler.
+    // The matching items with their score, as a relation shaped like an item table for the compiler. CROSS
+    // JOIN: SQLite then reads the (few) scored items first and looks each item up by its key, rather than
+    // scanning the generation's items against them.
     const matched = sql`(SELECT it.*, s.score FROM ${scored} AS s
-      JOIN ${sql.table(table)} AS it ON it.id = s.id WHERE ${scope})`;
+      CROSS JOIN ${sql.table(table)} AS it WHERE it.id = s.id AND ${scope})`;
     const compiler = this.compiler({ gen, target });
     const where = compiler.compile(request.filter);
     const keys = compiler.orderedKeys(request.sort, false);

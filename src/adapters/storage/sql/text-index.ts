@@ -12,9 +12,16 @@ import type { Sql } from './sql-conditions.js';
 export interface TextIndex {
   /**
    * Indexes `fields` of the items of `gen` whose ids are in `ids` (every item of the generation when
-   * omitted), first removing whatever the index held for them. Nothing happens when `fields` is empty.
+   * omitted), first removing whatever the index held for them unless `fresh` says there is nothing (items
+   * just inserted: their ids were not in the generation). Nothing happens when `fields` is empty.
    */
-  index(db: Kysely<Database>, gen: number, fields: readonly string[], ids?: readonly string[]): Promise<void>;
+  index(
+    db: Kysely<Database>,
+    gen: number,
+    fields: readonly string[],
+    ids?: readonly string[],
+    fresh?: boolean,
+  ): Promise<void>;
   /** Removes the index rows of these items of `gen` (every row of the generation when omitted). */
   remove(db: Kysely<Database>, gen: number, ids?: readonly string[]): Promise<void>;
   /** Deletes up to `maxRows` index rows of a retired generation; returns how many it deleted. */
@@ -23,9 +30,10 @@ export interface TextIndex {
    * A relation `(term, id, score)`: for each term (its position in `search.terms`), the items of `gen`
    * matching it in one of `search.fields`, one row per matching field. An exact word match scores in
    * [2, 3) (2 + the engine's relevance r as r / (1 + r)); with `fuzzy`, a similar word scores its
-   * similarity, in [FUZZY_THRESHOLD, 1]. So exact matches always rank first.
+   * similarity, in [FUZZY_THRESHOLD, 1]. So exact matches always rank first. May read the database to
+   * build it (SQLite's fuzzy matching reads the vocabulary).
    */
-  hits(gen: number, search: TextSearch): Sql;
+  hits(db: Kysely<Database>, gen: number, search: TextSearch): Promise<Sql>;
   /**
    * Runs a search statement: PostgreSQL sets the trigram threshold for the statement's transaction; SQLite
    * needs nothing.

@@ -314,18 +314,15 @@ export const sqliteMigrations: Record<string, Migration> = {
   // Item events in batches (src/adapters/storage/sql/event-batches-migration.ts).
   '0010-event-batches': eventBatchesMigration,
   // The full-text index (src/adapters/storage/sqlite/sqlite-text-index.ts): one row per indexed TEXT field
-  // of an item, and two contentless FTS5 tables over them — words (unicode61, diacritics kept as PostgreSQL's
-  // 'simple' keeps them, combining marks part of words) and trigrams, for fuzzy candidates. The trigram
-  // table is queried one trigram at a time, so it keeps no positions (detail=column); the word table keeps
-  // them, since a term unicode61 splits (a letter newer than its Unicode tables) becomes a phrase.
+  // of an item, a contentless FTS5 table of their words (unicode61, diacritics kept as PostgreSQL's 'simple'
+  // keeps them, combining marks part of words) and its vocabulary, where fuzzy matching finds similar words.
   '0011-search-index': searchIndexMigration(
     [
       `CREATE TABLE item_text (rid INTEGER PRIMARY KEY, gen INTEGER NOT NULL, id TEXT NOT NULL, field TEXT NOT NULL)`,
       `CREATE INDEX item_text_item ON item_text (gen, id)`,
       `CREATE VIRTUAL TABLE item_words USING fts5 (scope, body, content='', contentless_delete=1,
         tokenize="unicode61 remove_diacritics 0 categories 'L* N* Co M*'")`,
-      `CREATE VIRTUAL TABLE item_trigrams USING fts5 (scope, body, content='', contentless_delete=1,
-        detail=column, tokenize='trigram')`,
+      `CREATE VIRTUAL TABLE item_words_vocab USING fts5vocab (item_words, 'row')`,
     ],
     sqliteTextIndex,
   ),
