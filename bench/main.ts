@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only data|item-events|quota|metrics|aggregate|archive|verify [--items N]] [-- --engine postgres [--only small-sites|item-events|aggregate] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
+ * `npm run bench [-- --quick] [-- --only data|item-events|quota|metrics|aggregate|archive|verify|search [--items N]] [-- --engine postgres [--only small-sites|item-events|aggregate|search] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
  * Figures are ratios against baselines measured in the same run wherever the goal is a ratio, because
  * these machines are noisy. Results are also written to bench-results/.
  */
@@ -13,6 +13,7 @@ import { runLayoutBench } from './layout.bench.js';
 import { runMetricsBench } from './metrics.bench.js';
 import { runPostgresBench } from './postgres.bench.js';
 import { runQuotaBench } from './quota.bench.js';
+import { runSearchBench } from './search.bench.js';
 import { runSmallSitesBench } from './small-sites.bench.js';
 import { runVerifyBench } from './verify.bench.js';
 
@@ -23,7 +24,7 @@ const { values } = parseArgs({
     engine: { type: 'string', default: 'sqlite' },
     /** Sites of the small-sites suite (default 2,000; 500 with --quick). */
     sites: { type: 'string' },
-    /** Items of the aggregate suite (default 1,000,000; 100,000 with --quick). */
+    /** Items of the aggregate and search suites (default 1,000,000; 100,000 with --quick). */
     items: { type: 'string' },
   },
 });
@@ -32,6 +33,10 @@ const log = (line: string) => console.log(line);
 const aggregateSize = () => ({
   items: values.items ? Number(values.items) : values.quick ? 100_000 : 1_000_000,
   runs: values.quick ? 5 : 9,
+});
+const searchSize = () => ({
+  ...aggregateSize(),
+  insertItems: Math.min(aggregateSize().items, values.quick ? 20_000 : 100_000),
 });
 const suites: Record<string, () => Promise<BenchResult[]>> = {
   data: () =>
@@ -74,6 +79,7 @@ const suites: Record<string, () => Promise<BenchResult[]>> = {
       { items: values.items ? Number(values.items) : values.quick ? 100_000 : 1_000_000, collections: 4 },
       log,
     ),
+  search: () => runSearchBench({ engine: 'sqlite', ...searchSize() }, log),
 };
 
 // On PostgreSQL the backup suite is the scale-out one: against pg_dump/pg_restore, and worker processes.
@@ -98,6 +104,7 @@ const postgresSuites: Record<string, () => Promise<BenchResult[]>> = {
     ),
   quota: () => runQuotaBench({ engine: 'postgres', batches: values.quick ? 20 : 100 }, log),
   aggregate: () => runAggregateBench({ engine: 'postgres', ...aggregateSize() }, log),
+  search: () => runSearchBench({ engine: 'postgres', ...searchSize() }, log),
 };
 if (values.engine !== 'sqlite' && values.engine !== 'postgres') {
   console.error(`--engine ${values.engine}: use sqlite or postgres`);

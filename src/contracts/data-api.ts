@@ -242,6 +242,39 @@ export const AggregateItemsRequest = request({
 });
 export type AggregateItemsRequest = Static<typeof AggregateItemsRequest>;
 
+/**
+ * Search Data Items' search details: the expression (Wix caps it at 100 characters), how its terms combine,
+ * approximate matching, and (as the SDK's `SearchParams.fields` sends it) the TEXT fields searched.
+ */
+const SearchDetailsSchema = Type.Object(
+  {
+    expression: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()])),
+    mode: Type.Optional(Type.Union([Type.Literal('OR'), Type.Literal('AND'), Type.Null()])),
+    fuzzy: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+    fields: Type.Optional(Type.Array(FieldName, { maxItems: 20 })),
+  },
+  { additionalProperties: false },
+);
+
+/** Search Data Items: the search, filter, sort, paging and the fields returned (`fields`, as in a query). */
+export const SearchItemsRequest = request({
+  search: Type.Optional(
+    Type.Object(
+      {
+        search: Type.Optional(SearchDetailsSchema),
+        filter: FilterObject,
+        sort: Type.Optional(Type.Array(Sorting, { maxItems: 8 })),
+        paging: Type.Optional(Paging),
+        cursorPaging: Type.Optional(CursorPaging),
+        fields: Type.Optional(Type.Array(Type.String(), { maxItems: 1000 })),
+      },
+      { additionalProperties: false },
+    ),
+  ),
+  includeReferences: Type.Optional(Type.Array(IncludedReference)),
+});
+export type SearchItemsRequest = Static<typeof SearchItemsRequest>;
+
 export const MAX_BULK_ITEMS = 1000;
 
 export const BulkItemsRequest = request({

@@ -101,9 +101,21 @@ async function stageAndSwitch(
   }
   await stageLinks(deps, restoration, manifest, staged, lease.signal);
   await hit(deps, 'restore:links-staged');
-  for (const gen of Object.values(staged)) {
+  // The full-text index of each destination's TEXT fields as they will be once switched.
+  const textFields: Record<string, readonly string[]> = {};
+  for (const { plan, entry, remove } of sources) {
+    const destination = plan.restoreDestination.dataCollectionId;
+    const gen = staged[destination];
+    if (remove || gen === undefined) continue;
     await deps.staging.buildIndexes(gen);
     await deps.staging.recordItemCount(gen);
+    textFields[destination] = await deps.staging.buildTextIndex(
+      gen,
+      restoration.siteId,
+      destination,
+      entry.definition,
+      mode,
+    );
   }
   await hit(deps, 'restore:indexes-built');
   lease.signal.throwIfAborted();
@@ -122,6 +134,7 @@ async function stageAndSwitch(
       referenceTargets: referenceTargetsOf(entry.id, entry.definition, restoration.collections),
       mode,
       ...(remove && { remove: true }),
+      textFields: textFields[plan.restoreDestination.dataCollectionId] ?? [],
     })),
     afterDefinitions: () => hit(deps, 'restore:definitions-applied'),
     afterRemove: () => hit(deps, 'restore:created-collection-deleted'),

@@ -155,6 +155,15 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
         '`status`: INITIALIZED (queued), PROCESSING, SUCCEEDED or FAILED; `successCount`: items removed or patched so far. safekeep adds, for a failed job, `error`. A job finished more than 30 days ago is not found.',
     },
   ),
+  [`POST ${D}/items/search`]: item(
+    'searchDataItems',
+    'Full-text search of the collection’s declared TEXT fields',
+    'DataItems',
+    {
+      description:
+        '`search.search.expression` (required, at most 100 characters) is split into words (runs of letters and digits, case-insensitive); `mode` OR (default: any word) or AND (every word, in any searched field); `fuzzy` also matches words of similar spelling (trigram similarity at least 0.3), ranked after exact ones; `search.search.fields` narrows the search to some of the declared TEXT fields (another field is a 400). Only fields the collection declares with type TEXT are indexed and searched; a collection without one answers 400. `search.filter` narrows the results as a query filter does; `search.sort` orders them before relevance (most relevant first, then `_id`). `search.fields` picks the fields returned, as in a query. Offset paging only: a cursor is refused with 400.',
+    },
+  ),
   [`POST ${D}/bulk/items/insert`]: item('bulkInsertDataItems', 'Insert up to 1000 items', 'BulkItems'),
   [`POST ${D}/bulk/items/update`]: item('bulkUpdateDataItems', 'Replace up to 1000 items', 'BulkItems'),
   [`POST ${D}/bulk/items/save`]: item('bulkSaveDataItems', 'Insert or replace up to 1000 items', 'BulkItems'),

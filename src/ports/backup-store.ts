@@ -239,6 +239,12 @@ export interface SwitchDestination {
   readonly mode: DefinitionMode;
   /** Undo of a restoration that created this collection: the switch deletes it instead. */
   readonly remove?: boolean;
+  /**
+   * The TEXT fields the staged generation's full-text index holds (`buildTextIndex`); the switch indexes it
+   * again, in its transaction, if the destination's resulting definition declares others (a definition
+   * changed since staging).
+   */
+  readonly textFields?: readonly string[];
 }
 
 /** The switch: every destination of a restoration changes to its staged generation in one transaction. */
@@ -283,6 +289,17 @@ export interface StagingStore {
    * adds up once the generation is switched in. Run when staging is done; running it again is harmless.
    */
   recordItemCount(gen: number): Promise<void>;
+  /**
+   * Builds a filled staged generation's full-text index: the TEXT fields its destination will declare once
+   * the switch applies `definition` in `mode` to the destination's current definition. Returns those fields.
+   */
+  buildTextIndex(
+    gen: number,
+    siteId: string,
+    collectionId: string,
+    definition: BackedUpDefinition | undefined,
+    mode: DefinitionMode,
+  ): Promise<readonly string[]>;
   appendLinks(links: readonly StagedLink[]): Promise<void>;
   /** Collection id → current LIVE generation, for every collection of the site. */
   liveGenerations(siteId: string): Promise<Map<string, number>>;

@@ -24,6 +24,7 @@ import type { StoredItem } from '../domain/item-codec.js';
 import type { FieldPath } from '../domain/query/field-path.js';
 import type { FilterNode } from '../domain/query/filter.js';
 import type { SortKey } from '../domain/query/sort.js';
+import type { TextSearch } from '../domain/text-search.js';
 
 export type { StoredItem };
 
@@ -259,6 +260,24 @@ export interface AggregatePage {
   readonly total?: number;
 }
 
+/** A full-text search over a collection's index (docs/ARCHITECTURE.md, "Search"). */
+export interface ItemSearch {
+  readonly search: TextSearch;
+  /** Only items this filter keeps. */
+  readonly filter: FilterNode | null;
+  /** Sort keys before relevance (best first); `_id` breaks the last ties. */
+  readonly sort: readonly SortKey[];
+  readonly limit: number;
+  readonly offset: number;
+  /** As ItemQuery.maxBytes. */
+  readonly maxBytes?: number;
+}
+
+export interface ItemSearchPage {
+  readonly items: StoredItem[];
+  readonly hasMore: boolean;
+}
+
 export interface ItemStore {
   get(target: ItemTarget, id: string): Promise<StoredItem | undefined>;
   /** @throws AppError WDE0025 */
@@ -270,6 +289,11 @@ export interface ItemStore {
    * returns a page of them in `sort` order, in the database. @throws AppError WDE0025
    */
   aggregate(target: ItemTarget, aggregation: ItemAggregation): Promise<AggregatePage>;
+  /**
+   * A page of the items matching a full-text search of the collection's declared TEXT fields, in the
+   * database's own text index, most relevant first unless `sort` says otherwise. @throws AppError WDE0025
+   */
+  search(target: ItemTarget, search: ItemSearch): Promise<ItemSearchPage>;
   /**
    * Runs `work` in one transaction on the collection's current item set.
    * @throws AppError WDE0025

@@ -14,6 +14,7 @@ import type {
   IsReferencedRequest,
   RemoveItemRequest,
   PatchItemRequest,
+  SearchItemsRequest,
   QueryItemsRequest,
   QueryReferencedRequest,
   ReplaceReferencesRequest,
@@ -322,6 +323,28 @@ export class ItemsClient {
     };
     const result = await this.post(`${ITEMS}/aggregate-pipeline`, body, options);
     return { results: field(result, 'results'), pagingMetadata: field(result, 'pagingMetadata') };
+  }
+
+  /**
+   * Search Data Items: full-text search of the collection's declared TEXT fields (`search.search`:
+   * `expression`, `mode` OR/AND, `fuzzy`, `fields` to search), narrowed by `search.filter`, most relevant
+   * first (after `search.sort` when given), offset-paged.
+   */
+  async search(
+    collectionId: string,
+    search: NonNullable<SearchItemsRequest['search']>,
+    options: ItemOptions & { readonly includeReferences?: readonly IncludedReference[] } = {},
+  ): Promise<DataItemPage> {
+    const body: SearchItemsRequest = {
+      dataCollectionId: collectionId,
+      search,
+      ...environment(options),
+      ...(options.includeReferences && {
+        includeReferences: options.includeReferences.map((r) => ({ ...r })),
+      }),
+    };
+    const result = await this.post(`${ITEMS}/search`, body, options);
+    return { dataItems: field(result, 'dataItems'), pagingMetadata: field(result, 'pagingMetadata') };
   }
 
   /** Inserts up to 1000 items in one transaction; each entry succeeds or fails on its own. */

@@ -18,6 +18,7 @@ import type {
   QueryItemsRequest,
   QueryReferencedRequest,
   ReplaceReferencesRequest,
+  SearchItemsRequest,
   SingleItemRequest,
   UpdateItemRequest,
 } from '../contracts/data-api.js';
@@ -45,6 +46,7 @@ import {
 } from '../domain/reference-fields.js';
 import { runPipeline, parseStages, type Doc } from '../domain/query/pipeline.js';
 import { parseSort } from '../domain/query/sort.js';
+import { MAX_SEARCH_TERMS, searchTerms, textFieldsOf } from '../domain/text-search.js';
 import type { Clock } from '../ports/clock.js';
 import type { ItemJobKind, ItemJobRecord } from '../ports/item-job-store.js';
 import type {
@@ -616,6 +618,79 @@ export class ItemService {
       // Other requests run between pages: on SQLite every statement runs on the event loop.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
+  }
+
+  /**
+   * Search Data Items: the items whose declared TEXT fields (all, or those `search.search.fields` names)
+   * hold the expression's words — or, with `fuzzy`, words like them — most relevant first (exact words
+   * before similar ones), narrowed by the filter, ordered by `sort` first when one is given, paged by
+   * offset. `search.fields` chooses the fields returned, as in a query.
+   * @throws AppError INVALID_ARGUMENT, WDE0025
+   */
+  async search(ctx: SiteContext, request: SearchItemsRequest): Promise<ItemList> {
+    const target = this.target(ctx, request);
+    const body = request.search ?? {};
+    if (body.paging && body.cursorPaging) {
+      throw invalidArgument('search', 'use either paging or cursorPaging, not both', 'OTHER');
+    }
+    if (body.cursorPaging?.cursor) {
+      throw invalidArgument(
+        'search.cursorPaging.cursor',
+        'search results are paged by offset; there is no cursor',
+        'OTHER',
+      );
+    }
+    const limit = limitOf(body.cursorPaging ? body.cursorPaging.limit : body.paging?.limit, MAX_OFFSET_PAGE);
+    const offset = body.paging?.offset ?? 0;
+    const details = body.search ?? {};
+    const at = 'search.search.expression';
+    if (!details.expression || details.expression.trim() === '') {
+      throw invalidArgument(at, 'is required: the text to search for', 'REQUIRED_FIELD');
+    }
+    const terms = searchTerms(details.expression);
+    if (terms.length === 0) throw invalidArgument(at, 'holds no word (letters or digits) to search for');
+    if (terms.length > MAX_SEARCH_TERMS) {
+      throw invalidArgument(at, `holds more than ${MAX_SEARCH_TERMS} distinct words`);
+    }
+    const collection = await this.storage.collections.get(target.siteId, target.collectionId);
+    if (!collection) throw errors.WDE0025(target.collectionId);
+    const searchable = textFieldsOf(collection.fields);
+    if (searchable.length === 0) {
+      throw invalidArgument(
+        'dataCollectionId',
+        `${target.collectionId} declares no TEXT field: only declared TEXT fields are searched`,
+        'OTHER',
+      );
+    }
+    const named = details.fields ?? [];
+    named.forEach((field, i) => {
+      if (!searchable.includes(field)) {
+        throw invalidArgument(
+          `search.search.fields[${i}]`,
+          `${field} is not a TEXT field of ${target.collectionId} (searchable: ${searchable.join(', ')})`,
+        );
+      }
+    });
+    const fields = named.length > 0 ? [...new Set(named)] : searchable;
+    const filter = await this.withLinkFilters(target, parseFilter(body.filter ?? null, 'search.filter'));
+    const page = await this.storage.items.search(target, {
+      search: { terms, mode: details.mode ?? 'OR', fuzzy: details.fuzzy === true, fields },
+      filter,
+      sort: parseSort(body.sort ?? [], 'search.sort'),
+      limit,
+      offset,
+      maxBytes: MAX_PAGE_BYTES,
+    });
+    const withRefs = await this.includeReferences(target, page.items, request.includeReferences);
+    return {
+      items: withRefs.map((item) => project(item, body.fields)),
+      pagingMetadata: {
+        count: page.items.length,
+        offset,
+        hasNext: page.hasMore,
+        cursors: { next: null, prev: null },
+      },
+    };
   }
 
   /** The collection's declared reference fields. @throws AppError WDE0025 */

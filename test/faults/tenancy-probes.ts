@@ -157,6 +157,10 @@ export function probesFor(b: ForeignSite, own: string): Probe[] {
     path: `${D}/items/aggregate-pipeline`,
     body: { dataCollectionId: coll, pipeline: { stages: [] } },
   });
+  add(`POST ${D}/items/search`, 'body.dataCollectionId', {
+    path: `${D}/items/search`,
+    body: { dataCollectionId: coll, search: { search: { expression: 'dune' } } },
+  });
   for (const action of ['insert', 'update', 'save'] as const) {
     add(`POST ${D}/bulk/items/${action}`, 'body.dataCollectionId', {
       path: `${D}/bulk/items/${action}`,

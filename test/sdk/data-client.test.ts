@@ -220,6 +220,12 @@ describe('SafekeepClient: items and collections', () => {
       aggregation: { operations: [{ resultFieldName: 'n', itemCount: {} }] },
     });
     assert.equal(totals.results[0]?.n, 3);
+    const found = await client.items.search('Books', { search: { expression: 'dune', fuzzy: true } });
+    assert.deepEqual(
+      found.dataItems.map((i) => i.id),
+      ['dune'],
+    );
+    await rejectsWith(client.items.search('Books', { search: {} }), 400, 'INVALID_ARGUMENT');
 
     await client.items.insert('Books', { _id: 'draft', title: 'Draft' }, { environment: 'SANDBOX' });
     assert.equal(await client.items.count('Books', undefined, { environment: 'SANDBOX' }), 1);

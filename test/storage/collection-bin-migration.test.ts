@@ -58,6 +58,7 @@ async function writeBeforeBin(storage: Opened, engine: SqlEngine): Promise<void>
       '0008-backup-queue',
       '0009-site-quotas',
       '0010-event-batches',
+      '0011-search-index',
       '0012-item-jobs',
       '0015-verification',
     ],
@@ -76,6 +77,11 @@ async function writeBeforeBin(storage: Opened, engine: SqlEngine): Promise<void>
     await sql`ALTER TABLE backups DROP COLUMN ${sql.ref(column)}`.execute(storage.db);
   for (const column of ['backup_health', 'backup_health_changed_at'])
     await sql`ALTER TABLE sites DROP COLUMN ${sql.ref(column)}`.execute(storage.db);
+  if (engine !== postgresItemTables) {
+    await sql`DROP TABLE item_words_vocab`.execute(storage.db);
+    await sql`DROP TABLE item_words`.execute(storage.db);
+  }
+  await sql`DROP TABLE item_text`.execute(storage.db);
   await sql`DROP INDEX events_created`.execute(storage.db);
   await sql`ALTER TABLE deliveries DROP COLUMN progress`.execute(storage.db);
   await sql`ALTER TABLE events DROP COLUMN batch_size`.execute(storage.db);

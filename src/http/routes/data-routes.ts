@@ -26,6 +26,7 @@ import {
   RemoveItemQuery,
   ReplaceReferencesRequest,
   RestoreCollectionRequest,
+  SearchItemsRequest,
   SingleItemRequest,
   UpdateItemRequest,
 } from '../../contracts/data-api.js';
@@ -214,6 +215,14 @@ export function registerDataRoutes(
       `${prefix}/items/aggregate-pipeline`,
       { config: read, schema: { body: AggregatePipelineRequest } },
       async (req) => items.aggregatePipeline(siteOf(req), req.body),
+    );
+    app.post(
+      `${prefix}/items/search`,
+      { config: read, schema: { body: SearchItemsRequest } },
+      async (req, reply) =>
+        reply
+          .type(json)
+          .send(itemListResponse(req.body.dataCollectionId, await items.search(siteOf(req), req.body))),
     );
 
     for (const mode of ['insert', 'update', 'save'] as const) {

@@ -4,6 +4,7 @@ import { StorageError } from '../../../ports/storage-error.js';
 import { generationLayout, itemRelation } from '../sql/item-relation.js';
 import type { Database } from '../sql/schema.js';
 import type { SqlEngine } from '../sql/sql-engine.js';
+import { postgresTextIndex } from './postgres-text-index.js';
 
 const secondaryColumns = { created: 'created_at', updated: 'updated_at', seq: 'seq' } as const;
 
@@ -29,6 +30,7 @@ export const postgresItemTables: SqlEngine = {
   // From here a bare table, indexed and attached, wins clearly: 1.3 s vs 5.7 s into the shared table at
   // 100,000 ~1 KB items, 12.5 s vs 23.5 s at 1 M, and no index bloat once replaced (docs/ARCHITECTURE.md).
   largeGenerationItems: 100_000,
+  textIndex: postgresTextIndex,
 
   async nextGenerationId(db, layout) {
     if (layout === 'shared') return undefined;

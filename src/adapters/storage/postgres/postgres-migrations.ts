@@ -3,7 +3,9 @@ import { verificationMigration } from '../sql/verification-migration.js';
 import { eventBatchesMigration } from '../sql/event-batches-migration.js';
 import { itemJobsMigration } from '../sql/item-jobs-migration.js';
 import { runStatements as run } from '../sql/run-statements.js';
+import { searchIndexMigration } from '../sql/search-index-migration.js';
 import { siteQuotasMigration } from '../sql/site-quotas-migration.js';
+import { postgresTextIndex } from './postgres-text-index.js';
 
 /**
  * PostgreSQL migrations. Names match the SQLite list one for one (test/storage/migration-names.test.ts);
@@ -360,6 +362,26 @@ export const postgresMigrations: Record<string, Migration> = {
   '0009-site-quotas': siteQuotasMigration('BIGINT'),
   // Item events in batches (src/adapters/storage/sql/event-batches-migration.ts).
   '0010-event-batches': eventBatchesMigration,
+  // The full-text index (src/adapters/storage/postgres/postgres-text-index.ts): one row per indexed TEXT
+  // field of an item, with GIN indexes led by the generation (btree_gin) over its words ('simple': lower-cased,
+  // no stemming, no stop words) and its trigrams (pg_trgm, for fuzzy matching). Both extensions ship with
+  // PostgreSQL's contrib and are trusted: a database owner may create them.
+  '0011-search-index': searchIndexMigration(
+    [
+      `CREATE EXTENSION IF NOT EXISTS pg_trgm`,
+      `CREATE EXTENSION IF NOT EXISTS btree_gin`,
+      `CREATE TABLE item_text (
+        gen BIGINT NOT NULL,
+        id TEXT COLLATE "C" NOT NULL,
+        field TEXT COLLATE "C" NOT NULL,
+        body TEXT NOT NULL
+      )`,
+      `CREATE INDEX item_text_item ON item_text (gen, id)`,
+      `CREATE INDEX item_text_words ON item_text USING gin (gen, to_tsvector('simple'::regconfig, body))`,
+      `CREATE INDEX item_text_trigrams ON item_text USING gin (gen, body gin_trgm_ops)`,
+    ],
+    postgresTextIndex,
+  ),
   // Jobs of asyncRemoveByFilter and asyncPatchByFilter (src/adapters/storage/sql/item-jobs-migration.ts).
   '0012-item-jobs': itemJobsMigration('BIGINT', 'TEXT COLLATE "C"'),
   // Backup verification and backup health (src/adapters/storage/sql/verification-migration.ts).

@@ -1,3 +1,4 @@
+import { textFieldsOf } from '../../../domain/text-search.js';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { errors } from '../../../contracts/errors.js';
 import type {
@@ -181,6 +182,16 @@ export class SqlCollectionStore implements CollectionStore {
           .executeTakeFirst();
         if (!now) throw errors.WDE0025(definition.id);
         throw errors.REVISION_MISMATCH(definition.id, now.revision, expectedRevision);
+      }
+      // A change of the declared TEXT fields re-indexes both environments' items, in this transaction.
+      const textFields = textFieldsOf(definition.fields);
+      const before = textFieldsOf(JSON.parse(current.fields) as Record<string, unknown>[]);
+      if (textFields.join('\u0000') !== before.join('\u0000')) {
+        const { textIndex } = this.generations;
+        for (const gen of [Number(current.live_gen), Number(current.sandbox_gen)]) {
+          await textIndex.remove(trx, gen);
+          await textIndex.index(trx, gen, textFields);
+        }
       }
       return toRecord({ ...current, ...changes });
     });

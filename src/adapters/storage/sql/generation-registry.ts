@@ -4,6 +4,7 @@ import type { GenerationSweeper } from '../../../ports/storage.js';
 import { generationLayout, itemRelation } from './item-relation.js';
 import type { Database, GenerationState } from './schema.js';
 import type { SqlEngine } from './sql-engine.js';
+import type { TextIndex } from './text-index.js';
 
 /**
  * Generations are the item sets of collections (docs/ARCHITECTURE.md, "Generations"). A collection row
@@ -16,6 +17,11 @@ export class GenerationRegistry implements GenerationSweeper {
     private readonly db: Kysely<Database>,
     private readonly engine: SqlEngine,
   ) {}
+
+  /** The engine's full-text index, whose rows live and die with their generations. */
+  get textIndex(): TextIndex {
+    return this.engine.textIndex;
+  }
 
   /**
    * Allots a generation id inside the caller's transaction: a shared generation (rows of `items`, no DDL)
@@ -130,7 +136,7 @@ export class GenerationRegistry implements GenerationSweeper {
   /**
    * Reclaims one retired generation at a time, in batches of at most `maxRows` rows, each its own short
    * transaction so that live writes never wait long: the items of a shared or legacy generation, then its
-   * tombstones and the links from and to it; last its table (an own one is detached first on PostgreSQL,
+   * tombstones, the links from and to it and its full-text index rows; last its table (an own one is detached first on PostgreSQL,
    * then dropped whole) and its generations row.
    */
   async sweep(maxRows: number): Promise<number> {
@@ -163,6 +169,8 @@ export class GenerationRegistry implements GenerationSweeper {
         LIMIT ${maxRows - deleted})`.execute(this.db);
       deleted += Number(result.numAffectedRows ?? 0n);
     }
+    // Its full-text index rows (text-index.ts) go with it, in the same batches.
+    if (deleted < maxRows) deleted += await this.engine.textIndex.sweep(this.db, gen, maxRows - deleted);
     if (deleted < maxRows) {
       await this.db.transaction().execute(async (trx) => {
         await this.engine.dropItemTable(trx, gen);

@@ -6,12 +6,31 @@ import { generationLayout, itemRelation, SHARED_GEN_BASE } from './item-relation
 import type { Database, LayoutCopyStep } from './schema.js';
 import { takeSiteLease } from './site-lock.js';
 import type { SqlEngine } from './sql-engine.js';
+import { storedTextFields } from './sql-item-store.js';
 
 const LEASE = 'layout' as const;
 /** States of a legacy generation that hold data someone may read again: what is copied. */
 const KEPT = ['ACTIVE', 'BINNED'] as const;
 
 type Key = (string | number)[];
+
+/** The declared TEXT fields of the collection (live or binned) a generation of the site belongs to. */
+async function textFieldsOfGeneration(
+  trx: Transaction<Database>,
+  siteId: string,
+  gen: number,
+): Promise<readonly string[]> {
+  for (const table of ['collections', 'collection_bin'] as const) {
+    const row = await trx
+      .selectFrom(table)
+      .select('fields')
+      .where('site_id', '=', siteId)
+      .where((eb) => eb.or([eb('live_gen', '=', gen), eb('sandbox_gen', '=', gen)]))
+      .executeTakeFirst();
+    if (row) return storedTextFields(row.fields);
+  }
+  return [];
+}
 
 /**
  * Moves sites from the legacy layout (a table `items_<gen>` per generation, ids below SHARED_GEN_BASE) to the
@@ -222,6 +241,17 @@ export class SqlLayoutMigrator implements LayoutMigrationStore {
             )
           : await sql`INSERT INTO ${sql.table(to.table)} (id, created_at, updated_at, data, seq)
               SELECT id, created_at, updated_at, data, seq FROM ${from} WHERE ${range}`.execute(trx);
+        // The copy's full-text index, from the rows just copied (the legacy one is swept with its table).
+        const fields = await textFieldsOfGeneration(trx, siteId, oldGen);
+        if (fields.length > 0) {
+          const copied = await sql<{ id: string }>`SELECT id FROM ${from} WHERE ${range}`.execute(trx);
+          await this.engine.textIndex.index(
+            trx,
+            newGen,
+            fields,
+            copied.rows.map((r) => r.id),
+          );
+        }
         return {
           rows: Number(result.numAffectedRows ?? 0n),
           last: upper === undefined ? undefined : [upper],

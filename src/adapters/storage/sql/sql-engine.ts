@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { SecondaryIndex } from '../../../ports/backup-store.js';
 import type { Database } from './schema.js';
+import type { TextIndex } from './text-index.js';
 
 /**
  * What differs between the SQL engines for the shared stores: the physical layout of an item set and how
@@ -37,4 +38,6 @@ export interface SqlEngine {
   hasItemTable(db: Kysely<Database>, gen: number): Promise<boolean>;
   /** Drops an own or legacy generation's table if it exists (nothing for a shared one). */
   dropItemTable(db: Kysely<Database>, gen: number): Promise<void>;
+  /** The full-text index of the declared TEXT fields (text-index.ts), rows keyed by generation. */
+  readonly textIndex: TextIndex;
 }

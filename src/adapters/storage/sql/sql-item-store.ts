@@ -7,11 +7,14 @@ import {
   type ItemChange,
 } from '../../../contracts/item-events.js';
 import type { FilterNode } from '../../../domain/query/filter.js';
+import { textFieldsOf } from '../../../domain/text-search.js';
 import type {
   AggregatePage,
   ItemAggregation,
   ItemPage,
   ItemQuery,
+  ItemSearch,
+  ItemSearchPage,
   ItemStore,
   ItemTarget,
   ItemWriteTx,
@@ -28,6 +31,7 @@ import { boundPage, inlineBytes, type SizedRow } from './byte-bounded-page.js';
 import { positionTerms, positionValues, type ItemQueryCompiler } from './item-query-compiler.js';
 import type { FilterScope } from './link-filter.js';
 import type { Sql } from './sql-conditions.js';
+import { scoredHits } from './text-index.js';
 
 /** A page row: the shared columns, the engine's `pageColumns` and the position terms `k0`, `k1`…. */
 export type PageRow = SizedRow & Record<string, unknown>;
@@ -94,25 +98,52 @@ export async function bumpGenerationOwners(db: Kysely<Database>, gens: readonly 
     .execute();
 }
 
+/** Parsed TEXT field lists by the definition's stored JSON: a write reads the text, not a parse, each time. */
+const textFieldCache = new Map<string, readonly string[]>();
+
+/** The declared TEXT fields of a collection's stored field list (JSON), the fields its index holds. */
+export function storedTextFields(fieldsJson: string): readonly string[] {
+  let fields = textFieldCache.get(fieldsJson);
+  if (fields === undefined) {
+    fields = textFieldsOf(JSON.parse(fieldsJson) as Record<string, unknown>[]);
+    if (textFieldCache.size >= 1000) textFieldCache.clear();
+    textFieldCache.set(fieldsJson, fields);
+  }
+  return fields;
+}
+
 /**
  * Starts an item write: finds the target's generation and, for LIVE, takes the collection's next change
  * number (`live_version`), which every row written in this transaction carries as `seq`. Taking it first
  * also makes concurrent writers of one collection (and a restoration's switch) queue on the collection row.
+ * Also returns the declared TEXT fields, which the write indexes.
  * @throws AppError WDE0025
  */
-async function beginWrite(db: Kysely<Database>, target: ItemTarget): Promise<{ gen: number; seq: number }> {
-  if (target.environment === 'SANDBOX') return { gen: await currentGeneration(db, target), seq: 0 };
+async function beginWrite(
+  db: Kysely<Database>,
+  target: ItemTarget,
+): Promise<{ gen: number; seq: number; textFields: readonly string[] }> {
+  if (target.environment === 'SANDBOX') {
+    const row = await db
+      .selectFrom('collections')
+      .select(['sandbox_gen', 'fields'])
+      .where('site_id', '=', target.siteId)
+      .where('id', '=', target.collectionId)
+      .executeTakeFirst();
+    if (!row) throw errors.WDE0025(target.collectionId);
+    return { gen: row.sandbox_gen, seq: 0, textFields: storedTextFields(row.fields) };
+  }
   const row = await db
     .updateTable('collections')
     .set((eb) => ({ live_version: eb('live_version', '+', 1) }))
     .where('site_id', '=', target.siteId)
     .where('id', '=', target.collectionId)
-    .returning(['live_gen', 'live_version'])
+    .returning(['live_gen', 'live_version', 'fields'])
     .executeTakeFirst();
   if (!row) {
     throw errors.WDE0025(target.collectionId);
   }
-  return { gen: row.live_gen, seq: row.live_version };
+  return { gen: row.live_gen, seq: row.live_version, textFields: storedTextFields(row.fields) };
 }
 
 /**
@@ -212,6 +243,8 @@ class SqlItemWriteTx implements ItemWriteTx {
     private readonly generations: GenerationRegistry,
     private readonly now: () => number,
     private readonly byShownIds: ShownIdFinder | undefined,
+    /** The collection's declared TEXT fields: the ones its full-text index holds (none: no index work). */
+    private readonly textFields: readonly string[],
   ) {}
 
   private get relation() {
@@ -278,6 +311,14 @@ class SqlItemWriteTx implements ItemWriteTx {
       );
       await sql`INSERT INTO ${sql.table(table)} (${columns}id, created_at, updated_at, data, seq)
         VALUES ${sql.join(values)}${conflict}`.execute(this.trx);
+      // An insert's ids are new to the generation (a duplicate fails above), so it has no rows to remove.
+      await this.generations.textIndex.index(
+        this.trx,
+        this.gen,
+        this.textFields,
+        part.map((i) => this.keyOf(i.id)),
+        !replace,
+      );
     }
   }
 
@@ -298,6 +339,7 @@ class SqlItemWriteTx implements ItemWriteTx {
           ON CONFLICT (gen, id) DO UPDATE SET seq = excluded.seq`.execute(this.trx);
       }
       await removeLinksOf(this.trx, this.gen, part);
+      if (this.textFields.length > 0) await this.generations.textIndex.remove(this.trx, this.gen, part);
     }
   }
 
@@ -440,6 +482,38 @@ export abstract class SqlItemStore implements ItemStore {
     };
   }
 
+  async search(target: ItemTarget, request: ItemSearch): Promise<ItemSearchPage> {
+    const gen = await currentGeneration(this.db, target);
+    const { textIndex } = this.generations;
+    const scored = scoredHits(await textIndex.hits(this.db, gen, request.search), request.search);
+    const { table, scope } = itemRelation(gen);
+    // The matching items with their score, as a relation shaped like an item table for the compiler. CROSS
+    // JOIN: SQLite then reads the (few) scored items first and looks each item up by its key, rather than
+    // scanning the generation's items against them.
+    const matched = sql`(SELECT it.*, s.score FROM ${scored} AS s
+      CROSS JOIN ${sql.table(table)} AS it WHERE it.id = s.id AND ${scope})`;
+    const compiler = this.compiler({ gen, target });
+    const where = compiler.compile(request.filter);
+    const keys = compiler.orderedKeys(request.sort, false);
+    const byId = keys.slice(-1);
+    const bySort = keys.slice(0, -1);
+    const order = sql.join([
+      ...(bySort.length > 0 ? [compiler.orderBy(bySort)] : []),
+      sql`i.score DESC`,
+      compiler.orderBy(byId),
+    ]);
+    const inline = inlineBytes(request.limit, request.maxBytes);
+    const statement = sql`SELECT ${this.pageColumns}i.id, i.created_at, i.updated_at,
+        octet_length(i.data) AS bytes, CASE WHEN octet_length(i.data) <= ${inline} THEN i.data END AS data
+      FROM ${compiler.from(matched)} WHERE ${where}
+      ORDER BY ${order} LIMIT ${request.limit + 1} OFFSET ${request.offset}`;
+    const rows = await textIndex.run<PageRow>(this.db, request.search, statement);
+    const { items, hasMore } = await boundPage(rows, request.limit, request.maxBytes, (large) =>
+      this.fetchLarge(gen, large),
+    );
+    return { items: items.filter((item) => item !== undefined), hasMore };
+  }
+
   async get(target: ItemTarget, id: string): Promise<StoredItem | undefined> {
     const gen = await currentGeneration(this.db, target);
     const found = (await findItems(this.db, gen, [id])).get(id);
@@ -451,9 +525,11 @@ export abstract class SqlItemStore implements ItemStore {
   async write<T>(target: ItemTarget, work: (tx: ItemWriteTx) => Promise<T>): Promise<T> {
     const { rowLocks, byShownIds } = this.options;
     return this.db.transaction().execute(async (trx) => {
-      const { gen, seq } = await beginWrite(trx, target);
+      const { gen, seq, textFields } = await beginWrite(trx, target);
       await fenceLegacyWrite(trx, target.siteId, [gen], { rowLocks });
-      return work(new SqlItemWriteTx(trx, target, gen, seq, this.generations, this.now, byShownIds));
+      return work(
+        new SqlItemWriteTx(trx, target, gen, seq, this.generations, this.now, byShownIds, textFields),
+      );
     });
   }
 }

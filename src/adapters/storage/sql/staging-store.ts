@@ -8,6 +8,7 @@ import type {
   StagingStore,
   SwitchPlan,
 } from '../../../ports/backup-store.js';
+import type { DefinitionMode } from '../../../domain/backup.js';
 import { definitionOfColumns, type BackedUpDefinition } from '../../../domain/manifest.js';
 import {
   assertNoConflicts,
@@ -22,6 +23,7 @@ import type { GenerationRegistry } from './generation-registry.js';
 import { itemRelation } from './item-relation.js';
 import type { Database } from './schema.js';
 import type { SqlEngine } from './sql-engine.js';
+import { textFieldsOf } from '../../../domain/text-search.js';
 
 /** A definition as a collection row stores it. */
 function definitionColumns(definition: BackedUpDefinition) {
@@ -73,6 +75,16 @@ export interface BulkAppender {
   appendLinks(links: readonly StagedLink[]): Promise<void>;
 }
 
+function sameFields(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((f, i) => f === b[i]);
+}
+
+/** Replaces a generation's whole full-text index by one of `fields`. */
+async function reindex(engine: SqlEngine, db: Kysely<Database>, gen: number, fields: readonly string[]) {
+  await engine.textIndex.remove(db, gen);
+  await engine.textIndex.index(db, gen, fields);
+}
+
 export class SqlStagingStore implements StagingStore {
   constructor(
     private readonly db: Kysely<Database>,
@@ -116,6 +128,33 @@ export class SqlStagingStore implements StagingStore {
     const { table, scope } = itemRelation(gen);
     await sql`UPDATE generations SET item_count = (SELECT COUNT(*) FROM ${sql.table(table)} WHERE ${scope})
       WHERE id = ${gen}`.execute(this.db);
+  }
+
+  async buildTextIndex(
+    gen: number,
+    siteId: string,
+    collectionId: string,
+    definition: BackedUpDefinition | undefined,
+    mode: DefinitionMode,
+  ): Promise<readonly string[]> {
+    const current = await this.collections.get(siteId, collectionId);
+    const resolved = resolveDefinition({
+      // Only the fields matter here (which of them are TEXT).
+      current: current && {
+        displayName: current.displayName,
+        fields: current.fields,
+        permissions: null,
+        views: [],
+        extra: {},
+      },
+      backup: definition,
+      mode,
+      displayName: current?.displayName ?? definition?.displayName ?? collectionId,
+      referenceTargets: {},
+    });
+    const fields = textFieldsOf(resolved.definition.fields);
+    await this.engine.textIndex.index(this.db, gen, fields);
+    return fields;
   }
 
   appendLinks(links: readonly StagedLink[]): Promise<void> {
@@ -165,6 +204,7 @@ export class SqlStagingStore implements StagingStore {
             .select([
               'id',
               'live_gen',
+              'sandbox_gen',
               'live_version',
               'display_name',
               'fields',
@@ -221,6 +261,13 @@ export class SqlStagingStore implements StagingStore {
         if (destination.mode === 'MERGE')
           conflicts.push({ dataCollectionId: id, fields: resolved.changes.conflicts });
         const columns = definitionColumns(resolved.definition);
+        // The full-text index follows the resulting definition: the staged generation's if the definition
+        // changed since it was staged, the SANDBOX items' if the TEXT fields change now.
+        const textFields = textFieldsOf(resolved.definition.fields);
+        if (!sameFields(textFields, destination.textFields ?? []))
+          await reindex(this.engine, trx, destination.stagedGen, textFields);
+        if (current && before && !sameFields(textFields, textFieldsOf(before.fields)))
+          await reindex(this.engine, trx, current.sandbox_gen, textFields);
         if (current && before) {
           const changed = JSON.stringify(before) !== JSON.stringify(resolved.definition);
           if (!changed) {

@@ -3,7 +3,9 @@ import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { StorageError, type StorageErrorKind } from '../../../ports/storage-error.js';
 import { fold } from '../sql/sql-conditions.js';
+import { wordSimilarity } from '../../../domain/text-search.js';
 import { FOLD_FUNCTION } from './sqlite-query-hooks.js';
+import { SIMILARITY_FUNCTION } from './sqlite-text-index.js';
 
 /** Opens a connection with safekeep's settings. Used by the storage and by worker threads that read. */
 export function openSqlite(
@@ -25,6 +27,10 @@ export function openSqlite(
   db.pragma('temp_store = FILE');
   db.function(FOLD_FUNCTION, { deterministic: true }, (value: unknown) =>
     typeof value === 'string' ? fold(value) : value,
+  );
+  // Fuzzy search's score of a candidate field (sqlite-text-index.ts): pg_trgm's similarity to its best word.
+  db.function(SIMILARITY_FUNCTION, { deterministic: true }, (term: unknown, text: unknown) =>
+    typeof term === 'string' && typeof text === 'string' ? wordSimilarity(term, text) : 0,
   );
   return db;
 }

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { generationLayout, itemRelation } from '../sql/item-relation.js';
 import type { SqlEngine } from '../sql/sql-engine.js';
+import { sqliteTextIndex } from './sqlite-text-index.js';
 
 const secondaryColumns = { created: 'created_at', updated: 'updated_at', seq: 'seq' } as const;
 
@@ -22,6 +23,7 @@ export const sqliteItemTables: SqlEngine = {
   // From here a table of its own (date indexes built after the load) wins clearly: 0.58 s vs 1.17 s into the
   // shared table at 20,000 ~1 KB items, 2.8 s vs 12.4 s at 100,000 (docs/ARCHITECTURE.md, "Generations").
   largeGenerationItems: 20_000,
+  textIndex: sqliteTextIndex,
 
   async nextGenerationId(db, layout) {
     const key = layout === 'own' ? 'generation_next_large' : 'generation_next_shared';

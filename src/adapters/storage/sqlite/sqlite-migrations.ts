@@ -3,7 +3,9 @@ import { verificationMigration } from '../sql/verification-migration.js';
 import { eventBatchesMigration } from '../sql/event-batches-migration.js';
 import { itemJobsMigration } from '../sql/item-jobs-migration.js';
 import { runStatements as run } from '../sql/run-statements.js';
+import { searchIndexMigration } from '../sql/search-index-migration.js';
 import { siteQuotasMigration } from '../sql/site-quotas-migration.js';
+import { sqliteTextIndex } from './sqlite-text-index.js';
 
 /**
  * SQLite migrations. Names must match the PostgreSQL list one for one (a test checks it); the SQL differs
@@ -313,6 +315,19 @@ export const sqliteMigrations: Record<string, Migration> = {
   '0009-site-quotas': siteQuotasMigration('INTEGER'),
   // Item events in batches (src/adapters/storage/sql/event-batches-migration.ts).
   '0010-event-batches': eventBatchesMigration,
+  // The full-text index (src/adapters/storage/sqlite/sqlite-text-index.ts): one row per indexed TEXT field
+  // of an item, a contentless FTS5 table of their words (unicode61, diacritics kept as PostgreSQL's 'simple'
+  // keeps them, combining marks part of words) and its vocabulary, where fuzzy matching finds similar words.
+  '0011-search-index': searchIndexMigration(
+    [
+      `CREATE TABLE item_text (rid INTEGER PRIMARY KEY, gen INTEGER NOT NULL, id TEXT NOT NULL, field TEXT NOT NULL)`,
+      `CREATE INDEX item_text_item ON item_text (gen, id)`,
+      `CREATE VIRTUAL TABLE item_words USING fts5 (scope, body, content='', contentless_delete=1,
+        tokenize="unicode61 remove_diacritics 0 categories 'L* N* Co M*'")`,
+      `CREATE VIRTUAL TABLE item_words_vocab USING fts5vocab (item_words, 'row')`,
+    ],
+    sqliteTextIndex,
+  ),
   // Jobs of asyncRemoveByFilter and asyncPatchByFilter (src/adapters/storage/sql/item-jobs-migration.ts).
   '0012-item-jobs': itemJobsMigration('INTEGER', 'TEXT'),
   // Backup verification and backup health (src/adapters/storage/sql/verification-migration.ts).
