@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only data|item-events|quota|metrics|aggregate [--items N]] [-- --engine postgres [--only small-sites|item-events|aggregate] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
+ * `npm run bench [-- --quick] [-- --only data|item-events|quota|metrics|aggregate|browse [--items N]] [-- --engine postgres [--only small-sites|item-events|aggregate] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
  * Figures are ratios against baselines measured in the same run wherever the goal is a ratio, because
  * these machines are noisy. Results are also written to bench-results/.
  */
@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { report, saveResults, type BenchResult } from './bench-kit.js';
 import { runAggregateBench } from './aggregate.bench.js';
 import { runBackupBench } from './backup.bench.js';
+import { runBrowseBench } from './browse.bench.js';
 import { runDataApiBench, runItemEventBench } from './data-api.bench.js';
 import { runLayoutBench } from './layout.bench.js';
 import { runMetricsBench } from './metrics.bench.js';
@@ -58,6 +59,14 @@ const suites: Record<string, () => Promise<BenchResult[]>> = {
   metrics: () =>
     runMetricsBench(values.quick ? { requests: 2000, rounds: 7 } : { requests: 5000, rounds: 15 }, log),
   aggregate: () => runAggregateBench({ engine: 'sqlite', ...aggregateSize() }, log),
+  browse: () =>
+    runBrowseBench(
+      {
+        items: values.items ? Number(values.items) : values.quick ? 100_000 : 1_000_000,
+        requests: values.quick ? 50 : 200,
+      },
+      log,
+    ),
 };
 
 // On PostgreSQL the backup suite is the scale-out one: against pg_dump/pg_restore, and worker processes.

@@ -12,6 +12,7 @@ import type { Failpoints } from '../engine/failpoints.js';
 import { buildHttpApp } from '../http/app.js';
 import { registerAdminRoutes } from '../http/routes/admin-routes.js';
 import { registerBackupRoutes } from '../http/routes/backup-routes.js';
+import { registerBrowseRoutes } from '../http/routes/browse-routes.js';
 import { registerCollectionRoutes } from '../http/routes/collection-routes.js';
 import { registerDataRoutes } from '../http/routes/data-routes.js';
 import { registerDashboardRoutes } from '../http/routes/dashboard-routes.js';
@@ -35,6 +36,8 @@ import type { Storage } from '../ports/storage.js';
 import { AdminService } from '../services/admin-service.js';
 import { AuthService } from '../services/auth-service.js';
 import { BackupService } from '../services/backup-service.js';
+import { BrowseService } from '../services/browse-service.js';
+import { BackupReader } from '../engine/backup-reader.js';
 import { CollectionService } from '../services/collection-service.js';
 import { CursorCodec } from '../services/cursor-codec.js';
 import { newGuid } from '../services/ids.js';
@@ -52,6 +55,8 @@ export interface Services {
   readonly collections: CollectionService;
   readonly backups: BackupService;
   readonly webhooks: WebhookService;
+  /** Browsing and comparing backups (admin extension). */
+  readonly browse: BrowseService;
 }
 
 /** The background parts, built on first use so that CLI commands never start threads. */
@@ -271,6 +276,14 @@ export async function openSafekeep(
     collections: new CollectionService(storage, clock, config.collectionBinMs, quotas),
     backups: new BackupService(storage, clock, () => built?.worker.nudge(), blobs, quotas),
     webhooks: new WebhookService(storage, clock, signer, webhookPolicy),
+    // Chunks are verified and decoded by the engine's codec threads, started on first use.
+    browse: new BrowseService(
+      storage,
+      blobs,
+      new BackupReader(blobs, () => background().engine.codec),
+      new CursorCodec(cursorSecret),
+      clock,
+    ),
   };
   const stop = new AbortController();
   const running: Promise<void>[] = [];
@@ -302,6 +315,7 @@ export async function openSafekeep(
           registerUnsupportedRoutes(app);
           registerAdminRoutes(app, services);
           registerBackupRoutes(app, services);
+          registerBrowseRoutes(app, services);
           registerWebhookRoutes(app, services);
           registerOverviewRoutes(app, {
             overview: new OverviewService(storage, blobs, clock, services),

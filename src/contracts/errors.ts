@@ -292,6 +292,15 @@ export const errorRegistry = {
     }),
   },
 
+  BACKUP_DAMAGED: {
+    category: 'CONFLICT',
+    message: 'The backup is damaged: a stored object it needs failed its checks.',
+    describe: (backupId: string, failure: { code: string; message: string }) => ({
+      message: `Backup ${backupId} cannot be read: ${failure.message}`,
+      data: { backupId, integrityCode: failure.code },
+    }),
+  },
+
   // Failures of background work, reported in an entity's `error`.
   STORAGE_FULL: { category: 'BACKGROUND', message: 'The backup storage is full.' },
   STORAGE_IO_ERROR: {
