@@ -236,6 +236,8 @@ export class CollectionView {
 /** Reads backed-up collections: verified chunks through a shared bounded cache, merged views of layers. */
 export class BackupReader {
   private readonly views = new Map<string, Promise<CollectionView>>();
+  /** Chunks fetched from the blob store so far (not found in the cache): what a request really read. */
+  fetched = 0;
 
   constructor(
     private readonly blobs: BlobStore,
@@ -248,6 +250,7 @@ export class BackupReader {
   /** An item chunk, verified and decoded. @throws JobFailure INTEGRITY_* */
   items(siteId: string, ref: ChunkRef): Promise<ItemChunk> {
     return this.cache.get(`${siteId}/${ref.hash}`, async () => {
+      this.fetched += 1;
       const chunk = await this.codec().openItems(await fetchChunk(this.blobs, siteId, ref), ref);
       return { value: chunk, size: chunk.bytes.byteLength + chunk.rows.length * 96 };
     });
@@ -256,6 +259,7 @@ export class BackupReader {
   /** A chunk of deleted ids, verified and decoded. @throws JobFailure INTEGRITY_* */
   ids(siteId: string, ref: ChunkRef): Promise<string[]> {
     return this.cache.get(`${siteId}/${ref.hash}`, async () => {
+      this.fetched += 1;
       const ids = await this.codec().openIds(await fetchChunk(this.blobs, siteId, ref), ref);
       return { value: ids, size: ref.rawSize + ids.length * 64 };
     });

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { composeItem, type StoredItem } from '../../src/domain/item-codec.js';
+import { chunkKey } from '../../src/domain/manifest.js';
 import { readManifest } from '../../src/engine/manifest-io.js';
 import { parseFilter } from '../../src/domain/query/filter.js';
 import { matchesFilter } from '../../src/domain/query/match.js';
@@ -361,6 +362,102 @@ describe(`browsing a backup (seed ${seed}; replay with TEST_SEED=${seed})`, () =
       await client.backupContents.count(backupId, 'Things', { n: 'updated' }),
       page.pagingMetadata.total,
     );
+  });
+
+  it('compares two backups reading only the chunks they do not share, and reports a damaged chunk', async () => {
+    const same = { siteId: site.siteId, collectionId: 'Same', environment: 'LIVE' as const };
+    assert.equal((await call('POST', `${D}/collections`, { collection: { id: 'Same' } })).status, 200);
+    const at = Date.UTC(2025, 0, 1);
+    const pad = 'q'.repeat(400);
+    const first = Array.from({ length: 3000 }, (_, i) =>
+      composeItem({
+        id: `m${String(i).padStart(5, '0')}`,
+        owner: 'o',
+        createdAt: at,
+        updatedAt: at,
+        fields: { pad },
+      }),
+    );
+    await env.safekeep.storage.items.write(same, (tx) => tx.insert(first));
+    const take = async () => {
+      const res = await call('POST', `${D}/backups`, {});
+      await runJobs(env);
+      return res.body.backup.id as string;
+    };
+    const g1 = await take();
+    // More new items than a delta layer takes: the next backup of Same is a full one, whose first chunks are
+    // the very chunks of the previous one (content-defined chunking by id).
+    const added = Array.from({ length: 1200 }, (_, i) =>
+      composeItem({
+        id: `z${String(i).padStart(5, '0')}`,
+        owner: 'o',
+        createdAt: at,
+        updatedAt: at,
+        fields: { pad },
+      }),
+    );
+    await env.safekeep.storage.items.write(same, (tx) => tx.insert(added));
+    const g2 = await take();
+    const chunksOf = async (id: string) => {
+      const backup = await env.safekeep.storage.backups.getBackup(site.siteId, id);
+      if (!backup?.manifest) throw new Error('no manifest');
+      const manifest = await readManifest(env.safekeep.blobs, backup.manifest, {
+        backupId: id,
+        siteId: site.siteId,
+      });
+      const entry = manifest.collections.find((c) => c.id === 'Same');
+      assert.equal(entry?.layers.length, 1, 'a full layer only');
+      return entry?.layers[0]?.upserts.chunks ?? [];
+    };
+    const [c1, c2] = [await chunksOf(g1), await chunksOf(g2)];
+    const shared = c1.filter((c) => c2.some((d) => d.hash === c.hash));
+    assert.ok(shared.length >= 1, `${shared.length} shared of ${c1.length} and ${c2.length} chunks`);
+    const reader = env.safekeep.services.browse.reader;
+    const before = reader.fetched;
+    const diff = await call('POST', `${A}/backups/${g1}/diff`, { against: g2, dataCollectionId: 'Same' });
+    assert.equal(diff.status, 200, diff.text);
+    assert.deepEqual(diff.body.diff.collections[0], {
+      dataCollectionId: 'Same',
+      presence: 'BOTH',
+      itemsAdded: 1200,
+      itemsRemoved: 0,
+      itemsChanged: 0,
+      definitionChanges: { fieldsAdded: [], fieldsRemoved: [], fieldsRetyped: [] },
+      method: 'FULL',
+    });
+    assert.equal(
+      reader.fetched - before,
+      c1.length + c2.length - 2 * shared.length,
+      'shared chunks are not read',
+    );
+    const ids = await call('POST', `${A}/backups/${g1}/diff/items`, {
+      against: g2,
+      dataCollectionId: 'Same',
+      limit: 1000,
+    });
+    assert.deepEqual(
+      ids.body.changes.slice(0, 3),
+      ['z00000', 'z00001', 'z00002'].map((dataItemId) => ({ dataItemId, change: 'ADDED' })),
+    );
+    assert.equal(typeof ids.body.nextCursor, 'string');
+    // A shared chunk, never read so far, damaged in storage: reading it is refused with BACKUP_DAMAGED.
+    const victim = shared[0];
+    if (!victim) throw new Error('no shared chunk');
+    const key = chunkKey(site.siteId, victim.hash);
+    const stored = await env.safekeep.blobs.get(key, victim.storedSize + 1);
+    const damaged = Buffer.from(stored);
+    damaged[damaged.length - 1] = (damaged[damaged.length - 1] ?? 0) ^ 0xff;
+    await env.safekeep.blobs.delete(key);
+    await env.safekeep.blobs.put(key, damaged);
+    const refused = await call('POST', `${A}/backups/${g2}/items/count`, {
+      dataCollectionId: 'Same',
+      filter: { pad },
+    });
+    assert.equal(refused.status, 409, refused.text);
+    assert.equal(refused.body.details.applicationError.code, 'BACKUP_DAMAGED');
+    assert.match(refused.body.details.applicationError.data.integrityCode, /^INTEGRITY_/);
+    await env.safekeep.blobs.delete(key);
+    await env.safekeep.blobs.put(key, stored);
   });
 
   it('refuses bad input with clear 4xx errors', async () => {
