@@ -10,6 +10,7 @@ import { compareCodePoints } from '../domain/query/order.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import { fetchChunk } from './backup-verifier.js';
 import { itemJson, type ItemChunk, type ItemRow } from './chunk-lines.js';
+import { eachChunk } from './each-chunk.js';
 import type { CodecPool } from './codec-pool.js';
 
 /** The decoded chunks kept by default: 64 MiB of item text. */
@@ -23,6 +24,8 @@ export interface BackupEntry {
 
 export const entryId = (e: BackupEntry): string => e.row[0];
 export const entryJson = (e: BackupEntry): string => itemJson(e.chunk, e.row);
+/** The item's JSON as bytes: a view into its chunk, nothing copied. */
+export const entryView = (e: BackupEntry): Uint8Array => e.chunk.bytes.subarray(e.row[3], e.row[4]);
 /** The size of the item's JSON in bytes. */
 export const entryBytes = (e: BackupEntry): number => e.row[4] - e.row[3];
 
@@ -39,7 +42,8 @@ export class ChunkCache {
     return this.bytes;
   }
 
-  async get<T>(key: string, load: () => Promise<{ value: T; size: number }>): Promise<T> {
+  /** The value of `key`, loaded (once for concurrent callers) when absent; kept only if `keep`. */
+  async get<T>(key: string, load: () => Promise<{ value: T; size: number }>, keep = true): Promise<T> {
     const hit = this.entries.get(key);
     if (hit) {
       this.entries.delete(key);
@@ -49,7 +53,7 @@ export class ChunkCache {
     const pending = this.loading.get(key);
     if (pending) return pending as Promise<T>;
     const loaded = load().then(({ value, size }) => {
-      this.put(key, value, size);
+      if (keep) this.put(key, value, size);
       return value;
     });
     this.loading.set(key, loaded);
@@ -105,6 +109,8 @@ export interface ScanOptions {
   readonly after?: string;
   /** Full-layer chunks not to read (their items are not yielded; delta items still are). */
   readonly skipChunk?: (ref: ChunkRef) => boolean;
+  /** False for a pass over the whole collection: its chunks are not kept in the cache. */
+  readonly keep?: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -134,8 +140,8 @@ export class CollectionView {
     return this.baseChunks.every((c) => c.firstId !== undefined && c.lastId !== undefined);
   }
 
-  private open(ref: ChunkRef): Promise<ItemChunk> {
-    return this.reader.items(this.siteId, ref);
+  private open(ref: ChunkRef, keep = true): Promise<ItemChunk> {
+    return this.reader.items(this.siteId, ref, keep);
   }
 
   /** The full-layer chunks that may hold `id`. */
@@ -178,11 +184,57 @@ export class CollectionView {
   }
 
   /**
+   * Calls `use` for each of `ids` with the backup's version of the item (undefined where the backup does
+   * not hold it), a chunk at a time with read-ahead, keeping no chunk once its ids are done: for looking up
+   * many ids in bounded memory.
+   */
+  async visit(
+    ids: readonly string[],
+    use: (id: string, entry: BackupEntry | undefined) => void,
+    signal: AbortSignal = new AbortController().signal,
+  ): Promise<void> {
+    const byChunk = new Map<ChunkRef, string[]>();
+    for (const id of new Set(ids)) {
+      const override = this.overrides.get(id);
+      const refs = override === null ? [] : override ? [override] : this.chunksFor(id);
+      if (refs.length === 0) use(id, undefined);
+      for (const ref of refs) {
+        const list = byChunk.get(ref);
+        if (list) list.push(id);
+        else byChunk.set(ref, [id]);
+      }
+    }
+    // Without key ranges (format 1) an id may be looked for in several chunks: told once, found or not.
+    const pending = new Map<string, number>();
+    for (const list of byChunk.values()) for (const id of list) pending.set(id, (pending.get(id) ?? 0) + 1);
+    await eachChunk(
+      [...byChunk.keys()],
+      async (ref) => ({ ref, chunk: await this.open(ref, false) }),
+      ({ ref, chunk }) => {
+        for (const id of byChunk.get(ref) ?? []) {
+          const row = rowOf(chunk, id);
+          const left = (pending.get(id) ?? 1) - 1;
+          if (row) {
+            use(id, { chunk, row });
+            pending.delete(id);
+          } else if (left === 0 && pending.has(id)) {
+            use(id, undefined);
+            pending.delete(id);
+          } else if (pending.has(id)) pending.set(id, left);
+        }
+        return Promise.resolve();
+      },
+      signal,
+    );
+  }
+
+  /**
    * The collection's items in id order (code point order, as the engines order ids), a chunk's worth at a
    * time, from the start or strictly after `options.after`.
    */
   async *scan(options: ScanOptions = {}): AsyncGenerator<BackupEntry[]> {
     const { after, skipChunk, signal } = options;
+    const keep = options.keep ?? true;
     const chunks = this.baseChunks;
     let s = after === undefined ? 0 : lowerBound(this.survivors, (v) => v.id, after, true);
     let c = 0;
@@ -213,7 +265,11 @@ export class CollectionView {
         if (deltas.length > 0) yield deltas;
         continue;
       }
-      const chunk = await this.open(ref);
+      const current = this.open(ref, keep);
+      // Read ahead: the next chunk loads (into the cache) while this one is merged.
+      const ahead = chunks[c + 1];
+      if (keep && ahead && !skipChunk?.(ahead)) this.open(ahead).catch(() => undefined);
+      const chunk = await current;
       const last = chunk.rows[chunk.rows.length - 1]?.[0];
       const deltas = await survivorsUpTo(c === chunks.length - 1 ? undefined : last);
       const out: BackupEntry[] = [];
@@ -247,13 +303,20 @@ export class BackupReader {
     private readonly maxViews = 16,
   ) {}
 
-  /** An item chunk, verified and decoded. @throws JobFailure INTEGRITY_* */
-  items(siteId: string, ref: ChunkRef): Promise<ItemChunk> {
-    return this.cache.get(`${siteId}/${ref.hash}`, async () => {
-      this.fetched += 1;
-      const chunk = await this.codec().openItems(await fetchChunk(this.blobs, siteId, ref), ref);
-      return { value: chunk, size: chunk.bytes.byteLength + chunk.rows.length * 96 };
-    });
+  /**
+   * An item chunk, verified and decoded; kept in the cache unless `keep` is false (a pass over a whole
+   * collection would only push out what pages reuse). @throws JobFailure INTEGRITY_*
+   */
+  items(siteId: string, ref: ChunkRef, keep = true): Promise<ItemChunk> {
+    return this.cache.get(
+      `${siteId}/${ref.hash}`,
+      async () => {
+        this.fetched += 1;
+        const chunk = await this.codec().openItems(await fetchChunk(this.blobs, siteId, ref), ref);
+        return { value: chunk, size: chunk.bytes.byteLength + chunk.rows.length * 96 };
+      },
+      keep,
+    );
   }
 
   /** A chunk of deleted ids, verified and decoded. @throws JobFailure INTEGRITY_* */

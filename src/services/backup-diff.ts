@@ -15,8 +15,8 @@ import { errors, invalidArgument } from '../contracts/errors.js';
 import type { ChunkRef } from '../domain/manifest.js';
 import { defaultChunkPolicy } from '../domain/chunking.js';
 import { compareCodePoints } from '../domain/query/order.js';
-import { entryJson, entryId, type BackupEntry, type CollectionView } from '../engine/backup-reader.js';
-import { parseItemLine } from '../engine/chunk-lines.js';
+import { createHash } from 'node:crypto';
+import { entryId, entryView, type BackupEntry, type CollectionView } from '../engine/backup-reader.js';
 import type { Clock } from '../ports/clock.js';
 import type { ChunkStream, ItemSnapshot, SnapshotCollection } from '../ports/snapshot-source.js';
 import type { CollectionRecord, Storage } from '../ports/storage.js';
@@ -44,10 +44,36 @@ export interface CollectionDiff {
   readonly method: 'CHANGES_SINCE' | 'FULL';
 }
 
-/** An item as one side holds it. */
+/** An item as one side holds it: its id and its stored JSON, as bytes (a view, valid until the next batch). */
 export interface SideItem {
   readonly id: string;
-  readonly json: string;
+  readonly bytes: Uint8Array;
+}
+
+const asBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+/** Whether two items' stored JSON is the same, byte for byte. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && asBuffer(a).equals(asBuffer(b));
+}
+
+function fingerprint(bytes: Uint8Array): string {
+  return createHash('sha1').update(bytes).digest('base64');
+}
+
+const ID_PREFIX = Buffer.from('{"_id":"');
+
+/** The `_id` of an NDJSON item line: read from its first bytes when written as safekeep writes it. */
+function idOfLine(line: Buffer): string {
+  if (line.subarray(0, ID_PREFIX.length).equals(ID_PREFIX)) {
+    const end = line.indexOf(0x22, ID_PREFIX.length);
+    const slash = line.indexOf(0x5c, ID_PREFIX.length);
+    if (end > ID_PREFIX.length && (slash === -1 || slash > end))
+      return line.toString('utf8', ID_PREFIX.length, end);
+  }
+  const data = JSON.parse(line.toString('utf8')) as { _id?: unknown };
+  if (typeof data._id !== 'string') throw new Error('an item line has no _id');
+  return data._id;
 }
 
 /** A side of a comparison: its items in id order, a batch at a time. */
@@ -87,22 +113,32 @@ export async function* backupSide(
   view: CollectionView,
   options: { after?: string; skipChunk?: (ref: ChunkRef) => boolean; signal?: AbortSignal } = {},
 ): ItemStream {
-  for await (const batch of view.scan(options))
-    yield batch.map((e: BackupEntry) => ({ id: entryId(e), json: entryJson(e) }));
+  // A comparison reads each chunk once: it keeps none in the cache the pages of browsing use.
+  for await (const batch of view.scan({ ...options, keep: false }))
+    yield batch.map((e: BackupEntry) => ({ id: entryId(e), bytes: entryView(e) }));
 }
 
-/** The items of a live snapshot stream (NDJSON chunks), in the order the stream gives them. */
+/**
+ * The items of a live snapshot stream (NDJSON chunks), in the order the stream gives them. A chunk's buffer
+ * goes back to the stream once the next one is asked for (its items are views into it).
+ */
 export async function* snapshotSide(stream: ChunkStream, after?: string): ItemStream {
-  const decoder = new TextDecoder();
+  let previous: Uint8Array | undefined;
   try {
     for (let chunk = await stream.next(); chunk; chunk = await stream.next()) {
-      const text = decoder.decode(chunk.data);
-      stream.recycle?.(chunk.data);
+      if (previous) stream.recycle?.(previous);
+      previous = chunk.data;
+      const data = asBuffer(chunk.data);
       const batch: SideItem[] = [];
-      for (const line of text.split('\n')) {
-        if (line.length === 0) continue;
-        const [id, , , json] = parseItemLine(line);
-        if (after === undefined || compareCodePoints(id, after) > 0) batch.push({ id, json });
+      for (let start = 0; start < data.length;) {
+        let end = data.indexOf(0x0a, start);
+        if (end === -1) end = data.length;
+        if (end > start) {
+          const line = data.subarray(start, end);
+          const id = idOfLine(line);
+          if (after === undefined || compareCodePoints(id, after) > 0) batch.push({ id, bytes: line });
+        }
+        start = end + 1;
       }
       if (batch.length > 0) yield batch;
     }
@@ -165,7 +201,7 @@ export async function mergeSides(
         go = onChange(y.id, 'ADDED');
         b.take();
       } else if (x && y) {
-        if (x.json !== y.json) go = onChange(x.id, 'CHANGED');
+        if (!sameBytes(x.bytes, y.bytes)) go = onChange(x.id, 'CHANGED');
         a.take();
         b.take();
       }
@@ -257,31 +293,31 @@ export class LiveSide {
     if (!at || at.gen !== gen || gen === 0 || at.version < tombstoneFloor) return undefined;
     const counts = await this.snapshot.changeCounts(gen, at.version);
     if (counts.upserts + counts.deletes > MAX_CHANGES_SINCE) return undefined;
-    const changes: { id: string; kind: ChangeKind }[] = [];
-    for await (const batch of snapshotSide(await this.snapshot.items(gen, at.version))) {
-      const held = await view.getMany(batch.map((i) => i.id));
-      for (const item of batch) {
-        const before = held.get(item.id);
-        if (!before) changes.push({ id: item.id, kind: 'ADDED' });
-        else if (entryJson(before) !== item.json) changes.push({ id: item.id, kind: 'CHANGED' });
-      }
-    }
+    // What changed, remembered by id and a fingerprint of the live bytes (bounded by MAX_CHANGES_SINCE),
+    // then looked up in the backup a chunk at a time.
+    const written = new Map<string, string>();
+    for await (const batch of snapshotSide(await this.snapshot.items(gen, at.version)))
+      for (const item of batch) written.set(item.id, fingerprint(item.bytes));
+    const removed = new Set<string>();
     const deletions = await this.snapshot.deletions(gen, at.version);
     try {
       const decoder = new TextDecoder();
       for (let chunk = await deletions.next(); chunk; chunk = await deletions.next()) {
-        const ids = decoder
-          .decode(chunk.data)
-          .split('\n')
-          .filter((l) => l.length > 0)
-          .map((l) => JSON.parse(l) as string);
+        for (const line of decoder.decode(chunk.data).split('\n'))
+          if (line.length > 0) removed.add(JSON.parse(line) as string);
         deletions.recycle?.(chunk.data);
-        const held = await view.getMany(ids);
-        for (const id of ids) if (held.has(id)) changes.push({ id, kind: 'REMOVED' });
       }
     } finally {
       await deletions.close();
     }
+    const changes: { id: string; kind: ChangeKind }[] = [];
+    await view.visit([...written.keys(), ...removed], (id, entry) => {
+      const now = written.get(id);
+      if (now !== undefined) {
+        if (!entry) changes.push({ id, kind: 'ADDED' });
+        else if (fingerprint(entryView(entry)) !== now) changes.push({ id, kind: 'CHANGED' });
+      } else if (entry) changes.push({ id, kind: 'REMOVED' });
+    });
     return changes.sort((x, y) => compareCodePoints(x.id, y.id));
   }
 }
