@@ -186,7 +186,7 @@ export class CollectionView {
   /**
    * Calls `use` for each of `ids` with the backup's version of the item (undefined where the backup does
    * not hold it), a chunk at a time with read-ahead, keeping no chunk once its ids are done: for looking up
-   * many ids in bounded memory.
+   * many ids in bounded memory. An entry is valid only during its call.
    */
   async visit(
     ids: readonly string[],
@@ -209,7 +209,7 @@ export class CollectionView {
     for (const list of byChunk.values()) for (const id of list) pending.set(id, (pending.get(id) ?? 0) + 1);
     await eachChunk(
       [...byChunk.keys()],
-      async (ref) => ({ ref, chunk: await this.open(ref, false) }),
+      async (ref) => ({ ref, chunk: await this.reader.ownedItems(this.siteId, ref) }),
       ({ ref, chunk }) => {
         for (const id of byChunk.get(ref) ?? []) {
           const row = rowOf(chunk, id);
@@ -222,6 +222,8 @@ export class CollectionView {
             pending.delete(id);
           } else if (pending.has(id)) pending.set(id, left);
         }
+        // `use` kept nothing of it: its buffer goes back to the codec workers to decompress into again.
+        this.reader.recycle(chunk);
         return Promise.resolve();
       },
       signal,
@@ -235,6 +237,11 @@ export class CollectionView {
   async *scan(options: ScanOptions = {}): AsyncGenerator<BackupEntry[]> {
     const { after, skipChunk, signal } = options;
     const keep = options.keep ?? true;
+    const openBase = (i: number): Promise<ItemChunk> => {
+      const ref = chunks[i] as ChunkRef;
+      return keep ? this.open(ref) : this.reader.ownedItems(this.siteId, ref);
+    };
+    let ahead: { index: number; chunk: Promise<ItemChunk> } | undefined;
     const chunks = this.baseChunks;
     let s = after === undefined ? 0 : lowerBound(this.survivors, (v) => v.id, after, true);
     let c = 0;
@@ -265,10 +272,15 @@ export class CollectionView {
         if (deltas.length > 0) yield deltas;
         continue;
       }
-      const current = this.open(ref, keep);
-      // Read ahead: the next chunk loads (into the cache) while this one is merged.
-      const ahead = chunks[c + 1];
-      if (keep && ahead && !skipChunk?.(ahead)) this.open(ahead).catch(() => undefined);
+      const current = ahead?.index === c ? ahead.chunk : openBase(c);
+      ahead = undefined;
+      // Read ahead: the next chunk loads while this one is merged.
+      const next = chunks[c + 1];
+      if (next && !skipChunk?.(next)) {
+        const reading = openBase(c + 1);
+        reading.catch(() => undefined);
+        if (!keep) ahead = { index: c + 1, chunk: reading };
+      }
       const chunk = await current;
       const last = chunk.rows[chunk.rows.length - 1]?.[0];
       const deltas = await survivorsUpTo(c === chunks.length - 1 ? undefined : last);
@@ -283,6 +295,8 @@ export class CollectionView {
       }
       while (d < deltas.length) out.push(deltas[d++] as BackupEntry);
       if (out.length > 0) yield out;
+      // A pass that keeps nothing owns its chunk: once the batch is consumed, the buffer is reused.
+      if (!keep) this.reader.recycle(chunk);
     }
     const rest = await survivorsUpTo(undefined);
     if (rest.length > 0) yield rest;
@@ -317,6 +331,20 @@ export class BackupReader {
       },
       keep,
     );
+  }
+
+  /**
+   * An item chunk read for one pass, outside the cache: the caller owns it and hands it back with
+   * {@link recycle} once nothing refers to it. @throws JobFailure INTEGRITY_*
+   */
+  async ownedItems(siteId: string, ref: ChunkRef): Promise<ItemChunk> {
+    this.fetched += 1;
+    return this.codec().openItems(await fetchChunk(this.blobs, siteId, ref), ref);
+  }
+
+  /** Gives an owned chunk's buffer back to the codec workers. */
+  recycle(chunk: ItemChunk): void {
+    this.codec().recycle(chunk.bytes);
   }
 
   /** A chunk of deleted ids, verified and decoded. @throws JobFailure INTEGRITY_* */
