@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only data|item-events|quota|metrics|aggregate|archive|verify|search [--items N]] [-- --engine postgres [--only small-sites|item-events|aggregate|search] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
+ * `npm run bench [-- --quick] [-- --only data|item-events|quota|metrics|aggregate|archive|verify|search|browse [--items N]] [-- --engine postgres [--only small-sites|item-events|aggregate|search] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
  * Figures are ratios against baselines measured in the same run wherever the goal is a ratio, because
  * these machines are noisy. Results are also written to bench-results/.
  */
@@ -8,6 +8,7 @@ import { report, saveResults, type BenchResult } from './bench-kit.js';
 import { runAggregateBench } from './aggregate.bench.js';
 import { runArchiveBench } from './archive.bench.js';
 import { runBackupBench } from './backup.bench.js';
+import { runBrowseBench } from './browse.bench.js';
 import { runDataApiBench, runItemEventBench } from './data-api.bench.js';
 import { runLayoutBench } from './layout.bench.js';
 import { runMetricsBench } from './metrics.bench.js';
@@ -80,6 +81,14 @@ const suites: Record<string, () => Promise<BenchResult[]>> = {
       log,
     ),
   search: () => runSearchBench({ engine: 'sqlite', ...searchSize() }, log),
+  browse: () =>
+    runBrowseBench(
+      {
+        items: values.items ? Number(values.items) : values.quick ? 100_000 : 1_000_000,
+        requests: values.quick ? 50 : 200,
+      },
+      log,
+    ),
 };
 
 // On PostgreSQL the backup suite is the scale-out one: against pg_dump/pg_restore, and worker processes.

@@ -13,6 +13,7 @@ import { buildHttpApp } from '../http/app.js';
 import { registerAdminRoutes } from '../http/routes/admin-routes.js';
 import { registerBackupRoutes } from '../http/routes/backup-routes.js';
 import { registerVerificationRoutes } from '../http/routes/verification-routes.js';
+import { registerBrowseRoutes } from '../http/routes/browse-routes.js';
 import { registerCollectionRoutes } from '../http/routes/collection-routes.js';
 import { registerDataRoutes } from '../http/routes/data-routes.js';
 import { registerDashboardRoutes } from '../http/routes/dashboard-routes.js';
@@ -39,6 +40,8 @@ import { AdminService } from '../services/admin-service.js';
 import { AuthService } from '../services/auth-service.js';
 import { BackupService } from '../services/backup-service.js';
 import { VerificationService } from '../services/verification-service.js';
+import { BrowseService } from '../services/browse-service.js';
+import { BackupReader } from '../engine/backup-reader.js';
 import { CollectionService } from '../services/collection-service.js';
 import { ArchiveService } from '../services/archive-service.js';
 import { CursorCodec } from '../services/cursor-codec.js';
@@ -59,6 +62,8 @@ export interface Services {
   readonly archives: ArchiveService;
   readonly verification: VerificationService;
   readonly webhooks: WebhookService;
+  /** Browsing and comparing backups (admin extension). */
+  readonly browse: BrowseService;
 }
 
 /** The background parts, built on first use so that CLI commands never start threads. */
@@ -330,6 +335,14 @@ export async function openSafekeep(
       () => built?.worker.nudge(),
     ),
     webhooks: new WebhookService(storage, clock, signer, webhookPolicy),
+    // Chunks are verified and decoded by the engine's codec threads, started on first use.
+    browse: new BrowseService(
+      storage,
+      blobs,
+      new BackupReader(blobs, () => background().engine.codec),
+      new CursorCodec(cursorSecret),
+      clock,
+    ),
   };
   const stop = new AbortController();
   const running: Promise<void>[] = [];
@@ -362,6 +375,7 @@ export async function openSafekeep(
           registerAdminRoutes(app, services);
           registerBackupRoutes(app, services);
           registerVerificationRoutes(app, services);
+          registerBrowseRoutes(app, services);
           registerWebhookRoutes(app, services);
           registerOverviewRoutes(app, {
             overview: new OverviewService(storage, blobs, clock, services),

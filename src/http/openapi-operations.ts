@@ -533,6 +533,59 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
     response: 'RestorePreview',
   },
 
+  [`GET ${A}/backups/:backupId/collections`]: {
+    operationId: 'listBackupCollections',
+    tag: 'Overview',
+    summary: 'The collections a READY backup holds, with item counts and fields',
+    response: 'BackupCollections',
+  },
+  [`POST ${A}/backups/:backupId/items/query`]: {
+    operationId: 'queryBackupItems',
+    tag: 'Overview',
+    summary: 'Query the items of a backed-up collection, as live items are queried, without restoring',
+    description:
+      'The body of Query Data Items (filters, sorts, `fields`, offset or cursor paging, `returnTotalCount`) ' +
+      'with the same meaning and answer; `includeReferences`, and `$hasSome`/`$hasAll` on MULTI_REFERENCE ' +
+      'fields, are refused with 400. Needs `backups.read`.',
+    response: 'DataItems',
+  },
+  [`POST ${A}/backups/:backupId/items/count`]: {
+    operationId: 'countBackupItems',
+    tag: 'Overview',
+    summary: 'Count the items of a backed-up collection that match a filter',
+    response: 'Count',
+  },
+  [`GET ${A}/backups/:backupId/items/*`]: {
+    operationId: 'getBackupItem',
+    tag: 'Overview',
+    summary: 'One item as a backup holds it (`dataCollectionId` and optional `fields` in the query string)',
+    response: 'DataItem',
+    wildcard: 'dataItemId',
+  },
+  [`POST ${A}/backups/:backupId/diff`]: {
+    operationId: 'diffBackup',
+    tag: 'Overview',
+    summary:
+      'Compare a backup with live data or another backup: per collection, items added, removed, changed',
+    description:
+      '`against`: `live` (default) or another READY backup id of the site; `dataCollectionId` limits it to ' +
+      'one collection. From the backup to the other side: ADDED items are only on the other side, REMOVED ' +
+      'only in the backup, CHANGED in both with different content; definition changes by field key.',
+    response: 'BackupDiff',
+  },
+  [`POST ${A}/backups/:backupId/diff/items`]: {
+    operationId: 'diffBackupItems',
+    tag: 'Overview',
+    summary: 'A page of the item ids that differ in one collection, in id order, with the kind of change',
+    response: 'BackupDiffItems',
+  },
+  [`POST ${A}/backups/:backupId/diff/item`]: {
+    operationId: 'diffBackupItem',
+    tag: 'Overview',
+    summary: 'One item in the backup and on the other side, with the field paths that differ',
+    response: 'BackupDiffItem',
+  },
+
   'GET /healthz': {
     operationId: 'health',
     tag: 'Service',

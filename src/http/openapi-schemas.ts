@@ -442,6 +442,56 @@ export const responses = {
       ),
     }),
   }),
+  BackupCollections: Type.Object({
+    collections: Type.Array(
+      Type.Object({
+        id: Type.String(),
+        displayName: Type.String(),
+        itemCount: Count,
+        fields: nullable(Type.Array(Type.Object({}, { additionalProperties: true }))),
+      }),
+    ),
+  }),
+  BackupDiff: Type.Object({
+    diff: Type.Object({
+      backupId: Type.String(),
+      against: Type.String({ description: '`live`, or the id of the other backup.' }),
+      collections: Type.Array(
+        Type.Object({
+          dataCollectionId: Type.String(),
+          presence: Type.Union(['BOTH', 'BACKUP_ONLY', 'OTHER_ONLY'].map((s) => Type.Literal(s))),
+          itemsAdded: Count,
+          itemsRemoved: Count,
+          itemsChanged: Count,
+          definitionChanges: nullable(
+            Type.Object({
+              fieldsAdded: Type.Array(Type.String()),
+              fieldsRemoved: Type.Array(Type.String()),
+              fieldsRetyped: Type.Array(
+                Type.Object({ key: Type.String(), from: Type.String(), to: Type.String() }),
+              ),
+            }),
+          ),
+          method: Type.Union(['CHANGES_SINCE', 'FULL'].map((s) => Type.Literal(s))),
+        }),
+      ),
+    }),
+  }),
+  BackupDiffItems: Type.Object({
+    changes: Type.Array(
+      Type.Object({
+        dataItemId: Type.String(),
+        change: Type.Union(['ADDED', 'REMOVED', 'CHANGED'].map((s) => Type.Literal(s))),
+      }),
+    ),
+    nextCursor: nullable(Type.String()),
+  }),
+  BackupDiffItem: Type.Object({
+    backupItem: nullable(Type.Object({}, { additionalProperties: true })),
+    otherItem: nullable(Type.Object({}, { additionalProperties: true })),
+    change: nullable(Type.Union(['ADDED', 'REMOVED', 'CHANGED'].map((s) => Type.Literal(s)))),
+    differingPaths: Type.Array(Type.String()),
+  }),
   OpenApiDocument: Type.Object({ openapi: Type.String() }, { additionalProperties: true }),
 } satisfies Record<string, TSchema>;
 

@@ -88,6 +88,14 @@ export interface BackupStore {
   /** Any status → DELETED (idempotent). @throws AppError BACKUP_NOT_FOUND, BACKUP_IN_USE */
   deleteBackup(siteId: string, id: string, at: number): Promise<BackupRecord>;
   /**
+   * The generation and change number each collection of a backup was read at, as the catalog keeps them
+   * (renumbered with the generations, where a manifest keeps the ids it was written with).
+   */
+  collectionGenerations(
+    siteId: string,
+    backupId: string,
+  ): Promise<Map<string, { gen: number; version: number }>>;
+  /**
    * For each collection, the newest READY backup of the site that holds it at generation `gen` (a backup of
    * another generation cannot be a base: the item set was replaced since).
    */

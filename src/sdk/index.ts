@@ -34,6 +34,16 @@ export type {
 export type { SitesClient } from './sites-client.js';
 export type { ApiKeysClient } from './api-keys-client.js';
 export type { WebhooksClient } from './webhooks-client.js';
+export type {
+  BackupCollection,
+  BackupContentsClient,
+  BackupDiff,
+  CollectionDiff,
+  DiffItemsPage,
+  DiffOptions,
+  ItemChange,
+  ItemDiff,
+} from './backup-contents-client.js';
 export { SafekeepApiError, SafekeepConnectionError, UNEXPECTED_RESPONSE } from './safekeep-api-error.js';
 export { DEFAULT_WAIT_INTERVAL_MS, type WaitOptions } from './wait-until-settled.js';
 export {

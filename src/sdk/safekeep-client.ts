@@ -1,5 +1,6 @@
 import type { BackupSchedule, Health, RestorePreview, Session } from './admin-types.js';
 import { ApiKeysClient } from './api-keys-client.js';
+import { BackupContentsClient } from './backup-contents-client.js';
 import { CollectionsClient } from './collections-client.js';
 import {
   field,
@@ -111,6 +112,8 @@ export class SafekeepClient {
   readonly apiKeys: ApiKeysClient;
   /** Admin API: webhook subscriptions. */
   readonly webhooks: WebhooksClient;
+  /** Admin extension: browse READY backups without restoring them, and compare them. */
+  readonly backupContents: BackupContentsClient;
   private readonly http: HttpTransport;
 
   /** A client for one server, key and (optionally) site. Sends nothing until a method is called. */
@@ -123,6 +126,7 @@ export class SafekeepClient {
     this.sites = new SitesClient(this.http);
     this.apiKeys = new ApiKeysClient(this.http);
     this.webhooks = new WebhooksClient(this.http);
+    this.backupContents = new BackupContentsClient(this.http);
   }
 
   /** A client with the same server and key acting on another site (an admin key moving between sites). */

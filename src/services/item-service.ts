@@ -226,7 +226,7 @@ function checkCondition(condition: FilterNode | null, current: StoredItem): void
 }
 
 /** Keeps `_id` and the named (possibly dotted) fields of an item's data. */
-function project(item: StoredItem, fields: readonly string[] | undefined): StoredItem {
+export function project(item: StoredItem, fields: readonly string[] | undefined): StoredItem {
   if (!fields || fields.length === 0) return item;
   const data = JSON.parse(item.json) as Record<string, unknown>;
   const out: Record<string, unknown> = { _id: data._id };

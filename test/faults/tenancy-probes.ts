@@ -270,6 +270,42 @@ export function probesFor(b: ForeignSite, own: string): Probe[] {
     body: {},
   });
 
+  // Browsing and comparing backups: B's backup by path; as the other side of a comparison; B's
+  // collection and item inside A's own backup are simply not in it.
+  add(`GET ${A}/backups/:backupId/collections`, 'path.backupId', {
+    path: `${A}/backups/{id}/collections`,
+    id: b.backup,
+  });
+  add(`POST ${A}/backups/:backupId/items/query`, 'path.backupId', {
+    path: `${A}/backups/{id}/items/query`,
+    id: b.backup,
+    body: { dataCollectionId: coll },
+  });
+  add(`POST ${A}/backups/:backupId/items/count`, 'path.backupId', {
+    path: `${A}/backups/{id}/items/count`,
+    id: b.backup,
+    body: { dataCollectionId: coll },
+  });
+  add(`GET ${A}/backups/:backupId/items/*`, 'path.backupId', {
+    path: `${A}/backups/{id}/items/${encodeURIComponent(item)}${q({ dataCollectionId: coll })}`,
+    id: b.backup,
+  });
+  add(`POST ${A}/backups/:backupId/diff`, 'path.backupId', {
+    path: `${A}/backups/{id}/diff`,
+    id: b.backup,
+    body: {},
+  });
+  add(`POST ${A}/backups/:backupId/diff/items`, 'path.backupId', {
+    path: `${A}/backups/{id}/diff/items`,
+    id: b.backup,
+    body: { dataCollectionId: coll },
+  });
+  add(`POST ${A}/backups/:backupId/diff/item`, 'path.backupId', {
+    path: `${A}/backups/{id}/diff/item`,
+    id: b.backup,
+    body: { dataCollectionId: coll, dataItemId: item },
+  });
+
   add(`GET ${A}/sites/:id/settings`, 'path.id', { path: `${A}/sites/{id}/settings`, id: b.siteId });
   add(`PATCH ${A}/sites/:id/settings`, 'path.id', {
     path: `${A}/sites/{id}/settings`,

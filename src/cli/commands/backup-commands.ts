@@ -24,6 +24,7 @@ import { confirmed, terminalConfirm, type Confirm } from '../confirm.js';
 import { resolveShortId } from '../short-id.js';
 import { withSiteClient, type SiteClientFlags } from '../site-client.js';
 import { ProgressBar, type Terminal } from '../progress-bar.js';
+import { backupDiffCommand, backupItemsCommand, browseUsage } from './backup-browse-commands.js';
 
 /** Where a command draws its progress bar, and whether that is a terminal. */
 export interface CommandTerminal extends Terminal {
@@ -63,6 +64,7 @@ export const backupUsage = `usage:
   safekeep backup verify ID [--trial-restore] [--wait] [--json]
   safekeep backup restore ID [--collections a,b] [--to a:a2[:Display name],b:b2] [--definitions merge|backup]
                              [--yes] [--wait] [--json]
+${browseUsage}
 ID is a full id or its first characters (at least 4) when only one id starts with them.
 restore and delete ask for confirmation on a terminal; elsewhere they need --yes.
 every command also takes --url URL, --key KEY, --site SITE_ID and --ca FILE (trusted for https://)
@@ -262,6 +264,10 @@ export async function backupCommand(
         return 0;
       });
     }
+    case 'items':
+      return backupItemsCommand(rest, io, options.env);
+    case 'diff':
+      return backupDiffCommand(rest, io, options.env);
     case undefined:
     default:
       throw new UsageError(action ? `unknown backup command "${action}"\n${backupUsage}` : backupUsage);

@@ -183,6 +183,20 @@ export class SqlBackupStore implements BackupStore {
     });
   }
 
+  async collectionGenerations(
+    siteId: string,
+    backupId: string,
+  ): Promise<Map<string, { gen: number; version: number }>> {
+    const rows = await this.db
+      .selectFrom('backup_collections as bc')
+      .innerJoin('backups as b', 'b.id', 'bc.backup_id')
+      .select(['bc.collection_id', 'bc.gen', 'bc.version'])
+      .where('b.site_id', '=', siteId)
+      .where('b.id', '=', backupId)
+      .execute();
+    return new Map(rows.map((r) => [r.collection_id, { gen: Number(r.gen), version: Number(r.version) }]));
+  }
+
   async latestBases(
     siteId: string,
     wanted: readonly { collectionId: string; gen: number }[],
