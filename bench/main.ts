@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only data|item-events|quota|metrics|aggregate [--items N]] [-- --engine postgres [--only small-sites|item-events|aggregate] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
+ * `npm run bench [-- --quick] [-- --only data|item-events|quota|metrics|aggregate|item-restore [--items N]] [-- --engine postgres [--only small-sites|item-events|aggregate] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
  * Figures are ratios against baselines measured in the same run wherever the goal is a ratio, because
  * these machines are noisy. Results are also written to bench-results/.
  */
@@ -8,6 +8,7 @@ import { report, saveResults, type BenchResult } from './bench-kit.js';
 import { runAggregateBench } from './aggregate.bench.js';
 import { runBackupBench } from './backup.bench.js';
 import { runDataApiBench, runItemEventBench } from './data-api.bench.js';
+import { runItemRestoreBench } from './item-restore.bench.js';
 import { runLayoutBench } from './layout.bench.js';
 import { runMetricsBench } from './metrics.bench.js';
 import { runPostgresBench } from './postgres.bench.js';
@@ -21,7 +22,7 @@ const { values } = parseArgs({
     engine: { type: 'string', default: 'sqlite' },
     /** Sites of the small-sites suite (default 2,000; 500 with --quick). */
     sites: { type: 'string' },
-    /** Items of the aggregate suite (default 1,000,000; 100,000 with --quick). */
+    /** Items of the aggregate and item-restore suites (default 1,000,000; 100,000 with --quick). */
     items: { type: 'string' },
   },
 });
@@ -58,6 +59,15 @@ const suites: Record<string, () => Promise<BenchResult[]>> = {
   metrics: () =>
     runMetricsBench(values.quick ? { requests: 2000, rounds: 7 } : { requests: 5000, rounds: 15 }, log),
   aggregate: () => runAggregateBench({ engine: 'sqlite', ...aggregateSize() }, log),
+  'item-restore': () =>
+    runItemRestoreBench(
+      {
+        items: values.items ? Number(values.items) : values.quick ? 100_000 : 1_000_000,
+        chosen: 100,
+        runs: 3,
+      },
+      log,
+    ),
 };
 
 // On PostgreSQL the backup suite is the scale-out one: against pg_dump/pg_restore, and worker processes.

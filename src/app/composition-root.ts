@@ -304,7 +304,7 @@ export async function openSafekeep(
           registerBackupRoutes(app, services);
           registerWebhookRoutes(app, services);
           registerOverviewRoutes(app, {
-            overview: new OverviewService(storage, blobs, clock, services),
+            overview: new OverviewService(storage, blobs, clock, services, () => background().engine.codec),
             collections: services.collections,
           });
           registerDashboardRoutes(app);
