@@ -5,7 +5,12 @@
  * data before or after when stopped at any step. Runs on the stack SAFEKEEP_TEST_STACK names (both in CI).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { cleanUpAfterCrash } from '../../src/app/composition-root.js';
 import { SimulatedCrash, type FailpointName } from '../../src/engine/failpoints.js';
 import {
   assertSameContent,
@@ -15,6 +20,8 @@ import {
   type CollectionContent,
 } from '../helpers/backup-helpers.js';
 import { startTestEnv, type TestEnv, type TestSite } from '../helpers/harness.js';
+import { TestClock } from '../helpers/test-clock.js';
+import { embeddedChildEnv } from '../faults/crash-scenario.js';
 
 const P = '/wix-data/v2';
 const LEASE_MS = 60_000;
@@ -44,8 +51,13 @@ const id = (n: number) => `a-${String(n).padStart(5, '0')}`;
  * Collections A (links to A) and B (links to A), `count` items of ~1 KB in A (several chunks), a backup,
  * then edits: a-1 and a-5 changed, a-2 and a-7 removed (a-2's links with them), a-new inserted.
  */
-async function setUp(count: number, armed: Armed = { nth: 0, hits: 0 }): Promise<Fixture> {
+async function setUp(
+  count: number,
+  armed: Armed = { nth: 0, hits: 0 },
+  options: Parameters<typeof startTestEnv>[0] = {},
+): Promise<Fixture> {
   const env = await startTestEnv({
+    ...options,
     failpoint: (name) => {
       if (name === armed.point && ++armed.hits === armed.nth) return Promise.reject(new SimulatedCrash(name));
       return Promise.resolve();
@@ -402,4 +414,53 @@ describe('item restores stopped at every step', () => {
       }
     });
   }
+});
+
+describe('an item restore whose worker process is killed inside its switch', () => {
+  it('leaves live data as before (SIGKILL in the transaction), and the next worker finishes it', async () => {
+    const clock = new TestClock();
+    const f = await setUp(300, undefined, { stack: 'embedded', clock });
+    const { dataDir } = f.env;
+    const listed = [id(1), id(2), 'a-new'];
+    const target = expectedAfter(f.before, f.backedUp, new Set(listed));
+    const res = await f.call('POST', `${P}/backups/${f.backupId}/partial-restore`, {
+      restorationCollections: [{ dataCollectionId: 'A', restoreMode: 'RESTORE_ITEMS', itemIds: listed }],
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    await f.env.close(true);
+    const clockFile = join(dataDir, 'clock');
+    writeFileSync(clockFile, String(clock.current));
+    const child = fileURLToPath(new URL('../faults/crash-child.js', import.meta.url));
+    const proc = spawn(process.execPath, [child], {
+      env: embeddedChildEnv({
+        SAFEKEEP_DATA_DIR: dataDir,
+        // Inside the switch transaction, after the item writes.
+        SAFEKEEP_FAILPOINT: 'restore:definitions-applied:1',
+        SAFEKEEP_TEST_CLOCK_FILE: clockFile,
+        SAFEKEEP_WORKER_THREADS: '1',
+        SAFEKEEP_LOG_LEVEL: 'warn',
+      }),
+    });
+    let output = '';
+    proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const signal = await new Promise<NodeJS.Signals | null>((resolve) =>
+      proc.on('exit', (_c, s) => resolve(s)),
+    );
+    assert.equal(signal, 'SIGKILL', `the worker died in the switch:\n${output}`);
+    clock.advance(11 * 60_000);
+    const env = await startTestEnv({ dataDir, clock, stack: 'embedded' });
+    try {
+      await cleanUpAfterCrash(env.safekeep);
+      assertSameSite(await contentOf(env, f.site.siteId), f.before, 'after the kill');
+      await runJobs(env);
+      const done = (
+        await env.call('GET', `${P}/backups/restorations/${res.body.restoration.id}`, { key: f.site.apiKey })
+      ).body.restoration;
+      assert.equal(done.status, 'COMPLETED', JSON.stringify(done.error));
+      assertSameSite(await contentOf(env, f.site.siteId), target, 'after the takeover');
+    } finally {
+      await env.close();
+    }
+  });
 });
