@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only data|item-events|quota|metrics|aggregate|archive|verify|search|browse [--items N]] [-- --engine postgres [--only small-sites|item-events|aggregate|search] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
+ * `npm run bench [-- --quick] [-- --only data|item-events|quota|metrics|aggregate|archive|verify|search|browse|item-restore [--items N]] [-- --engine postgres [--only small-sites|item-events|aggregate|search] [--sites N]]`: runs the benchmarks and prints each figure with its goal.
  * Figures are ratios against baselines measured in the same run wherever the goal is a ratio, because
  * these machines are noisy. Results are also written to bench-results/.
  */
@@ -10,6 +10,7 @@ import { runArchiveBench } from './archive.bench.js';
 import { runBackupBench } from './backup.bench.js';
 import { runBrowseBench } from './browse.bench.js';
 import { runDataApiBench, runItemEventBench } from './data-api.bench.js';
+import { runItemRestoreBench } from './item-restore.bench.js';
 import { runLayoutBench } from './layout.bench.js';
 import { runMetricsBench } from './metrics.bench.js';
 import { runPostgresBench } from './postgres.bench.js';
@@ -25,7 +26,7 @@ const { values } = parseArgs({
     engine: { type: 'string', default: 'sqlite' },
     /** Sites of the small-sites suite (default 2,000; 500 with --quick). */
     sites: { type: 'string' },
-    /** Items of the aggregate and search suites (default 1,000,000; 100,000 with --quick). */
+    /** Items of the aggregate, search and item-restore suites (default 1,000,000; 100,000 with --quick). */
     items: { type: 'string' },
   },
 });
@@ -86,6 +87,15 @@ const suites: Record<string, () => Promise<BenchResult[]>> = {
       {
         items: values.items ? Number(values.items) : values.quick ? 100_000 : 1_000_000,
         requests: values.quick ? 50 : 200,
+      },
+      log,
+    ),
+  'item-restore': () =>
+    runItemRestoreBench(
+      {
+        items: values.items ? Number(values.items) : values.quick ? 100_000 : 1_000_000,
+        chosen: 100,
+        runs: 3,
       },
       log,
     ),

@@ -378,7 +378,7 @@ export async function openSafekeep(
           registerBrowseRoutes(app, services);
           registerWebhookRoutes(app, services);
           registerOverviewRoutes(app, {
-            overview: new OverviewService(storage, blobs, clock, services),
+            overview: new OverviewService(storage, blobs, clock, services, () => background().engine.codec),
             collections: services.collections,
           });
           registerDashboardRoutes(app);

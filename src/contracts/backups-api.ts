@@ -87,9 +87,31 @@ export const RestoreBackupRequest = Type.Object(
 );
 export type RestoreBackupRequest = Static<typeof RestoreBackupRequest>;
 
+/**
+ * Extension of backups-api.md §6 (README "Restoring only some items"): what a restoration does to one destination's items. REPLACE_COLLECTION
+ * (default) replaces them all; RESTORE_ITEMS puts back the listed ids as the backup holds them (a listed id
+ * the backup lacks is removed from live data); ONLY_MISSING brings back the backup's items that live data
+ * lacks (all of them, or those listed) and touches nothing else.
+ */
+export const RestoreModeSchema = Type.Union([
+  Type.Literal('REPLACE_COLLECTION'),
+  Type.Literal('RESTORE_ITEMS'),
+  Type.Literal('ONLY_MISSING'),
+]);
+
+/** At most this many item ids per collection of a restore request. */
+export const MAX_RESTORE_ITEM_IDS = 1000;
+
 const RestorationCollectionSchema = Type.Object(
   {
     dataCollectionId: Type.String({ minLength: 1, maxLength: 256 }),
+    restoreMode: Type.Optional(RestoreModeSchema),
+    itemIds: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 128 }), {
+        minItems: 1,
+        maxItems: MAX_RESTORE_ITEM_IDS,
+      }),
+    ),
     restoreDestination: Type.Optional(
       Type.Union([
         Type.Object(
@@ -189,6 +211,9 @@ export function restorationBody(
     restorationCollections: restoration.collections.map((c) => ({
       dataCollectionId: c.dataCollectionId,
       restoreDestination: { ...c.restoreDestination },
+      // Shown only for item restores, so that whole-collection restorations read exactly as Wix's.
+      ...(c.items && { restoreMode: c.items.mode }),
+      ...(c.items?.itemIds && { itemIds: [...c.items.itemIds] }),
     })),
     safetyBackupId: restoration.safetyBackupId,
     progress: restoration.status === 'PENDING' && restoration.progress ? { ...restoration.progress } : null,

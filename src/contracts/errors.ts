@@ -288,6 +288,22 @@ export const errorRegistry = {
       },
     }),
   },
+  ITEM_RESTORE_DESTINATION_MISSING: {
+    category: 'CONFLICT',
+    message: 'An item restore needs a destination collection that exists.',
+    describe: (dataCollectionId: string) => ({
+      message: `Collection ${dataCollectionId} does not exist: an item restore (RESTORE_ITEMS, ONLY_MISSING) puts items back into an existing collection. Restore the whole collection (REPLACE_COLLECTION) to create it.`,
+      data: { dataCollectionId },
+    }),
+  },
+  ITEM_RESTORE_MODE_FIXED: {
+    category: 'INVALID',
+    message: 'This backup restores only the items it records.',
+    describe: (dataCollectionId: string) => ({
+      message: `The backup holds what an item restore of ${dataCollectionId} replaced: it restores only those items (RESTORE_ITEMS of its recorded ids), never the whole collection; name no restoreMode or itemIds for it.`,
+      data: { dataCollectionId },
+    }),
+  },
   BACKUP_NOT_READY: {
     category: 'PRECONDITION',
     message: 'Only a READY backup can be restored.',
@@ -388,6 +404,14 @@ export const errorRegistry = {
     message: 'The backup storage failed to write or flush data (an I/O error).',
   },
   TIMED_OUT: { category: 'BACKGROUND', message: 'The job did not finish in time.' },
+  RESTORE_DESTINATION_GONE: {
+    category: 'BACKGROUND',
+    message: 'The destination of an item restore was deleted before the restoration switched.',
+    describe: (dataCollectionId: string) => ({
+      message: `Collection ${dataCollectionId} was deleted before the item restore switched; nothing was changed.`,
+      data: { dataCollectionId },
+    }),
+  },
   JOB_INTERRUPTED: {
     category: 'BACKGROUND',
     message: 'The job was interrupted too many times and was given up.',

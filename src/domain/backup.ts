@@ -5,6 +5,7 @@
 import { errors, invalidArgument } from '../contracts/errors.js';
 import { checkCollectionId } from './collection-id.js';
 import type { BackupVerificationState } from './verification.js';
+import { checkItemId } from './item-codec.js';
 
 export type BackupStatus = 'PENDING' | 'READY' | 'FAILED' | 'DELETED' | 'CANCELED';
 export type BackupType = 'ON_DEMAND' | 'AUTO';
@@ -69,9 +70,53 @@ export interface BackupRecord {
   readonly verification?: BackupVerificationState;
 }
 
+/**
+ * An item restore of one destination (an extension of backups-api.md §6, README "Restoring only some items"): RESTORE_ITEMS puts the listed ids back as the
+ * backup holds them (removing from live data those the backup lacks); ONLY_MISSING brings back the backup's
+ * items live data lacks (`itemIds` null: all of them) and touches nothing else.
+ */
+export type ItemRestoreMode = 'RESTORE_ITEMS' | 'ONLY_MISSING';
+
+export interface ItemSelection {
+  readonly mode: ItemRestoreMode;
+  /** The ids asked for; null (ONLY_MISSING only) for every item the backup holds. */
+  readonly itemIds: readonly string[] | null;
+}
+
 export interface RestorationCollection {
   readonly dataCollectionId: string;
   readonly restoreDestination: { readonly dataCollectionId: string; readonly displayName: string };
+  /** Absent: the whole collection is replaced (REPLACE_COLLECTION). */
+  readonly items?: ItemSelection;
+}
+
+/**
+ * Reads an entry's `restoreMode` and `itemIds` (README "Restoring only some items") into an item selection, or undefined for a
+ * whole-collection restore.
+ * @throws AppError INVALID_ARGUMENT
+ */
+export function itemSelectionOf(
+  entry: { restoreMode?: unknown; itemIds?: unknown },
+  at: string,
+): ItemSelection | undefined {
+  const mode = entry.restoreMode ?? 'REPLACE_COLLECTION';
+  if (mode !== 'REPLACE_COLLECTION' && mode !== 'RESTORE_ITEMS' && mode !== 'ONLY_MISSING')
+    throw invalidArgument(`${at}.restoreMode`, 'must be REPLACE_COLLECTION, RESTORE_ITEMS or ONLY_MISSING');
+  const raw = entry.itemIds;
+  if (raw !== undefined && (!Array.isArray(raw) || raw.length === 0 || raw.length > 1000))
+    throw invalidArgument(`${at}.itemIds`, 'must list 1 to 1000 item ids', 'MAX_SIZE');
+  const ids = raw?.map((id: unknown, i) => checkItemId(id, `${at}.itemIds[${i}]`));
+  if (mode === 'REPLACE_COLLECTION') {
+    if (ids) throw invalidArgument(`${at}.itemIds`, 'needs restoreMode RESTORE_ITEMS or ONLY_MISSING');
+    return undefined;
+  }
+  if (mode === 'RESTORE_ITEMS' && !ids)
+    throw invalidArgument(
+      `${at}.itemIds`,
+      'RESTORE_ITEMS needs the ids of the items to restore',
+      'REQUIRED_FIELD',
+    );
+  return { mode, itemIds: ids ? [...new Set(ids)] : null };
 }
 
 /**
@@ -156,6 +201,8 @@ export function planRestoration(
     | readonly {
         dataCollectionId?: unknown;
         restoreDestination?: { dataCollectionId?: unknown; displayName?: unknown } | null;
+        restoreMode?: unknown;
+        itemIds?: unknown;
       }[]
     | undefined,
   context: DestinationContext = { existingNames: new Map(), at: 0 },
@@ -206,12 +253,14 @@ export function planRestoration(
         'must be a string of at most 200 characters',
       );
     }
+    const items = itemSelectionOf(entry, at);
     return {
       dataCollectionId: sourceId,
       restoreDestination: {
         dataCollectionId: destId,
         displayName: typeof name === 'string' && name.length > 0 ? name : nameOf(source, destId),
       },
+      ...(items && { items }),
     };
   });
 }

@@ -92,12 +92,36 @@ export interface ManifestCollection {
    * restoring this backup (the undo) deletes it.
    */
   readonly absentBefore?: boolean;
+  /**
+   * Safety backups of item restores only (an extension of backups-api.md §6, README "Restoring only some items"): the restoration restored only these items
+   * (`mode` is how it was asked for), and the layers hold what they were before it: the ones not among the
+   * layers' items did not exist. Restoring this backup (the undo) puts back exactly these items, never the
+   * whole collection.
+   */
+  readonly itemSelection?: RecordedItemSelection;
   readonly gen: number;
   readonly version: number;
   readonly itemCount: number;
   readonly layers: readonly ManifestLayer[];
   /** Links in which this collection refers, to any collection. */
   readonly links: ChunkList;
+}
+
+/** What an item restore changed, as its safety backup records it. */
+export interface RecordedItemSelection {
+  readonly mode: 'RESTORE_ITEMS' | 'ONLY_MISSING';
+  readonly itemIds: readonly string[];
+}
+
+function recordedItemSelection(value: unknown, what: string): RecordedItemSelection {
+  if (
+    !isRecord(value) ||
+    (value.mode !== 'RESTORE_ITEMS' && value.mode !== 'ONLY_MISSING') ||
+    !Array.isArray(value.itemIds) ||
+    !value.itemIds.every((id) => typeof id === 'string' && id.length > 0)
+  )
+    throw invalid(`${what} is malformed`);
+  return { mode: value.mode, itemIds: value.itemIds as string[] };
 }
 
 export interface Manifest {
@@ -232,6 +256,9 @@ export function decodeManifest(bytes: Uint8Array, expected: { backupId: string; 
       displayName: c.displayName,
       ...(c.definition !== undefined && { definition: decodeDefinition(c.definition, `${at}.definition`) }),
       ...(c.absentBefore === true && { absentBefore: true }),
+      ...(c.itemSelection !== undefined && {
+        itemSelection: recordedItemSelection(c.itemSelection, `${at}.itemSelection`),
+      }),
       gen: count(c.gen, `${at}.gen`),
       version: count(c.version, `${at}.version`),
       itemCount: count(c.itemCount, `${at}.itemCount`),

@@ -73,7 +73,7 @@ export interface ResolvedDefinition {
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /** A definition that stays as it is. */
-const unchanged: DefinitionChanges = {
+export const unchanged: DefinitionChanges = {
   created: false,
   displayName: null,
   addedFields: [],

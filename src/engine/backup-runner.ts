@@ -162,6 +162,7 @@ async function writeCollection(
     displayName: c.displayName,
     ...(c.definition && { definition: c.definition }),
     ...(c.absentBefore && { absentBefore: true }),
+    ...(c.itemSelection && { itemSelection: c.itemSelection }),
     gen: c.gen,
     version: c.version,
     itemCount: plan.itemCount,

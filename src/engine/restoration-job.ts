@@ -5,9 +5,11 @@
  * died resumes from its saved state.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { RestorationRecord } from '../domain/backup.js';
+import type { ItemSelection, RestorationCollection, RestorationRecord } from '../domain/backup.js';
+import type { ManifestCollection } from '../domain/manifest.js';
 import { referenceTargetsOf } from '../domain/restore-definitions.js';
 import type { RestorationJobState } from '../ports/backup-store.js';
+import { IdSelection } from './backup-items.js';
 import { readVerifiedManifest } from './backup-verifier.js';
 import { hit, type EngineDeps } from './engine-deps.js';
 import { jobErrorOf, jobFailures, manifestOf } from './job-failure.js';
@@ -15,6 +17,18 @@ import { stopped, type JobLease } from './job-lease.js';
 import { writeSafetyBackup } from './safety-backup-job.js';
 import { stageCollection } from './stage-collection.js';
 import { stageLinks } from './stage-links.js';
+
+/**
+ * How a destination's items are restored: as the request asked, except that the safety backup of an item
+ * restore always restores exactly the items it records (its undo never replaces the whole collection).
+ */
+export function itemSelectionFor(
+  plan: RestorationCollection,
+  entry: ManifestCollection,
+): ItemSelection | undefined {
+  if (entry.itemSelection) return { mode: 'RESTORE_ITEMS', itemIds: entry.itemSelection.itemIds };
+  return plan.items;
+}
 
 export async function runRestoration(
   deps: EngineDeps,
@@ -61,11 +75,14 @@ async function stageAndSwitch(
       throw jobFailures.INTEGRITY_MANIFEST_INVALID(`it does not hold collection ${plan.dataCollectionId}`);
     // Undoing a restoration (restoring its safety backup) deletes what that restoration created.
     const remove = entry.absentBefore === true && plan.restoreDestination.dataCollectionId === entry.id;
-    return { plan, entry, remove };
+    return { plan, entry, remove, items: remove ? undefined : itemSelectionFor(plan, entry) };
   });
   // A safety backup puts back the definitions the restoration replaced, whole (§6.6).
   const mode = backup.trigger === 'PRE_RESTORE' ? 'BACKUP' : restoration.definitionMode;
-  const itemsTotal = sources.reduce((n, s) => n + (s.remove ? 0 : s.entry.itemCount), 0);
+  // An item restore stages only the backup's versions of its items (all of them for ONLY_MISSING without ids).
+  const toStage = (s: (typeof sources)[number]) =>
+    s.remove ? 0 : (s.items?.itemIds?.length ?? s.entry.itemCount);
+  const itemsTotal = sources.reduce((n, s) => n + toStage(s), 0);
   let done = 0;
   lease.progress({ itemsDone: 0, itemsTotal });
   // Saved once: each staged collection's own record is its generation row (BUILDING, owned by this
@@ -80,7 +97,8 @@ async function stageAndSwitch(
     liveAtSwitch: {},
   });
   const staged: Record<string, number> = {};
-  for (const { plan, entry, remove } of sources) {
+  for (const source of sources) {
+    const { plan, entry, remove, items } = source;
     if (remove) continue;
     // On SQLite every statement runs on this thread and resolves at once: without a turn of the event loop
     // between collections, a site of thousands of (empty) collections would hold the server for seconds.
@@ -91,15 +109,24 @@ async function stageAndSwitch(
       destination,
       restoration.id,
       deps.clock(),
-      entry.itemCount,
+      toStage(source),
     );
     staged[destination] = gen;
     await hit(deps, 'restore:generation-created');
-    await stageCollection(deps, restoration.siteId, entry, gen, lease.signal, (n) =>
-      lease.progress({ itemsDone: (done += n), itemsTotal }),
+    await stageCollection(
+      deps,
+      restoration.siteId,
+      entry,
+      gen,
+      lease.signal,
+      (n) => lease.progress({ itemsDone: (done += n), itemsTotal }),
+      items?.itemIds ? new IdSelection(items.itemIds) : undefined,
     );
   }
-  await stageLinks(deps, restoration, manifest, staged, lease.signal);
+  const itemDestinations = new Set(
+    sources.filter((s) => s.items).map((s) => s.plan.restoreDestination.dataCollectionId),
+  );
+  await stageLinks(deps, restoration, manifest, staged, lease.signal, itemDestinations);
   await hit(deps, 'restore:links-staged');
   // The full-text index of each destination's TEXT fields as they will be once switched.
   const textFields: Record<string, readonly string[]> = {};
@@ -126,7 +153,7 @@ async function stageAndSwitch(
     siteId: restoration.siteId,
     at,
     leaseMs: deps.leaseMs,
-    destinations: sources.map(({ plan, entry, remove }) => ({
+    destinations: sources.map(({ plan, entry, remove, items }) => ({
       collectionId: plan.restoreDestination.dataCollectionId,
       displayName: plan.restoreDestination.displayName,
       stagedGen: staged[plan.restoreDestination.dataCollectionId] ?? 0,
@@ -135,6 +162,7 @@ async function stageAndSwitch(
       mode,
       ...(remove && { remove: true }),
       textFields: textFields[plan.restoreDestination.dataCollectionId] ?? [],
+      ...(items && { items }),
     })),
     afterDefinitions: () => hit(deps, 'restore:definitions-applied'),
     afterRemove: () => hit(deps, 'restore:created-collection-deleted'),

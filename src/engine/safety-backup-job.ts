@@ -27,6 +27,7 @@ export async function writeSafetyBackup(
         (collectionId): FrozenCollection => {
           const definition = job.replacedDefinitions?.[collectionId];
           const gen = job.replaced[collectionId] ?? null;
+          const itemSelection = job.itemSelections?.[collectionId];
           return {
             collectionId,
             displayName: job.replacedNames[collectionId] ?? collectionId,
@@ -35,12 +36,18 @@ export async function writeSafetyBackup(
             ...(definition && { definition }),
             // Recorded only by switches that know definitions: older states leave the undo as it was.
             ...(gen === null && job.replacedDefinitions && { absentBefore: true }),
+            ...(itemSelection && { itemSelection }),
           };
         },
       );
       const targets = new Map(
         Object.entries(job.liveAtSwitch).map(([id, gen]) => [gen, id] as [number, string]),
       );
+      // An item restore's frozen copy holds links among its items, and links into it from live items.
+      for (const id of Object.keys(job.itemSelections ?? {})) {
+        const gen = job.replaced[id];
+        if (gen !== undefined && gen !== null) targets.set(gen, id);
+      }
       // The safety backup holds live content as it was at the switch, which is when its row was created.
       const switchedAt =
         (await deps.backups.getBackup(restoration.siteId, safetyId))?.requestedAt ?? deps.clock();

@@ -1,5 +1,6 @@
 import type { ManifestCollection, ChunkRef } from '../domain/manifest.js';
 import type { SecondaryIndex } from '../ports/backup-store.js';
+import type { IdSelection } from './backup-items.js';
 import { fetchChunk } from './backup-verifier.js';
 import { itemJson, type ItemChunk, type ItemRow } from './chunk-lines.js';
 import { eachChunk } from './each-chunk.js';
@@ -28,7 +29,8 @@ function indexesToKeepWhileLoading(rows: readonly ItemRow[]): SecondaryIndex[] {
 /**
  * Fills a staged generation with a backed-up collection: the full layer's items, minus those a later delta
  * layer removed or replaced, then each delta's surviving items. Every chunk is verified before its rows are
- * written; nothing here is visible to readers until the switch.
+ * written; nothing here is visible to readers until the switch. With `only` (an item restore), just the
+ * items with those ids, read from the chunks whose key ranges can hold them.
  */
 export async function stageCollection(
   deps: EngineDeps,
@@ -37,7 +39,10 @@ export async function stageCollection(
   gen: number,
   signal: AbortSignal,
   onItems: (n: number) => void,
+  only?: IdSelection,
 ): Promise<void> {
+  const chunksOf = (refs: readonly ChunkRef[]) => (only ? only.chunksOf(refs) : refs);
+  const wanted = (id: string) => !only || only.has(id);
   const openItems = async (ref: ChunkRef): Promise<ItemChunk> =>
     deps.codec.openItems(await fetchChunk(deps.blobs, siteId, ref), ref);
   const openIds = async (ref: ChunkRef) => deps.codec.openIds(await fetchChunk(deps.blobs, siteId, ref), ref);
@@ -47,7 +52,7 @@ export async function stageCollection(
     const layer = entry.layers[i];
     if (!layer) continue;
     await eachChunk(
-      layer.deletes?.chunks ?? [],
+      chunksOf(layer.deletes?.chunks ?? []),
       openIds,
       (ids) => {
         ids.forEach((id) => winner.set(id, -1));
@@ -56,7 +61,7 @@ export async function stageCollection(
       signal,
     );
     await eachChunk(
-      layer.upserts.chunks,
+      chunksOf(layer.upserts.chunks),
       openItems,
       (chunk) => {
         chunk.rows.forEach((r) => winner.set(r[0], i));
@@ -71,14 +76,16 @@ export async function stageCollection(
     const layer = entry.layers[i];
     if (!layer) continue;
     await eachChunk(
-      layer.upserts.chunks,
+      chunksOf(layer.upserts.chunks),
       openItems,
       async (chunk) => {
         if (!indexesChosen) {
           indexesChosen = true;
           await deps.staging.buildIndexes(gen, indexesToKeepWhileLoading(chunk.rows));
         }
-        const kept = chunk.rows.filter((r) => (i === 0 ? !winner.has(r[0]) : winner.get(r[0]) === i));
+        const kept = chunk.rows.filter(
+          (r) => wanted(r[0]) && (i === 0 ? !winner.has(r[0]) : winner.get(r[0]) === i),
+        );
         await deps.staging.appendItems(
           gen,
           kept.map((row) => ({

@@ -5,16 +5,28 @@ import { fetchChunk } from './backup-verifier.js';
 import { eachChunk } from './each-chunk.js';
 import type { EngineDeps } from './engine-deps.js';
 
-/** Stages the backed-up links the restoration brings back (§6.5), between items that will exist. */
+/**
+ * Stages the backed-up links the restoration brings back (§6.5), between items that will exist. A
+ * destination restored item by item (`itemDestinations`) keeps its other items: an end there exists if
+ * the staged items or the live ones hold it (the switch keeps only the links of the items it restores, and
+ * checks their ends again once it has written them).
+ */
 export async function stageLinks(
   deps: EngineDeps,
   restoration: RestorationRecord,
   manifest: Manifest,
   staged: Readonly<Record<string, number>>,
   signal: AbortSignal,
+  itemDestinations: ReadonlySet<string> = new Set(),
 ): Promise<void> {
   const live = await deps.staging.liveGenerations(restoration.siteId);
   const genOf = (collectionId: string) => staged[collectionId] ?? live.get(collectionId);
+  /** Staged generation of an item destination → its live generation. */
+  const liveBehind = new Map<number, number>();
+  for (const id of itemDestinations) {
+    const [stagedGen, liveGen] = [staged[id], live.get(id)];
+    if (stagedGen !== undefined && liveGen !== undefined) liveBehind.set(stagedGen, liveGen);
+  }
   const lists = [...manifest.collections.map((c) => c.links), manifest.incomingLinks];
   const open = async (ref: ChunkRef) =>
     deps.codec.openLinks(await fetchChunk(deps.blobs, restoration.siteId, ref), ref);
@@ -39,7 +51,11 @@ export async function stageLinks(
             ...(l.fromGen === gen ? [l.fromId] : []),
             ...(l.toGen === gen ? [l.toId] : []),
           ]);
-          exists.set(gen, await deps.staging.existingIds(gen, ids));
+          const found = await deps.staging.existingIds(gen, ids);
+          const liveGen = liveBehind.get(gen);
+          if (liveGen !== undefined)
+            for (const id of await deps.staging.existingIds(liveGen, ids)) found.add(id);
+          exists.set(gen, found);
         }
         await deps.staging.appendLinks(
           mapped.filter((l) => exists.get(l.fromGen)?.has(l.fromId) && exists.get(l.toGen)?.has(l.toId)),

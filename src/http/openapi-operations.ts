@@ -384,7 +384,14 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
   [`POST ${B}/:backupId/partial-restore`]: {
     operationId: 'restorePartialBackup',
     tag: 'Restorations',
-    summary: 'Restore some collections, optionally into other destinations',
+    summary: 'Restore some collections, optionally into other destinations, or only some of their items',
+    description:
+      'Extension per collection: `restoreMode` REPLACE_COLLECTION (default) replaces every item; RESTORE_ITEMS ' +
+      'with `itemIds` (1–1000) puts those items back as the backup holds them (a listed id the backup lacks is ' +
+      'removed from live data); ONLY_MISSING, with or without `itemIds`, brings back the backup items live data ' +
+      'lacks and touches nothing else. Item restores need an existing destination (409 ' +
+      '`ITEM_RESTORE_DESTINATION_MISSING`), keep its definition, write in place in one transaction, and their ' +
+      'safety backup holds exactly the items they changed (restoring it restores only those).',
     response: 'Restoration',
     idempotent: true,
   },
@@ -529,7 +536,9 @@ export const operations: Readonly<Record<string, OperationInfo>> = {
     summary: 'What a restoration would change, checked like the restore request, without starting it',
     description:
       'Send `{}` for a full restore or the body of a partial restore. Per destination: whether it exists, ' +
-      'its LIVE items now (all replaced) and the items the backup holds for it.',
+      'its LIVE items now (all replaced) and the items the backup holds for it; `itemsNotInBackup` (live items ' +
+      'the restore removes from live data; the safety backup keeps them) and `itemsChanged` (items changed ' +
+      'since the backup), each a count with the first 10 ids (null past 250,000 items on both sides).',
     response: 'RestorePreview',
   },
 

@@ -7,11 +7,17 @@
 import Type, { type TSchema } from 'typebox';
 
 const ref = (name: keyof typeof componentSchemas): TSchema => Type.Ref(`#/components/schemas/${name}`);
-const nullable = (schema: TSchema) => Type.Union([schema, Type.Null()]);
+const nullable = (schema: TSchema, options?: { description: string }) =>
+  Type.Union([schema, Type.Null()], options);
 const Timestamp = Type.String({ format: 'date-time', description: 'ISO-8601 UTC with milliseconds' });
 const Int64 = Type.String({ pattern: '^[0-9]+$', description: 'a 64-bit integer as a decimal string' });
 const Count = Type.Integer({ minimum: 0 });
 const AnyObject = Type.Object({}, { additionalProperties: true });
+/** A count of items and the first few of their ids, in id order. */
+const IdSample = Type.Object({
+  count: Type.Integer({ minimum: 0 }),
+  firstIds: Type.Array(Type.String(), { maxItems: 10 }),
+});
 
 const Progress = Type.Object(
   { itemsDone: Count, itemsTotal: Count },
@@ -177,6 +183,15 @@ export const componentSchemas = {
         Type.Object({
           dataCollectionId: Type.String(),
           restoreDestination: Type.Object({ dataCollectionId: Type.String(), displayName: Type.String() }),
+          restoreMode: Type.Optional(
+            Type.Union([Type.Literal('RESTORE_ITEMS'), Type.Literal('ONLY_MISSING')], {
+              description:
+                'Extension, item restores only (absent: the whole collection is replaced): RESTORE_ITEMS puts the listed items back as the backup holds them; ONLY_MISSING brings back the items live data lacks.',
+            }),
+          ),
+          itemIds: Type.Optional(
+            Type.Array(Type.String(), { description: 'Extension: the item ids an item restore names.' }),
+          ),
         }),
       ),
       safetyBackupId: nullable(Type.String()),
@@ -406,6 +421,10 @@ export const responses = {
         Type.Object({
           dataCollectionId: Type.String(),
           restoreDestination: Type.Object({ dataCollectionId: Type.String(), displayName: Type.String() }),
+          restoreMode: Type.Optional(
+            Type.Union([Type.Literal('RESTORE_ITEMS'), Type.Literal('ONLY_MISSING')]),
+          ),
+          itemIds: Type.Optional(Type.Array(Type.String())),
           destinationExists: Type.Boolean(),
           itemsNowLive: Count,
           itemsInBackup: nullable(Count),
@@ -422,6 +441,14 @@ export const responses = {
               conflicts: Type.Array(Type.String()),
             }),
           ),
+          itemsNotInBackup: nullable(IdSample, {
+            description:
+              'Live items the backup lacks: the restore removes them from live data (its safety backup keeps them). Null when the manifest cannot be read or the collection is too large to compare in a review (more than 250,000 items on both sides).',
+          }),
+          itemsChanged: nullable(IdSample, {
+            description:
+              'Items on both sides whose content changed since the backup: the restore puts back the backup version.',
+          }),
         }),
       ),
       problem: nullable(JobError),

@@ -15,8 +15,9 @@ import type {
   BackupStatus,
   BackupType,
   DefinitionMode,
+  ItemSelection,
 } from '../domain/backup.js';
-import type { BackedUpDefinition } from '../domain/manifest.js';
+import type { BackedUpDefinition, RecordedItemSelection } from '../domain/manifest.js';
 import type { JobClaimRequest, LeaseRenewal } from './lease-request.js';
 
 export interface NewBackup {
@@ -177,6 +178,12 @@ export interface RestorationJobState {
   readonly replacedDefinitions?: Readonly<Record<string, BackedUpDefinition>>;
   /** Collections the switch deleted (undoing a restoration that had created them). */
   readonly removed?: readonly string[];
+  /**
+   * Destinations restored item by item: how, and the ids the switch changed. Their `replaced` generation
+   * is a frozen copy of just those items as they were (what the safety backup holds), their `staged` one
+   * their live generation, written in place.
+   */
+  readonly itemSelections?: Readonly<Record<string, RecordedItemSelection>>;
 }
 
 export interface RestorationStore {
@@ -253,6 +260,12 @@ export interface SwitchDestination {
    * changed since staging).
    */
   readonly textFields?: readonly string[];
+  /**
+   * An item restore (README "Restoring only some items"): `stagedGen` holds the backup's versions of the selected items (all of the
+   * collection's for ONLY_MISSING without ids), and the switch writes the chosen ones into the
+   * destination's live generation in place, leaving its definition and every other item as they are.
+   */
+  readonly items?: ItemSelection;
 }
 
 /** The switch: every destination of a restoration changes to its staged generation in one transaction. */

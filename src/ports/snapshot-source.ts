@@ -3,7 +3,7 @@
  * (or of frozen generations a restoration replaced), cut into content-defined chunks of canonical NDJSON.
  */
 import type { BuiltChunk, ChunkPolicy } from '../domain/chunking.js';
-import type { BackedUpDefinition } from '../domain/manifest.js';
+import type { BackedUpDefinition, RecordedItemSelection } from '../domain/manifest.js';
 
 /** A generation a restoration replaced, as its safety backup reads it. */
 export interface FrozenCollection {
@@ -16,6 +16,8 @@ export interface FrozenCollection {
   readonly definition?: BackedUpDefinition;
   /** The restoration created the collection; undoing it deletes it. */
   readonly absentBefore?: boolean;
+  /** An item restore: `gen` holds the selected items as they were; undoing it restores only those. */
+  readonly itemSelection?: RecordedItemSelection;
 }
 
 export interface SnapshotCollection {
@@ -30,6 +32,8 @@ export interface SnapshotCollection {
   readonly definition?: BackedUpDefinition;
   /** Safety backups: the collection did not exist before the restoration. */
   readonly absentBefore?: boolean;
+  /** Safety backups of item restores: which items the restoration changed. */
+  readonly itemSelection?: RecordedItemSelection;
 }
 
 /** A pull stream of chunks; `next` returns undefined at the end. */

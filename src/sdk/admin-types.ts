@@ -173,6 +173,20 @@ export interface RestorePreviewCollection extends RestorationCollection {
     /** Fields a MERGE restoration would be refused for (409 DEFINITION_CONFLICT). */
     readonly conflicts: readonly string[];
   } | null;
+  /**
+   * Live items the backup lacks: the restore removes them from live data (its safety backup keeps them),
+   * with the first few ids. Null when the backup's content cannot be read or the collection is too large to
+   * compare in a review (more than 250,000 items on both sides together).
+   */
+  readonly itemsNotInBackup: IdSample | null;
+  /** Items whose content changed since the backup: the restore puts back the backup's version. */
+  readonly itemsChanged: IdSample | null;
+}
+
+/** A count of items and the first few (at most 10) of their ids, in id order. */
+export interface IdSample {
+  readonly count: number;
+  readonly firstIds: readonly string[];
 }
 
 /** What a restoration would change, before it is asked for. */

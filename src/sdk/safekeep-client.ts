@@ -264,6 +264,40 @@ export class SafekeepClient {
     return field<Restoration>(result, 'restoration');
   }
 
+  /**
+   * Extension (item restore): restores only some items of one collection of a READY backup, in place, into
+   * the existing collection (or `to`). With `itemIds` alone, RESTORE_ITEMS: those items as the backup holds
+   * them (a listed id the backup lacks is removed from live data). With `onlyMissing`, ONLY_MISSING: the
+   * backup's items live data lacks (those listed, or all), nothing else touched. Its safety backup holds
+   * exactly the items it changed; restoring that one undoes it.
+   * @throws SafekeepApiError as {@link restorePartialBackup}, and 409 `ITEM_RESTORE_DESTINATION_MISSING`
+   */
+  async restoreBackupItems(
+    id: string,
+    dataCollectionId: string,
+    selection:
+      | { readonly itemIds: readonly string[]; readonly onlyMissing?: boolean }
+      | {
+          readonly itemIds?: readonly string[];
+          readonly onlyMissing: true;
+        },
+    options: RestoreOptions & { readonly to?: string } = {},
+  ): Promise<Restoration> {
+    const { to, ...rest } = options;
+    return this.restorePartialBackup(
+      id,
+      [
+        {
+          dataCollectionId,
+          ...(to !== undefined && { restoreDestination: { dataCollectionId: to } }),
+          restoreMode: selection.onlyMissing ? 'ONLY_MISSING' : 'RESTORE_ITEMS',
+          ...(selection.itemIds !== undefined && { itemIds: selection.itemIds }),
+        },
+      ],
+      rest,
+    );
+  }
+
   /** A page of the site's restorations, newest first. */
   async listRestorations(options: ListRestorationsOptions = {}): Promise<RestorationPage> {
     const query: Query = {

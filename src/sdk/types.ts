@@ -135,7 +135,19 @@ export interface RestorationCollection {
     readonly dataCollectionId: string;
     readonly displayName: string;
   };
+  /** Extension, item restores only (absent: the whole collection is replaced). */
+  readonly restoreMode?: 'RESTORE_ITEMS' | 'ONLY_MISSING';
+  /** Extension: the item ids an item restore names (absent: ONLY_MISSING of every item). */
+  readonly itemIds?: readonly string[];
 }
+
+/**
+ * Extension: what a restoration does to one destination's items. REPLACE_COLLECTION (the default) replaces
+ * them all; RESTORE_ITEMS puts the listed ids back as the backup holds them (a listed id the backup lacks
+ * is removed from live data); ONLY_MISSING brings back the backup's items that live data lacks (those
+ * listed, or all of them) and touches nothing else. Item restores need an existing destination.
+ */
+export type RestoreMode = 'REPLACE_COLLECTION' | 'RESTORE_ITEMS' | 'ONLY_MISSING';
 
 /**
  * One collection to restore in a partial restore. Without `restoreDestination` (or with an empty id) it is
@@ -149,6 +161,10 @@ export interface RestorationCollectionInput {
     readonly dataCollectionId?: string;
     readonly displayName?: string;
   };
+  /** Extension: restore the whole collection (default) or only some of its items. */
+  readonly restoreMode?: RestoreMode;
+  /** Extension: the items to restore (1–1000 ids; required by RESTORE_ITEMS, optional for ONLY_MISSING). */
+  readonly itemIds?: readonly string[];
 }
 
 /** A restoration (backups-api.md §3). */

@@ -16,6 +16,7 @@ import type { BackedUpDefinition, Manifest } from '../domain/manifest.js';
 import {
   assertNoConflicts,
   definitionChangesOf,
+  unchanged,
   type DefinitionChanges,
 } from '../domain/restore-definitions.js';
 import { JobFailure } from '../engine/job-failure.js';
@@ -159,6 +160,7 @@ export class BackupService {
     const collections = await this.planDestinations(ctx, backup, restorationCollections, now);
     const mode = definitionMode ?? 'MERGE';
     const planned = await this.definitionChanges(ctx, backup, collections, mode);
+    await this.checkItemRestores(ctx, collections, planned?.manifest, restorationCollections);
     if (planned && mode === 'MERGE') {
       assertNoConflicts(
         [...planned.changes].map(([dataCollectionId, c]) => ({ dataCollectionId, fields: c.conflicts })),
@@ -190,6 +192,31 @@ export class BackupService {
   }
 
   /**
+   * Item restores (README "Restoring only some items") put items back into a collection that exists; and a safety backup of an item
+   * restore restores only the items it records, so a request may not ask it for another mode or other ids.
+   * @throws AppError ITEM_RESTORE_DESTINATION_MISSING, ITEM_RESTORE_MODE_FIXED
+   */
+  async checkItemRestores(
+    ctx: SiteContext,
+    plan: readonly RestorationCollection[],
+    manifest: Manifest | undefined,
+    /** The request's entries, in the plan's order (undefined for a full restore). */
+    requested?: readonly { restoreMode?: string; itemIds?: readonly string[] }[],
+  ): Promise<void> {
+    for (const [i, entry] of plan.entries()) {
+      await yieldEvery(i);
+      const recorded = manifest?.collections.find((c) => c.id === entry.dataCollectionId)?.itemSelection;
+      const asked = requested?.[i];
+      if (recorded && (asked?.restoreMode !== undefined || asked?.itemIds !== undefined))
+        throw errors.ITEM_RESTORE_MODE_FIXED(entry.dataCollectionId);
+      if (!recorded && !entry.items) continue;
+      const id = entry.restoreDestination.dataCollectionId;
+      if (!(await this.storage.collections.get(ctx.siteId, id)))
+        throw errors.ITEM_RESTORE_DESTINATION_MISSING(id);
+    }
+  }
+
+  /**
    * Why a restoration of `plan` would take the site over a quota, or undefined: the collections it would
    * create, and its items (those of the backup in, those the destinations hold now out) when the backup's
    * item counts (`inBackup`, from its manifest) are known. A restoration that adds nothing is never refused.
@@ -208,13 +235,20 @@ export class BackupService {
     let added = 0;
     for (const [i, entry] of plan.entries()) {
       await yieldEvery(i);
-      added += inBackup.get(entry.dataCollectionId) ?? 0;
       const collectionId = entry.restoreDestination.dataCollectionId;
-      if (existing.has(collectionId))
-        added -= await this.storage.items.count(
-          { siteId: ctx.siteId, collectionId, environment: 'LIVE' },
-          null,
-        );
+      const live = () =>
+        this.storage.items.count({ siteId: ctx.siteId, collectionId, environment: 'LIVE' }, null);
+      const backedUp = inBackup.get(entry.dataCollectionId) ?? 0;
+      if (entry.items?.itemIds) {
+        // An item restore adds at most the items it names.
+        added += Math.min(entry.items.itemIds.length, backedUp);
+      } else if (entry.items) {
+        // ONLY_MISSING of every item: at least the backup's surplus over live data comes in.
+        added += Math.max(0, backedUp - (existing.has(collectionId) ? await live() : 0));
+      } else {
+        added += backedUp;
+        if (existing.has(collectionId)) added -= await live();
+      }
     }
     return overQuota('maxItems', limits.maxItems, await this.storage.usage.items(ctx.siteId), added);
   }
@@ -270,10 +304,19 @@ export class BackupService {
     }
     // A safety backup puts back the definitions it holds, whole (§6.6).
     const effective = backup.trigger === 'PRE_RESTORE' ? 'BACKUP' : mode;
-    return {
-      manifest,
-      changes: definitionChangesOf({ entries: manifest.collections, plan, current, mode: effective }),
-    };
+    // Item restores leave their destination's definition as it is (README "Restoring only some items").
+    const whole = plan.filter(
+      (e) => !e.items && !manifest.collections.find((c) => c.id === e.dataCollectionId)?.itemSelection,
+    );
+    const changes = definitionChangesOf({
+      entries: manifest.collections,
+      plan: whole,
+      current,
+      mode: effective,
+    });
+    for (const entry of plan)
+      if (!whole.includes(entry)) changes.set(entry.restoreDestination.dataCollectionId, unchanged);
+    return { manifest, changes };
   }
 
   async listRestorations(

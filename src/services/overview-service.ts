@@ -8,8 +8,14 @@ import {
   type RestorationCollection,
 } from '../domain/backup.js';
 import type { DefinitionChanges } from '../domain/restore-definitions.js';
+import type { Manifest } from '../domain/manifest.js';
+import { compareIds, IdSelection } from '../engine/backup-items.js';
+import type { CodecPool } from '../engine/codec-pool.js';
 import { readManifest } from '../engine/manifest-io.js';
 import { JobFailure } from '../engine/job-failure.js';
+import { itemLosses, type ItemLosses } from '../engine/restore-losses.js';
+import { itemSelectionFor } from '../engine/restoration-job.js';
+import type { KeysetPosition } from '../ports/storage.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { SiteRecord, Storage } from '../ports/storage.js';
@@ -18,6 +24,12 @@ import type { Principal, SiteContext } from './auth-service.js';
 import { itemsInBackup, type BackupService } from './backup-service.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * A whole-collection restore's review compares the backup's items with the live ones only up to this many
+ * items on the two sides together (it reads all of both); past it the review gives counts alone.
+ */
+export const PREVIEW_COMPARE_LIMIT = 250_000;
 
 /** The caller's own key and the sites it may act on. */
 export interface SessionView {
@@ -52,6 +64,12 @@ export interface RestorePreviewEntry extends RestorationCollection {
    * would refuse a MERGE); null when the manifest cannot be read.
    */
   readonly definition: DefinitionChanges | null;
+  /**
+   * What live data would lose (README "Restoring only some items"): items live now that the backup lacks (a restore removes them; the
+   * safety backup keeps them), and items changed since the backup, each with the first few ids. Null when
+   * the manifest cannot be read, or the collection is past PREVIEW_COMPARE_LIMIT.
+   */
+  readonly losses: ItemLosses | null;
 }
 
 export interface RestorePreview {
@@ -78,6 +96,8 @@ export class OverviewService {
     private readonly blobs: BlobStore,
     private readonly clock: Clock,
     private readonly services: { readonly admin: AdminService; readonly backups: BackupService },
+    /** Opens backup chunks for the review's comparison (the job worker's pool, made on first use). */
+    private readonly codec?: () => CodecPool,
   ) {}
 
   /** @throws AppError UNAUTHENTICATED when the key was revoked meanwhile */
@@ -139,12 +159,13 @@ export class OverviewService {
     const plan = await this.services.backups.planDestinations(ctx, backup, requested, this.clock());
     const definitions = await this.services.backups.definitionChanges(ctx, backup, plan, definitionMode);
     let inBackup: Map<string, number> | undefined;
+    let manifest: Manifest | undefined;
     let problem: RestorePreview['problem'] = null;
     if (!backup.manifest) {
       problem = { code: 'INTEGRITY_OBJECT_MISSING', message: `Backup ${backup.id} has no manifest.` };
     } else {
       try {
-        const manifest = await readManifest(this.blobs, backup.manifest, {
+        manifest = await readManifest(this.blobs, backup.manifest, {
           backupId: backup.id,
           siteId: ctx.siteId,
         });
@@ -172,11 +193,79 @@ export class OverviewService {
           itemsNowLive: itemsNowLive ?? 0,
           itemsInBackup: inBackup?.get(entry.dataCollectionId) ?? null,
           definition: definitions?.changes.get(destinationId) ?? null,
+          losses: null,
         };
       }),
     );
+    // One destination at a time: each comparison reads a whole collection on both sides.
+    for (const [i, entry] of collections.entries()) {
+      const losses = manifest && (await this.lossesOf(ctx, manifest, entry));
+      if (losses) collections[i] = { ...entry, losses };
+    }
     const refusal = await this.services.backups.quotaRefusal(ctx, plan, inBackup);
     const quota = refusal ? { code: refusal.code, message: refusal.message, data: refusal.data } : null;
     return { backupId: backup.id, snapshotAt: backup.snapshotAt, collections, problem, quota };
+  }
+
+  /**
+   * What one destination would lose; undefined when it cannot be said cheaply or at all (a damaged chunk:
+   * the restoration would fail anyway, and `problem` tells a damaged manifest).
+   */
+  private async lossesOf(
+    ctx: SiteContext,
+    manifest: Manifest,
+    entry: RestorePreviewEntry,
+  ): Promise<ItemLosses | undefined> {
+    const source = manifest.collections.find((c) => c.id === entry.dataCollectionId);
+    if (!source || !this.codec) return undefined;
+    const none = { notInBackup: { count: 0, firstIds: [] }, changed: { count: 0, firstIds: [] } };
+    const items = itemSelectionFor(entry, source);
+    // Undeleting touches no live item; a destination that does not exist loses nothing.
+    if (items?.mode === 'ONLY_MISSING' || !entry.destinationExists) return none;
+    const target = {
+      siteId: ctx.siteId,
+      collectionId: entry.restoreDestination.dataCollectionId,
+      environment: 'LIVE' as const,
+    };
+    const { storage } = this;
+    let only: IdSelection | undefined;
+    let live: AsyncIterable<{ id: string; json: string }>;
+    if (items?.itemIds) {
+      const selection = new IdSelection(items.itemIds);
+      only = selection;
+      live = (async function* () {
+        const found = [];
+        for (const id of selection.ids) {
+          const item = await storage.items.get(target, id);
+          if (item) found.push(item);
+        }
+        yield* found.sort((a, b) => compareIds(a.id, b.id));
+      })();
+    } else {
+      if (entry.itemsNowLive + source.itemCount > PREVIEW_COMPARE_LIMIT) return undefined;
+      live = (async function* () {
+        let after: KeysetPosition | undefined;
+        for (;;) {
+          const page = await storage.items.query(target, { filter: null, sort: [], limit: 1000, after });
+          yield* page.items;
+          if (!page.hasMore) return;
+          after = page.last;
+        }
+      })();
+    }
+    try {
+      return await itemLosses(
+        { blobs: this.blobs, codec: this.codec() },
+        ctx.siteId,
+        source,
+        live,
+        new AbortController().signal,
+        only,
+      );
+    } catch (error) {
+      if (error instanceof JobFailure || (error instanceof AppError && error.category === 'BACKGROUND'))
+        return undefined;
+      throw error;
+    }
   }
 }

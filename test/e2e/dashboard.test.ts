@@ -539,6 +539,15 @@ describe('dashboard in a browser', () => {
       await warning.innerText(),
       /Books2 already exists: its 3 live items will be replaced by Books from the backup\./,
     );
+    // All three live items would leave live data (more than half): the id must be typed first.
+    assert.match(
+      await page.locator('[data-lost-items="Books2"]').innerText(),
+      /Books2: 3 items live now are not in the backup and will leave live data[\s\S]*x1, x2, x3/,
+    );
+    assert.equal(await restoreNow().isEnabled(), false, 'more than half would go: the id is typed first');
+    await page.getByLabel('Type Books2 to confirm').fill('Books');
+    assert.equal(await restoreNow().isEnabled(), false, 'only the exact id unlocks it');
+    await page.getByLabel('Type Books2 to confirm').fill('Books2');
     assert.equal(await restoreNow().isEnabled(), true, 'a warning does not block the restore');
     await shootBoth('restore-review-overwrite');
 

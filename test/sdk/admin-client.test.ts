@@ -232,6 +232,10 @@ describe('SafekeepClient: admin API and extensions', () => {
         ['Books', 'Books', true, 4, 3],
       ],
     );
+    // The item added since leaves live data with the restore; nothing else changed.
+    const books = full.collections.find((c) => c.dataCollectionId === 'Books');
+    assert.equal(books?.itemsNotInBackup?.count, 1);
+    assert.equal(books?.itemsChanged?.count, 0);
     const partial = await scoped.previewRestore(backup.id, [
       {
         dataCollectionId: 'Books',
@@ -255,6 +259,9 @@ describe('SafekeepClient: admin API and extensions', () => {
           permissionsReplaced: false,
           conflicts: [],
         },
+        // A destination that does not exist loses nothing.
+        itemsNotInBackup: { count: 0, firstIds: [] },
+        itemsChanged: { count: 0, firstIds: [] },
       },
     ]);
     await rejectsWith(

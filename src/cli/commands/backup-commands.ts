@@ -64,6 +64,8 @@ export const backupUsage = `usage:
   safekeep backup verify ID [--trial-restore] [--wait] [--json]
   safekeep backup restore ID [--collections a,b] [--to a:a2[:Display name],b:b2] [--definitions merge|backup]
                              [--yes] [--wait] [--json]
+  safekeep backup restore ID --collection C (--items a,b,c | --only-missing [--items a,b]) [--yes] [--wait] [--json]
+                             (item restore: only those items, or the backup's items C lacks, in place)
 ${browseUsage}
 ID is a full id or its first characters (at least 4) when only one id starts with them.
 restore and delete ask for confirmation on a terminal; elsewhere they need --yes.
@@ -223,10 +225,13 @@ export async function backupCommand(
           collections: { type: 'string' },
           to: { type: 'string' },
           definitions: { type: 'string' },
+          collection: { type: 'string' },
+          items: { type: 'string' },
+          'only-missing': { type: 'boolean', default: false },
         },
         'backup restore ID',
       );
-      const partial = restorationCollectionsOf(values.collections, values.to);
+      const partial = itemRestoreOf(values) ?? restorationCollectionsOf(values.collections, values.to);
       const restoreOptions = definitionModeOf(values.definitions);
       return withClient(values, io, options, async (client) => {
         const backup = await client.getBackup(await backupIdOf(client, id));
@@ -367,10 +372,16 @@ async function restore(
   const destinations = partial
     ? partial.map((c) => c.restoreDestination?.dataCollectionId ?? c.dataCollectionId)
     : backup.collections.map((c) => c.id);
+  const items = partial?.[0]?.restoreMode;
+  const what =
+    items === 'ONLY_MISSING'
+      ? `the items of ${destinations.join(', ')} that live data lacks${partial?.[0]?.itemIds ? ` (of ${partial[0].itemIds.length} listed)` : ''}? Nothing else changes; `
+      : items === 'RESTORE_ITEMS'
+        ? `${partial?.[0]?.itemIds?.length ?? 0} items of ${destinations.join(', ')}? Those items are replaced by the backup's (removed where the backup lacks them); `
+        : `into ${destinations.join(', ') || '(no collections)'}? Their live items are replaced by the backup's; `;
   const question =
     `${lead}Restore backup ${backup.id} (${backup.trigger}, ${backup.snapshotDate ?? backup.requestedDate}) ` +
-    `into ${destinations.join(', ') || '(no collections)'}? Their live items are replaced by the backup's; ` +
-    `a safety backup keeps the current ones.`;
+    `${what}a safety backup keeps the current ones.`;
   if (!(await confirmed(values.yes, confirmOf(options), question))) return declined(io);
   const restoration = partial
     ? await client.restorePartialBackup(backup.id, partial, restoreOptions)
@@ -482,6 +493,45 @@ function definitionModeOf(raw: string | undefined): { definitionMode?: 'MERGE' |
   if (mode !== 'MERGE' && mode !== 'BACKUP')
     throw new UsageError(`--definitions takes merge or backup, not "${raw}"`);
   return { definitionMode: mode };
+}
+
+/**
+ * An item restore (`--collection C --items a,b` or `--only-missing`): one collection, RESTORE_ITEMS of the
+ * ids listed or ONLY_MISSING. Undefined when neither `--items` nor `--only-missing` is given.
+ */
+function itemRestoreOf(values: {
+  collection?: string;
+  items?: string;
+  'only-missing': boolean;
+  collections?: string;
+  to?: string;
+  definitions?: string;
+}): RestorationCollectionInput[] | undefined {
+  const onlyMissing = values['only-missing'];
+  if (values.items === undefined && !onlyMissing) {
+    if (values.collection !== undefined)
+      throw new UsageError(
+        '--collection goes with --items or --only-missing (for whole collections: --collections)',
+      );
+    return undefined;
+  }
+  if (values.collection === undefined)
+    throw new UsageError(
+      '--items and --only-missing need --collection C (the collection to restore items of)',
+    );
+  if (values.collections !== undefined || values.to !== undefined || values.definitions !== undefined)
+    throw new UsageError(
+      'an item restore (--items, --only-missing) takes no --collections, --to or --definitions',
+    );
+  const itemIds = values.items === undefined ? undefined : list(values.items, '--items');
+  if (itemIds && itemIds.length > 1000) throw new UsageError('--items takes at most 1000 ids');
+  return [
+    {
+      dataCollectionId: values.collection,
+      restoreMode: onlyMissing ? 'ONLY_MISSING' : 'RESTORE_ITEMS',
+      ...(itemIds && { itemIds }),
+    },
+  ];
 }
 
 /**
@@ -714,8 +764,9 @@ function printRestoration(io: CliIo, restoration: Restoration, asJson: boolean):
   io.out('  collections:');
   for (const c of restoration.restorationCollections) {
     const to = c.restoreDestination;
+    const items = c.restoreMode ? ` [${c.restoreMode}${c.itemIds ? `: ${c.itemIds.length} items` : ''}]` : '';
     io.out(
-      `    ${c.dataCollectionId} -> ${to.dataCollectionId}${to.displayName && to.displayName !== to.dataCollectionId ? ` ("${to.displayName}")` : ''}`,
+      `    ${c.dataCollectionId} -> ${to.dataCollectionId}${to.displayName && to.displayName !== to.dataCollectionId ? ` ("${to.displayName}")` : ''}${items}`,
     );
   }
 }

@@ -272,6 +272,53 @@ function definitionText(
   };
 }
 
+/**
+ * How many of a destination's live items the restore takes out of live data: the items the backup lacks
+ * when the review could compare them, else at least the live items beyond the backup's count.
+ */
+export function itemsRemoved(c: RestorePreviewCollection): number {
+  if (c.itemsNotInBackup) return c.itemsNotInBackup.count;
+  return Math.max(0, c.itemsNowLive - (c.itemsInBackup ?? c.itemsNowLive));
+}
+
+/** A sample of ids as text: the first few, and how many more. */
+function idsText(sample: { count: number; firstIds: readonly string[] }): string {
+  const more = sample.count - sample.firstIds.length;
+  return `${sample.firstIds.join(', ')}${more > 0 ? ` and ${count(more)} more` : ''}`;
+}
+
+/** What leaves live data and what changed since the backup, per destination (the review's losses list). */
+function lossesList(preview: RestorePreview): HTMLElement | null {
+  const lines = preview.collections.flatMap((c) => {
+    const id = c.restoreDestination.dataCollectionId;
+    const out: Child[] = [];
+    const gone = c.itemsNotInBackup;
+    if (gone && gone.count > 0)
+      out.push(
+        h(
+          'li',
+          { class: 'warn', 'data-lost-items': id },
+          h('strong', null, id),
+          `: ${count(gone.count)} item${gone.count === 1 ? '' : 's'} live now ${gone.count === 1 ? 'is' : 'are'} not in the backup and will leave live data (the safety backup keeps them): `,
+          h('code', null, idsText(gone)),
+        ),
+      );
+    const changed = c.itemsChanged;
+    if (changed && changed.count > 0)
+      out.push(
+        h(
+          'li',
+          { 'data-changed-items': id },
+          h('strong', null, id),
+          `: ${count(changed.count)} item${changed.count === 1 ? '' : 's'} changed since the backup and will go back to the backup’s version: `,
+          h('code', null, idsText(changed)),
+        ),
+      );
+    return out;
+  });
+  return lines.length > 0 ? h('ul', { class: 'definition-changes', 'data-losses': '' }, lines) : null;
+}
+
 function reviewStep(
   context: PageContext,
   backup: Backup,
@@ -398,8 +445,50 @@ function reviewStep(
       );
     }),
   );
+  // A restore that would take more than half of a collection's items out of live data is confirmed by
+  // typing that collection's id.
+  const drastic = preview.collections.filter(
+    (c) => c.itemsNowLive > 0 && itemsRemoved(c) * 2 > c.itemsNowLive,
+  );
+  const typed = drastic.map((c) => {
+    const id = c.restoreDestination.dataCollectionId;
+    const input = h('input', {
+      type: 'text',
+      autocomplete: 'off',
+      spellcheck: 'false',
+      'data-confirm-collection': id,
+      'aria-label': `Type ${id} to confirm`,
+    });
+    return { id, input, removed: itemsRemoved(c), live: c.itemsNowLive };
+  });
+  const typedOk = () => typed.every((t) => t.input.value.trim() === t.id);
+  const syncConfirm = () => {
+    confirm.disabled = blocked || !typedOk();
+  };
+  for (const t of typed) t.input.addEventListener('input', syncConfirm);
+  const typeBox =
+    typed.length > 0 &&
+    h(
+      'div',
+      { class: 'notice warning', 'data-type-to-confirm': '' },
+      h('p', { class: 'notice-message' }, 'This restore removes most of the items of:'),
+      h(
+        'ul',
+        { class: 'notice-details' },
+        typed.map((t) =>
+          h(
+            'li',
+            null,
+            `${t.id}: ${count(t.removed)} of its ${count(t.live)} live items leave live data. Type `,
+            h('code', null, t.id),
+            ' to confirm: ',
+            t.input,
+          ),
+        ),
+      ),
+    );
+  syncConfirm();
   if (blocked) {
-    confirm.disabled = true;
     confirm.title = 'Resolve the definition conflicts first: take the backup’s definition (BACKUP).';
   }
   const title = h('h2', { id: 'review-title', tabindex: -1 }, '2. Review what will change');
@@ -415,6 +504,8 @@ function reviewStep(
         ['From the backup', 'Into', 'Items live now', 'Items in the backup'],
         rows,
       ),
+      lossesList(preview),
+      typeBox,
       h('h3', { id: 'definitions-title' }, 'Collection definitions'),
       definitions,
       conflictBox,

@@ -162,6 +162,7 @@ export function serveSnapshotWorker(reader: SnapshotReader): void {
           version: f.version,
           ...(f.definition && { definition: f.definition }),
           ...(f.absentBefore && { absentBefore: true }),
+          ...(f.itemSelection && { itemSelection: f.itemSelection }),
           tombstoneFloor: floor,
         });
       }

@@ -15,7 +15,10 @@ import {
   resolveDefinition,
   type DestinationConflict,
 } from '../../../domain/restore-definitions.js';
+import { errors } from '../../../contracts/errors.js';
+import type { RecordedItemSelection } from '../../../domain/manifest.js';
 import { emitBackupEvent } from './backup-rows.js';
+import { applyItemRestore, restoreItemLinks, type AppliedItemRestore } from './item-restore-switch.js';
 import type { SqlCollectionStore } from './collection-store.js';
 import { discardStaging } from './restoration-store.js';
 import { insertBackup } from './backup-store.js';
@@ -223,6 +226,8 @@ export class SqlStagingStore implements StagingStore {
       const replacedDefinitions: Record<string, BackedUpDefinition> = {};
       const removed: string[] = [];
       const removedGens: number[] = [];
+      const applied: AppliedItemRestore[] = [];
+      const itemSelections: Record<string, RecordedItemSelection> = {};
       const conflicts: DestinationConflict[] = [];
       /** Destinations whose definition stays: [collection id, staged generation]. */
       const repointed: [string, number][] = [];
@@ -241,6 +246,25 @@ export class SqlStagingStore implements StagingStore {
         } else {
           replaced[id] = null;
           replacedNames[id] = destination.displayName;
+        }
+        if (destination.items) {
+          // An item restore: written in place below the definition, which stays as it is.
+          if (!current) throw errors.RESTORE_DESTINATION_GONE(id);
+          const done = await applyItemRestore(trx, this.generations, {
+            siteId: plan.siteId,
+            collectionId: id,
+            stagedGen: destination.stagedGen,
+            selection: destination.items,
+            restorationId: plan.restorationId,
+            at: plan.at,
+            textFields: before ? textFieldsOf(before.fields) : [],
+          });
+          applied.push(done);
+          replaced[id] = done.replacedGen;
+          // The frozen copy is a generation of its own: no earlier backup is a base for it.
+          replacedVersions[id] = 0;
+          itemSelections[id] = done.recorded;
+          continue;
         }
         if (destination.remove) {
           // The undo of a restoration that created this collection: deleted the way any collection is.
@@ -314,16 +338,30 @@ export class SqlStagingStore implements StagingStore {
         }
       }
       await repoint(trx, plan.siteId, repointed);
+      const whole = plan.destinations.filter((d) => !d.remove && !d.items).map((d) => d.stagedGen);
+      await restoreItemLinks(trx, applied, new Set(whole));
       // The destination may have changed since the request was checked: a conflict found now refuses the
       // restoration here, and the whole switch rolls back.
       assertNoConflicts(conflicts);
       await plan.afterDefinitions?.();
-      const staged = plan.destinations.filter((d) => !d.remove).map((d) => d.stagedGen);
+      const staged = whole;
       for (const part of chunked(staged)) {
         await trx
           .updateTable('generations')
           .set({ state: 'ACTIVE', owner_restoration: null })
           .where('id', 'in', part)
+          .execute();
+      }
+      if (applied.length > 0) {
+        // What item restores staged was copied where it belongs: nothing points at it.
+        await trx
+          .updateTable('generations')
+          .set({ state: 'RETIRED', owner_restoration: null })
+          .where(
+            'id',
+            'in',
+            applied.map((a) => a.stagedGen),
+          )
           .execute();
       }
       const frozen = Object.values(replaced).filter((g): g is number => g !== null);
@@ -367,15 +405,19 @@ export class SqlStagingStore implements StagingStore {
       const next: RestorationJobState = {
         ...job,
         phase: 'SWITCHED',
-        staged: Object.fromEntries(
-          plan.destinations.filter((d) => !d.remove).map((d) => [d.collectionId, d.stagedGen]),
-        ),
+        staged: Object.fromEntries([
+          ...plan.destinations
+            .filter((d) => !d.remove && !d.items)
+            .map((d): [string, number] => [d.collectionId, d.stagedGen]),
+          ...applied.map((a): [string, number] => [a.collectionId, a.liveGen]),
+        ]),
         replaced,
         replacedNames,
         replacedVersions,
         replacedDefinitions,
         removed,
         liveAtSwitch,
+        ...(applied.length > 0 && { itemSelections }),
       };
       await trx
         .updateTable('restorations')
