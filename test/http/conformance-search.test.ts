@@ -202,6 +202,33 @@ describe('search through the Wix SDK', () => {
     assert.deepEqual(ids(fuzzy.items), ['b1', 'b2']);
   });
 
+  it('right after an item restore, finds the restored items and not what they replaced', async () => {
+    const created = await env.call('POST', `${P}/backups`, { key: site.apiKey, body: {} });
+    assert.equal(created.status, 200);
+    await runJobs(env);
+    const backupId = (created.body as { backup: { id: string } }).backup.id;
+    await client.items.update('Books', { _id: 'b3', title: 'Caladan', summary: 'Oceans', year: 1965 });
+    await client.items.insert('Books', { _id: 'n2', title: 'Solaris', summary: 'Ocean planet' });
+    assert.deepEqual(ids((await client.items.search('Books').expression('caladan').run()).items), ['b3']);
+    const restore = await env.call('POST', `${P}/backups/${backupId}/partial-restore`, {
+      key: site.apiKey,
+      body: {
+        restorationCollections: [
+          { dataCollectionId: 'Books', restoreMode: 'RESTORE_ITEMS', itemIds: ['b3', 'n2'] },
+        ],
+      },
+    });
+    assert.equal(restore.status, 200, JSON.stringify(restore.body));
+    await runJobs(env);
+    const restorationId = (restore.body as { restoration: { id: string } }).restoration.id;
+    const done = await env.call('GET', `${P}/backups/restorations/${restorationId}`, { key: site.apiKey });
+    assert.equal((done.body as { restoration: { status: string } }).restoration.status, 'COMPLETED');
+    // b3 is back as the backup held it; n2, absent from the backup and listed, left live data.
+    assert.deepEqual((await client.items.search('Books').expression('caladan').run()).items, []);
+    assert.deepEqual((await client.items.search('Books').expression('solaris').run()).items, []);
+    assert.deepEqual(ids((await client.items.search('Books').expression('dune').run()).items), ['b3']);
+  });
+
   it('answers bad requests with a 4xx in the error shape, naming what is wrong', async () => {
     const bad = async (body: unknown) => {
       const res = await env.call('POST', `${P}/items/search`, { key: site.apiKey, body });
