@@ -3,18 +3,14 @@
  * backup's time in the same run (goal ≤ 1.0), and the process's peak RSS during each (goal ≤ 256 MiB).
  * The archive streams to and from a file on disk, as the CLI does.
  */
-import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { openSafekeep } from '../src/app/composition-root.js';
-import { loadConfig } from '../src/config.js';
-import { siteScopes } from '../src/contracts/scopes.js';
 import { composeItem, type StoredItem } from '../src/domain/item-codec.js';
 import { newItemId } from '../src/services/ids.js';
-import { sampleItem, timed, type BenchResult } from './bench-kit.js';
+import { type BenchResult, benchSite, openBenchSafekeep, sampleItem, timed } from './bench-kit.js';
 
 export interface ArchiveBenchOptions {
   readonly items: number;
@@ -42,28 +38,15 @@ export async function runArchiveBench(
   options: ArchiveBenchOptions,
   log: (line: string) => void,
 ): Promise<BenchResult[]> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'safekeep-bench-archive-'));
-  const safekeep = await openSafekeep(
-    loadConfig({
-      SAFEKEEP_DATA_DIR: dataDir,
-      SAFEKEEP_LOG_LEVEL: 'silent',
-      SAFEKEEP_RATE_LIMIT_PER_SECOND: '0',
-    }),
-  );
-  const app = safekeep.createHttpApp(false);
+  const { safekeep, app, dataDir, close } = await openBenchSafekeep('archive');
   try {
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
     if (address === null || typeof address === 'string') throw new Error('no port');
     const base = `http://127.0.0.1:${address.port}/wix-data/v2`;
     const keyFor = async (name: string) => {
-      const site = await safekeep.services.admin.createSite(name);
-      const { secret } = await safekeep.services.admin.createApiKey({
-        name,
-        siteIds: [site.id],
-        scopes: [...siteScopes],
-      });
-      return { siteId: site.id, key: secret };
+      const { siteId, secret } = await benchSite(safekeep, name);
+      return { siteId, key: secret };
     };
     const a = await keyFor('archive-source');
     const b = await keyFor('archive-target');
@@ -170,8 +153,6 @@ export async function runArchiveBench(
       },
     ];
   } finally {
-    await app.close();
-    await safekeep.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await close();
   }
 }

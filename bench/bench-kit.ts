@@ -1,6 +1,11 @@
 /** Small helpers shared by the benchmarks: timing, percentiles, and result records. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { openSafekeep, type Safekeep } from '../src/app/composition-root.js';
+import { loadConfig } from '../src/config.js';
+import { siteScopes } from '../src/contracts/scopes.js';
 
 export interface BenchResult {
   readonly name: string;
@@ -87,4 +92,47 @@ export function sampleItem(i: number): Record<string, unknown> {
     published: { $date: new Date(Date.UTC(2020, 0, 1) + i * 60_000).toISOString() },
     body: body.slice(0, 800),
   };
+}
+
+/**
+ * A safekeep on the embedded stack in a scratch folder, with its HTTP app (not listening), for one bench:
+ * one key's throughput is measured, so the per-key rate limit is off. `close` stops both and removes the
+ * folder.
+ */
+export async function openBenchSafekeep(
+  name: string,
+): Promise<{ safekeep: Safekeep; app: FastifyInstance; dataDir: string; close: () => Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), `safekeep-bench-${name}-`));
+  const safekeep = await openSafekeep(
+    loadConfig({
+      SAFEKEEP_DATA_DIR: dataDir,
+      SAFEKEEP_LOG_LEVEL: 'silent',
+      SAFEKEEP_RATE_LIMIT_PER_SECOND: '0',
+    }),
+  );
+  const app = safekeep.createHttpApp(false);
+  return {
+    safekeep,
+    app,
+    dataDir,
+    close: async () => {
+      await app.close();
+      await safekeep.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A new site and an API key of it with every site scope. */
+export async function benchSite(
+  safekeep: Safekeep,
+  name: string,
+): Promise<{ siteId: string; secret: string }> {
+  const site = await safekeep.services.admin.createSite(name);
+  const { secret } = await safekeep.services.admin.createApiKey({
+    name,
+    siteIds: [site.id],
+    scopes: [...siteScopes],
+  });
+  return { siteId: site.id, secret };
 }

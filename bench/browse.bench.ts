@@ -6,16 +6,10 @@
  * RSS of the process during that diff, and during a full comparison (after the collection was replaced).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openSafekeep } from '../src/app/composition-root.js';
-import { loadConfig } from '../src/config.js';
-import { siteScopes } from '../src/contracts/scopes.js';
 import { composeItem, type StoredItem } from '../src/domain/item-codec.js';
 import { newItemId } from '../src/services/ids.js';
-import { latencies, percentile, timed, type BenchResult } from './bench-kit.js';
+import { type BenchResult, benchSite, latencies, openBenchSafekeep, percentile, timed } from './bench-kit.js';
 
 export interface BrowseBenchOptions {
   readonly items: number;
@@ -36,23 +30,10 @@ export async function runBrowseBench(
   options: BrowseBenchOptions,
   log: (line: string) => void,
 ): Promise<BenchResult[]> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'safekeep-bench-browse-'));
-  const safekeep = await openSafekeep(
-    loadConfig({
-      SAFEKEEP_DATA_DIR: dataDir,
-      SAFEKEEP_LOG_LEVEL: 'silent',
-      SAFEKEEP_RATE_LIMIT_PER_SECOND: '0',
-    }),
-  );
-  const app = safekeep.createHttpApp(false);
+  const { safekeep, app, dataDir, close } = await openBenchSafekeep('browse');
   await app.ready();
   try {
-    const site = await safekeep.services.admin.createSite('bench');
-    const { secret } = await safekeep.services.admin.createApiKey({
-      name: 'bench',
-      siteIds: [site.id],
-      scopes: [...siteScopes],
-    });
+    const { siteId, secret } = await benchSite(safekeep, 'bench');
     const call = async (method: string, path: string, body?: unknown) => {
       const res = await app.inject({
         method: method as 'POST',
@@ -64,7 +45,7 @@ export async function runBrowseBench(
       return JSON.parse(res.body) as Record<string, any>;
     };
     await call('POST', '/wix-data/v2/collections', { collection: { id: 'Big' } });
-    const target = { siteId: site.id, collectionId: 'Big', environment: 'LIVE' as const };
+    const target = { siteId: siteId, collectionId: 'Big', environment: 'LIVE' as const };
     const at = Date.UTC(2024, 0, 1);
     // Only the ids to change later are kept: the bench's own memory counts in the RSS it reports.
     const changed = Math.max(1, Math.floor(options.items / 100));
@@ -135,7 +116,7 @@ export async function runBrowseBench(
     const probe = async (id: string) => {
       const child = spawn(
         process.execPath,
-        [fileURLToPath(new URL('./diff-probe.js', import.meta.url)), dataDir, site.id, id, 'Big'],
+        [fileURLToPath(new URL('./diff-probe.js', import.meta.url)), dataDir, siteId, id, 'Big'],
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );
       let out = '';
@@ -248,8 +229,6 @@ export async function runBrowseBench(
       })),
     ];
   } finally {
-    await app.close();
-    await safekeep.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await close();
   }
 }

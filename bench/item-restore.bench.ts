@@ -3,15 +3,9 @@
  * collection, both from the same backup in the same process, each timed from the request to COMPLETED
  * (staging, the switch and the safety backup included). Embedded stack (SQLite + local folder).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openSafekeep } from '../src/app/composition-root.js';
-import { loadConfig } from '../src/config.js';
-import { siteScopes } from '../src/contracts/scopes.js';
 import { composeItem, type StoredItem } from '../src/domain/item-codec.js';
 import { newItemId } from '../src/services/ids.js';
-import { sampleItem, timed, type BenchResult } from './bench-kit.js';
+import { type BenchResult, benchSite, openBenchSafekeep, sampleItem, timed } from './bench-kit.js';
 
 export interface ItemRestoreBenchOptions {
   readonly items: number;
@@ -27,23 +21,10 @@ export async function runItemRestoreBench(
   options: ItemRestoreBenchOptions,
   log: (line: string) => void,
 ): Promise<BenchResult[]> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'safekeep-bench-item-restore-'));
-  const safekeep = await openSafekeep(
-    loadConfig({
-      SAFEKEEP_DATA_DIR: dataDir,
-      SAFEKEEP_LOG_LEVEL: 'silent',
-      SAFEKEEP_RATE_LIMIT_PER_SECOND: '0',
-    }),
-  );
-  const app = safekeep.createHttpApp(false);
+  const { safekeep, app, close } = await openBenchSafekeep('item-restore');
   await app.ready();
   try {
-    const site = await safekeep.services.admin.createSite('bench');
-    const { secret } = await safekeep.services.admin.createApiKey({
-      name: 'bench',
-      siteIds: [site.id],
-      scopes: [...siteScopes],
-    });
+    const { siteId, secret } = await benchSite(safekeep, 'bench');
     const call = async (method: string, url: string, body?: unknown) => {
       const res = await app.inject({
         method: method as 'POST',
@@ -71,9 +52,8 @@ export async function runItemRestoreBench(
           composeItem({ id, owner: 'bench', createdAt: at + i, updatedAt: at + i, fields: sampleItem(i) }),
         );
       }
-      await safekeep.storage.items.write(
-        { siteId: site.id, collectionId: 'Big', environment: 'LIVE' },
-        (tx) => tx.insert(batch),
+      await safekeep.storage.items.write({ siteId: siteId, collectionId: 'Big', environment: 'LIVE' }, (tx) =>
+        tx.insert(batch),
       );
     }
     const backupId = (await call('POST', '/wix-data/v2/backups', {})).backup.id as string;
@@ -124,8 +104,6 @@ export async function runItemRestoreBench(
     };
     return [figure('clustered', clusteredMs), figure('scattered', scatteredMs)];
   } finally {
-    await app.close();
-    await safekeep.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await close();
   }
 }

@@ -3,15 +3,9 @@
  * this process on the same data (goal ≤ 0.5); and the same for a verification with a trial restore, for
  * information. Embedded stack (SQLite and a local folder).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openSafekeep } from '../src/app/composition-root.js';
-import { loadConfig } from '../src/config.js';
-import { siteScopes } from '../src/contracts/scopes.js';
 import { composeItem, type StoredItem } from '../src/domain/item-codec.js';
 import { newItemId } from '../src/services/ids.js';
-import { sampleItem, timed, type BenchResult } from './bench-kit.js';
+import { type BenchResult, benchSite, openBenchSafekeep, sampleItem, timed } from './bench-kit.js';
 
 export interface VerifyBenchOptions {
   readonly items: number;
@@ -22,23 +16,10 @@ export async function runVerifyBench(
   options: VerifyBenchOptions,
   log: (line: string) => void,
 ): Promise<BenchResult[]> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'safekeep-bench-verify-'));
-  const safekeep = await openSafekeep(
-    loadConfig({
-      SAFEKEEP_DATA_DIR: dataDir,
-      SAFEKEEP_LOG_LEVEL: 'silent',
-      SAFEKEEP_RATE_LIMIT_PER_SECOND: '0',
-    }),
-  );
-  const app = safekeep.createHttpApp(false);
+  const { safekeep, app, close } = await openBenchSafekeep('verify');
   await app.ready();
   try {
-    const site = await safekeep.services.admin.createSite('bench');
-    const { secret } = await safekeep.services.admin.createApiKey({
-      name: 'bench',
-      siteIds: [site.id],
-      scopes: [...siteScopes],
-    });
+    const { siteId, secret } = await benchSite(safekeep, 'bench');
     const call = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
       const res = await app.inject({
         method,
@@ -66,7 +47,7 @@ export async function runVerifyBench(
               fields: sampleItem(c * perCollection + i),
             }),
           );
-        await safekeep.storage.items.write({ siteId: site.id, collectionId, environment: 'LIVE' }, (tx) =>
+        await safekeep.storage.items.write({ siteId: siteId, collectionId, environment: 'LIVE' }, (tx) =>
           tx.insert(batch),
         );
       }
@@ -116,8 +97,6 @@ export async function runVerifyBench(
       },
     ];
   } finally {
-    await app.close();
-    await safekeep.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await close();
   }
 }
