@@ -334,6 +334,62 @@ describe('SafekeepClient: admin API and extensions', () => {
     await rejectsWith(admin.copyBackup(site.id, ready.id, 'no-such-site'), 404, 'SITE_NOT_FOUND');
   });
 
+  it('browses a backup and compares it with live data and with another backup (backupContents)', async () => {
+    const browsed = await admin.sites.create('Browsed');
+    const scoped = admin.withSite(browsed.id);
+    await scoped.collections.create({ id: 'Notes' });
+    await scoped.items.bulkInsert('Notes', [
+      { _id: 'n1', text: 'one' },
+      { _id: 'n2', text: 'two' },
+      { _id: 'n3', text: 'three' },
+    ]);
+    const first = await scoped.createBackup();
+    await runJobs(env);
+    await scoped.items.update('Notes', { _id: 'n1', text: 'uno' });
+    await scoped.items.remove('Notes', 'n2');
+    await scoped.items.insert('Notes', { _id: 'n4', text: 'four' });
+    const second = await scoped.createBackup();
+    await runJobs(env);
+    const contents = scoped.backupContents;
+    const collections = await contents.collections(first.id);
+    assert.deepEqual(
+      collections.map((c) => [c.id, c.itemCount]),
+      [['Notes', 3]],
+    );
+    const page = await contents.query(first.id, 'Notes', { sort: [{ fieldName: '_id', order: 'ASC' }] });
+    assert.deepEqual(
+      page.dataItems.map((i) => [i.id, i.data.text]),
+      [
+        ['n1', 'one'],
+        ['n2', 'two'],
+        ['n3', 'three'],
+      ],
+    );
+    assert.equal((await contents.get(first.id, 'Notes', 'n2')).data.text, 'two');
+    assert.equal(await contents.count(first.id, 'Notes', { text: 'three' }), 1);
+    for (const against of ['live', second.id]) {
+      const diff = await contents.diff(first.id, { against });
+      const notes = diff.collections.find((c) => c.dataCollectionId === 'Notes');
+      assert.deepEqual(
+        notes && [notes.itemsAdded, notes.itemsRemoved, notes.itemsChanged],
+        [1, 1, 1],
+        `against ${against}`,
+      );
+      const changes = await contents.diffItems(first.id, 'Notes', { against });
+      assert.deepEqual(
+        changes.changes.map((c) => [c.dataItemId, c.change]),
+        [
+          ['n1', 'CHANGED'],
+          ['n2', 'REMOVED'],
+          ['n4', 'ADDED'],
+        ],
+      );
+    }
+    const one = await contents.diffItem(first.id, 'Notes', 'n1', { against: 'live' });
+    assert.equal(one.change, 'CHANGED');
+    assert.deepEqual(one.differingPaths, ['text']);
+  });
+
   it('reached every admin route, and every answer matched the OpenAPI document', async () => {
     assert.deepEqual(unreached(env.app.declaredRoutes, log, ['/_api/safekeep/v1', '/healthz']), []);
     assert.deepEqual(await mismatches(env, log), []);

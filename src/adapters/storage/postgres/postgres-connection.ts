@@ -32,7 +32,9 @@ export function clientConfig(target: PostgresTarget): pg.ClientConfig {
     connectionString: target.url,
     types,
     application_name: 'safekeep',
-    ...(target.schema !== undefined && { options: `-c search_path=${checkSchema(target.schema)}` }),
+    // public stays on the path after the schema: the extensions the search index uses (pg_trgm, btree_gin)
+    // are installed there once per database, whichever schema migrated first (migration 0011).
+    ...(target.schema !== undefined && { options: `-c search_path=${checkSchema(target.schema)},public` }),
   };
 }
 

@@ -365,11 +365,12 @@ export const postgresMigrations: Record<string, Migration> = {
   // The full-text index (src/adapters/storage/postgres/postgres-text-index.ts): one row per indexed TEXT
   // field of an item, with GIN indexes led by the generation (btree_gin) over its words ('simple': lower-cased,
   // no stemming, no stop words) and its trigrams (pg_trgm, for fuzzy matching). Both extensions ship with
-  // PostgreSQL's contrib and are trusted: a database owner may create them.
+  // PostgreSQL's contrib and are trusted: a database owner may create them. They go in `public`, once per
+  // database, which every connection's search_path includes (several safekeep schemas may share a database).
   '0011-search-index': searchIndexMigration(
     [
-      `CREATE EXTENSION IF NOT EXISTS pg_trgm`,
-      `CREATE EXTENSION IF NOT EXISTS btree_gin`,
+      `CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public`,
+      `CREATE EXTENSION IF NOT EXISTS btree_gin SCHEMA public`,
       `CREATE TABLE item_text (
         gen BIGINT NOT NULL,
         id TEXT COLLATE "C" NOT NULL,
