@@ -32,11 +32,15 @@ if (scale !== undefined && !(Number(scale) > 0 && Number(scale) <= 1)) {
 }
 
 const dir = join('dist', 'test', 'faults');
-// The fault suite, and the scale test of the storage layout (its soak size: 20,000 sites × 5 collections).
+// The fault suite, the scale test of the storage layout (its soak size: 20,000 sites × 5 collections) and
+// the two-worker scheduling test (10,000 sites).
 const files = readdirSync(dir)
   .filter((name) => name.endsWith('.test.js'))
   .map((name) => join(dir, name))
-  .concat([join('dist', 'test', 'scale', 'catalog-growth.test.js')])
+  .concat([
+    join('dist', 'test', 'scale', 'catalog-growth.test.js'),
+    join('dist', 'test', 'scale', 'two-workers.test.js'),
+  ])
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
   .sort();
 if (files.length === 0) {
