@@ -51,13 +51,15 @@ export async function serve(config: Config, args: readonly string[], io: CliIo):
       '',
     );
   }
-  io.out(banner.join('\n'));
-
-  await stopOnSignal(io, 'finishing in-flight requests, then stopping.', async () => {
+  // Listening for signals before the banner: a supervisor (or a test) that stops the server as soon as it
+  // reads where it listens must find the handler there, not the default action (killed, no clean stop).
+  const stopped = stopOnSignal(io, 'finishing in-flight requests, then stopping.', async () => {
     reload?.();
     await app.close();
     await safekeep.close();
   });
+  io.out(banner.join('\n'));
+  await stopped;
 }
 
 type TlsFiles = NonNullable<Config['tls']>;

@@ -48,12 +48,14 @@ export async function worker(config: Config, io: CliIo): Promise<void> {
           config.host,
           config.metricsPort,
         );
+  // Listening for signals before saying it runs: a supervisor that stops it on reading the line is heard.
+  const stopped = stopOnSignal(io, 'stopping the worker.', async () => {
+    if (metrics) await new Promise((resolve) => metrics.server.close(resolve));
+    await safekeep.close();
+  });
   io.out(
     `safekeep worker ${process.pid} is running (${safekeep.storage.capabilities.engine}; ` +
       (metrics ? `no API; metrics at ${metrics.url})` : 'no HTTP)'),
   );
-  await stopOnSignal(io, 'stopping the worker.', async () => {
-    if (metrics) await new Promise((resolve) => metrics.server.close(resolve));
-    await safekeep.close();
-  });
+  await stopped;
 }
